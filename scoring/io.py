@@ -1,0 +1,313 @@
+"""Read a submission container into raw string tables.
+
+A submission is a folder of ``.csv`` / ``.parquet`` / ``.json`` / ``.jsonl`` files or one
+``.xlsx`` workbook (``../shared/spec/submission-format.md``). This module finds the
+tables, detects CSV encodings, maps Chinese headers to canonical names and returns every
+cell as text, so that :mod:`scoring.intake` parses and validates one uniform shape.
+Structural problems raise :class:`~scoring.errors.SubmissionError`.
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from .errors import SubmissionError
+from .messages import render
+from .schema import TABLE_ALIASES, TABLES, Table
+
+EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
+_CHUNK = 1 << 24
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table as read: every cell text (or null), canonical column names.
+
+    ``rows`` holds each data row's number in its file (1-based, header = row 1).
+    ``malformed`` lists rows the reader could not split into the header's columns,
+    as ``(row, text)``; intake rejects them.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    data: pa.Table
+    rows: np.ndarray
+    malformed: tuple[tuple[int, str], ...] = field(default=())
+    extra_columns: tuple[str, ...] = field(default=())
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fail(key: str, **fields) -> SubmissionError:
+    return SubmissionError(*render(key, **fields))
+
+
+def _norm_header(h: str) -> str:
+    h = str(h).replace("\ufeff", "").strip()
+    h = h.replace("（", "(").replace("）", ")").replace(" ", "")
+    return h.lower()
+
+
+def _header_map(table: Table) -> dict[str, str]:
+    m: dict[str, str] = {}
+    for c in table.columns:
+        m[_norm_header(c.name)] = c.name
+        m[_norm_header(c.zh)] = c.name
+    return m
+
+
+def _canonical(table: Table, data: pa.Table, file: str) -> tuple[pa.Table, tuple[str, ...]]:
+    """Rename headers to canonical names, cast every column to text, check required columns."""
+    hmap = _header_map(table)
+    names, arrays, seen, extra = [], [], set(), []
+    for name, col in zip(data.column_names, data.columns):
+        canon = hmap.get(_norm_header(name))
+        if canon is None:
+            extra.append(str(name))
+            continue
+        if canon in seen:
+            raise _fail("duplicate_column", file=file, column=canon)
+        seen.add(canon)
+        names.append(canon)
+        arrays.append(_as_text(col))
+    for c in table.columns:
+        if c.name not in seen:
+            if not c.optional:
+                raise _fail("missing_column", file=file, column=c.name, column_zh=c.zh)
+            names.append(c.name)
+            arrays.append(pa.nulls(data.num_rows, pa.string()))
+    return pa.table(arrays, names=names), tuple(extra)
+
+
+def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return col.cast(pa.string())
+    if pa.types.is_null(t):
+        return col.cast(pa.string())
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return col.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_dictionary(t):
+        return _as_text(col.cast(t.value_type))
+    return col.cast(pa.string())
+
+
+def _detect_encoding(path: Path) -> str:
+    """Return ``utf-8`` or ``gb18030``: the first that decodes the whole file."""
+    for enc in ("utf-8", "gb18030"):
+        dec = codecs.getincrementaldecoder(enc)()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(_CHUNK), b""):
+                    dec.decode(chunk)
+                dec.decode(b"", final=True)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    raise _fail("bad_encoding", file=path.name)
+
+
+def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
+    enc = _detect_encoding(path)
+
+    def read(threads: bool):
+        bad: list[tuple[int | None, str]] = []
+
+        def handler(row):
+            bad.append((row.number, row.text))
+            return "skip"
+
+        # Header names first, so every column is read as text (no type inference).
+        head = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True),
+        )
+        names = head.schema.names
+        head.close()
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=True
+            ),
+        )
+        return table, bad
+
+    try:
+        table, bad = read(True)
+        if bad and any(n is None for n, _ in bad):
+            table, bad = read(False)  # row numbers of malformed rows are only known single-threaded
+    except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            raise _fail("empty_file", file=label) from None
+        raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+    skipped = np.array(sorted(n for n, _ in bad), dtype=np.int64)
+    total = table.num_rows + len(skipped)
+    rows = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), skipped, assume_unique=True)
+    return table, rows, [(int(n), t) for n, t in sorted(bad)]
+
+
+def _read_json(path: Path, label: str) -> pa.Table:
+    if path.stat().st_size == 0:
+        raise _fail("empty_file", file=label)
+    try:
+        if path.suffix.lower() == ".jsonl":
+            return pajson.read_json(path)
+        with open(path, encoding="utf-8-sig") as f:
+            records = json.load(f)
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ValueError("expected an array of records / 应为记录数组")
+        keys: dict[str, None] = {}
+        for r in records:
+            keys.update(dict.fromkeys(r))
+        cols = {k: [None if r.get(k) is None else str(r[k]) for r in records] for k in keys}
+        return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
+    except (ValueError, pa.ArrowInvalid) as e:
+        raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+
+
+def _read_file(table: Table, path: Path) -> RawTable:
+    label = path.name
+    if path.stat().st_size == 0:
+        raise _fail("empty_file", file=label)
+    malformed: list[tuple[int, str]] = []
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        data, rows, malformed = _read_csv(path, label)
+    else:
+        if suffix == ".parquet":
+            try:
+                data = pq.read_table(path)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+        else:
+            data = _read_json(path, label)
+        rows = np.arange(2, data.num_rows + 2, dtype=np.int64)
+    if data.num_columns == 0:
+        raise _fail("empty_file", file=label)
+    data, extra = _canonical(table, data, label)
+    return RawTable(table.name, label, sha256_file(path), data, rows, tuple(malformed), extra)
+
+
+def _table_for(stem: str) -> str | None:
+    s = stem.strip().lower()
+    if s in TABLES:
+        return s
+    return TABLE_ALIASES.get(stem.strip())
+
+
+def _read_folder(folder: Path) -> dict[str, RawTable]:
+    found: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in EXTENSIONS:
+            name = _table_for(p.stem)
+            if name:
+                found.setdefault(name, []).append(p)
+    for name, paths in found.items():
+        if len(paths) > 1:
+            raise _fail("duplicate_table", path=folder, table=name, files=", ".join(p.name for p in paths))
+    _require_tables(folder, found)
+    return {name: _read_file(TABLES[name], paths[0]) for name, paths in found.items()}
+
+
+def _require_tables(path: Path, found) -> None:
+    for t in TABLES.values():
+        if t.required and t.name not in found:
+            raise _fail("missing_table", path=path, table=t.name, table_zh=t.zh)
+
+
+def _read_workbook(path: Path) -> dict[str, RawTable]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a file that is not a workbook
+        raise _fail("not_a_table", file=path.name, detail=str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    digest = sha256_file(path)
+    out: dict[str, RawTable] = {}
+    allowed = ", ".join(f"{t.name}/{t.zh}" for t in TABLES.values())
+    try:
+        for ws in wb.worksheets:
+            name = _table_for(ws.title)
+            if name is None:
+                raise _fail("unknown_sheet", path=path.name, sheet=ws.title, allowed=allowed)
+            if name in out:
+                raise _fail("duplicate_table", path=path.name, table=name, files=ws.title)
+            label = f"{path.name}[{ws.title}]"
+            it = ws.iter_rows(values_only=True)
+            header = next(it, None)
+            if header is None or all(h is None for h in header):
+                raise _fail("empty_file", file=label)
+            width = len(header)
+            cols: list[list] = [[] for _ in range(width)]
+            numbers: list[int] = []
+            for number, r in enumerate(it, start=2):
+                if r is None or all(v is None for v in r):
+                    continue  # a blank sheet row is not a data row; numbering stays the sheet's
+                numbers.append(number)
+                for i in range(width):
+                    cols[i].append(_cell_text(r[i] if i < len(r) else None))
+            rows = np.array(numbers, dtype=np.int64)
+            data = pa.table(
+                {f"{h}" if h is not None else f"_col{i}": pa.array(cols[i], pa.string())
+                 for i, h in enumerate(header)}
+            )
+            data, extra = _canonical(TABLES[name], data, label)
+            out[name] = RawTable(name, label, digest, data, rows, (), extra)
+    finally:
+        wb.close()
+    _require_tables(path, out)
+    return out
+
+
+def _cell_text(v) -> str | None:
+    import datetime as dt
+
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return str(v)
+
+
+def read_submission(path: str | Path) -> dict[str, RawTable]:
+    """Read the submission at ``path`` (folder or ``.xlsx``) into raw tables by name.
+
+    Raises
+    ------
+    SubmissionError
+        When the container, a table, a header or the encoding cannot be read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise _fail("no_submission", path=p)
+    if p.is_dir():
+        return _read_folder(p)
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_workbook(p)
+    raise _fail("not_container", path=p)

@@ -1,0 +1,66 @@
+"""Message templates a user reads, Chinese and English, in one place.
+
+Each entry is ``(zh, en)``; fill with ``str.format`` via :func:`render`.
+"""
+from __future__ import annotations
+
+TEMPLATES: dict[str, tuple[str, str]] = {
+    # --- intake: cell-level rejections (prefix "{file} 第 {row} 行 {column}" added by intake)
+    "empty": ("为空（该列必填）", "is empty (a value is required)"),
+    "not_int": ('值 "{value}" 不是整数', '"{value}" is not a whole number'),
+    "not_number": ('值 "{value}" 不是有效数字', '"{value}" is not a valid number'),
+    "not_date": (
+        '值 "{value}" 不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日）',
+        '"{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)',
+    ),
+    "not_bool": ('值 "{value}" 不是布尔值（应为 是/否、true/false、1/0、Y/N）', '"{value}" is not a boolean (expected true/false, 1/0, 是/否, Y/N)'),
+    "not_enum": ('值 "{value}" 不在允许范围内（应为 {allowed} 之一）', '"{value}" is not allowed (expected one of {allowed})'),
+    "below_min": ('值 "{value}" 小于下限 {bound}', '"{value}" is below the minimum {bound}'),
+    "not_above_min": ('值 "{value}" 应大于 {bound}', '"{value}" must be greater than {bound}'),
+    "above_max": ('值 "{value}" 大于上限 {bound}', '"{value}" is above the maximum {bound}'),
+    "bad_uscc": (
+        '值 "{value}" 不是有效的统一社会信用代码（18 位，校验位须符合 GB 32100-2015）',
+        '"{value}" is not a valid unified social credit code (18 characters, check digit per GB 32100-2015)',
+    ),
+    "bad_region": (
+        '值 "{value}" 不是有效的行政区划代码（应为 6 位数字，GB/T 2260）',
+        '"{value}" is not a valid region code (expected 6 digits, GB/T 2260)',
+    ),
+    "duplicate": ('值 "{value}" 重复（同值共 {count} 行，均不予接收）', '"{value}" is duplicated ({count} rows share it; none is accepted)'),
+    "unknown_policy": ('保单号 "{value}" 不在保单表中', 'policy_id "{value}" is not in the policies table'),
+    "policy_rejected": ('所属保单 "{value}" 已被拒收，本行随之拒收', 'its policy "{value}" was rejected, so this row is rejected too'),
+    "end_not_after_start": (
+        '值 "{value}" 不晚于保险起期 {other}（保险止期应晚于起期）',
+        '"{value}" is not after start_date {other} (end_date must be later than start_date)',
+    ),
+    "rectified_gt_found": (
+        '值 "{value}" 大于发现隐患数 {other}',
+        '"{value}" is greater than hazards_found {other}',
+    ),
+    "agency_required": (
+        "为空，但服务主体为受托技术服务机构（agency）时必须填写服务机构代码",
+        "is empty, but agency_id is required when provider_type is agency",
+    ),
+    "malformed_row": (
+        '列数与表头不符（该行内容 "{value}"），无法读取',
+        'has a different number of fields than the header (row text "{value}") and cannot be read',
+    ),
+    "row_prefix": ("{file} 第 {row} 行 ", "{file} row {row}: "),
+    # --- intake: structural errors (stop the run, exit 2)
+    "no_submission": ("找不到提交数据 {path}（应为文件夹或 .xlsx 工作簿）", "submission {path} not found (expected a folder or an .xlsx workbook)"),
+    "not_container": ("{path} 不是可读取的提交数据（应为文件夹或 .xlsx 工作簿）", "{path} is not a readable submission (expected a folder or an .xlsx workbook)"),
+    "missing_table": ("提交数据 {path} 缺少必需的表 {table}（{table_zh}）", "submission {path} has no {table} table ({table_zh}), which is required"),
+    "duplicate_table": ("提交数据 {path} 中表 {table} 出现多次：{files}", "submission {path} holds table {table} more than once: {files}"),
+    "unknown_sheet": ("工作簿 {path} 含有无法识别的工作表 {sheet}（应为 {allowed}）", "workbook {path} has an unknown sheet {sheet} (expected {allowed})"),
+    "missing_column": ("{file} 缺少必需的列 {column}（{column_zh}）", "{file} is missing the required column {column} ({column_zh})"),
+    "duplicate_column": ("{file} 的列 {column} 出现多次", "{file} has the column {column} more than once"),
+    "empty_file": ("{file} 是空文件或没有表头行", "{file} is empty or has no header row"),
+    "not_a_table": ("{file} 无法作为表格读取：{detail}", "{file} cannot be read as a table: {detail}"),
+    "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
+}
+
+
+def render(key: str, **fields) -> tuple[str, str]:
+    """Return the ``(zh, en)`` message ``key`` filled with ``fields``."""
+    zh, en = TEMPLATES[key]
+    return zh.format(**fields), en.format(**fields)

@@ -1,0 +1,211 @@
+"""The submission contract (v1) as data.
+
+One place says which tables a submission has, which columns each holds, their
+Chinese header aliases, types, value rules and enum labels. ``intake`` validates
+against it; the generator writes it; nothing else restates it.
+
+Types
+-----
+``str``   free text (``nonempty`` makes an empty cell an error)
+``id``    identifier: non-empty, whitespace trimmed
+``int``   whole number (``1.0`` from Excel is accepted)
+``money`` decimal number; ``1,234.50`` parses
+``float`` decimal number
+``date``  ``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYY年MM月DD日``
+``bool``  true/false, 1/0, 是/否, Y/N
+``enum``  one of ``values`` (canonical code or its Chinese label)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+INDUSTRIES: dict[str, str] = {
+    "coal_mining": "煤矿",
+    "non_coal_mining": "非煤矿山",
+    "hazardous_chemicals": "危险化学品",
+    "fireworks": "烟花爆竹",
+    "transportation": "交通运输",
+    "construction": "建筑施工",
+    "civil_explosives": "民用爆炸物品",
+    "metallurgy": "金属冶炼",
+    "fishery": "渔业生产",
+    "other": "其他",
+}
+#: The eight high-risk industries that must insure (办法2025 Art. 2; 安全生产法 Art. 51).
+HIGH_RISK_INDUSTRIES: tuple[str, ...] = tuple(k for k in INDUSTRIES if k not in ("fishery", "other"))
+
+PREMIUM_BASE_TYPES = {
+    "per_capita": "按人数",
+    "payroll": "按工资总额",
+    "revenue": "按营业收入",
+    "project_cost": "按工程造价",
+    "vehicle": "按车辆",
+}
+STANDARDIZATION_GRADES = {"1": "一级", "2": "二级", "3": "三级", "none": "无"}
+FEE_ACCOUNTS = {
+    "insurer_dedicated": "保险机构专账",
+    "government": "应急管理部门账户",
+    "government_designated": "应急管理部门指定账户",
+    "other": "其他",
+}
+SERVICE_ITEMS = {
+    "training": "安全生产宣传教育培训",
+    "risk_assessment": "安全风险辨识评估",
+    "standardization": "安全生产标准化建设",
+    "hazard_inspection": "生产安全事故隐患排查",
+    "emergency_plan": "应急预案编制和应急救援演练",
+    "technology": "安全生产科技推广应用",
+    "other": "其他事故预防工作",
+}
+PROVIDER_TYPES = {"insurer": "保险机构", "agency": "受托技术服务机构"}
+QUALIFICATIONS = {
+    "registered_safety_engineer": "注册安全工程师",
+    "senior_title": "高级职称",
+    "intermediate_title": "中级职称",
+    "safety_expert": "安全生产专家库专家",
+    "none": "无",
+}
+OUTCOMES = {"adequate": "服务到位", "poor_quality": "服务质量差", "missing": "服务缺失"}
+SELECTIONS = {"targeted": "重点抽查", "random": "随机抽查"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a submission table."""
+
+    name: str
+    zh: str
+    type: str
+    optional: bool = False  # the column may be absent from the file
+    nonempty: bool = True  # a present cell may not be empty
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    values: dict[str, str] | None = None  # enum code -> Chinese label
+    default: str | None = None  # value used when an optional column is absent or empty
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a submission."""
+
+    name: str
+    zh: str
+    key: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    references: tuple[str, ...] = field(default=())  # columns that must name an accepted policy
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _opt(name: str, zh: str, type_: str, **kw) -> Column:
+    return Column(name, zh, type_, optional=True, nonempty=False, **kw)
+
+
+POLICIES = Table(
+    "policies",
+    "保单",
+    key="policy_id",
+    columns=(
+        Column("policy_id", "保单号", "id"),
+        Column("insurer_id", "保险机构代码", "id"),
+        Column("insurer_name", "保险机构名称", "str", nonempty=False),
+        _opt("broker_id", "保险经纪机构代码", "str"),
+        _opt("coinsurance_group", "共保体", "str"),
+        Column("enterprise_id", "统一社会信用代码", "uscc"),
+        Column("enterprise_name", "投保单位名称", "str", nonempty=False),
+        Column("region_code", "行政区划代码", "region"),
+        Column("industry", "行业", "enum", values=INDUSTRIES),
+        Column("employees", "从业人员数", "int", min=1),
+        Column("start_date", "保险起期", "date"),
+        Column("end_date", "保险止期", "date"),
+        Column("premium", "保费", "money", min=0, min_exclusive=True),
+        Column("premium_base_type", "计费方式", "enum", values=PREMIUM_BASE_TYPES),
+        Column("premium_base", "计费基数", "money", min=0, min_exclusive=True),
+        Column("base_rate", "基准费率", "float", min=0, min_exclusive=True),
+        Column("rate_factor", "浮动系数", "float", min=0, min_exclusive=True),
+        Column("death_limit_per_person", "每人死亡伤残责任限额", "money", min=0),
+        Column("medical_limit_per_person", "每人医疗费用责任限额", "money", min=0),
+        Column("per_accident_limit", "每次事故责任限额", "money", min=0),
+        Column("aggregate_limit", "累计责任限额", "money", min=0),
+        Column("covers_employees", "含从业人员伤亡责任", "bool"),
+        Column("covers_third_party", "含第三者人身伤亡和财产损失", "bool"),
+        Column("covers_rescue", "含事故抢险救援费用", "bool"),
+        Column("covers_medical_rescue", "含医疗救护费用", "bool"),
+        Column("covers_appraisal_legal", "含事故鉴定和法律诉讼费用", "bool"),
+        Column("standardization_grade", "安全生产标准化等级", "enum", values=STANDARDIZATION_GRADES),
+        Column("accidents_prev_year", "上年度生产安全事故起数", "int", min=0),
+        Column("deaths_prev_year", "上年度事故死亡人数", "int", min=0),
+        Column("prevention_fee", "事故预防费用", "money", min=0),
+        Column("prevention_fee_account", "预防费用账户", "enum", values=FEE_ACCOUNTS),
+        Column("premium_charged_to_employees", "保费摊派给从业人员", "bool"),
+        _opt("commission_rate", "中介佣金比例", "float", min=0, max=1),
+        _opt("enterprise_lat", "企业纬度", "float", min=-90, max=90),
+        _opt("enterprise_lon", "企业经度", "float", min=-180, max=180),
+    ),
+)
+
+SERVICES = Table(
+    "services",
+    "服务记录",
+    key="service_id",
+    references=("policy_id",),
+    columns=(
+        Column("service_id", "服务记录编号", "id"),
+        Column("policy_id", "保单号", "id"),
+        Column("service_item", "服务项目", "enum", values=SERVICE_ITEMS),
+        Column("provider_type", "服务主体", "enum", values=PROVIDER_TYPES),
+        _opt("agency_id", "服务机构代码", "str"),
+        Column("staff_ids", "服务人员编号", "id"),
+        Column("service_date", "服务日期", "date"),
+        Column("onsite_hours", "现场服务时长(小时)", "float", min=0),
+        Column("hazards_found", "发现隐患数", "int", min=0),
+        Column("hazards_rectified", "已整改隐患数", "int", min=0),
+        _opt("followup_date", "整改复查日期", "date"),
+        _opt("report_date", "服务报告出具日期", "date"),
+        Column("enterprise_signed", "投保单位签字确认", "bool"),
+        Column("photo_count", "影像资料数", "int", min=0),
+        _opt("photo_hashes", "影像资料哈希", "str"),
+        _opt("checkin_lat", "签到纬度", "float", min=-90, max=90),
+        _opt("checkin_lon", "签到经度", "float", min=-180, max=180),
+        _opt("satisfaction", "投保单位满意度", "int", min=1, max=5),
+        Column("cost", "服务费用", "money", min=0),
+        _opt("report_summary", "服务报告摘要", "str"),
+    ),
+)
+
+STAFF = Table(
+    "staff",
+    "服务人员",
+    key="staff_id",
+    required=False,
+    columns=(
+        Column("staff_id", "服务人员编号", "id"),
+        _opt("agency_id", "所属机构", "str"),
+        Column("qualification", "资质", "enum", values=QUALIFICATIONS),
+        Column("years_experience", "从业年限", "int", min=0),
+    ),
+)
+
+INSPECTIONS = Table(
+    "inspections",
+    "核查结果",
+    key="inspection_id",
+    required=False,
+    references=("policy_id",),
+    columns=(
+        Column("inspection_id", "核查编号", "id"),
+        Column("policy_id", "保单号", "id"),
+        Column("inspection_date", "核查日期", "date"),
+        Column("inspector_org", "核查单位", "str", nonempty=False),
+        Column("outcome", "核查结论", "enum", values=OUTCOMES),
+        _opt("notes", "备注", "str"),
+        _opt("selection", "抽查方式", "enum", values=SELECTIONS, default="targeted"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (POLICIES, SERVICES, STAFF, INSPECTIONS)}
+#: Chinese sheet / file names accepted for each table.
+TABLE_ALIASES: dict[str, str] = {t.zh: t.name for t in TABLES.values()}

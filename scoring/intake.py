@@ -324,3 +324,25 @@ def load_submission(path: str | Path) -> Submission:
         When the submission is structurally unreadable (nothing is returned).
     """
     return validate(read_submission(path), str(path))
+
+
+#: Date columns that say how far a submission reaches (for the default as-of date).
+AS_OF_COLUMNS = {
+    "policies": ("start_date",),
+    "services": ("service_date", "report_date", "followup_date"),
+    "inspections": ("inspection_date",),
+}
+
+
+def latest_date(tables: dict[str, pd.DataFrame]) -> np.datetime64:
+    """The latest date found in a submission: the default as-of date of a run."""
+    found = []
+    for name, cols in AS_OF_COLUMNS.items():
+        df = tables.get(name)
+        if df is None or df.empty:
+            continue
+        for c in cols:
+            v = pd.to_datetime(df[c]).max()
+            if pd.notna(v):
+                found.append(np.datetime64(v.date(), "D"))
+    return max(found) if found else np.datetime64("today", "D")

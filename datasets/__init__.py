@@ -1,0 +1,1 @@
+"""Sample data and the synthetic submission generator (see README.md here)."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from scipy.stats import norm
 
@@ -134,6 +135,7 @@ class Config:
     inspected_random: float = 0.025  # of ended policies, random audit
     inspector_error: float = 0.06  # outcome recorded as a neighbouring class
     violation_rate: float = 0.004  # per planted code, share of eligible policies / services
+    service_scale: float = 1.0  # multiplies the number of service visits (benchmarks use ~1.25 for 5 per policy)
     with_staff: bool = True
     with_inspections: bool = True
 
@@ -200,7 +202,7 @@ def _market(rng, cfg: Config):
 def _enterprises(rng, cfg: Config, presence):
     years = np.arange(cfg.first_year, cfg.last_year + 1)
     mean_len = 2.6
-    n_ent = int(cfg.n_policies / mean_len * 1.25) + 10
+    n_ent = int(cfg.n_policies / mean_len * 1.45) + 10
     n_reg = len(REGIONS)
     region = rng.choice(n_reg, size=n_ent, p=rng.dirichlet(np.full(n_reg, 6.0)))
     inds = list(INDUSTRY_MIX)
@@ -361,7 +363,7 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     frac = elapsed / 365.0
     hr = np.isin(rep["industry"].to_numpy(), HIGH_RISK_INDUSTRIES)
     mean = pd.Series(kind).map({"adequate": 4.2, "poor_quality": 2.4, "fabricated": 3.2, "token": 0.35}).to_numpy()
-    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy())
+    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy()) * cfg.service_scale
     count = rng.poisson(mean * frac)
     pol = np.repeat(np.arange(n), count)
     m = len(pol)
@@ -395,8 +397,10 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     s["_staff1"], s["_staff2"] = first, np.where(two, second, None)
     _dedupe_staff_days(rng, s, pools)
 
+    kinds, kind_code = np.unique(sk, return_inverse=True)
+
     def by_kind(values: dict):
-        return pd.Series(sk).map(values).to_numpy()
+        return np.array([values[k] for k in kinds], dtype=float)[kind_code]
 
     med_h = by_kind({"adequate": 3.0, "poor_quality": 1.2, "fabricated": 2.5, "token": 1.0})
     s["onsite_hours"] = np.round(np.clip(med_h * np.exp(rng.normal(0, 0.35, m)), 0.25, 4.0) * 4) / 4
@@ -438,23 +442,11 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
     m = len(s)
     fabk = s["_kind"].to_numpy() == "fabricated"
     pol = s["_pol"].to_numpy()
-    # photo hashes: unique per photo; fabricated records often reuse stock photos across enterprises
+    # photos: fabricated records often reuse stock photos across enterprises (hashes written later)
     counts = s["photo_count"].to_numpy()
-    total = int(counts.sum())
-    hashes = _hex_ids(rng, total)
     stock = _hex_ids(rng, 40)
     reuse = (rng.random(m) < np.where(fabk, 0.12, 0.002)) & (counts > 0)
-    ends = np.cumsum(counts)
-    firsts = ends - counts
-    stock_pick = stock[rng.integers(0, len(stock), m)]
-    hashes[firsts[reuse]] = stock_pick[reuse]
-    s["_stock_photo"] = np.where(reuse, stock_pick, None)
-    joined = np.empty(m, dtype=object)
-    joined[:] = None
-    if total:
-        parts = pd.Series(hashes).groupby(np.repeat(np.arange(m), counts)).agg(";".join)
-        joined[parts.index.to_numpy()] = parts.to_numpy()
-    s["photo_hashes"] = joined
+    s["_stock_photo"] = np.where(reuse, stock[rng.integers(0, len(stock), m)], None)
     # check-ins near the enterprise; fabricated records sometimes check in far away
     elat = rep["_true_lat"].to_numpy()[pol]
     elon = rep["_true_lon"].to_numpy()[pol]
@@ -468,17 +460,23 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
     s["_far"] = far
     # report summaries: specific text for real work, agency boilerplate on fabricated records
     has_text = rng.random(m) < 0.6
-    names = rep["enterprise_name"].to_numpy()[pol]
-    text = (
-        names + np.array(["第"], dtype=object) + _choice(rng, AREAS, np.ones(len(AREAS)), m) + "区"
-        + _choice(rng, _PLACES, np.ones(len(_PLACES)), m) + "发现" + _choice(rng, _HAZARDS, np.ones(len(_HAZARDS)), m)
-        + "，" + _choice(rng, _MEASURES, np.ones(len(_MEASURES)), m) + "，复查人" + _choice(rng, _PEOPLE, np.ones(len(_PEOPLE)), m)
-        + _choice(rng, _ROLES, np.ones(len(_ROLES)), m) + "，" + _choice(rng, _PLACES, np.ones(len(_PLACES)), m)
-        + _choice(rng, _HAZARDS, np.ones(len(_HAZARDS)), m) + "一并整改"
-    )
+    names = pa.array(rep["enterprise_name"].to_numpy()[pol], pa.string())
+
+    def pick(words):
+        return pc.take(pa.array(list(words), pa.string()), pa.array(rng.integers(0, len(words), m)))
+
+    def lit(x):
+        return pa.scalar(x, pa.string())
+
+    text = pc.binary_join_element_wise(
+        names, lit("第"), pick(AREAS), lit("区"), pick(_PLACES), lit("发现"), pick(_HAZARDS), lit("，"), pick(_MEASURES),
+        lit("，复查人"), pick(_PEOPLE), pick(_ROLES), lit("，"), pick(_PLACES), pick(_HAZARDS), lit("一并整改"), "",
+    ).to_numpy(zero_copy_only=False)
     boiler = has_text & fabk & (rng.random(m) < 0.25)
     bk = rng.integers(0, len(BOILERPLATE), m)
-    btext = names + "：" + np.array(BOILERPLATE, dtype=object)[bk] + "（共" + rng.integers(1, 9, m).astype(str).astype(object) + "项）"
+    btext = pc.binary_join_element_wise(
+        names, lit("："), pc.take(pa.array(BOILERPLATE), pa.array(bk)), lit("（共"), pa.array(rng.integers(1, 9, m).astype(str)), lit("项）"), "",
+    ).to_numpy(zero_copy_only=False)
     s["report_summary"] = np.where(has_text, np.where(boiler, btext, text), None)
     s["_boiler"] = np.where(boiler, bk, -1)
 
@@ -672,7 +670,7 @@ def _plant_boilerplate(rng, s: pd.DataFrame, p: pd.DataFrame) -> None:
 
 def _plant_staff_overlap(rng, cfg: Config, s: pd.DataFrame, p: pd.DataFrame, snapshot) -> pd.DataFrame:
     """Append pairs of services: one staff member, one day, two enterprises far apart, 14 hours."""
-    n_pairs = max(2, int(round(cfg.violation_rate * len(s) / 8)))
+    n_pairs = min(300, max(2, int(round(cfg.violation_rate * len(s) / 8))))
     prov = p["region_code"].str[:2].to_numpy()
     year = p["year"].to_numpy()
     start = p["start_date"].to_numpy()
@@ -723,11 +721,10 @@ def _finish_photos(rng, s: pd.DataFrame) -> None:
     stock = s["_stock_photo"].to_numpy()
     has = pd.notna(stock) & (counts > 0)
     hashes[firsts[has]] = stock[has]
-    joined = np.full(m, None, dtype=object)
-    if total:
-        parts = pd.Series(hashes).groupby(np.repeat(np.arange(m), counts)).agg(";".join)
-        joined[parts.index.to_numpy()] = parts.to_numpy()
-    s["photo_hashes"] = joined
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(hashes, pa.string()))
+    joined = pc.binary_join(lists, ";").to_numpy(zero_copy_only=False)
+    s["photo_hashes"] = np.where(counts > 0, joined, None)
 
 
 def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, planted_p, planted_s, market, as_of) -> pd.DataFrame:
@@ -802,10 +799,10 @@ def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, p
     add("INTEGRITY_DUPLICATE_REPORT", "service", svc_idx=np.flatnonzero(b)[hit])
     ov = np.flatnonzero(s["_overlap"].to_numpy())
     if len(ov):
-        staff_days = set(zip(s["_staff1"].to_numpy()[ov], sd[ov]))
+        days = pd.DataFrame({"st": s["_staff1"].to_numpy()[ov], "d": sd[ov]}).drop_duplicates()
         both = pd.DataFrame({"i": np.tile(np.arange(len(s)), 2), "st": np.concatenate([s["_staff1"].to_numpy(), s["_staff2"].to_numpy()]), "d": np.tile(sd, 2)})
-        mask = [(a, d) in staff_days for a, d in zip(both["st"], both["d"])]
-        add("INTEGRITY_STAFF_OVERLAP", "service", svc_idx=np.unique(both.loc[mask, "i"].to_numpy()))
+        hit = both.merge(days, on=["st", "d"])["i"].to_numpy()
+        add("INTEGRITY_STAFF_OVERLAP", "service", svc_idx=np.unique(hit))
     truth = pd.concat(rows, ignore_index=True)
     rows = [truth]
     # insurer level: integrity on >= 5% of its policies, or spend < 50% of the fee of its ended policies
@@ -1003,8 +1000,9 @@ def main(argv=None) -> None:
     ap.add_argument("--xlsx", help="also write the submission as an .xlsx workbook with Chinese sheets and headers")
     ap.add_argument("--no-staff", action="store_true")
     ap.add_argument("--snapshot", default="2025-12-31")
+    ap.add_argument("--service-scale", type=float, default=1.0, help="multiply the number of service visits")
     a = ap.parse_args(argv)
-    w = generate(Config(n_policies=a.policies, seed=a.seed, with_staff=not a.no_staff, snapshot=a.snapshot))
+    w = generate(Config(n_policies=a.policies, seed=a.seed, with_staff=not a.no_staff, snapshot=a.snapshot, service_scale=a.service_scale))
     write_submission(w, a.out, fmt=a.format)
     if a.truth:
         write_truth(w, a.truth)

@@ -59,6 +59,8 @@ class Submission:
         Row balance per present table.
     files : dict of (str, str)
         Per table, the file label and its sha256.
+    absent : dict of tuple
+        Per present table, the optional columns the file did not have.
     """
 
     path: str
@@ -67,6 +69,7 @@ class Submission:
     rejected: pd.DataFrame
     counts: dict[str, TableCounts]
     files: dict[str, tuple[str, str]]
+    absent: dict[str, tuple[str, ...]]
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -312,6 +315,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
         rejected=rejected[REJECTED_COLUMNS],
         counts=counts,
         files={n: (r.file, r.sha256) for n, r in raws.items()},
+        absent={n: r.absent_columns for n, r in raws.items()},
     )
 
 

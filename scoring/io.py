@@ -45,6 +45,7 @@ class RawTable:
     rows: np.ndarray
     malformed: tuple[tuple[int, str], ...] = field(default=())
     extra_columns: tuple[str, ...] = field(default=())
+    absent_columns: tuple[str, ...] = field(default=())
 
 
 def sha256_file(path: Path) -> str:
@@ -73,10 +74,10 @@ def _header_map(table: Table) -> dict[str, str]:
     return m
 
 
-def _canonical(table: Table, data: pa.Table, file: str) -> tuple[pa.Table, tuple[str, ...]]:
+def _canonical(table: Table, data: pa.Table, file: str) -> tuple[pa.Table, tuple[str, ...], tuple[str, ...]]:
     """Rename headers to canonical names, cast every column to text, check required columns."""
     hmap = _header_map(table)
-    names, arrays, seen, extra = [], [], set(), []
+    names, arrays, seen, extra, absent = [], [], set(), [], []
     for name, col in zip(data.column_names, data.columns):
         canon = hmap.get(_norm_header(name))
         if canon is None:
@@ -93,7 +94,8 @@ def _canonical(table: Table, data: pa.Table, file: str) -> tuple[pa.Table, tuple
                 raise _fail("missing_column", file=file, column=c.name, column_zh=c.zh)
             names.append(c.name)
             arrays.append(pa.nulls(data.num_rows, pa.string()))
-    return pa.table(arrays, names=names), tuple(extra)
+            absent.append(c.name)
+    return pa.table(arrays, names=names), tuple(extra), tuple(absent)
 
 
 def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -204,8 +206,8 @@ def _read_file(table: Table, path: Path) -> RawTable:
         rows = np.arange(2, data.num_rows + 2, dtype=np.int64)
     if data.num_columns == 0:
         raise _fail("empty_file", file=label)
-    data, extra = _canonical(table, data, label)
-    return RawTable(table.name, label, sha256_file(path), data, rows, tuple(malformed), extra)
+    data, extra, absent = _canonical(table, data, label)
+    return RawTable(table.name, label, sha256_file(path), data, rows, tuple(malformed), extra, absent)
 
 
 def _table_for(stem: str) -> str | None:
@@ -271,8 +273,8 @@ def _read_workbook(path: Path) -> dict[str, RawTable]:
                 {f"{h}" if h is not None else f"_col{i}": pa.array(cols[i], pa.string())
                  for i, h in enumerate(header)}
             )
-            data, extra = _canonical(TABLES[name], data, label)
-            out[name] = RawTable(name, label, digest, data, rows, (), extra)
+            data, extra, absent = _canonical(TABLES[name], data, label)
+            out[name] = RawTable(name, label, digest, data, rows, (), extra, absent)
     finally:
         wb.close()
     _require_tables(path, out)

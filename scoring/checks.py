@@ -1,0 +1,705 @@
+"""The registry of vectorised check kinds that rulebook rules bind to.
+
+A kind is a function ``fn(ctx, frame, active, params) -> Hits`` working on whole columns:
+``frame`` is the scope's table (policies or services, with policy columns joined), ``active``
+marks the rows for which the rule is in force, and ``params`` are the rule's parameters
+(numeric ones may be per-row arrays when regional overrides apply). Region and insurer kinds
+return their own keys. No kind loops over rows in Python.
+
+Each kind declares its parameter model (pydantic, validated when the rulebook loads), the
+scopes it serves, which parameters a regional override may tighten and in which direction,
+and the tables / optional columns it needs (otherwise the rule is "not checkable").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict
+
+from .intake import Submission
+from .schema import HIGH_RISK_INDUSTRIES, TABLES
+
+Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
+OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal}
+OP_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=", "ne": "≠"}
+_ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
+EARTH_KM = 6371.0088
+
+
+# ------------------------------------------------------------------------------ context
+
+
+class Context:
+    """What every check may read: the validated tables, the as-of date and shared aggregates."""
+
+    def __init__(self, sub: Submission, as_of: np.datetime64):
+        self.sub = sub
+        self.as_of = np.datetime64(as_of, "s")
+        self.present = sub.present
+
+    def has(self, requirement: str) -> bool:
+        """``"staff"`` (a table) or ``"services.checkin_lat"`` (an optional column) is present."""
+        table, _, column = requirement.partition(".")
+        if table not in self.present:
+            return False
+        return not column or column not in self.sub.absent.get(table, ())
+
+    @cached_property
+    def policies(self) -> pd.DataFrame:
+        p = self.sub["policies"].reset_index(drop=True)
+        p = p.assign(
+            province=p["region_code"].str[:2],
+            prefecture=p["region_code"].str[:4] + "00",
+            ended=(p["end_date"] < self.as_of).to_numpy(),
+        )
+        agg = self.service_aggregates
+        return p.join(agg, on="policy_id").fillna({"n_services": 0, "spend": 0.0, "n_hazard_inspection": 0})
+
+    @cached_property
+    def service_aggregates(self) -> pd.DataFrame:
+        s = self.sub["services"]
+        g = s.assign(_hi=(s["service_item"] == "hazard_inspection").to_numpy()).groupby("policy_id", sort=False)
+        return pd.DataFrame({"n_services": g.size(), "spend": g["cost"].sum(), "n_hazard_inspection": g["_hi"].sum()})
+
+    @cached_property
+    def services(self) -> pd.DataFrame:
+        s = self.sub["services"].reset_index(drop=True)
+        cols = ["policy_id", "insurer_id", "region_code", "enterprise_id", "enterprise_name", "start_date", "end_date",
+                "enterprise_lat", "enterprise_lon"]
+        p = self.sub["policies"][cols].set_index("policy_id")
+        joined = p.reindex(s["policy_id"].to_numpy())
+        for c in cols[1:]:
+            s[c] = joined[c].to_numpy()
+        s["provider"] = s["agency_id"].where(s["agency_id"].notna(), "insurer:" + s["insurer_id"].astype(str))
+        return s
+
+    @cached_property
+    def staff_columns(self) -> pd.DataFrame:
+        """The services' ``staff_ids`` split into columns (one per listed person)."""
+        return self.services["staff_ids"].str.split(";", expand=True).apply(lambda c: c.str.strip())
+
+    def frame(self, scope: str) -> pd.DataFrame:
+        return self.policies if scope == "policy" else self.services
+
+
+@dataclass
+class Hits:
+    """Rows (positions in the scope frame) or keys that a rule fires on, with what was seen."""
+
+    rows: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    observed_en: np.ndarray | None = None
+    keys: dict[str, np.ndarray] = field(default_factory=dict)  # region / insurer scope
+
+
+@dataclass(frozen=True)
+class Kind:
+    fn: Callable
+    params: type[BaseModel]
+    scopes: tuple[str, ...]
+    stricter: dict[str, str] = field(default_factory=dict)  # param -> "higher" | "lower" is stricter
+    tables: tuple[str, ...] = ()
+
+
+KINDS: dict[str, Kind] = {}
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=()):
+    def register(fn):
+        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables))
+        return fn
+
+    return register
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def fmt(values, digits: int = 6) -> np.ndarray:
+    """Numbers as short text: 300000, 0.0035, 1.25 (no float noise)."""
+    v = np.asarray(values, dtype=float)
+    out = np.array([f"{x:.{digits}g}" if np.isfinite(x) else "" for x in np.round(v, 6)], dtype=object) if v.size < 50_000 \
+        else pd.Series(np.round(v, 6)).map(lambda x: f"{x:.{digits}g}").to_numpy(dtype=object)
+    return out
+
+
+def pct(values) -> np.ndarray:
+    return np.char.add(np.char.mod("%.1f", np.asarray(values, dtype=float) * 100), "%").astype(object)
+
+
+def dates(values) -> np.ndarray:
+    return np.datetime_as_string(np.asarray(values, dtype="datetime64[D]"), unit="D").astype(object)
+
+
+def _as_array(frame, col):
+    return frame[col].to_numpy()
+
+
+def _num(frame, col) -> np.ndarray:
+    return frame[col].to_numpy(dtype=float, na_value=np.nan)
+
+
+def conditions(frame: pd.DataFrame, when_any=None, when_in=None, when_present=None) -> np.ndarray:
+    ok = np.ones(len(frame), dtype=bool)
+    if when_any:
+        any_ = np.zeros(len(frame), dtype=bool)
+        for col, op, value in when_any:
+            with np.errstate(invalid="ignore"):
+                any_ |= OPS[op](_num(frame, col), float(value))
+        ok &= any_
+    for col, values in (when_in or {}).items():
+        ok &= frame[col].isin(values).to_numpy()
+    for col in when_present or ():
+        ok &= frame[col].notna().to_numpy()
+    return ok
+
+
+def _broadcast(value, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, dtype=float), (n,))
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    la1, lo1, la2, lo2 = (np.radians(np.asarray(x, dtype=float)) for x in (lat1, lon1, lat2, lon2))
+    a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def _text(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind in "fiu":
+        return fmt(x)
+    if x.dtype.kind == "M":
+        return dates(x)
+    return x.astype(object)
+
+
+def _hits(mask: np.ndarray, observed, expected, observed_en=None) -> Hits:
+    """Select the firing rows; full-length arrays are cut to them and numbers / dates become text."""
+    rows = np.flatnonzero(mask)
+
+    def take(x):
+        if x is None:
+            return None
+        if isinstance(x, str) or np.ndim(x) == 0:
+            return np.full(len(rows), x if isinstance(x, str) else _text(np.asarray([x]))[0], dtype=object)
+        return _text(np.asarray(x)[rows])
+
+    return Hits(rows, take(observed), take(expected), take(observed_en))
+
+
+# ------------------------------------------------------------------------------ single-row kinds
+
+
+class ColumnVsValue(Params):
+    column: str
+    op: Op
+    value: float
+    when_any: list[tuple[str, Op, float]] | None = None
+    when_in: dict[str, list[str]] | None = None
+
+
+@kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"})
+def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
+    x = _num(frame, p.column)
+    value = _broadcast(p.value, len(frame))
+    with np.errstate(invalid="ignore"):
+        fire = active & OPS[p.op](x, value) & conditions(frame, p.when_any, p.when_in)
+    return _hits(fire, x, value)
+
+
+class ColumnOutsideBand(Params):
+    column: str
+    low: float
+    high: float
+
+
+@kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"})
+def column_outside_band(ctx, frame, active, p: ColumnOutsideBand) -> Hits:
+    x = _num(frame, p.column)
+    fire = active & ((x < p.low) | (x > p.high))
+    return _hits(fire, x, f"{fmt([p.low])[0]}—{fmt([p.high])[0]}")
+
+
+class ColumnEquals(Params):
+    column: str
+    value: bool | str | float
+
+
+@kind("column_equals", ColumnEquals, ("policy", "service"))
+def column_equals(ctx, frame, active, p: ColumnEquals) -> Hits:
+    fire = active & (frame[p.column].to_numpy() == p.value)
+    text = {True: "是", False: "否"}
+    return _hits(fire, text.get(p.value, str(p.value)), text.get(not p.value, "") if isinstance(p.value, bool) else "")
+
+
+class ColumnInSet(Params):
+    column: str
+    values: dict[str, str]
+
+
+@kind("column_in_set", ColumnInSet, ("policy", "service"))
+def column_in_set(ctx, frame, active, p: ColumnInSet) -> Hits:
+    col = frame[p.column]
+    fire = active & col.isin(list(p.values)).to_numpy()
+    zh = col.map(p.values).to_numpy(dtype=object)
+    return _hits(fire, zh, "保险机构专账", col.to_numpy(dtype=object))
+
+
+class ColumnsAllTrue(Params):
+    columns: dict[str, str]
+
+
+@kind("columns_all_true", ColumnsAllTrue, ("policy",))
+def columns_all_true(ctx, frame, active, p: ColumnsAllTrue) -> Hits:
+    off = np.column_stack([~frame[c].to_numpy(dtype=bool) for c in p.columns])
+    rows = np.flatnonzero(active & off.any(axis=1))
+    labels, names = list(p.columns.values()), list(p.columns)
+    zh = np.array(["、".join(l for l, o in zip(labels, r) if o) for r in off[rows]], dtype=object)
+    en = np.array([", ".join(n for n, o in zip(names, r) if o) for r in off[rows]], dtype=object)
+    return Hits(rows, zh, np.full(len(rows), "全部五项", dtype=object), en)
+
+
+class ColumnVsColumn(Params):
+    pairs: list[tuple[str, Op, str]]
+    when_present: list[str] | None = None
+
+
+@kind("column_vs_column", ColumnVsColumn, ("policy", "service"))
+def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
+    fired = []
+    for left, op, right in p.pairs:
+        a, b = _num(frame, left), _num(frame, right)
+        with np.errstate(invalid="ignore"):
+            fired.append(OPS[op](a, b))
+    fire = np.logical_or.reduce(fired) & active & conditions(frame, when_present=p.when_present)
+    rows = np.flatnonzero(fire)
+    parts_zh, parts_en = [], []
+    for (left, op, right), f in zip(p.pairs, fired):
+        on = f[rows]
+        a, b = fmt(_num(frame, left)[rows]), fmt(_num(frame, right)[rows])
+        parts_zh.append(np.where(on, _ZH[left] + " " + a + f" {OP_TEXT[op]} " + _ZH[right] + " " + b, ""))
+        parts_en.append(np.where(on, left + " " + a + f" {OP_TEXT[op]} " + right + " " + b, ""))
+    exp = "；".join(f"{_ZH[l]} {OP_TEXT[_NEGATE[o]]} {_ZH[r]}" for l, o, r in p.pairs)
+    zh = np.array(["；".join(x for x in t if x) for t in zip(*parts_zh)], dtype=object)
+    en = np.array(["; ".join(x for x in t if x) for t in zip(*parts_en)], dtype=object)
+    return Hits(rows, zh, np.full(len(rows), exp, dtype=object), en)
+
+
+_NEGATE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+
+
+class ProductMismatch(Params):
+    column: str
+    factors: list[str]
+    tolerance: float
+
+
+@kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"})
+def product_mismatch(ctx, frame, active, p: ProductMismatch) -> Hits:
+    expected = np.prod([_num(frame, f) for f in p.factors], axis=0)
+    x = _num(frame, p.column)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fire = active & (np.abs(x - expected) > _broadcast(p.tolerance, len(frame)) * np.abs(expected))
+    return _hits(fire, x, np.round(expected, 2))
+
+
+class RatioVsValue(Params):
+    numerator: str
+    denominator: str
+    op: Op
+    value: float
+
+
+@kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"})
+def ratio_vs_value(ctx, frame, active, p: RatioVsValue) -> Hits:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = _num(frame, p.numerator) / _num(frame, p.denominator)
+        fire = active & OPS[p.op](r, _broadcast(p.value, len(frame)))
+    rows = np.flatnonzero(fire)
+    return Hits(rows, pct(r[rows]), np.full(len(rows), pct([p.value])[0], dtype=object))
+
+
+class PeerOutlier(Params):
+    factors: list[str]
+    group_by: list[str]
+    z: float
+    min_peers: int
+
+
+@kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower"})
+def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
+    rate = np.prod([_num(frame, f) for f in p.factors], axis=0)
+    logr = np.log(rate)
+    g = pd.Series(logr).groupby([frame[c].to_numpy() for c in p.group_by])
+    med = g.transform("median").to_numpy()
+    dev = np.abs(logr - med)
+    mad = pd.Series(dev).groupby([frame[c].to_numpy() for c in p.group_by]).transform("median").to_numpy()
+    size = g.transform("size").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = dev / (1.4826 * mad)
+    fire = active & (size >= _broadcast(p.min_peers, len(frame))) & (mad > 0) & (z > _broadcast(p.z, len(frame)))
+    rows = np.flatnonzero(fire)
+    high = logr[rows] > med[rows]
+    zt = fmt(z[rows], 3)
+    r = fmt(rate[rows], 4)
+    obs = r + np.where(high, "（偏高，稳健 z = ", "（偏低，稳健 z = ") + zt + "）"
+    obs_en = r + np.where(high, " (high, robust z = ", " (low, robust z = ") + zt + ")"
+    return Hits(rows, obs.astype(object), fmt(np.exp(med[rows]), 4), obs_en.astype(object))
+
+
+# ------------------------------------------------------------------------------ policy aggregates over services
+
+
+class Grace(Params):
+    grace_days: int
+
+
+@kind("no_services", Grace, ("policy",), stricter={"grace_days": "lower"})
+def no_services(ctx, frame, active, p: Grace) -> Hits:
+    into = (ctx.as_of - frame["start_date"].to_numpy()).astype("timedelta64[D]").astype(int)
+    due = frame["ended"].to_numpy() | (into > _broadcast(p.grace_days, len(frame)))
+    fire = active & due & (frame["n_services"].to_numpy() == 0)
+    rows = np.flatnonzero(fire)
+    days = np.minimum(into[rows], 365).astype(str)
+    obs = np.char.add(np.char.add("保险期开始已 ", days), " 天").astype(object)
+    return Hits(rows, obs, np.full(len(rows), str(p.grace_days), dtype=object), np.char.add(days, " days into the period").astype(object))
+
+
+class MinCount(Params):
+    min_count: int
+
+
+@kind("service_count_below", MinCount, ("policy",), stricter={"min_count": "higher"})
+def service_count_below(ctx, frame, active, p: MinCount) -> Hits:
+    n = frame["n_services"].to_numpy()
+    fire = active & frame["ended"].to_numpy() & (n >= 1) & (n < _broadcast(p.min_count, len(frame)))
+    return _hits(fire, n.astype(np.int64), str(p.min_count))
+
+
+class ItemMissing(Params):
+    item: str
+    industries: Literal["high_risk", "all"]
+
+
+@kind("item_missing", ItemMissing, ("policy",))
+def item_missing(ctx, frame, active, p: ItemMissing) -> Hits:
+    hr = frame["industry"].isin(HIGH_RISK_INDUSTRIES).to_numpy() if p.industries == "high_risk" else True
+    n = frame["n_services"].to_numpy()
+    fire = active & frame["ended"].to_numpy() & hr & (n >= 1) & (frame["n_hazard_inspection"].to_numpy() == 0)
+    rows = np.flatnonzero(fire)
+    k = n[rows].astype(np.int64).astype(str)
+    obs = np.char.add(np.char.add("共 ", k), " 次服务").astype(object)
+    return Hits(rows, obs, np.full(len(rows), p.item, dtype=object), np.char.add(k, " services").astype(object))
+
+
+class MinRatio(Params):
+    min_ratio: float
+
+
+@kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"})
+def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
+    fee = _num(frame, "prevention_fee")
+    spend = frame["spend"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = spend / fee
+    fire = active & frame["ended"].to_numpy() & (fee > 0) & (spend < _broadcast(p.min_ratio, len(frame)) * fee)
+    rows = np.flatnonzero(fire)
+    return Hits(rows, pct(ratio[rows]), np.full(len(rows), pct([p.min_ratio])[0], dtype=object))
+
+
+# ------------------------------------------------------------------------------ service records
+
+
+class DateColumn(Params):
+    column: str
+
+
+@kind("date_outside_policy", DateColumn, ("service",))
+def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
+    d = frame[p.column].to_numpy()
+    s, e = frame["start_date"].to_numpy(), frame["end_date"].to_numpy()
+    fire = active & ((d < s) | (d > e))
+    rows = np.flatnonzero(fire)
+    exp = np.char.add(np.char.add(dates(s[rows]).astype(str), " 至 "), dates(e[rows]).astype(str)).astype(object)
+    return Hits(rows, dates(d[rows]), exp)
+
+
+class DateBefore(Params):
+    column: str
+    reference: str
+
+
+@kind("date_before", DateBefore, ("service",))
+def date_before(ctx, frame, active, p: DateBefore) -> Hits:
+    a, b = frame[p.column].to_numpy(), frame[p.reference].to_numpy()
+    fire = active & ~np.isnat(a) & ~np.isnat(b) & (a < b)
+    return _hits(fire, a, b)
+
+
+class MissingValue(Params):
+    column: str
+    grace_days: int
+    when_any: list[tuple[str, Op, float]] | None = None
+
+
+@kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"})
+def missing_value(ctx, frame, active, p: MissingValue) -> Hits:
+    age = (ctx.as_of - frame["service_date"].to_numpy()).astype("timedelta64[D]").astype(int)
+    fire = active & frame[p.column].isna().to_numpy() & (age > _broadcast(p.grace_days, len(frame))) & conditions(frame, p.when_any)
+    return _hits(fire, age, str(p.grace_days))
+
+
+class DateGap(Params):
+    start: str
+    end: str
+    max_days: int
+
+
+@kind("date_gap_above", DateGap, ("service",), stricter={"max_days": "lower"})
+def date_gap_above(ctx, frame, active, p: DateGap) -> Hits:
+    a, b = frame[p.start].to_numpy(), frame[p.end].to_numpy()
+    gap = (b - a).astype("timedelta64[D]")
+    ok = ~np.isnat(gap)
+    days = np.where(ok, gap.astype("int64"), 0)
+    fire = active & ok & (days > _broadcast(p.max_days, len(frame)))
+    return _hits(fire, days, str(p.max_days))
+
+
+class NoParams(Params):
+    pass
+
+
+def _staff_lookup(ctx, column: str) -> pd.DataFrame:
+    table = ctx.sub["staff"].set_index("staff_id")[column]
+    return ctx.staff_columns.apply(lambda c: c.map(table))
+
+
+@kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
+def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
+    ids = ctx.staff_columns
+    qual = _staff_lookup(ctx, "qualification")
+    listed = ids.notna()
+    none = (qual == "none") | ~listed
+    fire = active & none.all(axis=1).to_numpy() & qual.notna().where(listed, True).all(axis=1).to_numpy()
+    return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), "")
+
+
+@kind("staff_unknown", NoParams, ("service",), tables=("staff",))
+def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
+    ids = ctx.staff_columns
+    known = set(ctx.sub["staff"]["staff_id"])
+    unknown = ids.notna() & ~ids.isin(known)
+    fire = active & unknown.any(axis=1).to_numpy()
+    rows = np.flatnonzero(fire)
+    obs = np.empty(len(frame), dtype=object)
+    if len(rows):
+        sub = ids.iloc[rows].where(unknown.iloc[rows])
+        obs[rows] = sub.apply(lambda r: ";".join(x for x in r if isinstance(x, str)), axis=1).to_numpy()
+    return _hits(fire, obs, "")
+
+
+# ------------------------------------------------------------------------------ integrity across records
+
+
+class Overlap(Params):
+    max_hours: float
+    max_km: float
+
+
+@kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
+def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
+    ids = ctx.staff_columns
+    long = pd.DataFrame(
+        {
+            "i": np.tile(np.arange(len(frame)), ids.shape[1]),
+            "staff": ids.to_numpy().T.ravel(),
+        }
+    ).dropna(subset=["staff"])
+    i = long["i"].to_numpy()
+    long["date"] = frame["service_date"].to_numpy()[i]
+    long["ent"] = frame["enterprise_id"].to_numpy()[i]
+    long["hours"] = frame["onsite_hours"].to_numpy()[i]
+    long["lat"] = frame["checkin_lat"].to_numpy(dtype=float)[i]
+    long["lon"] = frame["checkin_lon"].to_numpy(dtype=float)[i]
+    g = long.groupby(["staff", "date"], sort=False)
+    n_ent = g["ent"].transform("nunique").to_numpy()
+    cand = long[n_ent >= 2].copy()
+    if cand.empty:
+        return _hits(np.zeros(len(frame), bool), "", "")
+    gc = cand.groupby(["staff", "date"], sort=False)
+    cand["sum_hours"] = gc["hours"].transform("sum").to_numpy()
+    # farthest pair of check-ins within the staff-day (pairs within each small group)
+    pts = cand.dropna(subset=["lat", "lon"])[["staff", "date", "lat", "lon", "ent"]]
+    pairs = pts.merge(pts, on=["staff", "date"], suffixes=("", "_b"))
+    pairs = pairs[pairs["ent"] != pairs["ent_b"]]
+    pairs["km"] = haversine_km(pairs["lat"], pairs["lon"], pairs["lat_b"], pairs["lon_b"])
+    far = pairs.groupby(["staff", "date"])["km"].max().rename("max_km")
+    cand = cand.join(far, on=["staff", "date"])
+    cand["max_km"] = cand["max_km"].fillna(0.0)
+    bad = cand[(cand["sum_hours"] > p.max_hours) | (cand["max_km"] > p.max_km)]
+    bad = bad.assign(n=bad.groupby(["staff", "date"])["ent"].transform("nunique"))
+    bad = bad.sort_values(["i", "staff"]).drop_duplicates("i")
+    fire = np.zeros(len(frame), dtype=bool)
+    fire[bad["i"].to_numpy()] = True
+    fire &= active
+    obs = np.empty(len(frame), dtype=object)
+    exp = np.empty(len(frame), dtype=object)
+    d = dates(bad["date"].to_numpy()).astype(str)
+    obs[bad["i"].to_numpy()] = (
+        bad["staff"].astype(str) + " 于 " + d + " 在 " + bad["n"].astype(str) + " 家企业合计 "
+        + fmt(bad["sum_hours"]).astype(str) + " 小时、最远相距 " + fmt(bad["max_km"].round(1)).astype(str) + " 公里"
+    ).to_numpy()
+    exp[bad["i"].to_numpy()] = f"合计不超过 {fmt([p.max_hours])[0]} 小时且相距不超过 {fmt([p.max_km])[0]} 公里"
+    obs_en = np.empty(len(frame), dtype=object)
+    obs_en[bad["i"].to_numpy()] = (
+        bad["staff"].astype(str) + " on " + d + " at " + bad["n"].astype(str) + " enterprises, "
+        + fmt(bad["sum_hours"]).astype(str) + " hours in all, up to " + fmt(bad["max_km"].round(1)).astype(str) + " km apart"
+    ).to_numpy()
+    return _hits(fire, obs, exp, obs_en)
+
+
+@kind("shared_photo", NoParams, ("service",))
+def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
+    hashes = pa.array(frame["photo_hashes"].to_numpy(dtype=object), pa.string(), from_pandas=True)
+    lists = pc.split_pattern(hashes, ";")
+    parent = pc.list_parent_indices(lists).to_numpy()
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    ent = pa.array(frame["enterprise_id"].to_numpy(dtype=object)[parent], pa.string())
+    t = pa.table({"h": flat, "e": ent, "i": parent}).filter(pc.not_equal(flat, ""))
+    counts = t.group_by("h").aggregate([("e", "count_distinct")])
+    shared = counts.filter(pc.greater_equal(counts["e_count_distinct"], 2))["h"]
+    hit = t.filter(pc.is_in(t["h"], value_set=shared))
+    fire = np.zeros(len(frame), dtype=bool)
+    obs = np.empty(len(frame), dtype=object)
+    if hit.num_rows:
+        hi = hit["i"].to_numpy()
+        fire[hi] = True
+        first = pd.Series(hit["h"].to_numpy(zero_copy_only=False)).groupby(hi).first()
+        obs[first.index.to_numpy()] = first.to_numpy()
+    return _hits(fire & active, obs, "")
+
+
+class DuplicateText(Params):
+    column: str
+    min_chars: int
+    min_enterprises: int
+
+
+@kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"})
+def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
+    text = frame[p.column]
+    has = text.notna().to_numpy()
+    idx = np.flatnonzero(has)
+    names = frame["enterprise_name"].to_numpy(dtype=object)[idx]
+    raw = text.to_numpy(dtype=object)[idx]
+    stripped = [t.replace(n, "") if isinstance(n, str) and n else t for t, n in zip(raw, names)]
+    norm = pc.replace_substring_regex(pa.array(stripped, pa.string()), r"[\d\s\p{P}\p{S}]+", "")
+    long_enough = pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False)
+    t = pd.DataFrame({"i": idx, "norm": norm.to_numpy(zero_copy_only=False), "prov": frame["provider"].to_numpy(dtype=object)[idx],
+                      "ent": frame["enterprise_id"].to_numpy(dtype=object)[idx]})[long_enough]
+    t["n"] = t.groupby(["prov", "norm"], sort=False)["ent"].transform("nunique")
+    bad = t[t["n"] >= p.min_enterprises]
+    fire = np.zeros(len(frame), dtype=bool)
+    fire[bad["i"].to_numpy()] = True
+    obs = np.empty(len(frame), dtype=object)
+    obs[bad["i"].to_numpy()] = (bad["n"] - 1).astype(str).to_numpy()
+    return _hits(fire & active, obs, str(p.min_enterprises))
+
+
+class MaxKm(Params):
+    max_km: float
+
+
+@kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"})
+def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
+    km = haversine_km(_num(frame, "checkin_lat"), _num(frame, "checkin_lon"), _num(frame, "enterprise_lat"), _num(frame, "enterprise_lon"))
+    with np.errstate(invalid="ignore"):
+        fire = active & (km > _broadcast(p.max_km, len(frame)))
+    return _hits(fire, np.round(km, 1), fmt([p.max_km])[0])
+
+
+# ------------------------------------------------------------------------------ market and insurer
+
+
+class ShareExclusive(Params):
+    column: str
+    share: float
+    min_policies: int
+    among: Literal["with_value", "all"]
+
+
+@kind("share_exclusive", ShareExclusive, ("region",), stricter={"share": "lower", "min_policies": "lower"})
+def share_exclusive(ctx, frame, active, p: ShareExclusive) -> Hits:
+    pol = frame[active]
+    base = pol[pol[p.column].notna()] if p.among == "with_value" else pol
+    total = base.groupby("prefecture").size()
+    top = pol[pol[p.column].notna()].groupby(["prefecture", p.column]).size()
+    if top.empty:
+        return Hits(np.array([], int), np.array([], object), np.array([], object), keys={"region_code": np.array([], object)})
+    best = top.sort_values(ascending=False, kind="stable").groupby(level=0).head(1).reset_index(name="k")
+    best["n"] = best["prefecture"].map(total).to_numpy()
+    best["share"] = best["k"] / best["n"]
+    best = best[(best["n"] >= p.min_policies) & (best["share"] >= p.share)].sort_values("prefecture")
+    obs = (best[p.column].astype(str) + " 占 " + pct(best["share"]).astype(str) + "（共 " + best["n"].astype(str) + " 件）").to_numpy(dtype=object)
+    obs_en = (best[p.column].astype(str) + " holds " + pct(best["share"]).astype(str) + " (of " + best["n"].astype(str) + ")").to_numpy(dtype=object)
+    return Hits(np.arange(len(best)), obs, np.full(len(best), pct([p.share])[0], dtype=object), obs_en,
+                keys={"region_code": best["prefecture"].to_numpy(dtype=object)})
+
+
+class HHI(Params):
+    hhi: float
+    min_policies: int
+
+
+@kind("hhi", HHI, ("region",), stricter={"hhi": "lower", "min_policies": "lower"})
+def hhi(ctx, frame, active, p: HHI) -> Hits:
+    pol = frame[active]
+    counts = pol.groupby(["prefecture", "industry", "insurer_id"]).size()
+    n = counts.groupby(level=[0, 1]).transform("sum")
+    h = ((counts / n) ** 2).groupby(level=[0, 1]).sum()
+    size = counts.groupby(level=[0, 1]).sum()
+    df = pd.DataFrame({"hhi": h, "n": size}).reset_index()
+    df = df[(df["n"] >= p.min_policies) & (df["hhi"] >= p.hhi)].sort_values(["prefecture", "industry"])
+    from .schema import INDUSTRIES
+
+    obs = ("HHI " + fmt(df["hhi"].round(3)).astype(str) + "（" + df["industry"].map(INDUSTRIES) + "，" + df["n"].astype(str) + " 件）").to_numpy(dtype=object)
+    obs_en = ("HHI " + fmt(df["hhi"].round(3)).astype(str) + " (" + df["industry"] + ", " + df["n"].astype(str) + " policies)").to_numpy(dtype=object)
+    return Hits(np.arange(len(df)), obs, np.full(len(df), fmt([p.hhi])[0], dtype=object), obs_en,
+                keys={"region_code": df["prefecture"].to_numpy(dtype=object)})
+
+
+class Blacklist(Params):
+    share: float
+    min_ratio: float
+    prefix: str
+
+
+@kind("insurer_blacklist", Blacklist, ("insurer",), stricter={"share": "lower", "min_ratio": "higher"})
+def insurer_blacklist(ctx, frame, active, p: Blacklist, findings: pd.DataFrame | None = None) -> Hits:
+    pol = frame
+    flagged = set()
+    if findings is not None and len(findings):
+        f = findings[findings["rule_code"].str.startswith(p.prefix) & findings["policy_id"].notna()]
+        flagged = set(f["policy_id"])
+    share = pol["policy_id"].isin(flagged).groupby(pol["insurer_id"]).mean()
+    ended = pol[pol["ended"]]
+    fee = ended.groupby("insurer_id")["prevention_fee"].sum()
+    spend = ended.groupby("insurer_id")["spend"].sum()
+    ratio = (spend / fee.where(fee > 0)).reindex(share.index)
+    df = pd.DataFrame({"share": share, "ratio": ratio}).sort_index()
+    df = df[(df["share"] >= p.share) | (df["ratio"] < p.min_ratio)]
+    share_t, ratio_t = pct(df["share"]).astype(str), pct(df["ratio"]).astype(str)
+    obs = np.array([f"虚构迹象保单占 {a}；预防费用使用率 {b}" for a, b in zip(share_t, ratio_t)], dtype=object)
+    obs_en = np.array([f"integrity findings on {a} of policies; prevention fee spent {b}" for a, b in zip(share_t, ratio_t)], dtype=object)
+    exp = f"虚构迹象保单占比 < {pct([p.share])[0]} 且预防费用使用率 ≥ {pct([p.min_ratio])[0]}"
+    return Hits(np.arange(len(df)), obs, np.full(len(df), exp, dtype=object), obs_en, keys={"insurer_id": df.index.to_numpy(dtype=object)})

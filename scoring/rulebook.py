@@ -1,0 +1,373 @@
+"""Load, validate and run the rulebook.
+
+The rulebook (``rulebook.yaml`` beside this module, or a user's file) binds the check kinds
+of :mod:`scoring.checks` to parameters, clauses, effective dates and message templates.
+:func:`load_rulebook` validates it with pydantic and fails with a message naming the rule
+and field; :func:`run_rules` applies every rule in force and returns the findings table of
+``../shared/spec/results-format.md`` plus the rules that could not be checked.
+
+Effective dating: policy rules by the policy's ``start_date``, service rules by the
+``service_date``, region and insurer rules by the run's as-of date. Regional overrides
+(keyed by ``region_code`` prefix, the longest prefix wins) may only make a rule stricter.
+A user rulebook with ``base: shipped`` extends the shipped one (a rule with the same code
+and ``effective_from`` replaces it); without it, it replaces the shipped rulebook.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import string
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from .checks import KINDS, Context, Hits
+from .errors import RulebookError
+from .intake import Submission
+
+FINDING_COLUMNS = [
+    "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
+    "observed", "expected", "message_zh", "message_en", "service_id",
+]
+SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
+SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
+PLACEHOLDERS = {"observed", "expected", "clause"}
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_prefix: str = Field(pattern=r"^\d{2}(\d{2})?$")
+    params: dict[str, Any]
+    source: str
+
+
+def _parse_params(model, params: dict, where: str):
+    try:
+        return model(**params)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise ValueError(f"{where}.{field}: {err['msg']}") from None
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$")
+    severity: Literal["critical", "major", "minor"]
+    scope: Literal["policy", "service", "region", "insurer"]
+    kind: str
+    clause: str = Field(min_length=2)
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)
+    message_zh: str
+    message_en: str
+    _parsed: Any = PrivateAttr(None)
+
+    @property
+    def parsed(self):
+        """The parameters, validated by the kind's parameter model."""
+        return self._parsed
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"unknown check kind {v!r}; known: {', '.join(sorted(KINDS))}")
+        return v
+
+    @field_validator("message_zh", "message_en")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        used = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
+        unknown = used - PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rule":
+        k = KINDS[self.kind]
+        if self.scope not in k.scopes:
+            raise ValueError(f"scope {self.scope!r} does not fit kind {self.kind!r} (it serves {', '.join(k.scopes)})")
+        if self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        self._parsed = _parse_params(k.params, self.params, "params")
+        for o in self.overrides:
+            _parse_params(k.params, {**self.params, **o.params}, f"overrides[{o.region_prefix}].params")
+            for name, value in o.params.items():
+                direction = k.stricter.get(name)
+                if direction is None:
+                    raise ValueError(f"override for {o.region_prefix}: parameter {name!r} cannot be overridden by region")
+                base = self.params[name]
+                if direction == "op":
+                    op = self.params.get("op")
+                    direction = "higher" if op in ("lt", "le") else "lower"
+                if (direction == "higher" and value < base) or (direction == "lower" and value > base):
+                    raise ValueError(
+                        f"override for {o.region_prefix}: {name} = {value} is looser than {base}; overrides may only make a rule stricter"
+                    )
+        return self
+
+    def in_force(self, day: np.ndarray | np.datetime64) -> np.ndarray:
+        d = np.asarray(day, dtype="datetime64[D]")
+        ok = d >= np.datetime64(self.effective_from, "D")
+        if self.effective_to:
+            ok &= d <= np.datetime64(self.effective_to, "D")
+        return ok
+
+
+class Rulebook(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    base: Literal["shipped"] | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> "Rulebook":
+        by_code: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            by_code.setdefault(r.code, []).append(r)
+        for code, rules in by_code.items():
+            rules = sorted(rules, key=lambda r: r.effective_from)
+            for a, b in zip(rules, rules[1:]):
+                if a.effective_to is None or a.effective_to >= b.effective_from:
+                    raise ValueError(f"rule {code}: effective periods overlap ({a.effective_from}… and {b.effective_from}…)")
+        return self
+
+
+SHIPPED = "rulebook.yaml"
+
+
+def _read_yaml(path: Path | None) -> dict:
+    label = path or SHIPPED
+    try:
+        text = resources.files("scoring").joinpath(SHIPPED).read_text("utf-8") if path is None else Path(path).read_text("utf-8")
+    except OSError as e:
+        raise RulebookError(f"无法读取规则库 {path}：{e}", f"cannot read rulebook {path}: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise RulebookError(f"规则库 {label} 不是有效的 YAML：{e}", f"rulebook {label} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise RulebookError(f"规则库 {label} 应为键值映射", f"rulebook {label} must be a mapping")
+    return data
+
+
+def _validate(data: dict, label: str) -> Rulebook:
+    try:
+        return Rulebook(**data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = list(err["loc"])
+        where = ".".join(str(x) for x in loc)
+        code = ""
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            rules = data.get("rules") or []
+            if loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+                code = str(rules[loc[1]].get("code", ""))
+        field = ".".join(str(x) for x in loc[2:]) or where
+        msg = err["msg"]
+        raise RulebookError(
+            f"规则库 {label} 中规则 {code or where} 的字段 {field} 无效：{msg}",
+            f"rulebook {label}: rule {code or where}, field {field}: {msg}",
+        ) from None
+
+
+def load_rulebook(path: str | Path | None = None) -> Rulebook:
+    """The shipped rulebook, or the one at ``path`` (extending the shipped one if it says ``base: shipped``)."""
+    shipped = _validate(_read_yaml(None), SHIPPED)
+    if path is None:
+        return shipped
+    user_data = _read_yaml(Path(path))
+    user = _validate(user_data, str(path))
+    if user.base != "shipped":
+        return user
+    keep = {(r.code, r.effective_from) for r in user.rules}
+    merged = [r for r in shipped.rules if (r.code, r.effective_from) not in keep]
+    data = {
+        "version": f"{shipped.version}+{user.version}",
+        "sources": {**shipped.sources, **user.sources},
+        "rules": [r.model_dump() for r in merged] + user_data["rules"],
+    }
+    return _validate(data, str(path))
+
+
+@dataclass(frozen=True)
+class RuleResults:
+    """Findings (``FINDING_COLUMNS``) and the rules that could not be checked, with why."""
+
+    findings: pd.DataFrame
+    not_checkable: list[dict]
+    rulebook_version: str
+
+
+def _region_params(rule: Rule, regions: np.ndarray):
+    """Per-row parameters when the rule has regional overrides (longest prefix wins)."""
+    if not rule.overrides:
+        return rule.parsed
+    values = {}
+    for name in {n for o in rule.overrides for n in o.params}:
+        arr = np.full(len(regions), float(getattr(rule.parsed, name)))
+        for o in sorted(rule.overrides, key=lambda o: len(o.region_prefix)):
+            if name in o.params:
+                arr[pd.Series(regions).str.startswith(o.region_prefix).to_numpy()] = float(o.params[name])
+        values[name] = arr
+    return rule.parsed.model_copy(update=values)
+
+
+def _render(template: str, observed, expected, clause: str) -> np.ndarray:
+    pieces = []
+    for literal, fieldname, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pa.scalar(literal, pa.string()))
+        if fieldname == "observed":
+            pieces.append(pa.array(observed, pa.string(), from_pandas=True))
+        elif fieldname == "expected":
+            pieces.append(pa.array(expected, pa.string(), from_pandas=True))
+        elif fieldname == "clause":
+            pieces.append(pa.scalar(clause, pa.string()))
+    n = len(observed)
+    if not pieces:
+        return np.full(n, "", dtype=object)
+    arrays = [p if isinstance(p, pa.Array) else p for p in pieces]
+    if not any(isinstance(p, pa.Array) for p in arrays):
+        return np.full(n, "".join(p.as_py() for p in arrays), dtype=object)
+    out = pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in arrays], "")
+    return out.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _requirements(rule: Rule, ctx: Context) -> list[str]:
+    """Missing tables / optional columns that make ``rule`` not checkable on this submission."""
+    k = KINDS[rule.kind]
+    missing = [t for t in k.tables if not ctx.has(t)]
+    from .schema import TABLES
+
+    table = "services" if rule.scope == "service" else "policies"
+    names = set()
+    for v in rule.params.values():
+        if isinstance(v, str):
+            names.add(v)
+        elif isinstance(v, list):
+            for x in v:
+                names.update([x] if isinstance(x, str) else [y for y in x if isinstance(y, str)] if isinstance(x, list) else [])
+        elif isinstance(v, dict):
+            names.update(k2 for k2 in v if isinstance(k2, str))
+    cols = {c.name: t.name for t in TABLES.values() if t.name in ("policies", "services") for c in t.columns if c.optional}
+    implicit = {
+        "checkin_distance": ["services.checkin_lat", "services.checkin_lon", "policies.enterprise_lat", "policies.enterprise_lon"],
+        "shared_photo": ["services.photo_hashes"],
+    }.get(rule.kind, [])
+    for n in sorted(names):
+        if n in cols and not ctx.has(f"{cols[n]}.{n}"):
+            missing.append(f"{cols[n]}.{n}")
+    missing += [r for r in implicit if not ctx.has(r)]
+    return missing
+
+
+def _findings_frame(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pd.DataFrame:
+    n = len(hits.rows)
+    obs_en = hits.observed_en if hits.observed_en is not None else hits.observed
+    df = pd.DataFrame({"scope": np.full(n, rule.scope, dtype=object)})
+    if rule.scope in ("policy", "service"):
+        sub = frame.iloc[hits.rows]
+        df["policy_id"] = sub["policy_id"].to_numpy(dtype=object)
+        df["insurer_id"] = sub["insurer_id"].to_numpy(dtype=object)
+        df["region_code"] = sub["region_code"].to_numpy(dtype=object)
+        df["service_id"] = sub["service_id"].to_numpy(dtype=object) if rule.scope == "service" else None
+    else:
+        df["policy_id"] = None
+        df["service_id"] = None
+        df["insurer_id"] = hits.keys.get("insurer_id", np.full(n, None, dtype=object))
+        df["region_code"] = hits.keys.get("region_code", np.full(n, None, dtype=object))
+    df["rule_code"] = rule.code
+    df["severity"] = rule.severity
+    df["clause"] = rule.clause
+    df["observed"] = hits.observed
+    df["expected"] = hits.expected
+    df["message_zh"] = _render(rule.message_zh, hits.observed, hits.expected, rule.clause)
+    df["message_en"] = _render(rule.message_en, obs_en, hits.expected, rule.clause)
+    return df[FINDING_COLUMNS]
+
+
+def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> RuleResults:
+    """Apply every rule in force to ``sub`` at ``as_of`` (default: the latest date in it)."""
+    from .intake import latest_date
+
+    rulebook = rulebook or load_rulebook()
+    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+    ctx = Context(sub, as_of)
+    parts: list[pd.DataFrame] = []
+    not_checkable: list[dict] = []
+    seen_missing: set[str] = set()
+    ordered = sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
+    for rule in ordered:
+        if progress:
+            progress(rule.code)
+        missing = _requirements(rule, ctx)
+        if missing:
+            if rule.code not in seen_missing:
+                seen_missing.add(rule.code)
+                not_checkable.append({"rule_code": rule.code, "missing": missing,
+                                      "reason_zh": "提交数据缺少 " + "、".join(missing) + "，无法检查",
+                                      "reason_en": "the submission lacks " + ", ".join(missing) + ", so this rule cannot be checked"})
+            continue
+        k = KINDS[rule.kind]
+        if rule.scope in ("policy", "service"):
+            frame = ctx.frame(rule.scope)
+            day = frame["start_date" if rule.scope == "policy" else "service_date"].to_numpy()
+            active = rule.in_force(day)
+            if not active.any():
+                continue
+            hits = k.fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
+        else:
+            if not rule.in_force(as_of):
+                continue
+            frame = ctx.policies
+            active = np.ones(len(frame), dtype=bool)
+            if rule.scope == "insurer":
+                so_far = pd.concat(parts, ignore_index=True) if parts else None
+                hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
+            else:
+                hits = k.fn(ctx, frame, active, rule.parsed)
+        if len(hits.rows):
+            parts.append(_findings_frame(rule, hits, frame))
+    findings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FINDING_COLUMNS)
+    findings = sort_findings(findings)
+    return RuleResults(findings, not_checkable, rulebook.version)
+
+
+def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """The stable order of findings.csv: scope, ids, then rule code."""
+    key = findings.assign(
+        _s=findings["scope"].map(SCOPE_ORDER),
+        _p=findings["policy_id"].fillna(""),
+        _v=findings["service_id"].fillna(""),
+        _i=findings["insurer_id"].fillna(""),
+        _r=findings["region_code"].fillna(""),
+    )
+    key = key.sort_values(["_s", "_p", "_v", "_i", "_r", "rule_code", "observed"], kind="stable")
+    return key[FINDING_COLUMNS].reset_index(drop=True)
+
+
+def describe(rulebook: Rulebook) -> pd.DataFrame:
+    """One row per rule: what ``scoring rules`` prints."""
+    rows = []
+    for r in sorted(rulebook.rules, key=lambda r: (SCOPE_ORDER[r.scope], r.code, r.effective_from)):
+        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        if r.overrides:
+            params += "; overrides: " + ", ".join(f"{o.region_prefix}:{o.params}" for o in r.overrides)
+        rows.append({
+            "code": r.code, "severity": r.severity, "scope": r.scope, "kind": r.kind, "clause": r.clause,
+            "effective_from": str(r.effective_from), "effective_to": str(r.effective_to or ""), "params": params,
+        })
+    return pd.DataFrame(rows)

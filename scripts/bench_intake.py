@@ -1,0 +1,79 @@
+"""Benchmark intake: validation of a large CSV submission against the pyarrow read floor.
+
+    python scripts/bench_intake.py [--policies 1000000] [--service-scale 1.3] [--repeat 3] [--data DIR]
+
+Generates the submission once (kept in --data), then runs, each in a fresh process so that
+peak RSS is its own: the floor (pyarrow.csv.read_csv of every file, types inferred, all
+cores) and the full validation (scoring.intake.load_submission). Prints the median seconds,
+rows/s, peak RSS and the ratio validation / floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FLOOR = """
+import time, resource, json, sys, pyarrow.csv as c
+from pathlib import Path
+t = time.perf_counter(); rows = 0
+for f in sorted(Path(sys.argv[1]).glob('*.csv')):
+    rows += c.read_csv(f).num_rows
+print(json.dumps({'seconds': time.perf_counter() - t, 'rows': rows,
+                  'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+VALIDATE = """
+import time, resource, json, sys
+from scoring.intake import load_submission
+t = time.perf_counter(); s = load_submission(sys.argv[1])
+rows = sum(c.rows_in for c in s.counts.values())
+assert rows == sum(c.rows_accepted + c.rows_rejected for c in s.counts.values())
+print(json.dumps({'seconds': time.perf_counter() - t, 'rows': rows, 'rejected': int(len(s.rejected)),
+                  'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(code: str, data: Path) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, str(data)], check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure_data(data: Path, policies: int, scale: float) -> Path:
+    sub = data / "sub"
+    if not (sub / "services.csv").exists():
+        sys.path.insert(0, str(ROOT))
+        from datasets.synth import Config, generate, write_submission
+
+        write_submission(generate(Config(n_policies=policies, seed=11, service_scale=scale)), sub)
+    return sub
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--policies", type=int, default=1_000_000)
+    ap.add_argument("--service-scale", type=float, default=1.3)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
+    a = ap.parse_args()
+    sub = ensure_data(a.data / f"{a.policies}", a.policies, a.service_scale)
+    sizes = {f.name: f.stat().st_size for f in sorted(sub.glob("*.csv"))}
+    floor = [run(FLOOR, sub) for _ in range(a.repeat)]
+    val = [run(VALIDATE, sub) for _ in range(a.repeat)]
+    f_s = statistics.median(r["seconds"] for r in floor)
+    v_s = statistics.median(r["seconds"] for r in val)
+    rows = val[0]["rows"]
+    print(f"files: {sizes}")
+    print(f"rows: {rows:,} (rejected {val[0]['rejected']})")
+    print(f"pyarrow read floor: median {f_s:.2f} s over {a.repeat}, peak RSS {max(r['rss_mb'] for r in floor):,.0f} MB")
+    print(f"validation:         median {v_s:.2f} s over {a.repeat} ({rows / v_s:,.0f} rows/s), "
+          f"peak RSS {max(r['rss_mb'] for r in val):,.0f} MB")
+    print(f"ratio validation / floor: {v_s / f_s:.2f}  (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()

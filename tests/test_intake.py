@@ -1,0 +1,285 @@
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scoring.errors import SubmissionError
+from scoring.intake import load_submission
+from scoring.pipeline import run_validate
+from scoring.schema import TABLES
+
+from .helpers import set_cell, world, write
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    return write(tmp_path_factory.mktemp("clean"))
+
+
+@pytest.fixture
+def sub(clean, tmp_path):
+    dst = tmp_path / "sub"
+    shutil.copytree(clean, dst)
+    return dst
+
+
+def test_generated_submission_is_accepted_whole(clean):
+    s = load_submission(clean)
+    w = world()
+    for name, df in w.tables.items():
+        assert s.counts[name].rows_in == len(df)
+        assert s.counts[name].rows_rejected == 0
+        assert len(s[name]) == len(df)
+    assert s.rejected.empty
+    assert s["policies"]["start_date"].dtype == "datetime64[s]"
+    assert s["services"]["hazards_found"].dtype == np.int64
+    assert s["policies"]["covers_rescue"].dtype == bool
+
+
+# (table, 0-based data row, column, bad value, column named in rejected.csv, message fragment)
+BAD_CELLS = [
+    ("policies", 5, "policy_id", "", "policy_id", "为空"),
+    ("policies", 5, "insurer_id", " ", "insurer_id", "为空"),
+    ("policies", 6, "enterprise_id", "91110000600037341X", "enterprise_id", "GB 32100"),
+    ("policies", 6, "enterprise_id", "9111000060003734", "enterprise_id", "统一社会信用代码"),
+    ("policies", 7, "region_code", "990200", "region_code", "GB/T 2260"),
+    ("policies", 7, "region_code", "64020", "region_code", "行政区划代码"),
+    ("policies", 8, "industry", "mining", "industry", "不在允许范围内"),
+    ("policies", 9, "employees", "0", "employees", "小于下限 1"),
+    ("policies", 9, "employees", "3.5", "employees", "不是整数"),
+    ("policies", 10, "start_date", "2023-13-01", "start_date", "不是有效日期"),
+    ("policies", 10, "start_date", "2023-02-30", "start_date", "不是有效日期"),
+    ("policies", 11, "end_date", "2001-01-01", "end_date", "不晚于保险起期"),
+    ("policies", 12, "premium", "-5", "premium", "应大于 0"),
+    ("policies", 12, "premium", "abc", "premium", "不是有效数字"),
+    ("policies", 12, "premium", "1,2,3", "premium", "不是有效数字"),
+    ("policies", 13, "premium_base", "0", "premium_base", "应大于 0"),
+    ("policies", 14, "death_limit_per_person", "-1", "death_limit_per_person", "小于下限 0"),
+    ("policies", 15, "covers_rescue", "maybe", "covers_rescue", "不是布尔值"),
+    ("policies", 16, "standardization_grade", "4", "standardization_grade", "不在允许范围内"),
+    ("policies", 17, "prevention_fee_account", "bank", "prevention_fee_account", "不在允许范围内"),
+    ("policies", 18, "commission_rate", "1.5", "commission_rate", "大于上限 1"),
+    ("policies", 19, "enterprise_lat", "95", "enterprise_lat", "大于上限 90"),
+    ("policies", 20, "premium_base_type", "", "premium_base_type", "为空"),
+    ("services", 3, "policy_id", "P_NOT_THERE", "policy_id", "不在保单表中"),
+    ("services", 4, "service_item", "party", "service_item", "不在允许范围内"),
+    ("services", 5, "staff_ids", "", "staff_ids", "为空"),
+    ("services", 6, "service_date", "2023/02/30", "service_date", "不是有效日期"),
+    ("services", 7, "onsite_hours", "-1", "onsite_hours", "小于下限 0"),
+    ("services", 8, "hazards_rectified", "99", "hazards_rectified", "大于发现隐患数"),
+    ("services", 9, "enterprise_signed", "x", "enterprise_signed", "不是布尔值"),
+    ("services", 10, "photo_count", "-1", "photo_count", "小于下限 0"),
+    ("services", 11, "satisfaction", "6", "satisfaction", "大于上限 5"),
+    ("services", 12, "cost", "free", "cost", "不是有效数字"),
+    ("services", 13, "followup_date", "soon", "followup_date", "不是有效日期"),
+    ("staff", 2, "qualification", "phd", "qualification", "不在允许范围内"),
+    ("staff", 3, "years_experience", "-2", "years_experience", "小于下限 0"),
+    ("inspections", 1, "outcome", "good", "outcome", "不在允许范围内"),
+    ("inspections", 2, "policy_id", "P_NOT_THERE", "policy_id", "不在保单表中"),
+    ("inspections", 3, "inspection_date", "yesterday", "inspection_date", "不是有效日期"),
+    ("inspections", 4, "selection", "lottery", "selection", "不在允许范围内"),
+]
+
+
+@pytest.mark.parametrize("table,row,column,value,named,fragment", BAD_CELLS, ids=[f"{c[0]}.{c[2]}={c[3]!r}" for c in BAD_CELLS])
+def test_bad_cell_is_rejected_with_its_place(sub, tmp_path, table, row, column, value, named, fragment):
+    set_cell(sub, table, row, column, value)
+    out = tmp_path / "out"
+    run_validate(sub, out)
+    rej = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
+    hit = rej[(rej["table"] == table) & (rej["row"] == str(row + 2))]
+    assert len(hit) == 1, rej
+    assert hit["column"].iloc[0] == named
+    assert fragment in hit["message_zh"].iloc[0]
+    assert f"{table}.csv 第 {row + 2} 行" in hit["message_zh"].iloc[0]
+    assert f"{table}.csv row {row + 2}" in hit["message_en"].iloc[0]
+    s = load_submission(sub)
+    c = s.counts[table]
+    assert c.rows_in == c.rows_accepted + c.rows_rejected
+
+
+def test_agency_service_requires_agency_id(sub):
+    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
+    row = int(np.flatnonzero(svc["provider_type"] == "agency")[0])
+    set_cell(sub, "services", row, "agency_id", "")
+    rej = load_submission(sub).rejected
+    assert rej[(rej["table"] == "services") & (rej["row"] == row + 2)]["column"].tolist() == ["agency_id"]
+
+
+def test_duplicate_key_rejects_every_copy(sub):
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    set_cell(sub, "policies", 30, "policy_id", pol.loc[31, "policy_id"])
+    rej = load_submission(sub).rejected
+    dup = rej[(rej["table"] == "policies") & (rej["column"] == "policy_id")]
+    assert sorted(dup["row"].tolist()) == [32, 33]
+    assert dup["message_zh"].str.contains("重复").all()
+
+
+def test_services_of_a_rejected_policy_are_rejected_with_that_reason(sub):
+    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
+    pid = svc.loc[0, "policy_id"]
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    prow = int(np.flatnonzero(pol["policy_id"] == pid)[0])
+    set_cell(sub, "policies", prow, "employees", "-3")
+    s = load_submission(sub)
+    rows = np.flatnonzero(svc["policy_id"] == pid) + 2
+    rej = s.rejected[s.rejected["table"] == "services"]
+    assert set(rows) <= set(rej["row"])
+    assert rej[rej["row"].isin(rows)]["message_zh"].str.contains("已被拒收").all()
+    assert pid not in set(s["services"]["policy_id"])
+
+
+def test_malformed_csv_row_is_rejected_not_dropped(sub):
+    with open(sub / "services.csv", "a", encoding="utf-8") as f:
+        f.write("SVX,P1,training\n")
+    s = load_submission(sub)
+    n = len(world().tables["services"])
+    rej = s.rejected[s.rejected["table"] == "services"]
+    assert rej["row"].tolist() == [n + 2]
+    assert "列数与表头不符" in rej["message_zh"].iloc[0]
+    assert s.counts["services"].rows_in == n + 1
+
+
+def test_every_failure_of_a_row_is_listed(sub):
+    set_cell(sub, "policies", 4, "employees", "0")
+    set_cell(sub, "policies", 4, "covers_rescue", "maybe")
+    rej = load_submission(sub).rejected
+    msg = rej[(rej["table"] == "policies") & (rej["row"] == 6)]["message_zh"].iloc[0]
+    assert "employees" in msg and "covers_rescue" in msg
+
+
+def test_spellings_of_dates_money_and_booleans(sub):
+    set_cell(sub, "policies", 0, "start_date", "2021年1月1日")
+    set_cell(sub, "policies", 0, "end_date", "2021/12/31")
+    set_cell(sub, "policies", 0, "premium", "1,234.50")
+    set_cell(sub, "policies", 0, "covers_rescue", "否")
+    set_cell(sub, "policies", 0, "covers_employees", "Y")
+    set_cell(sub, "policies", 0, "industry", "煤矿")
+    s = load_submission(sub)
+    assert s.rejected.empty
+    p = s["policies"].iloc[0]
+    assert str(p["start_date"].date()) == "2021-01-01" and str(p["end_date"].date()) == "2021-12-31"
+    assert p["premium"] == 1234.5
+    assert not p["covers_rescue"] and p["covers_employees"]
+    assert p["industry"] == "coal_mining"
+
+
+@pytest.mark.parametrize(
+    "fmt,encoding,zh",
+    [("csv", "gbk", True), ("csv", "gb18030", False), ("csv", "utf-8-sig", True), ("parquet", "utf-8", False), ("jsonl", "utf-8", True)],
+)
+def test_containers_encodings_and_chinese_headers(tmp_path, fmt, encoding, zh):
+    folder = write(tmp_path / "s", fmt=fmt, encoding=encoding, zh_headers=zh)
+    s = load_submission(folder)
+    w = world()
+    assert s.rejected.empty
+    assert {k: c.rows_accepted for k, c in s.counts.items()} == {k: len(v) for k, v in w.tables.items()}
+    pd.testing.assert_series_equal(
+        s["policies"]["enterprise_name"].astype(object), w.tables["policies"]["enterprise_name"].astype(object), check_names=False
+    )
+
+
+def test_json_records_array(tmp_path):
+    folder = write(tmp_path / "s", fmt="jsonl")
+    for f in folder.glob("*.jsonl"):
+        df = pd.read_json(f, lines=True, dtype=False)
+        df.to_json(f.with_suffix(".json"), orient="records", force_ascii=False, date_format="iso")
+        f.unlink()
+    s = load_submission(folder)
+    assert s.rejected.empty and s.counts["policies"].rows_in == len(world().tables["policies"])
+
+
+def test_xlsx_with_chinese_sheets(tmp_path):
+    from datasets.synth import write_xlsx
+
+    w = world(120, 5)
+    path = write_xlsx(w, tmp_path / "sub.xlsx")
+    s = load_submission(path)
+    assert s.rejected.empty
+    assert s.counts["services"].rows_in == len(w.tables["services"])
+    assert s.files["policies"][0] == "sub.xlsx[保单]"
+
+
+def _expect_structural(path, fragment_zh, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(SubmissionError) as e:
+        run_validate(path, out)
+    assert fragment_zh in e.value.message_zh
+    assert e.value.message_en
+    assert not out.exists()
+    return e.value
+
+
+def test_structural_missing_policies(sub, tmp_path):
+    (sub / "policies.csv").unlink()
+    _expect_structural(sub, "缺少必需的表 policies", tmp_path)
+
+
+def test_structural_missing_required_column(sub, tmp_path):
+    df = pd.read_csv(sub / "services.csv", dtype=str).drop(columns=["cost"])
+    df.to_csv(sub / "services.csv", index=False)
+    e = _expect_structural(sub, "缺少必需的列 cost", tmp_path)
+    assert "services.csv" in e.message_zh
+
+
+def test_structural_empty_file(sub, tmp_path):
+    (sub / "staff.csv").write_bytes(b"")
+    _expect_structural(sub, "staff.csv 是空文件", tmp_path)
+
+
+def test_structural_undecodable_encoding(sub, tmp_path):
+    (sub / "staff.csv").write_bytes(b"staff_id,agency_id\n\x80\xff\xfe,\x81\n")
+    _expect_structural(sub, "编码无法识别", tmp_path)
+
+
+def test_structural_not_a_table(sub, tmp_path):
+    (sub / "policies.csv").unlink()
+    (sub / "policies.parquet").write_bytes(b"this is not parquet at all")
+    _expect_structural(sub, "policies.parquet 无法作为表格读取", tmp_path)
+
+
+def test_structural_unknown_sheet(tmp_path):
+    from datasets.synth import write_xlsx
+    import openpyxl
+
+    path = write_xlsx(world(60, 5), tmp_path / "sub.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb.create_sheet("备忘")
+    wb.save(path)
+    _expect_structural(path, "无法识别的工作表 备忘", tmp_path)
+
+
+def test_cli_exit_code_2_on_structural_error(sub, tmp_path):
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    (sub / "policies.csv").unlink()
+    r = CliRunner().invoke(app, ["validate", str(sub), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "缺少必需的表" in r.output and "has no policies table" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+TYPED = [(t.name, c.name) for t in TABLES.values() if t.name != "inspections" for c in t.columns if c.type not in ("str", "id")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(TYPED), st.integers(0, 40)), min_size=1, max_size=8))
+def test_rows_balance_under_random_corruption(clean, tmp_path_factory, cells):
+    sub = tmp_path_factory.mktemp("h") / "s"
+    shutil.copytree(clean, sub)
+    for (table, column), row in cells:
+        set_cell(sub, table, row, column, "#?!")
+    s = load_submission(sub)
+    for table, c in s.counts.items():
+        n = len(pd.read_csv(sub / f"{table}.csv", dtype=str))
+        assert c.rows_in == n == c.rows_accepted + c.rows_rejected
+        assert len(s[table]) == c.rows_accepted
+        assert (s.rejected["table"] == table).sum() == c.rows_rejected
+    rejected = set(zip(s.rejected["table"], s.rejected["row"]))
+    for (table, _), row in cells:
+        assert (table, row + 2) in rejected

@@ -12,6 +12,8 @@ Rows whose key value is duplicated are all rejected: which copy is right is ambi
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,26 +80,29 @@ class Submission:
 class _Failures:
     """Collects cell failures of one table as (positions, column, value, message) arrays."""
 
-    def __init__(self, raw: RawTable, order: dict[str, int]):
-        self.raw = raw
+    def __init__(self, file: str, rows: np.ndarray, order: dict[str, int]):
+        self.file = file
+        self.rows = rows
         self.order = order
         self.parts: list[pd.DataFrame] = []
 
     def add(self, mask: np.ndarray, column: str, key: str, values, **fields) -> None:
+        """Record a failure of ``column`` on the rows in ``mask``; ``values`` (and array ``fields``)
+        may be Arrow or NumPy arrays: only the failing positions are turned into text."""
         pos = np.flatnonzero(mask)
         if len(pos) == 0:
             return
-        vals = np.asarray(values, dtype=object)[pos]
+        vals = _take(values, pos)
         texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in vals]
         zh_t, en_t = TEMPLATES[key]
-        extra = {k: (np.asarray(v, dtype=object)[pos] if isinstance(v, np.ndarray) else None) for k, v in fields.items()}
-        const = {k: v for k, v in fields.items() if not isinstance(v, np.ndarray)}
+        arrays = {k: v for k, v in fields.items() if isinstance(v, (np.ndarray, pa.Array))}
+        extra = {k: _take(v, pos) for k, v in arrays.items()}
+        const = {k: v for k, v in fields.items() if k not in arrays}
         zh, en = [], []
         for i, t in enumerate(texts):
             f = dict(const, value=t)
             for k, arr in extra.items():
-                if arr is not None:
-                    f[k] = _fmt(arr[i])
+                f[k] = _fmt(arr[i])
             zh.append(f"{column} " + zh_t.format(**f))
             en.append(f"{column} " + en_t.format(**f))
         self.parts.append(
@@ -118,7 +123,7 @@ class _Failures:
         df = pd.concat(self.parts, ignore_index=True).sort_values(["pos", "order"], kind="stable")
         g = df.groupby("pos", sort=True)
         first = g.first()
-        rows = self.raw.rows[first.index.to_numpy()]
+        rows = self.rows[first.index.to_numpy()]
         pz, pe = TEMPLATES["row_prefix"]
         zh_join = g["zh"].agg("；".join)
         en_join = g["en"].agg("; ".join)
@@ -128,11 +133,17 @@ class _Failures:
                 "row": rows,
                 "column": first["column"].to_numpy(),
                 "value": first["value"].to_numpy(),
-                "message_zh": [pz.format(file=self.raw.file, row=r) + m for r, m in zip(rows, zh_join.to_numpy())],
-                "message_en": [pe.format(file=self.raw.file, row=r) + m for r, m in zip(rows, en_join.to_numpy())],
+                "message_zh": [pz.format(file=self.file, row=r) + m for r, m in zip(rows, zh_join.to_numpy())],
+                "message_en": [pe.format(file=self.file, row=r) + m for r, m in zip(rows, en_join.to_numpy())],
             }
         )
         return out
+
+
+def _take(values, pos: np.ndarray) -> list:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return pc.take(values, pa.array(pos)).to_pylist()
+    return list(np.asarray(values, dtype=object)[pos])
 
 
 def _fmt(v) -> str:
@@ -146,7 +157,7 @@ def _bound(x: float) -> str:
 def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.ndarray):
     t = col.type
     if t in ("str", "id"):
-        values, bad = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object), None
+        values = text
     elif t == "int":
         values, bad = parsing.parse_int(text)
         fails.add(bad, col.name, "not_int", raw_values)
@@ -167,9 +178,9 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
         values, bad = parsing.parse_region(text)
         fails.add(bad, col.name, "bad_region", raw_values)
     elif t == "uscc":
-        values = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+        values = text
         present = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False), dtype=bool)
-        fails.add(present & ~uscc.valid(values), col.name, "bad_uscc", raw_values)
+        fails.add(present & ~uscc.valid(text), col.name, "bad_uscc", raw_values)
     else:  # pragma: no cover - schema and parser evolve together
         raise AssertionError(f"unknown column type {t}")
     if col.min is not None or col.max is not None:
@@ -183,29 +194,42 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
     return values
 
 
-def _validate_table(table: Table, raw: RawTable) -> tuple[dict[str, np.ndarray], _Failures]:
+#: Columns whose text as written is kept after parsing, for the messages of cross-column rules.
+_KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "agency_id"}
+
+
+def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray) -> tuple[dict, _Failures]:
+    """Parse and check every column; ``columns`` is emptied as it goes so memory is released."""
     order = {c.name: i for i, c in enumerate(table.columns)}
-    fails = _Failures(raw, order)
-    n = raw.data.num_rows
+    fails = _Failures(file, rows, order)
+    n = len(rows)
     values: dict[str, np.ndarray] = {}
-    texts: dict[str, np.ndarray] = {}  # cells as written, for messages
-    for col in table.columns:
-        text = parsing.clean_text(raw.data.column(col.name))
-        raw_values = texts[col.name] = np.asarray(raw.data.column(col.name).to_numpy(zero_copy_only=False), dtype=object)
+    texts: dict[str, pa.Array] = {}  # cells as written, for messages
+
+    def one(col: Column):
+        raw_values = columns.pop(col.name)
+        text = parsing.clean_text(raw_values)
         if col.default is not None:
             text = pc.fill_null(text, col.default)
         if col.nonempty:
-            fails.add(np.asarray(pc.is_null(text).to_numpy(zero_copy_only=False), dtype=bool), col.name, "empty", raw_values)
-        values[col.name] = _parse_column(col, text, fails, raw_values)
+            fails.add(_np(pc.is_null(text)), col.name, "empty", raw_values)
+        return col.name, raw_values, _parse_column(col, text, fails, raw_values)
+
+    # Arrow kernels release the GIL: columns are parsed in parallel (failures are ordered later).
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for name, raw_values, parsed in pool.map(one, table.columns):
+            values[name] = parsed
+            if name in _KEEP_TEXT:
+                texts[name] = raw_values
 
     # Unique key: every copy of a duplicated value is rejected.
-    key = pd.Series(values[table.key], dtype=object)
-    dup = key.notna().to_numpy() & key.duplicated(keep=False).to_numpy()
+    key = values[table.key]
+    vc = pc.value_counts(key)
+    counts = pc.take(vc.field("counts"), pc.index_in(key, value_set=vc.field("values")))
+    dup = np.asarray(pc.fill_null(pc.greater(counts, 1), False).to_numpy(zero_copy_only=False), dtype=bool)
+    dup &= np.asarray(pc.is_valid(key).to_numpy(zero_copy_only=False), dtype=bool)
     if dup.any():
-        counts = key[dup].map(key[dup].value_counts()).to_numpy()
-        full = np.zeros(n, dtype=object)
-        full[dup] = counts
-        fails.add(dup, table.key, "duplicate", values[table.key], count=full)
+        fails.add(dup, table.key, "duplicate", key, count=counts)
 
     # Cross-column rules of the contract.
     if table.name == "policies":
@@ -215,31 +239,38 @@ def _validate_table(table: Table, raw: RawTable) -> tuple[dict[str, np.ndarray],
         f, r = values["hazards_found"], values["hazards_rectified"]
         with np.errstate(invalid="ignore"):
             fails.add(r > f, "hazards_rectified", "rectified_gt_found", texts["hazards_rectified"], other=texts["hazards_found"])
-        agency = pd.isna(pd.Series(values["agency_id"], dtype=object)).to_numpy()
-        fails.add((values["provider_type"] == "agency") & agency, "agency_id", "agency_required", texts["agency_id"])
+        agency = _np(pc.is_null(values["agency_id"]))
+        is_agency = _np(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
+        fails.add(is_agency & agency, "agency_id", "agency_required", texts["agency_id"])
     return values, fails
 
 
-def _check_references(values: dict[str, np.ndarray], fails: _Failures, table: Table, policies: "_PolicyIds") -> None:
+def _np(arr) -> np.ndarray:
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _check_references(values: dict, fails: _Failures, table: Table, policies: "_PolicyIds") -> None:
     for col in table.references:
-        ids = pd.Series(values[col], dtype=object)
-        known = ids.isin(policies.all).to_numpy()
-        rejected = ids.isin(policies.rejected).to_numpy()
-        present = ids.notna().to_numpy()
-        fails.add(present & ~known, col, "unknown_policy", values[col])
-        fails.add(present & rejected, col, "policy_rejected", values[col])
+        ids = values[col]
+        known = _np(pc.is_in(ids, value_set=policies.all))
+        rejected = _np(pc.is_in(ids, value_set=policies.rejected))
+        present = _np(pc.is_valid(ids))
+        fails.add(present & ~known, col, "unknown_policy", ids)
+        fails.add(present & rejected, col, "policy_rejected", ids)
 
 
 @dataclass(frozen=True)
 class _PolicyIds:
-    all: pd.Index
-    rejected: pd.Index
+    all: pa.Array
+    rejected: pa.Array
 
 
-def _frame(table: Table, values: dict[str, np.ndarray], keep: np.ndarray) -> pd.DataFrame:
+def _frame(table: Table, values: dict, keep: np.ndarray) -> pd.DataFrame:
     cols = {}
     for c in table.columns:
-        v = values[c.name][keep]
+        v = values[c.name]
+        if not keep.all():  # no copy when nothing was rejected
+            v = v.filter(pa.array(keep)) if isinstance(v, pa.Array) else v[keep]
         if c.type == "int":
             cols[c.name] = pd.array(v, dtype="Int64") if c.optional else v.astype(np.int64)
         elif c.type in ("money", "float"):
@@ -249,7 +280,7 @@ def _frame(table: Table, values: dict[str, np.ndarray], keep: np.ndarray) -> pd.
         elif c.type == "bool":
             cols[c.name] = v.astype(bool)
         else:
-            cols[c.name] = pd.array(v, dtype="str")
+            cols[c.name] = v.to_pandas() if isinstance(v, pa.Array) else pd.Series(v, dtype="str")
     return pd.DataFrame(cols)
 
 
@@ -276,9 +307,13 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
     rejected_parts: list[pd.DataFrame] = []
     counts: dict[str, TableCounts] = {}
     policy_ids = None
+    files = {n: (r.file, r.sha256) for n, r in raws.items()}
+    absent = {n: r.absent_columns for n, r in raws.items()}
+    present = frozenset(raws)
+    raws = dict(raws)  # tables are released one by one as they are validated
     for name in ORDER:
         table = TABLES[name]
-        raw = raws.get(name)
+        raw = raws.pop(name, None)
         if raw is None:
             empty = {c.name: np.array([], dtype=object) for c in table.columns}
             for c in table.columns:
@@ -288,17 +323,22 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
                     empty[c.name] = np.array([], dtype=np.float64)
             tables[name] = _frame(table, empty, np.zeros(0, dtype=bool))
             continue
-        values, fails = _validate_table(table, raw)
+        n_rows, malformed = raw.data.num_rows, _malformed_frame(raw)
+        columns = {c: raw.data.column(c) for c in raw.data.column_names}
+        file, rows = raw.file, raw.rows
+        del raw  # the raw text is released column by column while parsing
+        values, fails = _validate_table(table, columns, file, rows)
         if table.references:
             _check_references(values, fails, table, policy_ids)
-        bad = fails.mask(raw.data.num_rows)
+        bad = fails.mask(n_rows)
         if name == "policies":
-            ids = pd.Series(values["policy_id"], dtype=object)
-            policy_ids = _PolicyIds(pd.Index(ids.dropna().unique()), pd.Index(ids[bad].dropna().unique()))
+            ids = values["policy_id"]
+            policy_ids = _PolicyIds(pc.unique(ids.filter(pc.is_valid(ids))), pc.unique(ids.filter(pa.array(bad)).drop_null()))
         tables[name] = _frame(table, values, ~bad)
-        part = pd.concat([fails.frame(name), _malformed_frame(raw)], ignore_index=True)
+        part = pd.concat([fails.frame(name), malformed], ignore_index=True)
         rejected_parts.append(part)
-        counts[name] = TableCounts(rows_in=raw.data.num_rows + len(raw.malformed), rows_rejected=int(bad.sum()) + len(raw.malformed))
+        counts[name] = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed))
+        del values, columns
     rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else pd.DataFrame(columns=REJECTED_COLUMNS)
     order = {n: i for i, n in enumerate(ORDER)}
     rejected = (
@@ -311,11 +351,11 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
     return Submission(
         path=path,
         tables=tables,
-        present=frozenset(raws),
+        present=present,
         rejected=rejected[REJECTED_COLUMNS],
         counts=counts,
-        files={n: (r.file, r.sha256) for n, r in raws.items()},
-        absent={n: r.absent_columns for n, r in raws.items()},
+        files=files,
+        absent=absent,
     )
 
 

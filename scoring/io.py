@@ -126,38 +126,44 @@ def _detect_encoding(path: Path) -> str:
     raise _fail("bad_encoding", file=path.name)
 
 
+def _read_csv_as(path: Path, enc: str, threads: bool):
+    bad: list[tuple[int | None, str]] = []
+
+    def handler(row):
+        bad.append((row.number, row.text))
+        return "skip"
+
+    parse = pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True)
+    # Header names first, so that every column is read as text (no type inference).
+    head = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
+                          parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True))
+    names = head.schema.names
+    head.close()
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
+        parse_options=parse,
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=True
+        ),
+    )
+    return table, bad
+
+
 def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
-    enc = _detect_encoding(path)
-
-    def read(threads: bool):
-        bad: list[tuple[int | None, str]] = []
-
-        def handler(row):
-            bad.append((row.number, row.text))
-            return "skip"
-
-        # Header names first, so every column is read as text (no type inference).
-        head = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True),
-        )
-        names = head.schema.names
-        head.close()
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=True
-            ),
-        )
-        return table, bad
-
+    """Read a CSV as text columns. UTF-8 is tried first (Arrow validates it while reading);
+    a file that is not UTF-8 is checked whole against GB18030 before it is read as such."""
+    enc = "utf-8"
     try:
-        table, bad = read(True)
+        try:
+            table, bad = _read_csv_as(path, enc, True)
+        except (UnicodeDecodeError, pa.ArrowInvalid) as e:
+            if isinstance(e, pa.ArrowInvalid) and "utf8" not in str(e).lower() and "utf-8" not in str(e).lower():
+                raise
+            enc = _detect_encoding(path)
+            table, bad = _read_csv_as(path, enc, True)
         if bad and any(n is None for n, _ in bad):
-            table, bad = read(False)  # row numbers of malformed rows are only known single-threaded
+            table, bad = _read_csv_as(path, enc, False)  # row numbers of malformed rows are only known single-threaded
     except pa.ArrowInvalid as e:
         if "Empty CSV file" in str(e):
             raise _fail("empty_file", file=label) from None

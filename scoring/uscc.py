@@ -22,13 +22,13 @@ def check_char(body17: str) -> str:
     return ALPHABET[(31 - int(vals @ WEIGHTS) % 31) % 31]
 
 
-def valid(codes: np.ndarray) -> np.ndarray:
-    """Vectorised validity of an object array of codes (None counts as invalid)."""
+def valid(codes) -> np.ndarray:
+    """Vectorised validity of codes (an Arrow string array or a sequence; null counts as invalid)."""
     n = len(codes)
     out = np.zeros(n, dtype=bool)
     if n == 0:
         return out
-    arr = pa.array(codes, pa.string(), from_pandas=True)
+    arr = codes if isinstance(codes, pa.Array) else pa.array(codes, pa.string(), from_pandas=True)
     lengths = np.asarray(pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False))
     # Non-ASCII characters become "?" (not in the alphabet, so invalid); longer codes fail on length.
     enc = np.char.encode(np.asarray(pc.fill_null(arr, "").to_numpy(zero_copy_only=False), dtype="U18"), "ascii", errors="replace")

@@ -46,6 +46,25 @@ def validate(
     typer.echo(summary)
 
 
+@app.command()
+def rules(
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
+):
+    """列出规则库中的规则 / list the rules with severity, clause, parameters and dates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .rulebook import describe, load_rulebook
+
+    rb = _run(load_rulebook, rulebook)
+    table = Table(title=f"规则库 rulebook {rb.version}", show_lines=False)
+    for col in ("代码 code", "严重程度 severity", "范围 scope", "依据 clause", "施行 from", "止 to", "参数 params"):
+        table.add_column(col, overflow="fold")
+    for r in describe(rb).itertuples():
+        table.add_row(r.code, r.severity, r.scope, r.clause, r.effective_from, r.effective_to, r.params)
+    Console().print(table)
+
+
 def main() -> None:
     try:
         app()

@@ -183,6 +183,11 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
         fails.add(present & ~uscc.valid(text), col.name, "bad_uscc", raw_values)
     else:  # pragma: no cover - schema and parser evolve together
         raise AssertionError(f"unknown column type {t}")
+    _check_range(col, values, fails, raw_values)
+    return values
+
+
+def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
     if col.min is not None or col.max is not None:
         v = values.astype(np.float64)
         with np.errstate(invalid="ignore"):
@@ -191,7 +196,6 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
                 fails.add(low, col.name, "not_above_min" if col.min_exclusive else "below_min", raw_values, bound=_bound(col.min))
             if col.max is not None:
                 fails.add(v > col.max, col.name, "above_max", raw_values, bound=_bound(col.max))
-    return values
 
 
 #: Columns whose text as written is kept after parsing, for the messages of cross-column rules.
@@ -208,6 +212,15 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
 
     def one(col: Column):
         raw_values = columns.pop(col.name)
+        fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
+        if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
+            if col.nonempty:
+                fails.add(_np(pc.is_null(raw_values)), col.name, "empty", raw_values)
+            _check_range(col, fast, fails, raw_values)
+            return col.name, raw_values, fast
+        if col.type == "str" and not col.nonempty:
+            # free text kept as written (the reader already made empty cells null)
+            return col.name, raw_values, _parse_column(col, raw_values.combine_chunks(), fails, raw_values)
         text = parsing.clean_text(raw_values)
         if col.default is not None:
             text = pc.fill_null(text, col.default)
@@ -224,11 +237,10 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
 
     # Unique key: every copy of a duplicated value is rejected.
     key = values[table.key]
-    vc = pc.value_counts(key)
-    counts = pc.take(vc.field("counts"), pc.index_in(key, value_set=vc.field("values")))
-    dup = np.asarray(pc.fill_null(pc.greater(counts, 1), False).to_numpy(zero_copy_only=False), dtype=bool)
-    dup &= np.asarray(pc.is_valid(key).to_numpy(zero_copy_only=False), dtype=bool)
-    if dup.any():
+    if _has_duplicates(key):
+        vc = pc.value_counts(key)
+        counts = pc.take(vc.field("counts"), pc.index_in(key, value_set=vc.field("values")))
+        dup = _np(pc.fill_null(pc.greater(counts, 1), False)) & _np(pc.is_valid(key))
         fails.add(dup, table.key, "duplicate", key, count=counts)
 
     # Cross-column rules of the contract.
@@ -243,6 +255,16 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         is_agency = _np(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
         fails.add(is_agency & agency, "agency_id", "agency_required", texts["agency_id"])
     return values, fails
+
+
+def _has_duplicates(key: pa.Array) -> bool:
+    """Sorting and comparing neighbours is several times faster than hashing for this test."""
+    if len(key) - key.null_count < 2:
+        return False
+    present = key.drop_null()
+    ordered = present.take(pc.sort_indices(present))
+    same = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))
+    return bool(pc.any(same).as_py())
 
 
 def _np(arr) -> np.ndarray:

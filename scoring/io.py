@@ -9,6 +9,7 @@ Structural problems raise :class:`~scoring.errors.SubmissionError`.
 from __future__ import annotations
 
 import codecs
+from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import json
 import re
@@ -26,6 +27,7 @@ from .messages import render
 from .schema import TABLE_ALIASES, TABLES, Table
 
 EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
+_HASHER = ThreadPoolExecutor(max_workers=1)
 _CHUNK = 1 << 24
 
 
@@ -126,14 +128,14 @@ def _detect_encoding(path: Path) -> str:
     raise _fail("bad_encoding", file=path.name)
 
 
-def _read_csv_as(path: Path, enc: str, threads: bool):
+def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
     bad: list[tuple[int | None, str]] = []
 
     def handler(row):
         bad.append((row.number, row.text))
         return "skip"
 
-    parse = pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=True)
+    parse = pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=newlines)
     # Header names first, so that every column is read as text (no type inference).
     head = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
                           parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True))
@@ -162,8 +164,10 @@ def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, list[tuple[
                 raise
             enc = _detect_encoding(path)
             table, bad = _read_csv_as(path, enc, True)
-        if bad and any(n is None for n, _ in bad):
-            table, bad = _read_csv_as(path, enc, False)  # row numbers of malformed rows are only known single-threaded
+        if bad:
+            # Quoted line breaks look like malformed rows to the fast reader: read again allowing them,
+            # single-threaded so that rows still malformed get their numbers.
+            table, bad = _read_csv_as(path, enc, False, newlines=True)
     except pa.ArrowInvalid as e:
         if "Empty CSV file" in str(e):
             raise _fail("empty_file", file=label) from None
@@ -199,6 +203,7 @@ def _read_file(table: Table, path: Path) -> RawTable:
         raise _fail("empty_file", file=label)
     malformed: list[tuple[int, str]] = []
     suffix = path.suffix.lower()
+    digest = _HASHER.submit(sha256_file, path)  # hashing runs beside the parse (hashlib releases the GIL)
     if suffix == ".csv":
         data, rows, malformed = _read_csv(path, label)
     else:
@@ -213,7 +218,7 @@ def _read_file(table: Table, path: Path) -> RawTable:
     if data.num_columns == 0:
         raise _fail("empty_file", file=label)
     data, extra, absent = _canonical(table, data, label)
-    return RawTable(table.name, label, sha256_file(path), data, rows, tuple(malformed), extra, absent)
+    return RawTable(table.name, label, digest.result(), data, rows, tuple(malformed), extra, absent)
 
 
 def _table_for(stem: str) -> str | None:

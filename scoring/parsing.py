@@ -24,7 +24,33 @@ def clean_text(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = pc.utf8_trim_whitespace(arr.cast(pa.string()))
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return pc.if_else(pc.equal(pc.binary_length(arr), 0), pa.scalar(None, pa.string()), arr)
+
+
+def try_fast(kind: str, arr: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
+    """Typed values when every present cell is already in canonical form, else None.
+
+    The common case (a machine-written file) then costs one Arrow cast and no cleaning.
+    """
+    if kind not in ("int", "money", "float", "date"):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if kind == "int":
+        fast = _fast_cast(arr, pa.int64())
+        return None if fast is None else np.asarray(pc.cast(fast, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if kind in ("money", "float"):
+        fast = _fast_cast(arr, pa.float64())
+        if fast is None:
+            return None
+        values = np.asarray(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
+        present = _np(pc.is_valid(arr))
+        return values if np.isfinite(values[present]).all() else None
+    if kind == "date":
+        # Arrow's strict cast accepts only real calendar dates written YYYY-MM-DD
+        fast = _fast_cast(arr, pa.date32())
+        return None if fast is None else fast.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    return None
 
 
 def _bad(arr: pa.Array, ok: pa.Array) -> np.ndarray:

@@ -283,3 +283,11 @@ def test_rows_balance_under_random_corruption(clean, tmp_path_factory, cells):
     rejected = set(zip(s.rejected["table"], s.rejected["row"]))
     for (table, _), row in cells:
         assert (table, row + 2) in rejected
+
+
+def test_quoted_line_breaks_in_free_text_are_kept(sub):
+    set_cell(sub, "services", 2, "report_summary", "第一行\n第二行，含逗号")
+    s = load_submission(sub)
+    assert s.rejected.empty
+    texts = s["services"]["report_summary"]
+    assert (texts == "第一行\n第二行，含逗号").sum() == 1

@@ -90,7 +90,7 @@ ITEMS = np.array(["hazard_inspection", "training", "risk_assessment", "emergency
 ONSITE_ITEMS = ("hazard_inspection", "risk_assessment", "emergency_plan", "standardization")
 ITEM_P = {
     "adequate": [0.40, 0.20, 0.15, 0.10, 0.08, 0.04, 0.03],
-    "poor_quality": [0.25, 0.45, 0.07, 0.05, 0.03, 0.05, 0.10],
+    "poor_quality": [0.32, 0.34, 0.11, 0.08, 0.05, 0.04, 0.06],
     "fabricated": [0.38, 0.24, 0.14, 0.10, 0.07, 0.04, 0.03],
     "token": [0.10, 0.60, 0.05, 0.05, 0.00, 0.05, 0.15],
 }
@@ -362,8 +362,9 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     elapsed = np.clip((snapshot - start).astype(int) + 1, 0, 365)
     frac = elapsed / 365.0
     hr = np.isin(rep["industry"].to_numpy(), HIGH_RISK_INDUSTRIES)
-    mean = pd.Series(kind).map({"adequate": 4.2, "poor_quality": 2.4, "fabricated": 3.2, "token": 0.35}).to_numpy()
-    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy()) * cfg.service_scale
+    mean = pd.Series(kind).map({"adequate": 4.2, "poor_quality": 3.2, "fabricated": 3.6, "token": 0.35}).to_numpy()
+    # contracts differ in planned frequency: a policy-level multiplier blurs the classes
+    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy()) * np.exp(rng.normal(0, 0.35, n)) * cfg.service_scale
     count = rng.poisson(mean * frac)
     pol = np.repeat(np.arange(n), count)
     m = len(pol)
@@ -402,34 +403,37 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     def by_kind(values: dict):
         return np.array([values[k] for k in kinds], dtype=float)[kind_code]
 
-    med_h = by_kind({"adequate": 3.0, "poor_quality": 1.2, "fabricated": 2.5, "token": 1.0})
-    s["onsite_hours"] = np.round(np.clip(med_h * np.exp(rng.normal(0, 0.35, m)), 0.25, 4.0) * 4) / 4
+    # self-reported quantities: each provider reports in its own style, each enterprise has its own hazard level
+    style = np.exp(rng.normal(0, 0.25, n))[pol]
+    hazard_level = np.exp(rng.normal(0, 0.6, n))[pol]
+    med_h = by_kind({"adequate": 2.8, "poor_quality": 2.1, "fabricated": 2.6, "token": 1.2}) * style
+    s["onsite_hours"] = np.round(np.clip(med_h * np.exp(rng.normal(0, 0.3, m)), 0.25, 4.0) * 4) / 4
     insp = np.isin(items, ["hazard_inspection", "risk_assessment"])
-    lam = np.where(insp, by_kind({"adequate": 3.5, "poor_quality": 1.3, "fabricated": 1.4, "token": 0.8}),
-                   by_kind({"adequate": 0.5, "poor_quality": 0.2, "fabricated": 0.2, "token": 0.1}))
+    lam = np.where(insp, by_kind({"adequate": 3.0, "poor_quality": 2.1, "fabricated": 1.9, "token": 0.8}),
+                   by_kind({"adequate": 0.5, "poor_quality": 0.35, "fabricated": 0.3, "token": 0.1})) * hazard_level
     found = rng.poisson(lam)
     s["hazards_found"] = found
-    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.62, "fabricated": 0.85, "token": 0.5})
+    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.76, "fabricated": 0.85, "token": 0.5})
     follow = (found > 0) & (rng.random(m) < p_follow)
     fdate = s["service_date"].to_numpy() + _days(rng.integers(7, 46, m))
     follow &= fdate <= snapshot
     s["followup_date"] = np.where(follow, fdate, np.datetime64("NaT"))
-    p_rect = by_kind({"adequate": 0.92, "poor_quality": 0.6, "fabricated": 1.0, "token": 0.5})
+    p_rect = by_kind({"adequate": 0.9, "poor_quality": 0.78, "fabricated": 0.97, "token": 0.5})
     s["hazards_rectified"] = np.where(follow, rng.binomial(found, p_rect), rng.binomial(found, 0.3))
-    p_report = by_kind({"adequate": 0.97, "poor_quality": 0.93, "fabricated": 0.995, "token": 0.8})
-    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 7.0, "fabricated": 2.5, "token": 9.0})
+    p_report = by_kind({"adequate": 0.97, "poor_quality": 0.95, "fabricated": 0.995, "token": 0.8})
+    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 6.5, "fabricated": 3.0, "token": 9.0})
     delay = rng.geometric(1 / delay_mean) - 1
     rdate = s["service_date"].to_numpy() + _days(delay)
     has_report = (rng.random(m) < p_report) & (rdate <= snapshot)
     s["report_date"] = np.where(has_report, rdate, np.datetime64("NaT"))
-    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.9, "fabricated": 0.985, "token": 0.8})
-    photos = rng.poisson(by_kind({"adequate": 4.0, "poor_quality": 2.2, "fabricated": 3.0, "token": 1.5}))
+    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.91, "fabricated": 0.985, "token": 0.8})
+    photos = rng.poisson(by_kind({"adequate": 3.6, "poor_quality": 2.9, "fabricated": 3.0, "token": 1.5}))
     s["photo_count"] = photos
-    sat_hi = by_kind({"adequate": 0.85, "poor_quality": 0.75, "fabricated": 0.9, "token": 0.5})
+    sat_hi = by_kind({"adequate": 0.85, "poor_quality": 0.8, "fabricated": 0.9, "token": 0.5})
     sat = np.where(rng.random(m) < sat_hi, rng.integers(4, 6, m), rng.integers(2, 5, m)).astype(float)
     s["satisfaction"] = np.where(rng.random(m) < 0.8, sat, np.nan)
     # spend: a target share of the prevention fee, split across the policy's services
-    ratio = np.where(q == 0, rng.uniform(0.55, 1.0, n), np.where(q == 1, rng.uniform(0.3, 0.9, n), np.where(fab, rng.uniform(0.25, 0.95, n), rng.uniform(0.05, 0.6, n))))
+    ratio = np.where(q == 0, rng.uniform(0.5, 1.0, n), np.where(q == 1, rng.uniform(0.35, 0.95, n), np.where(fab, rng.uniform(0.3, 0.95, n), rng.uniform(0.05, 0.6, n))))
     budget = rep["prevention_fee"].to_numpy() * ratio * frac
     w = rng.gamma(2.0, 1.0, m)
     wsum = np.bincount(pol, weights=w, minlength=n)
@@ -565,7 +569,8 @@ def _plant_policies(rng, cfg: Config, p: pd.DataFrame) -> dict[str, np.ndarray]:
     p.loc[i, "rate_factor"] = np.round(rng.uniform(0.85, 0.97, len(i)), 3)
     i = take("RATE_FACTOR_OUT_OF_BAND", p["accidents_prev_year"].to_numpy() == 0)
     p.loc[i, "rate_factor"] = rng.choice([0.6, 1.4], size=len(i))
-    p.loc[i, "base_rate"] = p.loc[i, "_median_rate"]  # the factor alone is out of band; the rate stays typical
+    # the factor alone is out of band; the effective rate (base x factor) stays at the peer median
+    p.loc[i, "base_rate"] = np.round(p.loc[i, "_median_rate"] / p.loc[i, "rate_factor"], 8)
     # rate outliers only where the peer group is large enough to judge
     peers = p.groupby(["industry", "premium_base_type", p["region_code"].str[:2]])["policy_id"].transform("size").to_numpy()
     i = take("RATE_OUTLIER", peers >= 45)

@@ -35,6 +35,14 @@ EARTH_KM = 6371.0088
 # ------------------------------------------------------------------------------ context
 
 
+def arrow(series: pd.Series) -> pa.Array:
+    """A pandas column as an Arrow array without a trip through Python objects."""
+    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+
+
+
 class Context:
     """What every check may read: the validated tables, the as-of date and shared aggregates."""
 
@@ -68,21 +76,34 @@ class Context:
         return pd.DataFrame({"n_services": g.size(), "spend": g["cost"].sum(), "n_hazard_inspection": g["_hi"].sum()})
 
     @cached_property
+    def policy_pos(self) -> np.ndarray:
+        """Each service's row in the policies table."""
+        return pd.Index(self.sub["policies"]["policy_id"]).get_indexer(self.sub["services"]["policy_id"])
+
+    @cached_property
     def services(self) -> pd.DataFrame:
         s = self.sub["services"].reset_index(drop=True)
-        cols = ["policy_id", "insurer_id", "region_code", "enterprise_id", "enterprise_name", "start_date", "end_date",
-                "enterprise_lat", "enterprise_lon"]
-        p = self.sub["policies"][cols].set_index("policy_id")
-        joined = p.reindex(s["policy_id"].to_numpy())
-        for c in cols[1:]:
-            s[c] = joined[c].to_numpy()
-        s["provider"] = s["agency_id"].where(s["agency_id"].notna(), "insurer:" + s["insurer_id"].astype(str))
+        p = self.sub["policies"]
+        pos = pa.array(self.policy_pos)
+        for c in ("insurer_id", "region_code", "enterprise_id", "enterprise_name", "start_date", "end_date",
+                  "enterprise_lat", "enterprise_lon"):
+            col = p[c]
+            if hasattr(col.array, "__arrow_array__"):
+                s[c] = pc.take(arrow(col), pos).to_pandas()
+            else:
+                s[c] = col.to_numpy()[self.policy_pos]
+        provider = pc.coalesce(arrow(s["agency_id"]), pc.binary_join_element_wise("insurer:", arrow(s["insurer_id"]), ""))
+        s["provider"] = provider.to_pandas()
         return s
 
     @cached_property
-    def staff_columns(self) -> pd.DataFrame:
-        """The services' ``staff_ids`` split into columns (one per listed person)."""
-        return self.services["staff_ids"].str.split(";", expand=True).apply(lambda c: c.str.strip())
+    def staff_long(self) -> pd.DataFrame:
+        """One row per listed staff member of each service: ``i`` (service row) and ``staff``."""
+        lists = pc.split_pattern(arrow(self.services["staff_ids"]), ";")
+        flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+        parent = pc.list_parent_indices(lists)
+        keep = pc.not_equal(flat, "")
+        return pd.DataFrame({"i": parent.filter(keep).to_numpy(), "staff": flat.filter(keep).to_pandas()})
 
     def frame(self, scope: str) -> pd.DataFrame:
         return self.policies if scope == "policy" else self.services
@@ -334,9 +355,10 @@ class PeerOutlier(Params):
     group_by: list[str]
     z: float
     min_peers: int
+    min_scale: float = 0.0  # floor of the robust scale (log units), so tight peer groups do not flag small differences
 
 
-@kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower"})
+@kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower", "min_scale": "lower"})
 def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
     rate = np.prod([_num(frame, f) for f in p.factors], axis=0)
     logr = np.log(rate)
@@ -345,9 +367,10 @@ def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
     dev = np.abs(logr - med)
     mad = pd.Series(dev).groupby([frame[c].to_numpy() for c in p.group_by]).transform("median").to_numpy()
     size = g.transform("size").to_numpy()
+    scale = np.maximum(1.4826 * mad, p.min_scale)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = dev / (1.4826 * mad)
-    fire = active & (size >= _broadcast(p.min_peers, len(frame))) & (mad > 0) & (z > _broadcast(p.z, len(frame)))
+        z = dev / scale
+    fire = active & (size >= _broadcast(p.min_peers, len(frame))) & (scale > 0) & (z > _broadcast(p.z, len(frame)))
     rows = np.flatnonzero(fire)
     high = logr[rows] > med[rows]
     zt = fmt(z[rows], 3)
@@ -479,32 +502,36 @@ class NoParams(Params):
     pass
 
 
-def _staff_lookup(ctx, column: str) -> pd.DataFrame:
-    table = ctx.sub["staff"].set_index("staff_id")[column]
-    return ctx.staff_columns.apply(lambda c: c.map(table))
+def _staff_qualification(ctx) -> pd.DataFrame:
+    long = ctx.staff_long
+    staff = ctx.sub["staff"]
+    idx = pc.index_in(arrow(long["staff"]), value_set=arrow(staff["staff_id"]))
+    known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
+    qual = np.full(len(long), None, dtype=object)
+    qual[known] = staff["qualification"].to_numpy(dtype=object)[idx.filter(pc.is_valid(idx)).to_numpy()]
+    return long.assign(known=known, none=(qual == "none"))
 
 
 @kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
-    ids = ctx.staff_columns
-    qual = _staff_lookup(ctx, "qualification")
-    listed = ids.notna()
-    none = (qual == "none") | ~listed
-    fire = active & none.all(axis=1).to_numpy() & qual.notna().where(listed, True).all(axis=1).to_numpy()
+    q = _staff_qualification(ctx)
+    i = q["i"].to_numpy()
+    listed = np.bincount(i, minlength=len(frame))
+    none = np.bincount(i, weights=q["none"].to_numpy(), minlength=len(frame))
+    fire = active & (listed > 0) & (none == listed)
     return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), "")
 
 
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",))
 def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
-    ids = ctx.staff_columns
-    known = set(ctx.sub["staff"]["staff_id"])
-    unknown = ids.notna() & ~ids.isin(known)
-    fire = active & unknown.any(axis=1).to_numpy()
-    rows = np.flatnonzero(fire)
+    q = _staff_qualification(ctx)
+    bad = q[~q["known"]]
+    fire = np.zeros(len(frame), dtype=bool)
+    fire[bad["i"].to_numpy()] = True
+    fire &= active
     obs = np.empty(len(frame), dtype=object)
-    if len(rows):
-        sub = ids.iloc[rows].where(unknown.iloc[rows])
-        obs[rows] = sub.apply(lambda r: ";".join(x for x in r if isinstance(x, str)), axis=1).to_numpy()
+    joined = bad.groupby("i")["staff"].agg(";".join)
+    obs[joined.index.to_numpy()] = joined.to_numpy()
     return _hits(fire, obs, "")
 
 
@@ -518,13 +545,7 @@ class Overlap(Params):
 
 @kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
 def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
-    ids = ctx.staff_columns
-    long = pd.DataFrame(
-        {
-            "i": np.tile(np.arange(len(frame)), ids.shape[1]),
-            "staff": ids.to_numpy().T.ravel(),
-        }
-    ).dropna(subset=["staff"])
+    long = ctx.staff_long.copy()
     i = long["i"].to_numpy()
     long["date"] = frame["service_date"].to_numpy()[i]
     long["ent"] = frame["enterprise_id"].to_numpy()[i]
@@ -568,23 +589,66 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     return _hits(fire, obs, exp, obs_en)
 
 
+_MIX = np.uint64(0x100000001B3)
+
+
+def duplicate_mask(values: pa.Array) -> np.ndarray:
+    """Rows whose exact (non-empty) string occurs more than once.
+
+    Hash tables over millions of distinct random strings are slow here, so strings are grouped
+    by byte length, read as fixed-width rows of 64-bit words, sorted by a mixed key and
+    compared word for word with their sorted neighbour: exact, with no per-row Python.
+    (A true duplicate could be missed only if a different string shared its 64-bit key and
+    sorted between the two copies.)
+    """
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = pc.fill_null(values.cast(pa.string()), "")
+    lens = np.asarray(pc.binary_length(values).to_numpy(zero_copy_only=False))
+    out = np.zeros(len(values), dtype=bool)
+    for L in np.unique(lens):
+        if L == 0:
+            continue
+        idx = np.flatnonzero(lens == L)
+        if len(idx) < 2:
+            continue
+        part = values.take(pa.array(idx))
+        offsets = np.frombuffer(part.buffers()[1], dtype=np.int32)[part.offset: part.offset + len(part) + 1]
+        data = np.frombuffer(part.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(len(idx), int(L))
+        pad = (-int(L)) % 8
+        if pad:
+            data = np.concatenate([data, np.zeros((len(idx), pad), np.uint8)], axis=1)
+        words = np.ascontiguousarray(data).view(np.uint64)
+        key = words[:, 0].copy()
+        with np.errstate(over="ignore"):
+            for j in range(1, words.shape[1]):
+                key = key * _MIX ^ words[:, j]
+        order = np.argsort(key, kind="stable")
+        w = words[order]
+        same = (key[order][1:] == key[order][:-1]) & (w[1:] == w[:-1]).all(axis=1)
+        hit = np.zeros(len(idx), dtype=bool)
+        hit[1:] |= same
+        hit[:-1] |= same
+        out[idx[order[hit]]] = True
+    return out
+
+
 @kind("shared_photo", NoParams, ("service",))
 def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
-    hashes = pa.array(frame["photo_hashes"].to_numpy(dtype=object), pa.string(), from_pandas=True)
-    lists = pc.split_pattern(hashes, ";")
-    parent = pc.list_parent_indices(lists).to_numpy()
+    lists = pc.split_pattern(arrow(frame["photo_hashes"]), ";")
+    parent = pc.list_parent_indices(lists)
     flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    ent = pa.array(frame["enterprise_id"].to_numpy(dtype=object)[parent], pa.string())
-    t = pa.table({"h": flat, "e": ent, "i": parent}).filter(pc.not_equal(flat, ""))
-    counts = t.group_by("h").aggregate([("e", "count_distinct")])
-    shared = counts.filter(pc.greater_equal(counts["e_count_distinct"], 2))["h"]
-    hit = t.filter(pc.is_in(t["h"], value_set=shared))
+    keep = pc.not_equal(flat, "")
+    flat, parent = flat.filter(keep), parent.filter(keep)
+    # only hashes seen more than once can be shared; count their enterprises (on the strings)
+    again = pa.array(duplicate_mask(flat))
+    cand = pd.DataFrame({"h": flat.filter(again).to_numpy(zero_copy_only=False), "i": parent.filter(again).to_numpy()})
     fire = np.zeros(len(frame), dtype=bool)
     obs = np.empty(len(frame), dtype=object)
-    if hit.num_rows:
-        hi = hit["i"].to_numpy()
-        fire[hi] = True
-        first = pd.Series(hit["h"].to_numpy(zero_copy_only=False)).groupby(hi).first()
+    if len(cand):
+        cand["e"] = frame["enterprise_id"].to_numpy(dtype=object)[cand["i"].to_numpy()]
+        cand = cand[cand.groupby("h")["e"].transform("nunique").to_numpy() >= 2]
+        fire[cand["i"].to_numpy()] = True
+        first = cand.groupby("i")["h"].first()
         obs[first.index.to_numpy()] = first.to_numpy()
     return _hits(fire & active, obs, "")
 
@@ -597,22 +661,26 @@ class DuplicateText(Params):
 
 @kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"})
 def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
-    text = frame[p.column]
-    has = text.notna().to_numpy()
+    text = arrow(frame[p.column])
+    has = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False), dtype=bool)
     idx = np.flatnonzero(has)
-    names = frame["enterprise_name"].to_numpy(dtype=object)[idx]
-    raw = text.to_numpy(dtype=object)[idx]
-    stripped = [t.replace(n, "") if isinstance(n, str) and n else t for t, n in zip(raw, names)]
+    raw = text.filter(pa.array(has)).to_pylist()
+    names = pc.take(arrow(frame["enterprise_name"]), pa.array(idx)).to_pylist()
+    stripped = [t.replace(n, "") if n else t for t, n in zip(raw, names)]
     norm = pc.replace_substring_regex(pa.array(stripped, pa.string()), r"[\d\s\p{P}\p{S}]+", "")
-    long_enough = pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False)
-    t = pd.DataFrame({"i": idx, "norm": norm.to_numpy(zero_copy_only=False), "prov": frame["provider"].to_numpy(dtype=object)[idx],
-                      "ent": frame["enterprise_id"].to_numpy(dtype=object)[idx]})[long_enough]
-    t["n"] = t.groupby(["prov", "norm"], sort=False)["ent"].transform("nunique")
-    bad = t[t["n"] >= p.min_enterprises]
+    ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False), dtype=bool)
+    again = duplicate_mask(pc.if_else(pa.array(ok), norm, pa.scalar("", pa.string())))
     fire = np.zeros(len(frame), dtype=bool)
-    fire[bad["i"].to_numpy()] = True
     obs = np.empty(len(frame), dtype=object)
-    obs[bad["i"].to_numpy()] = (bad["n"] - 1).astype(str).to_numpy()
+    if again.any():
+        rows = idx[again]
+        t = pd.DataFrame({"i": rows, "norm": norm.filter(pa.array(again)).to_numpy(zero_copy_only=False),
+                          "prov": frame["provider"].to_numpy(dtype=object)[rows],
+                          "ent": frame["enterprise_id"].to_numpy(dtype=object)[rows]})
+        t["n"] = t.groupby(["prov", "norm"], sort=False)["ent"].transform("nunique")
+        bad = t[t["n"] >= p.min_enterprises]
+        fire[bad["i"].to_numpy()] = True
+        obs[bad["i"].to_numpy()] = (bad["n"] - 1).astype(str).to_numpy()
     return _hits(fire & active, obs, str(p.min_enterprises))
 
 

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .checks import KINDS, Context, Hits
+from .checks import KINDS, Context, Hits, arrow
 from .errors import RulebookError
 from .intake import Submission
 
@@ -279,11 +279,11 @@ def _findings_frame(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pd.Da
     obs_en = hits.observed_en if hits.observed_en is not None else hits.observed
     df = pd.DataFrame({"scope": np.full(n, rule.scope, dtype=object)})
     if rule.scope in ("policy", "service"):
-        sub = frame.iloc[hits.rows]
-        df["policy_id"] = sub["policy_id"].to_numpy(dtype=object)
-        df["insurer_id"] = sub["insurer_id"].to_numpy(dtype=object)
-        df["region_code"] = sub["region_code"].to_numpy(dtype=object)
-        df["service_id"] = sub["service_id"].to_numpy(dtype=object) if rule.scope == "service" else None
+        rows = pa.array(hits.rows, pa.int64())
+        for col in ("policy_id", "insurer_id", "region_code") + (("service_id",) if rule.scope == "service" else ()):
+            df[col] = pc.take(arrow(frame[col]), rows).to_numpy(zero_copy_only=False)
+        if rule.scope == "policy":
+            df["service_id"] = None
     else:
         df["policy_id"] = None
         df["service_id"] = None
@@ -347,16 +347,17 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """The stable order of findings.csv: scope, ids, then rule code."""
-    key = findings.assign(
-        _s=findings["scope"].map(SCOPE_ORDER),
-        _p=findings["policy_id"].fillna(""),
-        _v=findings["service_id"].fillna(""),
-        _i=findings["insurer_id"].fillna(""),
-        _r=findings["region_code"].fillna(""),
-    )
-    key = key.sort_values(["_s", "_p", "_v", "_i", "_r", "rule_code", "observed"], kind="stable")
-    return key[FINDING_COLUMNS].reset_index(drop=True)
+    """The stable order of findings.csv: scope, ids, then rule code (sorted by Arrow, not pandas)."""
+    if findings.empty:
+        return findings[FINDING_COLUMNS].reset_index(drop=True)
+    keys = {
+        "_s": pa.array(findings["scope"].map(SCOPE_ORDER).to_numpy(dtype=np.int64)),
+        **{f"_{c}": pc.fill_null(pa.array(findings[c].to_numpy(dtype=object), pa.string(), from_pandas=True), "")
+           for c in ("policy_id", "service_id", "insurer_id", "region_code", "rule_code", "observed")},
+    }
+    table = pa.table(keys)
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+    return findings[FINDING_COLUMNS].iloc[order].reset_index(drop=True)
 
 
 def describe(rulebook: Rulebook) -> pd.DataFrame:

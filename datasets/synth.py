@@ -130,7 +130,7 @@ class Config:
     snapshot: str = "2025-12-31"
     missing_rate: dict = field(default_factory=lambda: {2021: 0.17, 2022: 0.15, 2023: 0.13, 2024: 0.11, 2025: 0.10})
     poor_rate: float = 0.22
-    fabricated_share: float = 0.55  # of missing service, records were fabricated
+    fabricated_share: float = 0.65  # of missing service, records were fabricated
     inspected_targeted: float = 0.08  # of ended policies, chosen by visible risk
     inspected_random: float = 0.025  # of ended policies, random audit
     inspector_error: float = 0.06  # outcome recorded as a neighbouring class
@@ -183,7 +183,7 @@ def _market(rng, cfg: Config):
     n_reg = len(REGIONS)
     n_ins = len(INSURERS)
     diligence = np.clip(rng.beta(5, 2, n_ins), 0.3, 0.95)
-    diligence[np.argsort(diligence)[:1]] = 0.12  # one insurer skimps on service
+    diligence[np.argsort(diligence)[:1]] = 0.25  # one insurer skimps on service
     presence = np.zeros((n_reg, n_ins))
     for r in range(n_reg):
         members = rng.choice(n_ins, size=rng.integers(6, 9), replace=False)
@@ -340,7 +340,7 @@ def _quality(rng, cfg: Config, rep: pd.DataFrame, diligence, agency_q):
     n = len(rep)
     d = diligence[rep["_insurer"].to_numpy()]
     a = np.where(rep["_agency"].to_numpy() >= 0, agency_q[np.maximum(rep["_agency"].to_numpy(), 0)], d)
-    latent = 1.3 * (d - 0.6) / 0.2 + 0.8 * (a - 0.65) / 0.2 + 0.4 * rep["_effect"].to_numpy() + rng.normal(0, 1.0, n)
+    latent = 0.6 * (d - 0.6) / 0.2 + 0.5 * (a - 0.65) / 0.2 + 0.5 * rep["_effect"].to_numpy() + rng.normal(0, 1.0, n)
     latent = _zscore(latent)
     year = rep["year"].to_numpy()
     m = np.array([cfg.missing_rate.get(int(y), 0.12) for y in year])
@@ -409,24 +409,24 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     med_h = by_kind({"adequate": 2.8, "poor_quality": 2.1, "fabricated": 2.6, "token": 1.2}) * style
     s["onsite_hours"] = np.round(np.clip(med_h * np.exp(rng.normal(0, 0.3, m)), 0.25, 4.0) * 4) / 4
     insp = np.isin(items, ["hazard_inspection", "risk_assessment"])
-    lam = np.where(insp, by_kind({"adequate": 3.0, "poor_quality": 2.1, "fabricated": 1.9, "token": 0.8}),
+    lam = np.where(insp, by_kind({"adequate": 3.0, "poor_quality": 2.1, "fabricated": 2.4, "token": 0.8}),
                    by_kind({"adequate": 0.5, "poor_quality": 0.35, "fabricated": 0.3, "token": 0.1})) * hazard_level
     found = rng.poisson(lam)
     s["hazards_found"] = found
-    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.76, "fabricated": 0.85, "token": 0.5})
+    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.76, "fabricated": 0.84, "token": 0.5})
     follow = (found > 0) & (rng.random(m) < p_follow)
     fdate = s["service_date"].to_numpy() + _days(rng.integers(7, 46, m))
     follow &= fdate <= snapshot
     s["followup_date"] = np.where(follow, fdate, np.datetime64("NaT"))
-    p_rect = by_kind({"adequate": 0.9, "poor_quality": 0.78, "fabricated": 0.97, "token": 0.5})
+    p_rect = by_kind({"adequate": 0.9, "poor_quality": 0.78, "fabricated": 0.94, "token": 0.5})
     s["hazards_rectified"] = np.where(follow, rng.binomial(found, p_rect), rng.binomial(found, 0.3))
     p_report = by_kind({"adequate": 0.97, "poor_quality": 0.95, "fabricated": 0.995, "token": 0.8})
-    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 6.5, "fabricated": 3.0, "token": 9.0})
+    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 6.5, "fabricated": 4.5, "token": 9.0})
     delay = rng.geometric(1 / delay_mean) - 1
     rdate = s["service_date"].to_numpy() + _days(delay)
     has_report = (rng.random(m) < p_report) & (rdate <= snapshot)
     s["report_date"] = np.where(has_report, rdate, np.datetime64("NaT"))
-    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.91, "fabricated": 0.985, "token": 0.8})
+    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.91, "fabricated": 0.96, "token": 0.8})
     photos = rng.poisson(by_kind({"adequate": 3.6, "poor_quality": 2.9, "fabricated": 3.0, "token": 1.5}))
     s["photo_count"] = photos
     sat_hi = by_kind({"adequate": 0.85, "poor_quality": 0.8, "fabricated": 0.9, "token": 0.5})
@@ -449,14 +449,14 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
     # photos: fabricated records often reuse stock photos across enterprises (hashes written later)
     counts = s["photo_count"].to_numpy()
     stock = _hex_ids(rng, 40)
-    reuse = (rng.random(m) < np.where(fabk, 0.12, 0.002)) & (counts > 0)
+    reuse = (rng.random(m) < np.where(fabk, 0.08, 0.002)) & (counts > 0)
     s["_stock_photo"] = np.where(reuse, stock[rng.integers(0, len(stock), m)], None)
     # check-ins near the enterprise; fabricated records sometimes check in far away
     elat = rep["_true_lat"].to_numpy()[pol]
     elon = rep["_true_lon"].to_numpy()[pol]
     has_loc = ~np.isnan(rep["_lat"].to_numpy()[pol])
     checkin = rng.random(m) < 0.85
-    far = checkin & has_loc & (rng.random(m) < np.where(fabk, 0.10, 0.002))
+    far = checkin & has_loc & (rng.random(m) < np.where(fabk, 0.07, 0.002))
     dlat = np.where(far, rng.choice([-1, 1], m) * rng.uniform(0.15, 1.2, m), np.clip(rng.normal(0, 0.002, m), -0.008, 0.008))
     dlon = np.where(far, rng.choice([-1, 1], m) * rng.uniform(0.15, 1.2, m), np.clip(rng.normal(0, 0.002, m), -0.008, 0.008))
     s["checkin_lat"] = np.where(checkin, np.round(elat + dlat, 6), np.nan)
@@ -476,7 +476,7 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
         names, lit("第"), pick(AREAS), lit("区"), pick(_PLACES), lit("发现"), pick(_HAZARDS), lit("，"), pick(_MEASURES),
         lit("，复查人"), pick(_PEOPLE), pick(_ROLES), lit("，"), pick(_PLACES), pick(_HAZARDS), lit("一并整改"), "",
     ).to_numpy(zero_copy_only=False)
-    boiler = has_text & fabk & (rng.random(m) < 0.25)
+    boiler = has_text & fabk & (rng.random(m) < 0.2)
     bk = rng.integers(0, len(BOILERPLATE), m)
     btext = pc.binary_join_element_wise(
         names, lit("："), pc.take(pa.array(BOILERPLATE), pa.array(bk)), lit("（共"), pa.array(rng.integers(1, 9, m).astype(str)), lit("项）"), "",
@@ -835,7 +835,7 @@ def _inspections(rng, cfg: Config, p: pd.DataFrame, s: pd.DataFrame, snapshot) -
     spend = np.bincount(pol, weights=s["cost"].to_numpy(), minlength=n) / np.maximum(p["prevention_fee"].to_numpy(), 1)
     # what a regulator can see: few services, low spend, complaints about the insurer, chance
     ins_rate = pd.Series(p["_quality"].to_numpy() == 2).groupby(p["insurer_id"].to_numpy()).transform("mean").to_numpy()
-    risk = -0.6 * _zscore(count) - 0.5 * _zscore(spend) + 0.5 * _zscore(ins_rate) + rng.normal(0, 1.0, n)
+    risk = -0.6 * _zscore(count) - 0.5 * _zscore(spend) + 0.3 * _zscore(ins_rate) + rng.normal(0, 1.0, n)
     chosen = np.zeros(n, dtype=bool)
     rand = np.zeros(n, dtype=bool)
     for y in np.unique(p["year"].to_numpy()):

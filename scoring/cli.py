@@ -47,6 +47,56 @@ def validate(
 
 
 @app.command()
+def train(
+    submissions: list[Path] = typer.Argument(..., help="带核查结果的提交数据 / labelled submissions"),
+    out: Path = typer.Option(..., "--out", help="模型输出目录 / model directory to write"),
+    seed: int = typer.Option(0, "--seed", help="随机种子 / random seed"),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
+    quiet: bool = typer.Option(False, "--quiet"),
+):
+    """训练模型（按年份留出最新年份验证）/ train on earlier years, validate on the latest labelled year."""
+    from .pipeline import run_train
+
+    meta = _run(run_train, submissions, out, seed=seed, rulebook=rulebook)
+    v = meta["validation"]
+    typer.echo(f"模型 model {meta['version']} → {out}")
+    typer.echo(f"训练年份 train years {v['train_years']}，测试年份 test year {v['test_year']}（{v['n_test']} 个标签 labels）")
+    for slice_name, per in v["models"]["model"].items():
+        for cls in ("missing", "poor_quality"):
+            m = per[cls]
+            typer.echo(f"  [{slice_name}] {cls}: ROC AUC {m['roc_auc']}  AP {m['average_precision']}  "
+                       f"precision@{int(v['capacity'] * 100)}% {m['precision_at_capacity']}  Brier {m.get('brier')}")
+
+
+@app.command()
+def evaluate(
+    submission: Path = typer.Argument(..., help="带核查结果的提交数据 / labelled submission"),
+    model: Path = typer.Option(..., "--model", help="模型目录 / model directory"),
+    capacity: float = typer.Option(0.10, "--capacity", help="核查能力（保单比例）/ inspection capacity as a share of policies"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
+):
+    """评估模型：ROC AUC、平均精确率、容量内精确率与召回率、Brier、校准表 / evaluate a model on labelled data."""
+    import json
+
+    from .pipeline import run_evaluate
+
+    res = _run(run_evaluate, submission, model, capacity=capacity, rulebook=rulebook)
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"模型 model {res['model_version']}，评估日 as-of {res['as_of']}，容量 capacity {capacity:.0%}")
+    for slice_name in ("all", "random"):
+        per = res.get(slice_name, {})
+        typer.echo(f"[{slice_name}] n = {per.get('n', 0)}")
+        for cls in ("missing", "poor_quality"):
+            m = per.get(cls)
+            if m:
+                typer.echo(f"  {cls}: ROC AUC {m['roc_auc']}  AP {m['average_precision']}  precision {m['precision_at_capacity']}  "
+                           f"recall {m['recall_at_capacity']}  Brier {m['brier']}")
+
+
+@app.command()
 def rules(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
 ):

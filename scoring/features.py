@@ -67,7 +67,9 @@ FEATURES: tuple[Feature, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 BY_NAME = {f.name: f for f in FEATURES}
-CATEGORICAL = ("industry",)
+#: Industry enters as its code: shap's TreeExplainer does not follow native categorical splits of
+#: HistGradientBoosting exactly, and explanations must add up, so trees split the codes as numbers.
+CATEGORICAL: tuple[str, ...] = ()
 
 
 def _safe_div(a, b):

@@ -84,7 +84,7 @@ class ServiceModel:
 
 
 def _estimator(seed: int) -> HistGradientBoostingClassifier:
-    cat = [FEATURE_NAMES.index(c) for c in CATEGORICAL]
+    cat = [FEATURE_NAMES.index(c) for c in CATEGORICAL] or None
     return HistGradientBoostingClassifier(categorical_features=cat, random_state=seed, **DEFAULT_PARAMS)
 
 

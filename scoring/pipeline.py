@@ -82,7 +82,8 @@ def labelled_set(preps: list[Prepared]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     return X, df[["policy_id", "outcome", "selection"]].reset_index(drop=True), df["year"].reset_index(drop=True)
 
 
-def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = None, name: str | None = None) -> dict:
+def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = None, name: str | None = None,
+              source: str | None = None) -> dict:
     """``scoring train``: fit on earlier years, validate on the latest labelled year, save the model."""
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
@@ -90,8 +91,8 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
     model, record = train_and_validate(X.reset_index(drop=True), labels, years, seed=seed)
     save_model(model, out, name=name, extra={
         "rulebook_version": rb.version,
-        "training_source": [str(s) for s in submissions],
-        "input_sha256": {str(s): dict(sorted((t, h) for t, (_, h) in p.sub.files.items())) for s, p in zip(submissions, preps)},
+        "training_source": source or [str(s) for s in submissions],
+        "input_sha256": [dict(sorted((t, h) for t, (_, h) in p.sub.files.items())) for p in preps],
     })
     return model.metadata
 

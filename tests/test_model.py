@@ -1,0 +1,178 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datasets.synth import write_submission
+from scoring import model as model_mod
+from scoring.errors import ModelError
+from scoring.explain import explain
+from scoring.features import FEATURE_NAMES, build_features
+from scoring.intake import load_submission
+from scoring.model import load_model, save_model, train_and_validate
+from scoring.pipeline import labelled_set, prepare, run_evaluate
+
+from .helpers import world
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory):
+    return prepare(write_submission(world(6000, 8), tmp_path_factory.mktemp("m") / "s"))
+
+
+@pytest.fixture(scope="module")
+def trained(prep, tmp_path_factory):
+    X, labels, years = labelled_set([prep])
+    model, record = train_and_validate(X.reset_index(drop=True), labels, years, seed=3)
+    out = save_model(model, tmp_path_factory.mktemp("models") / "m1", name="test-model")
+    return model, record, out, X
+
+
+def test_training_never_sees_the_test_year(prep, monkeypatch):
+    X, labels, years = labelled_set([prep])
+    seen = {}
+    real_fit = model_mod.fit
+
+    def spy(Xtr, outcome, seed=0):
+        seen["index"] = Xtr.index
+        return real_fit(Xtr, outcome, seed)
+
+    monkeypatch.setattr(model_mod, "fit", spy)
+    _, record = train_and_validate(X.reset_index(drop=True), labels, years, seed=0)
+    trained_years = set(years.iloc[seen["index"]])
+    assert max(trained_years) < record["test_year"]
+    assert record["test_year"] == years.max() or (years == years.max()).sum() < model_mod.MIN_TEST_LABELS
+    assert record["n_test"] == int((years == record["test_year"]).sum())
+
+
+def test_validation_reports_every_metric_for_model_and_baselines(trained):
+    _, record, _, _ = trained
+    assert set(record["models"]) == {"model", "logistic_regression", "rule_count"}
+    m = record["models"]["model"]["all"]["missing"]
+    for key in ("roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity", "brier", "reliability"):
+        assert key in m
+    assert 0.5 < m["roc_auc"] <= 1.0
+    assert "random" in record["models"]["model"]
+
+
+def test_explanations_are_additive(trained, prep):
+    model, _, _, X = trained
+    rows = prep.features.iloc[:25]
+    for cls in ("missing", "poor_quality"):
+        recs = explain(model, rows, cls)
+        raw = model.raw(rows, cls)
+        for r, rw in zip(recs, raw):
+            total = r["base_value"] + sum(c["shap"] for c in r["contributions"])
+            assert abs(total - r["raw_output"]) < 1e-6
+            assert abs(r["raw_output"] - rw) < 1e-9
+            assert len(r["contributions"]) == len(FEATURE_NAMES)
+            assert r["link"] == "logit"
+            assert all(c["text_zh"] for c in r["contributions"])
+        shaps = [c["shap"] for c in recs[0]["contributions"]]
+        assert shaps == sorted(shaps, reverse=True)
+
+
+def test_saved_model_loads_and_predicts_the_same(trained, prep):
+    model, _, out, _ = trained
+    loaded = load_model(out)
+    a = model.predict(prep.features)
+    b = loaded.predict(prep.features)
+    pd.testing.assert_frame_equal(a, b)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["features"] == list(FEATURE_NAMES)
+    assert len(meta["training_data_sha256"]) == 64
+    assert (out / "MODEL_CARD.md").read_text().count("ROC AUC") >= 1
+
+
+def _copy(out, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(out, dst)
+    return dst
+
+
+def test_tampered_estimator_is_refused(trained, tmp_path):
+    dst = _copy(trained[2], tmp_path)
+    f = dst / "missing.skops"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        load_model(dst)
+
+
+def test_feature_mismatch_is_refused(trained, tmp_path):
+    dst = _copy(trained[2], tmp_path)
+    meta = json.loads((dst / "metadata.json").read_text())
+    meta["features"] = meta["features"][:-1] + ["something_else"]
+    (dst / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError) as e:
+        load_model(dst)
+    assert "something_else" in e.value.message_en and "重新训练" in e.value.message_zh
+
+
+def test_untrusted_types_are_refused_even_with_matching_hash(trained, tmp_path):
+    import functools
+    import hashlib
+    import os
+
+    import skops.io as sio
+
+    dst = _copy(trained[2], tmp_path)
+    sio.dump(functools.partial(os.system, "echo pwned"), dst / "missing.skops")
+    meta = json.loads((dst / "metadata.json").read_text())
+    meta["estimators"]["missing"]["sha256"] = hashlib.sha256((dst / "missing.skops").read_bytes()).hexdigest()
+    (dst / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="untrusted"):
+        load_model(dst)
+
+
+def test_training_is_deterministic_for_a_seed(prep):
+    X, labels, years = labelled_set([prep])
+    a, _ = train_and_validate(X.reset_index(drop=True), labels, years, seed=5)
+    b, _ = train_and_validate(X.reset_index(drop=True), labels, years, seed=5)
+    Xs = prep.features.iloc[:200]
+    np.testing.assert_array_equal(a.raw(Xs, "missing"), b.raw(Xs, "missing"))
+    np.testing.assert_array_equal(a.predict(Xs).to_numpy(), b.predict(Xs).to_numpy())
+
+
+def test_features_ignore_inspections_and_later_records(tmp_path):
+    w = world(400, 3)
+    folder = write_submission(w, tmp_path / "s")
+    sub = load_submission(folder)
+    base = build_features(sub, np.datetime64("2025-06-30"))
+    # different outcomes: same features
+    insp = pd.read_csv(folder / "inspections.csv", dtype=str)
+    insp["outcome"] = "adequate"
+    insp.to_csv(folder / "inspections.csv", index=False)
+    # a record dated after the scoring date: same features
+    svc = pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
+    extra = svc.iloc[[0]].copy()
+    extra["service_id"] = "LATE1"
+    extra[["service_date", "report_date", "followup_date"]] = "2025-12-01"
+    pd.concat([svc, extra]).to_csv(folder / "services.csv", index=False)
+    again = build_features(load_submission(folder), np.datetime64("2025-06-30"))
+    pd.testing.assert_frame_equal(base, again)
+
+
+def test_track_record_uses_earlier_years_only(prep):
+    f = prep.features
+    years = prep.sub["policies"].set_index("policy_id")["start_date"].dt.year
+    first_year = years.min()
+    assert f.loc[years[years == first_year].index, "insurer_prev_services"].isna().all()
+    assert f.loc[years[years > first_year].index, "insurer_prev_services"].notna().mean() > 0.9
+
+
+def test_evaluate_on_a_labelled_submission(trained, prep):
+    res = run_evaluate(prep.sub, trained[2])
+    assert res["model_version"] == "test-model"
+    assert 0.5 < res["all"]["missing"]["roc_auc"] <= 1
+    assert res["all"]["n"] == len(prep.sub["inspections"]["policy_id"].unique())
+
+
+def test_shipped_champion_loads():
+    from pathlib import Path
+
+    m = load_model(Path(__file__).resolve().parents[1] / "models" / "champion")
+    assert m.metadata["validation"]["test_year"] > max(m.metadata["validation"]["train_years"])

@@ -33,6 +33,42 @@ def _run(fn, *args, **kwargs):
         raise typer.Exit(_exit_code(e)) from None
 
 
+def _progress(quiet: bool):
+    """Stage messages on a terminal (stderr); silent when piped or with --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return lambda msg: console.log(msg)
+
+
+@app.command()
+def score(
+    submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),
+    out: Path = typer.Option(..., "--out", help="结果目录 / results directory"),
+    model: Optional[Path] = typer.Option(None, "--model", help="模型目录，默认为内置冠军模型 / model directory"),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件 / rulebook file"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="评估日 YYYY-MM-DD，默认取提交数据中最晚日期 / as-of date"),
+    capacity: Optional[int] = typer.Option(None, "--capacity", help="可核查保单数，默认为 10% / policies that can be inspected"),
+    quiet: bool = typer.Option(False, "--quiet", help="不显示进度 / no progress output"),
+):
+    """评分：校验、规则、模型、解释、报告 / validate, run the rulebook, score, explain and report."""
+    from .pipeline import run_score, score_summary
+
+    if as_of is not None:
+        try:
+            import datetime as dt
+
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            typer.echo(f"错误：--as-of 值 \"{as_of}\" 不是有效日期（应为 YYYY-MM-DD）\nError: --as-of \"{as_of}\" is not a valid date (expected YYYY-MM-DD)", err=True)
+            raise typer.Exit(1)
+    run = _run(run_score, submission, out, model_dir=model, rulebook=rulebook, as_of=as_of, capacity=capacity,
+               progress=_progress(quiet))
+    typer.echo(score_summary(run, out))
+
+
 @app.command()
 def validate(
     submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),

@@ -107,3 +107,141 @@ def run_evaluate(submission, model_dir, capacity: float = 0.10, rulebook: str | 
     scores = model.predict(prep.features).reset_index()
     return {"model_version": model.version, "as_of": str(prep.as_of), "capacity": capacity,
             **evaluate_scores(labels, scores, capacity)}
+
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "champion"
+NOT_VISIBLE = [
+    {"item": "通知61号（四）", "zh": "将投保作为行政审批、许可前置条件：提交数据中不可见", "en": "insurance as a permit precondition: not visible in a submission"},
+    {"item": "通知61号（六）", "zh": "腐败问题：提交数据中不可见", "en": "corruption: not visible in a submission"},
+]
+
+
+def default_model_dir() -> Path:
+    """The shipped champion (or ``$SCORING_MODEL``)."""
+    import os
+
+    return Path(os.environ.get("SCORING_MODEL", SHIPPED_MODEL))
+
+
+def _reasons(scored: pd.DataFrame, findings: pd.DataFrame, explanations: dict) -> pd.Series:
+    """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings."""
+    f = findings[findings["policy_id"].notna()]
+    f = f.assign(_r=f["severity"].map({"critical": 0, "major": 1, "minor": 2}))
+    f = f.sort_values(["policy_id", "_r", "rule_code"], kind="stable").drop_duplicates(["policy_id", "rule_code"])
+    top = f.groupby("policy_id").head(2)
+    rule_text = top.groupby("policy_id")["message_zh"].agg(lambda m: "；".join(x.split("（")[0] for x in m))
+    out = pd.Series("", index=scored.index, dtype=object)
+    out.loc[rule_text.index.intersection(out.index)] = ("规则：" + rule_text).reindex(out.index).dropna()
+    for pid, rec in explanations.items():
+        model_text = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
+        out.at[pid] = "模型：" + model_text + ("；" + out.at[pid] if out.at[pid] else "")
+    return out
+
+
+def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
+              progress=None) -> dict:
+    """``scoring score``: everything in results-format.md, written atomically into ``out``."""
+    import datetime as dt
+
+    from . import __version__
+    from .explain import explain
+    from .insurers import summarise
+    from .intake import REJECTED_COLUMNS
+    from .ranking import rank
+    from .report import render
+    from .results import write_json, write_jsonl
+
+    def step(msg):
+        if progress:
+            progress(msg)
+
+    started = dt.datetime.now(dt.timezone.utc)
+    rb = load_rulebook(rulebook)
+    step("读取并校验提交数据 / reading and validating")
+    sub = load_submission(submission)
+    step("运行规则库 / running the rulebook")
+    prep = prepare(sub, rb, as_of)
+    step("加载模型并评分 / scoring with the model")
+    model = load_model(model_dir or default_model_dir())
+    policies = sub["policies"]
+    scores = model.predict(prep.features)
+    n = len(scores)
+    cap = capacity if capacity is not None else max(1, int(round(0.10 * n)))
+    thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
+    scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap)
+    findings = prep.rules.findings
+    pf = findings[findings["policy_id"].notna()]
+    codes = pf.groupby("policy_id")["rule_code"].agg(lambda c: ";".join(sorted(set(c))))
+    scored["rule_codes"] = codes.reindex(scored.index).fillna("")
+    step("解释标记 / explaining flags")
+    explanations = {}
+    for cls in ("missing", "poor_quality"):
+        ids = scored.index[scored["flag"] == cls]
+        for pid, rec in zip(ids, explain(model, prep.features.loc[ids], cls)):
+            p = float(scored.at[pid, f"p_{cls}"])
+            explanations[pid] = {"policy_id": pid, "flag": cls, "probability": round(p, 6), "threshold": thresholds[cls],
+                                 "model_version": model.version, **rec}
+    scored["reasons"] = _reasons(scored, findings, explanations)
+    meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
+    table = scored.join(meta).reset_index().sort_values(["priority"], kind="stable")
+    table["p_missing"] = table["p_missing"].round(6)
+    table["p_poor_quality"] = table["p_poor_quality"].round(6)
+    table["priority_score"] = table["priority_score"].round(6)
+    policy_scores = table[["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
+                           "flag", "priority", "reasons", "priority_score"]]
+    ordered_expl = [explanations[pid] for pid in policy_scores["policy_id"] if pid in explanations]
+    step("汇总保险机构 / summarising insurers")
+    svc = sub["services"].groupby("policy_id")["cost"].sum()
+    ended = policies.set_index("policy_id")["end_date"] < np.datetime64(prep.as_of, "s")
+    insurers = summarise(policies, scored, findings, svc, ended, rb)
+    finished = dt.datetime.now(dt.timezone.utc)
+    tables = {}
+    for name, c in sub.counts.items():
+        tables[name] = {"rows_in": c.rows_in, "rows_scored": c.rows_accepted, "rows_rejected": c.rows_rejected,
+                        "balanced": c.rows_in == c.rows_accepted + c.rows_rejected}
+    run = {
+        "submission": str(submission),
+        "input_sha256": {label: digest for label, digest in sub.files.values()},
+        "tables": tables,
+        "rows_in": {t: v["rows_in"] for t, v in tables.items()},
+        "rows_rejected": {t: v["rows_rejected"] for t, v in tables.items()},
+        "rows_rejected_total": int(sum(v["rows_rejected"] for v in tables.values())),
+        "policies_scored": int(n),
+        "flagged": int((scored["flag"] != "").sum()),
+        "capacity": int(cap),
+        "as_of": str(np.datetime64(prep.as_of, "D")),
+        "model_version": model.version,
+        "rulebook_version": rb.version,
+        "thresholds": thresholds,
+        "priority_weights": rb.priority,
+        "not_checkable": prep.rules.not_checkable,
+        "not_visible": NOT_VISIBLE,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "tool_version": __version__,
+    }
+    step("写出结果 / writing results")
+    with atomic_dir(Path(out)) as tmp:
+        write_csv(policy_scores, tmp / "policy_scores.csv")
+        write_csv(findings, tmp / "findings.csv")
+        write_jsonl(ordered_expl, tmp / "explanations.jsonl")
+        write_csv(insurers, tmp / "insurer_summary.csv")
+        write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
+        html = render(run, policies, scored, findings, insurers, ordered_expl, rb, model, prep.rules.not_checkable, cap, thresholds)
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        write_json(run, tmp / "run.json")
+    return run
+
+
+def score_summary(run: dict, out) -> str:
+    """The one-screen summary printed at the end of ``scoring score``."""
+    lines = [
+        f"参评保单 policies scored: {run['policies_scored']}",
+        f"拒收数据行 rejected rows: {run['rows_rejected_total']}",
+        f"标记核查 flagged (capacity {run['capacity']}): {run['flagged']}",
+        f"评估日 as-of: {run['as_of']}；模型 model: {run['model_version']}；规则库 rulebook: {run['rulebook_version']}",
+    ]
+    if run["not_checkable"]:
+        lines.append("无法检查 not checkable: " + ", ".join(r["rule_code"] for r in run["not_checkable"]))
+    lines.append(f"报告 report: {Path(out) / 'report.html'}")
+    return "\n".join(lines)

@@ -125,12 +125,25 @@ class Rule(BaseModel):
         return ok
 
 
+class GradeRule(BaseModel):
+    """An insurer gets this grade when any condition holds (rates are shares of its policies)."""
+
+    model_config = ConfigDict(extra="forbid")
+    blacklist_candidate: bool = False
+    flag_rate: float = Field(ge=0, le=1)
+    critical_rate: float = Field(ge=0, le=1)
+    spend_below: float = Field(ge=0)
+
+
 class Rulebook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str
     base: Literal["shipped"] | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     rules: list[Rule]
+    priority: dict[Literal["critical", "major", "minor"], float] = Field(
+        default_factory=lambda: {"critical": 0.5, "major": 0.2, "minor": 0.05})
+    grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _no_overlap(self) -> "Rulebook":
@@ -197,6 +210,8 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
     data = {
         "version": f"{shipped.version}+{user.version}",
         "sources": {**shipped.sources, **user.sources},
+        "priority": user_data.get("priority", shipped.priority),
+        "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],
     }
     return _validate(data, str(path))

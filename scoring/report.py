@@ -1,0 +1,90 @@
+"""The self-contained HTML report an evaluator reads (Chinese; inline CSS and SVG; no network).
+
+Every value that comes from a submission is escaped by Jinja2's autoescaping; only the SVG
+plots, which this package draws from its own labels and numbers, are inserted as markup.
+The detailed section is capped (``DETAILED``) so that a run of 100,000+ policies stays usable.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import jinja2
+import pandas as pd
+
+from .insurers import grade_text
+from .labels import CLASS_ZH
+from .plots import bar_chart, shap_bars, strip_ids
+from .rulebook import describe
+from .schema import INDUSTRIES
+
+DETAILED = 50  # policies explained in full in the report
+LISTED = 500  # flagged policies listed in the table
+
+
+def _env() -> jinja2.Environment:
+    text = resources.files("scoring").joinpath("templates/report.html.j2").read_text("utf-8")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(text)
+
+
+def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
+           explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict) -> str:
+    flagged = scored[scored["flag"] != ""].sort_values("priority")
+    pol = policies.set_index("policy_id")
+    by_clause = (findings.groupby(["rule_code", "severity", "clause"], sort=False)
+                 .agg(n=("rule_code", "size"), policies=("policy_id", "nunique")).reset_index()
+                 .sort_values(["severity", "n"], key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}) if c.name == "severity" else -c)
+                 .to_dict("records"))
+    counts = findings["rule_code"].value_counts().head(15)
+    findings_plot = strip_ids(bar_chart(list(counts.index), list(counts.values), "发现数"), "fc") if len(counts) else ""
+
+    def zh(code):
+        return INDUSTRIES.get(code, code)
+
+    flagged_rows = []
+    for pid, r in flagged.head(LISTED).iterrows():
+        flagged_rows.append({"priority": int(r["priority"]), "policy_id": pid, "insurer_id": pol.at[pid, "insurer_id"],
+                             "enterprise_name": pol.at[pid, "enterprise_name"], "industry_zh": zh(pol.at[pid, "industry"]),
+                             "flag_zh": CLASS_ZH[r["flag"]], "p_missing": r["p_missing"], "p_poor_quality": r["p_poor_quality"],
+                             "rule_codes": r["rule_codes"]})
+    by_policy = findings[findings["policy_id"].notna()].groupby("policy_id")
+    detailed = []
+    for i, rec in enumerate(explanations[:DETAILED]):
+        pid = rec["policy_id"]
+        f = by_policy.get_group(pid) if pid in by_policy.groups else findings.iloc[0:0]
+        f = f.sort_values("severity", key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}), kind="stable")
+        pos = [c for c in rec["contributions"] if c["shap"] > 0][:5]
+        detailed.append({
+            "priority": int(scored.at[pid, "priority"]), "policy_id": pid, "enterprise_name": pol.at[pid, "enterprise_name"],
+            "insurer_id": pol.at[pid, "insurer_id"], "region_code": pol.at[pid, "region_code"], "industry_zh": zh(pol.at[pid, "industry"]),
+            "period": f"{pol.at[pid, 'start_date']:%Y-%m-%d} 至 {pol.at[pid, 'end_date']:%Y-%m-%d}",
+            "flag_zh": CLASS_ZH[rec["flag"]], "probability": rec["probability"], "threshold": rec["threshold"],
+            "reasons": [c["text_zh"] for c in pos],
+            "plot": strip_ids(shap_bars(rec, CLASS_ZH[rec["flag"]]), f"p{i}"),
+            "findings": f.head(12).fillna("").to_dict("records"), "more_findings": max(0, len(f) - 12),
+        })
+    ins = insurers.copy()
+    ins["spend_text"] = ins["spend_ratio"].map(lambda x: "—" if pd.isna(x) else f"{x * 100:.1f}%")
+    v = model.metadata.get("validation", {})
+    metrics = []
+    for slice_name, per in v.get("models", {}).get("model", {}).items():
+        for cls in ("missing", "poor_quality"):
+            m = per.get(cls)
+            if m:
+                metrics.append({"slice": slice_name, "cls": CLASS_ZH[cls], **{k: m.get(k) for k in
+                                ("n", "roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity", "brier")}})
+    summary = (f"模型 {model.version}：两个梯度提升树分类器（服务缺失 / 服务质量差），以 {v.get('train_years')} 年起保的已核查保单训练，"
+               f"在 {v.get('test_year')} 年保单上按时间留出验证（容量 {v.get('capacity', 0.1):.0%}）。"
+               f"概率经 Platt 校准；all 为全部核查（多为定向抽查），random 为随机抽查子集。详见模型目录中的 MODEL_CARD.md。")
+    overview = {
+        "policies": len(scored), "rejected": run["rows_rejected_total"], "flagged": int(len(flagged)),
+        "flag_missing": int((flagged["flag"] == "missing").sum()), "flag_poor": int((flagged["flag"] == "poor_quality").sum()),
+        "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
+        "balance": [{"table": t, **b} for t, b in run["tables"].items()],
+    }
+    return _env().render(
+        run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
+        findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
+        rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
+        weights=rulebook.priority, thresholds=thresholds,
+    )

@@ -1,0 +1,140 @@
+"""End to end: ``scoring score`` on small generated submissions."""
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from datasets.synth import write_submission
+from scoring.cli import app
+from scoring.pipeline import run_score
+
+from .helpers import set_cell, world
+
+OUTPUTS = ["policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rejected.csv", "run.json", "report.html"]
+
+
+@pytest.fixture(scope="module")
+def sub(tmp_path_factory):
+    return write_submission(world(800, 12), tmp_path_factory.mktemp("score") / "s")
+
+
+@pytest.fixture(scope="module")
+def run1(sub, tmp_path_factory):
+    out = tmp_path_factory.mktemp("o") / "run"
+    run_score(sub, out)
+    return out
+
+
+def test_every_output_is_written_and_rows_balance(run1):
+    for name in OUTPUTS:
+        assert (run1 / name).exists(), name
+    run = json.loads((run1 / "run.json").read_text())
+    w = world(800, 12)
+    for table, df in w.tables.items():
+        t = run["tables"][table]
+        assert t["rows_in"] == len(df) == t["rows_scored"] + t["rows_rejected"]
+    scores = pd.read_csv(run1 / "policy_scores.csv", dtype=str, keep_default_na=False)
+    assert len(scores) == run["policies_scored"] == len(w.tables["policies"])
+    assert sorted(scores["priority"].astype(int)) == list(range(1, len(scores) + 1))
+    assert {"model_version", "rulebook_version", "started_at", "finished_at", "tool_version", "input_sha256", "as_of"} <= set(run)
+
+
+def test_flags_sit_within_capacity_and_find_real_problems(run1):
+    scores = pd.read_csv(run1 / "policy_scores.csv", dtype=str, keep_default_na=False)
+    run = json.loads((run1 / "run.json").read_text())
+    flagged = scores[scores["flag"] != ""]
+    assert 0 < len(flagged) <= run["capacity"]
+    assert flagged["priority"].astype(int).max() <= run["capacity"]
+    hidden = world(800, 12).hidden.set_index("policy_id")["quality"]
+    hit = (hidden.reindex(flagged["policy_id"]) != "adequate").mean()
+    base = (hidden != "adequate").mean()
+    assert hit > base + 0.2  # flags are far richer in missing / poor service than the population
+    assert flagged["reasons"].str.startswith("模型：").all()
+    expl = [json.loads(line) for line in (run1 / "explanations.jsonl").read_text().splitlines()]
+    assert [e["policy_id"] for e in expl] == flagged["policy_id"].tolist()
+    for e in expl:
+        assert abs(e["base_value"] + sum(c["shap"] for c in e["contributions"]) - e["raw_output"]) < 1e-6
+
+
+def test_planted_findings_are_in_findings_csv(run1):
+    f = pd.read_csv(run1 / "findings.csv", dtype=str, keep_default_na=False)
+    truth = world(800, 12).truth
+    for code in ("LIMIT_DEATH_BELOW_FLOOR", "PREVENTION_FEE_ACCOUNT_IMPROPER", "SERVICE_REPORT_BEFORE_SERVICE"):
+        want = set(truth.loc[truth["rule_code"] == code, "policy_id"])
+        assert want and want <= set(f.loc[f["rule_code"] == code, "policy_id"])
+    assert list(f.columns[:12]) == ["scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
+                                    "observed", "expected", "message_zh", "message_en", "service_id"]
+
+
+def _digests(folder):
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in OUTPUTS if not n.endswith((".json", ".html"))}
+
+
+def test_same_input_gives_byte_identical_results(sub, run1, tmp_path):
+    run_score(sub, tmp_path / "again")
+    assert _digests(run1) == _digests(tmp_path / "again")
+
+
+def test_hostile_text_is_escaped_and_formulas_neutralised(sub, tmp_path):
+    import shutil
+
+    hostile = tmp_path / "h"
+    shutil.copytree(sub, hostile)
+    pol = pd.read_csv(hostile / "policies.csv", dtype=str, keep_default_na=False)
+    out = tmp_path / "o"
+    run_score(hostile, out)  # baseline to find a flagged policy
+    flagged = pd.read_csv(out / "policy_scores.csv", dtype=str, keep_default_na=False).iloc[0]["policy_id"]
+    row = int((pol["policy_id"] == flagged).to_numpy().nonzero()[0][0])
+    set_cell(hostile, "policies", row, "enterprise_name", "<script>alert(1)</script>")
+    set_cell(hostile, "policies", row, "insurer_id", "=HYPERLINK(\"http://x\")")
+    out2 = tmp_path / "o2"
+    run_score(hostile, out2)
+    html = (out2 / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    scores = (out2 / "policy_scores.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in scores and ",=HYPERLINK" not in scores
+    assert "http://" not in html.split("<body>")[0]  # no external resources in the head
+
+
+def test_report_is_self_contained(run1):
+    html = (run1 / "report.html").read_text(encoding="utf-8")
+    assert "<link" not in html and "src=\"http" not in html and "<script" not in html
+    assert html.count("<svg") >= 2
+    assert "通知61号（四）" in html and "通知61号（六）" in html
+
+
+def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
+    import scoring.report
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "policy_scores.csv").write_text("old results\n")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(scoring.report, "render", boom)
+    with pytest.raises(RuntimeError):
+        run_score(sub, out)
+    assert sorted(p.name for p in out.iterdir()) == ["policy_scores.csv"]
+    assert (out / "policy_scores.csv").read_text() == "old results\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
+
+
+def test_cli_score_exit_codes(sub, tmp_path):
+    runner = CliRunner()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "services.csv").write_text("service_id\n")
+    r = runner.invoke(app, ["score", str(bad), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and not (tmp_path / "x").exists()
+    r = runner.invoke(app, ["score", str(sub), "--out", str(tmp_path / "y"), "--capacity", "20", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "报告 report" in r.output
+    scores = pd.read_csv(tmp_path / "y" / "policy_scores.csv", dtype=str, keep_default_na=False)
+    assert (scores["flag"] != "").sum() <= 20
+    r = runner.invoke(app, ["score", str(sub), "--out", str(tmp_path / "z"), "--model", str(tmp_path / "nomodel")])
+    assert r.exit_code == 1 and "metadata.json" in r.output

@@ -133,6 +133,23 @@ def evaluate(
 
 
 @app.command()
+def retrain(
+    submissions: Optional[list[Path]] = typer.Argument(None, help="带核查结果的提交数据 / labelled submissions"),
+    registry: Path = typer.Option(..., "--registry", help="模型注册库目录 / model registry directory"),
+    rollback: Optional[str] = typer.Option(None, "--rollback", help="恢复为指定版本的冠军 / restore an earlier champion"),
+    seed: int = typer.Option(0, "--seed"),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
+):
+    """挑战者与冠军比较，按注册库规则决定是否晋升 / train a challenger and promote it only if better."""
+    from .pipeline import run_retrain
+
+    d = _run(run_retrain, submissions or [], registry, seed=seed, rulebook=rulebook, rollback_to=rollback)
+    typer.echo(f"{d.action}: {d.champion_before} → {d.champion_after}（挑战者 challenger {d.challenger}）")
+    typer.echo(d.reason_zh)
+    typer.echo(d.reason_en)
+
+
+@app.command()
 def rules(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
 ):

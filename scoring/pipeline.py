@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ModelError
+from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, build_features
 from .intake import Submission, latest_date, load_submission
 from .labels import labels_from
@@ -162,7 +162,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     step("运行规则库 / running the rulebook")
     prep = prepare(sub, rb, as_of)
     step("加载模型并评分 / scoring with the model")
-    model = load_model(model_dir or default_model_dir())
+    model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     policies = sub["policies"]
     scores = model.predict(prep.features)
     n = len(scores)
@@ -245,3 +245,25 @@ def score_summary(run: dict, out) -> str:
         lines.append("无法检查 not checkable: " + ", ".join(r["rule_code"] for r in run["not_checkable"]))
     lines.append(f"报告 report: {Path(out) / 'report.html'}")
     return "\n".join(lines)
+
+
+def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | None = None, rollback_to: str | None = None):
+    """``scoring retrain``: challenger vs champion on the latest labelled year, or ``--rollback``."""
+    from .registry import retrain, rollback
+
+    if rollback_to:
+        return rollback(registry, rollback_to)
+    if not submissions:
+        raise SubmissionError("请给出至少一个带核查结果的提交数据", "give at least one labelled submission")
+    rb = load_rulebook(rulebook)
+    preps = [prepare(s, rb) for s in submissions]
+    X, labels, years = labelled_set(preps)
+    return retrain(preps, X, labels, years, registry, seed=seed, rulebook_version=rb.version)
+
+
+def resolve_model_dir(path) -> Path:
+    """A model directory, or a registry directory (then its champion)."""
+    from .registry import REGISTRY_FILE, champion_dir
+
+    p = Path(path)
+    return champion_dir(p) if (p / REGISTRY_FILE).exists() else p

@@ -24,7 +24,9 @@ FLOAT_FORMAT = "%.6g"
 def neutralise(series: pd.Series) -> pd.Series:
     """Prefix ``'`` to text cells that would start a spreadsheet formula."""
     s = series.astype("str")
-    risky = s.str.startswith(_FORMULA_START, na=False) & pd.to_numeric(s, errors="coerce").isna()
+    risky = s.str.startswith(_FORMULA_START, na=False)
+    if risky.any():  # plain numbers such as -3.5 stay as they are
+        risky &= pd.to_numeric(s.where(risky), errors="coerce").isna()
     return s.where(~risky, "'" + s)
 
 

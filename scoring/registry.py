@@ -1,0 +1,257 @@
+"""Model registry: champion / challenger with a promotion rule written down before the data is seen.
+
+Layout of a registry directory::
+
+    registry.json     champion version, the promotion rule, the history of decisions
+    decisions.md      the same history for people
+    <version>/        one model directory per trained version (see scoring.model)
+
+``retrain`` pools every labelled submission (a policy inspected more than once keeps its
+latest inspection), trains a challenger on every policy year but the latest labelled one,
+scores challenger and champion on that latest year and promotes the challenger only when the
+rule says it is better. Every decision is recorded with the data hashes, both models'
+metrics, label and feature drift (population stability index) and the reason.
+Every write is atomic (temporary file, then rename); a registry that does not validate is
+refused and nothing in it is overwritten.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sklearn.metrics import average_precision_score, brier_score_loss
+
+from .errors import ModelError, RegistryError
+from .features import FEATURE_NAMES
+from .labels import CLASSES
+from .model import load_model, save_model, temporal_split, train_and_validate
+
+REGISTRY_FILE = "registry.json"
+
+
+class PromotionRule(BaseModel):
+    """When a challenger replaces the champion (kept in registry.json, quoted in model cards)."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str = "average_precision"
+    primary_class: str = "missing"
+    slice: str = Field("random", description="random: the random-audit slice when it has min_random labels, else all")
+    min_random: int = 150
+    min_labels: int = 100
+    min_positives: int = 10
+    bootstrap: int = 400
+    confidence: float = 0.90
+    tolerance: float = 0.02  # no class's AP may fall by more than this
+    max_brier_increase: float = 0.01
+    seed: int = 0
+
+    def text(self) -> str:
+        return (f"晋升条件：在最新年份（{self.slice} 抽查样本不足 {self.min_random} 个时用全部核查）上，挑战者对“{self.primary_class}”的"
+                f"平均精确率高于冠军，且配对 bootstrap（{self.bootstrap} 次）{self.confidence:.0%} 置信区间下限 > 0；任何类别平均精确率下降不超过"
+                f" {self.tolerance}；各类 Brier 分数上升不超过 {self.max_brier_increase}；评估标签至少 {self.min_labels} 个、阳性至少 {self.min_positives} 个。"
+                f" / Promote only if AP({self.primary_class}) improves with the lower bound of a {self.confidence:.0%} paired bootstrap"
+                f" interval above 0, no class loses more than {self.tolerance} AP, Brier rises at most {self.max_brier_increase},"
+                f" with at least {self.min_labels} labels and {self.min_positives} positives.")
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str
+    action: str
+    challenger: str | None = None
+    champion_before: str | None = None
+    champion_after: str | None = None
+    reason_zh: str
+    reason_en: str
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    champion: str | None = None
+    rule: PromotionRule = Field(default_factory=PromotionRule)
+    history: list[Decision] = Field(default_factory=list)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def open_registry(path: str | Path, create: bool = False) -> Registry:
+    path = Path(path)
+    f = path / REGISTRY_FILE
+    if not f.exists():
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            return Registry()
+        raise RegistryError(f"{path} 不是模型注册库（缺少 {REGISTRY_FILE}）", f"{path} is not a model registry (no {REGISTRY_FILE})")
+    try:
+        reg = Registry(**json.loads(f.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError, TypeError) as e:
+        raise RegistryError(f"注册库文件 {f} 已损坏，拒绝使用（未作任何修改）：{str(e).splitlines()[0]}",
+                            f"registry file {f} is corrupt; refusing to use it (nothing was changed): {str(e).splitlines()[0]}") from None
+    if reg.champion is not None and not (path / reg.champion / "metadata.json").exists():
+        raise RegistryError(f"注册库 {path} 的冠军模型 {reg.champion} 不存在", f"registry {path} names champion {reg.champion}, which is missing")
+    return reg
+
+
+def save_registry(path: Path, reg: Registry) -> None:
+    _write_atomic(path / REGISTRY_FILE, json.dumps(reg.model_dump(), ensure_ascii=False, indent=2) + "\n")
+    lines = ["# 模型晋升记录 Model decisions", "", reg.rule.text(), ""]
+    for d in reg.history:
+        lines += [f"## {d.at} — {d.action}", "", f"- 挑战者 challenger: {d.challenger}; 冠军 champion: {d.champion_before} → {d.champion_after}",
+                  f"- {d.reason_zh}", f"- {d.reason_en}"]
+        extra = d.model_dump(exclude={"at", "action", "challenger", "champion_before", "champion_after", "reason_zh", "reason_en"})
+        if "metrics" in extra:
+            lines.append(f"- 指标 metrics: `{json.dumps(extra['metrics'], ensure_ascii=False)}`")
+        if "evaluated_on" in extra:
+            lines.append(f"- 评估样本 evaluated on: `{json.dumps(extra['evaluated_on'], ensure_ascii=False)}`")
+        lines.append("")
+    _write_atomic(path / "decisions.md", "\n".join(lines) + "\n")
+
+
+def champion_dir(path: str | Path) -> Path:
+    """The champion's model directory of a registry."""
+    reg = open_registry(path)
+    if reg.champion is None:
+        raise RegistryError(f"注册库 {path} 还没有冠军模型", f"registry {path} has no champion yet")
+    return Path(path) / reg.champion
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float | None:
+    """Population stability index of one feature (quantile bins of ``expected``; missing values a bin of their own)."""
+    e, a = np.asarray(expected, float), np.asarray(actual, float)
+    if len(e) == 0 or len(a) == 0:
+        return None
+    edges = np.unique(np.nanquantile(e, np.linspace(0, 1, bins + 1))) if np.isfinite(e).any() else np.array([0.0])
+
+    def shares(x):
+        idx = np.where(np.isnan(x), -1, np.searchsorted(edges[1:-1], x, side="right"))
+        counts = np.array([(idx == k).sum() for k in range(-1, len(edges))], dtype=float)
+        return (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+
+    pe, pa = shares(e), shares(a)
+    return round(float(np.sum((pa - pe) * np.log(pa / pe))), 4)
+
+
+def _eval(y: np.ndarray, p: np.ndarray) -> dict:
+    if y.sum() == 0 or y.sum() == len(y):
+        return {"average_precision": None, "brier": round(float(brier_score_loss(y, p)), 4)}
+    return {"average_precision": round(float(average_precision_score(y, p)), 4), "brier": round(float(brier_score_loss(y, p)), 4)}
+
+
+def _bootstrap_diff(y, p_new, p_old, n, seed) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            out.append(average_precision_score(y[i], p_new[i]) - average_precision_score(y[i], p_old[i]))
+    return np.array(out)
+
+
+def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd.DataFrame | None) -> tuple[bool, str, str, dict]:
+    """Apply ``rule`` to challenger (``new``) and champion (``old``) scores on the evaluation labels."""
+    use = labels
+    slice_used = "all"
+    if rule.slice == "random" and (labels["selection"] == "random").sum() >= rule.min_random:
+        use, slice_used = labels[labels["selection"] == "random"], "random"
+    mask = labels.index.isin(use.index)
+    y = {c: (use["outcome"] == c).to_numpy().astype(int) for c in CLASSES}
+    info = {"slice": slice_used, "n": int(len(use)), "positives": {c: int(y[c].sum()) for c in CLASSES}}
+    metrics = {"challenger": {c: _eval(y[c], new[f"p_{c}"].to_numpy()[mask]) for c in CLASSES}}
+    if old is not None:
+        metrics["champion"] = {c: _eval(y[c], old[f"p_{c}"].to_numpy()[mask]) for c in CLASSES}
+    info["metrics"] = metrics
+    pc = rule.primary_class
+    if len(use) < rule.min_labels or y[pc].sum() < rule.min_positives:
+        return False, (f"评估标签不足（{len(use)} 个，{pc} 阳性 {int(y[pc].sum())} 个；至少需要 {rule.min_labels} 个和 {rule.min_positives} 个），不晋升"), \
+            (f"too few labels to judge ({len(use)}, {int(y[pc].sum())} positive for {pc}; need {rule.min_labels} and {rule.min_positives}); not promoted"), info
+    ch = metrics["challenger"]
+    if old is None:
+        base = float(y[pc].mean())
+        ok = (ch[pc]["average_precision"] or 0) > base
+        return ok, (f"尚无冠军；挑战者 {pc} 平均精确率 {ch[pc]['average_precision']}，{'高于' if ok else '不高于'}基准比例 {base:.4f}"), \
+            (f"no champion yet; challenger AP({pc}) {ch[pc]['average_precision']} is {'above' if ok else 'not above'} the base rate {base:.4f}"), info
+    diffs = _bootstrap_diff(y[pc], new[f"p_{pc}"].to_numpy()[mask], old[f"p_{pc}"].to_numpy()[mask], rule.bootstrap, rule.seed)
+    low = float(np.quantile(diffs, (1 - rule.confidence) / 2)) if len(diffs) else -1.0
+    high = float(np.quantile(diffs, 1 - (1 - rule.confidence) / 2)) if len(diffs) else 0.0
+    info["ap_difference_ci"] = [round(low, 4), round(high, 4)]
+    cm = metrics["champion"]
+    worse = [c for c in CLASSES if ch[c]["average_precision"] is not None and cm[c]["average_precision"] is not None
+             and ch[c]["average_precision"] < cm[c]["average_precision"] - rule.tolerance]
+    calib = [c for c in CLASSES if ch[c]["brier"] > cm[c]["brier"] + rule.max_brier_increase]
+    if low <= 0:
+        return False, f"{pc} 平均精确率的提升不显著（差值 {rule.confidence:.0%} 区间 [{low:.4f}, {high:.4f}] 含 0），不晋升", \
+            f"AP({pc}) gain not established (difference {rule.confidence:.0%} interval [{low:.4f}, {high:.4f}] includes 0); not promoted", info
+    if worse:
+        return False, f"类别 {worse} 平均精确率下降超过 {rule.tolerance}，不晋升", f"classes {worse} lose more than {rule.tolerance} AP; not promoted", info
+    if calib:
+        return False, f"类别 {calib} 校准变差（Brier 上升超过 {rule.max_brier_increase}），不晋升", \
+            f"classes {calib} are worse calibrated (Brier up by more than {rule.max_brier_increase}); not promoted", info
+    return True, f"{pc} 平均精确率提升，差值 {rule.confidence:.0%} 区间 [{low:.4f}, {high:.4f}]，其他类别与校准在允许范围内，晋升", \
+        f"AP({pc}) improves, difference {rule.confidence:.0%} interval [{low:.4f}, {high:.4f}], other classes and calibration within bounds; promoted", info
+
+
+def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, registry: str | Path, seed: int = 0,
+            rulebook_version: str = "") -> Decision:
+    """Train a challenger, compare it with the champion on the latest labelled year, record the decision."""
+    path = Path(registry)
+    reg = open_registry(path, create=True)
+    Xr = X.reset_index(drop=True)
+    try:
+        test_year = temporal_split(years, min_test=1)
+    except ModelError as e:
+        raise RegistryError(e.message_zh, e.message_en) from None
+    challenger, record = train_and_validate(Xr, labels, years, seed=seed, min_test=1)
+    test = (years == test_year).to_numpy()
+    lte = labels[test].reset_index(drop=True)
+    new = challenger.predict(Xr[test]).reset_index(drop=True)
+    old = None
+    if reg.champion:
+        old = load_model(path / reg.champion).predict(Xr[test]).reset_index(drop=True)
+    promoted, zh, en, info = decide(reg.rule, lte, new, old)
+    train = (years < test_year).to_numpy()
+    drift = {f: psi(Xr.loc[train, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in FEATURE_NAMES}
+    label_drift = {"train": labels[train]["outcome"].value_counts(normalize=True).round(4).to_dict(),
+                   "test": lte["outcome"].value_counts(normalize=True).round(4).to_dict()}
+    version = f"v{len([d for d in reg.history if d.challenger]) + 1:03d}-{challenger.metadata['training_data_sha256'][:8]}"
+    save_model(challenger, path / version, name=version, extra={"rulebook_version": rulebook_version, "promotion_rule": reg.rule.text()})
+    before = reg.champion
+    if promoted:
+        reg.champion = version
+    d = Decision(
+        at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="promote" if promoted else "keep",
+        challenger=version, champion_before=before, champion_after=reg.champion, reason_zh=zh, reason_en=en,
+        test_year=test_year, train_years=record["train_years"], evaluated_on={k: v for k, v in info.items() if k != "metrics"},
+        metrics=info["metrics"], data_sha256=challenger.metadata["training_data_sha256"],
+        input_sha256=[dict(sorted((t, h) for t, (_, h) in p.sub.files.items())) for p in preps],
+        feature_psi=drift, drifted_features=sorted(f for f, v in drift.items() if v is not None and v > 0.25), label_drift=label_drift,
+    )
+    reg.history.append(d)
+    save_registry(path, reg)
+    return d
+
+
+def rollback(registry: str | Path, version: str) -> Decision:
+    """Make an earlier version the champion again (it must load and verify)."""
+    path = Path(registry)
+    reg = open_registry(path)
+    if not (path / version / "metadata.json").exists():
+        raise RegistryError(f"注册库 {path} 中没有版本 {version}", f"registry {path} has no version {version}")
+    load_model(path / version)  # verifies hashes and features before it can become champion
+    d = Decision(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="rollback", challenger=None,
+                 champion_before=reg.champion, champion_after=version,
+                 reason_zh=f"人工回滚到 {version}", reason_en=f"rolled back to {version} by request")
+    reg.champion = version
+    reg.history.append(d)
+    save_registry(path, reg)
+    return d

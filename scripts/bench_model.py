@@ -1,0 +1,65 @@
+"""Benchmark the model stage: features and prediction for every policy, SHAP for the flagged share.
+
+    python scripts/bench_model.py [--policies 1000000] [--flagged 0.10] [--repeat 3] [--data DIR]
+
+The submission is loaded and the rulebook run once (measured elsewhere); then features,
+prediction and SHAP explanations are timed --repeat times. Target: <= 90 s at 1,000,000.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_intake import ensure_data  # noqa: E402
+
+from scoring.explain import explain  # noqa: E402
+from scoring.features import build_features  # noqa: E402
+from scoring.intake import latest_date, load_submission  # noqa: E402
+from scoring.model import load_model  # noqa: E402
+from scoring.pipeline import default_model_dir  # noqa: E402
+from scoring.rulebook import run_rules  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--policies", type=int, default=1_000_000)
+    ap.add_argument("--flagged", type=float, default=0.10)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--service-scale", type=float, default=1.3)
+    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
+    a = ap.parse_args()
+    sub = load_submission(ensure_data(a.data / str(a.policies), a.policies, a.service_scale))
+    as_of = latest_date(sub.tables)
+    findings = run_rules(sub, as_of=as_of).findings
+    model = load_model(default_model_dir())
+    rows = {"features": [], "predict": [], "shap": []}
+    for _ in range(a.repeat):
+        t = time.perf_counter()
+        X = build_features(sub, as_of, findings)
+        rows["features"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        p = model.predict(X)
+        rows["predict"].append(time.perf_counter() - t)
+        k = int(a.flagged * len(X))
+        top = X.loc[p["p_missing"].sort_values(ascending=False).index[:k]]
+        t = time.perf_counter()
+        explain(model, top, "missing")
+        rows["shap"].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"{len(X):,} policies, SHAP for {k:,} ({a.flagged:.0%}), {a.repeat} runs, peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (includes the loaded submission)")
+    for name, v in med.items():
+        print(f"  {name:<10} median {v:6.1f} s  (runs {', '.join(f'{x:.1f}' for x in rows[name])})")
+    print(f"  total      median {sum(med.values()):6.1f} s  (target <= 90 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datasets.synth import write_submission
+from scoring.errors import RegistryError
+from scoring.pipeline import run_retrain, run_score
+from scoring.registry import open_registry, psi
+
+from .helpers import world
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reg")
+    full = write_submission(world(8000, 31), root / "full")
+    # a weak start: in the training years few labels, half of them wrong; the latest year as is
+    weak = root / "weak"
+    shutil.copytree(full, weak)
+    insp = pd.read_csv(weak / "inspections.csv", dtype=str, keep_default_na=False)
+    latest = insp["policy_id"].str[1:5] == insp["policy_id"].str[1:5].max()
+    latest |= insp["policy_id"].str[1:5] == str(int(insp["policy_id"].str[1:5].max()) - 1)
+    rng = np.random.default_rng(2)
+    keep = latest | (rng.random(len(insp)) < 0.35)
+    insp = insp[keep].copy()
+    noisy = ~latest[keep].to_numpy() & (rng.random(len(insp)) < 0.5)
+    insp.loc[noisy, "outcome"] = rng.permutation(insp.loc[noisy, "outcome"].to_numpy())
+    insp.to_csv(weak / "inspections.csv", index=False)
+    shuffled = root / "shuffled"
+    shutil.copytree(full, shuffled)
+    insp = pd.read_csv(shuffled / "inspections.csv", dtype=str, keep_default_na=False)
+    insp["outcome"] = np.random.default_rng(3).permutation(insp["outcome"].to_numpy())
+    insp.to_csv(shuffled / "inspections.csv", index=False)
+    return {"full": full, "weak": weak, "shuffled": shuffled, "root": root}
+
+
+@pytest.fixture(scope="module")
+def registry(data):
+    reg = data["root"] / "registry"
+    first = run_retrain([data["weak"]], reg)
+    assert first.action == "promote" and first.champion_before is None
+    return reg
+
+
+def test_shuffled_labels_are_never_promoted(data, registry):
+    before = open_registry(registry).champion
+    d = run_retrain([data["shuffled"]], registry)
+    assert d.action == "keep"
+    assert open_registry(registry).champion == before
+
+
+def test_more_correct_labels_are_promoted_and_recorded(data, registry):
+    before = open_registry(registry).champion
+    d = run_retrain([data["full"]], registry)
+    assert d.action == "promote", d.reason_en
+    reg = open_registry(registry)
+    assert reg.champion == d.challenger != before
+    last = reg.history[-1]
+    dumped = last.model_dump()
+    assert {"metrics", "feature_psi", "label_drift", "evaluated_on", "data_sha256", "input_sha256"} <= set(dumped)
+    assert dumped["evaluated_on"]["n"] > 0 and "ap_difference_ci" in dumped["evaluated_on"]
+    md = (registry / "decisions.md").read_text(encoding="utf-8")
+    assert d.challenger in md and "晋升条件" in md
+    card = (registry / d.challenger / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "晋升规则" in card
+
+
+def test_too_few_labels_means_no_promotion(tmp_path):
+    sub = write_submission(world(1500, 5), tmp_path / "s")
+    d = run_retrain([sub], tmp_path / "reg")
+    assert d.action == "keep"
+    assert "too few labels" in d.reason_en and "标签不足" in d.reason_zh
+    assert open_registry(tmp_path / "reg").champion is None
+
+
+def test_rollback_restores_byte_identical_scores(data, registry, tmp_path):
+    reg = open_registry(registry)
+    first = reg.history[0].challenger
+    small = write_submission(world(300, 9), tmp_path / "s")
+    run_score(small, tmp_path / "direct", model_dir=registry / first)
+    d = run_retrain([], registry, rollback_to=first)
+    assert d.action == "rollback" and open_registry(registry).champion == first
+    run_score(small, tmp_path / "via_registry", model_dir=registry)
+    for name in ("policy_scores.csv", "explanations.jsonl"):
+        assert (tmp_path / "direct" / name).read_bytes() == (tmp_path / "via_registry" / name).read_bytes()
+    with pytest.raises(RegistryError):
+        run_retrain([], registry, rollback_to="v999-nothing")
+
+
+def test_corrupt_registry_is_refused_and_left_alone(data, tmp_path):
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    (reg / "registry.json").write_text("{\"champion\": 3, oops", encoding="utf-8")
+    with pytest.raises(RegistryError) as e:
+        run_retrain([data["weak"]], reg)
+    assert "损坏" in e.value.message_zh and "corrupt" in e.value.message_en
+    assert (reg / "registry.json").read_text(encoding="utf-8") == "{\"champion\": 3, oops"
+    assert sorted(p.name for p in reg.iterdir()) == ["registry.json"]
+
+
+def test_psi_sees_a_shift():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 1, 5000)
+    assert psi(a, rng.normal(0, 1, 5000)) < 0.05
+    assert psi(a, rng.normal(1.0, 1, 5000)) > 0.25

@@ -18,7 +18,6 @@ Everything is vectorised NumPy / pandas and deterministic for a seed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,7 +271,6 @@ def _policies(rng, cfg: Config, ent: pd.DataFrame, presence, brokers, agencies):
     # brokers: 40% of policies, uniform among the region's brokers
     brokered = rng.random(n) < 0.4
     rep["broker_id"] = [brokers[r][i % len(brokers[r])] if b else None for r, b, i in zip(reg, brokered, rng.integers(0, 100, n))]
-    year = rep["year"].to_numpy()
     post = rep["start_date"].to_numpy() >= CUTOVER
     comm = np.where(post, rng.uniform(0.01, 0.05, n), rng.uniform(0.02, 0.10, n))
     rep["commission_rate"] = np.where(brokered, np.round(comm, 3), np.nan)
@@ -719,7 +717,6 @@ def _plant_staff_overlap(rng, cfg: Config, s: pd.DataFrame, p: pd.DataFrame, sna
 
 def _finish_photos(rng, s: pd.DataFrame) -> None:
     counts = s["photo_count"].to_numpy().astype(np.int64)
-    m = len(s)
     total = int(counts.sum())
     hashes = _hex_ids(rng, total)
     firsts = np.cumsum(counts) - counts

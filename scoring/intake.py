@@ -206,7 +206,6 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
     """Parse and check every column; ``columns`` is emptied as it goes so memory is released."""
     order = {c.name: i for i, c in enumerate(table.columns)}
     fails = _Failures(file, rows, order)
-    n = len(rows)
     values: dict[str, np.ndarray] = {}
     texts: dict[str, pa.Array] = {}  # cells as written, for messages
 

@@ -12,7 +12,6 @@ import codecs
 from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 

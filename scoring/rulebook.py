@@ -254,10 +254,9 @@ def _render(template: str, observed, expected, clause: str) -> np.ndarray:
     n = len(observed)
     if not pieces:
         return np.full(n, "", dtype=object)
-    arrays = [p if isinstance(p, pa.Array) else p for p in pieces]
-    if not any(isinstance(p, pa.Array) for p in arrays):
-        return np.full(n, "".join(p.as_py() for p in arrays), dtype=object)
-    out = pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in arrays], "")
+    if not any(isinstance(p, pa.Array) for p in pieces):
+        return np.full(n, "".join(p.as_py() for p in pieces), dtype=object)
+    out = pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
     return out.to_numpy(zero_copy_only=False).astype(object)
 
 
@@ -267,7 +266,6 @@ def _requirements(rule: Rule, ctx: Context) -> list[str]:
     missing = [t for t in k.tables if not ctx.has(t)]
     from .schema import TABLES
 
-    table = "services" if rule.scope == "service" else "policies"
     names = set()
     for v in rule.params.values():
         if isinstance(v, str):

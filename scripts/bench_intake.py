@@ -53,13 +53,17 @@ def ensure_data(data: Path, policies: int, scale: float) -> Path:
     return sub
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def data_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every benchmark shares: size, services per policy, repeats, where data is kept."""
     ap.add_argument("--policies", type=int, default=1_000_000)
     ap.add_argument("--service-scale", type=float, default=1.3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
-    a = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    a = data_args(argparse.ArgumentParser()).parse_args()
     sub = ensure_data(a.data / f"{a.policies}", a.policies, a.service_scale)
     sizes = {f.name: f.stat().st_size for f in sorted(sub.glob("*.csv"))}
     floor = [run(FLOOR, sub) for _ in range(a.repeat)]

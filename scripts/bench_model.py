@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import ensure_data  # noqa: E402
+from bench_intake import data_args, ensure_data  # noqa: E402
 
 from scoring.explain import explain  # noqa: E402
 from scoring.features import build_features  # noqa: E402
@@ -29,12 +29,8 @@ from scoring.rulebook import run_rules  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--policies", type=int, default=1_000_000)
+    ap = data_args(argparse.ArgumentParser())
     ap.add_argument("--flagged", type=float, default=0.10)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--service-scale", type=float, default=1.3)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
     a = ap.parse_args()
     sub = load_submission(ensure_data(a.data / str(a.policies), a.policies, a.service_scale))
     as_of = latest_date(sub.tables)

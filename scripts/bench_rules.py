@@ -19,18 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import ensure_data  # noqa: E402
+from bench_intake import data_args, ensure_data  # noqa: E402
 
 from scoring.intake import load_submission  # noqa: E402
 from scoring.rulebook import load_rulebook, run_rules  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--policies", type=int, default=1_000_000)
-    ap.add_argument("--service-scale", type=float, default=1.3)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
+    ap = data_args(argparse.ArgumentParser())
     a = ap.parse_args()
     sub_dir = ensure_data(a.data / f"{a.policies}", a.policies, a.service_scale)
     t = time.perf_counter()

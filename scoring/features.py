@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from .checks import arrow
 
 from .intake import Submission
 from .schema import HIGH_RISK_INDUSTRIES, INDUSTRIES
@@ -122,18 +125,25 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     tail = elapsed_days[last.index.to_numpy()] - last.to_numpy()
     max_gap[gaps.index.to_numpy()] = np.maximum(gaps.to_numpy(), tail)
 
-    staff_cols = s["staff_ids"].str.split(";", expand=True)
+    # staff: one row per listed person (Arrow split, no Python loop)
+    lists = pc.split_pattern(arrow(s["staff_ids"]), ";")
+    who = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    parent = pc.list_parent_indices(lists).to_numpy()
     if "staff" in sub.present and len(sub["staff"]):
-        qual = sub["staff"].set_index("staff_id")["qualification"]
-        q = staff_cols.apply(lambda c: c.str.strip().map(qual))
-        unq = ((q == "none") | staff_cols.isna()).all(axis=1).to_numpy() & q.notna().any(axis=1).to_numpy()
+        idx = pc.index_in(who, value_set=arrow(sub["staff"]["staff_id"]))
+        known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
+        quals = sub["staff"]["qualification"].to_numpy(dtype=object)
+        none = np.zeros(len(who), dtype=bool)
+        none[known] = quals[idx.filter(pc.is_valid(idx)).to_numpy()] == "none"
+        listed = np.bincount(parent, minlength=len(s))
+        n_none = np.bincount(parent, weights=none, minlength=len(s))
+        unq = (listed > 0) & (n_none == listed)
         unqualified_share = _safe_div(per_policy(unq), n_services)
     else:
         unqualified_share = np.full(n, np.nan)
-    first_staff = staff_cols[0].str.strip()
+    pairs = pd.DataFrame({"pos": pos[parent], "staff": who.to_pandas()}).drop_duplicates()
+    cnt = pairs.groupby("pos").size()
     n_staff = np.zeros(n)
-    st = pd.DataFrame({"pos": pos, "staff": first_staff.to_numpy()}).drop_duplicates()
-    cnt = st.groupby("pos").size()
     n_staff[cnt.index.to_numpy()] = cnt.to_numpy()
     items = pd.DataFrame({"pos": pos, "item": s["service_item"].to_numpy()}).drop_duplicates().groupby("pos").size()
     n_items = np.zeros(n)
@@ -194,7 +204,7 @@ def _track_record(f: pd.DataFrame, p: pd.DataFrame, s: pd.DataFrame, pos: np.nda
         "spend": f["spend_ratio"].to_numpy(),
     })
     prov = s["agency_id"].where(s["agency_id"].notna(), "insurer:" + p["insurer_id"].to_numpy()[pos])
-    main_provider = pd.Series(prov.to_numpy()).groupby(pos).agg(lambda x: x.iloc[0])
+    main_provider = pd.Series(prov.to_numpy()).groupby(pos).first()
     per["provider"] = pd.Series(main_provider).reindex(range(len(p))).to_numpy()
     per["hours"] = pd.Series(hours).groupby(pos).mean().reindex(range(len(p))).to_numpy()
 

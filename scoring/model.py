@@ -91,6 +91,9 @@ def _estimator(seed: int) -> HistGradientBoostingClassifier:
 def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
     """Fit both classes and their Platt calibration (on 5-fold out-of-fold log-odds)."""
     M = X[list(FEATURE_NAMES)].to_numpy(dtype=float)
+    # A feature with no value at all in the training rows (e.g. track records when only the
+    # first year is labelled) is held constant: scikit-learn cannot bin an all-missing column.
+    M[:, np.isnan(M).all(axis=0)] = 0.0
     estimators, calibration = {}, {}
     for cls in CLASSES:
         y = (outcome.to_numpy() == cls).astype(int)
@@ -100,7 +103,9 @@ def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
         oof = np.zeros(len(y))
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
         for tr, te in folds.split(M, y):
-            oof[te] = _estimator(seed).fit(M[tr], y[tr]).decision_function(M[te])
+            Mtr = M[tr].copy()
+            Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0
+            oof[te] = _estimator(seed).fit(Mtr, y[tr]).decision_function(M[te])
         platt = LogisticRegression(C=1e6).fit(oof.reshape(-1, 1), y)
         calibration[cls] = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         estimators[cls] = _estimator(seed).fit(M, y)

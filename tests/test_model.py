@@ -176,3 +176,13 @@ def test_shipped_champion_loads():
 
     m = load_model(Path(__file__).resolve().parents[1] / "models" / "champion")
     assert m.metadata["validation"]["test_year"] > max(m.metadata["validation"]["train_years"])
+
+
+def test_training_survives_a_feature_with_no_values(prep):
+    X, labels, years = labelled_set([prep])
+    X = X.reset_index(drop=True).copy()
+    X["insurer_prev_services"] = np.nan
+    from scoring.model import fit
+
+    m = fit(X, labels["outcome"], seed=0)
+    assert np.isfinite(m.predict(X.iloc[:50]).to_numpy()).all()

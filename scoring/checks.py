@@ -163,10 +163,6 @@ def dates(values) -> np.ndarray:
     return np.datetime_as_string(np.asarray(values, dtype="datetime64[D]"), unit="D").astype(object)
 
 
-def _as_array(frame, col):
-    return frame[col].to_numpy()
-
-
 def _num(frame, col) -> np.ndarray:
     return frame[col].to_numpy(dtype=float, na_value=np.nan)
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import parsing, uscc
+from .parsing import bool_mask
 from .io import RawTable, read_submission
 from .messages import TEMPLATES
 from .schema import TABLES, Column, Table
@@ -214,7 +215,7 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
         if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
             if col.nonempty:
-                fails.add(_np(pc.is_null(raw_values)), col.name, "empty", raw_values)
+                fails.add(bool_mask(pc.is_null(raw_values)), col.name, "empty", raw_values)
             _check_range(col, fast, fails, raw_values)
             return col.name, raw_values, fast
         if col.type == "str" and not col.nonempty:
@@ -224,7 +225,7 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         if col.default is not None:
             text = pc.fill_null(text, col.default)
         if col.nonempty:
-            fails.add(_np(pc.is_null(text)), col.name, "empty", raw_values)
+            fails.add(bool_mask(pc.is_null(text)), col.name, "empty", raw_values)
         return col.name, raw_values, _parse_column(col, text, fails, raw_values)
 
     # Arrow kernels release the GIL: columns are parsed in parallel (failures are ordered later).
@@ -239,7 +240,7 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
     if _has_duplicates(key):
         vc = pc.value_counts(key)
         counts = pc.take(vc.field("counts"), pc.index_in(key, value_set=vc.field("values")))
-        dup = _np(pc.fill_null(pc.greater(counts, 1), False)) & _np(pc.is_valid(key))
+        dup = bool_mask(pc.fill_null(pc.greater(counts, 1), False)) & bool_mask(pc.is_valid(key))
         fails.add(dup, table.key, "duplicate", key, count=counts)
 
     # Cross-column rules of the contract.
@@ -250,8 +251,8 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         f, r = values["hazards_found"], values["hazards_rectified"]
         with np.errstate(invalid="ignore"):
             fails.add(r > f, "hazards_rectified", "rectified_gt_found", texts["hazards_rectified"], other=texts["hazards_found"])
-        agency = _np(pc.is_null(values["agency_id"]))
-        is_agency = _np(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
+        agency = bool_mask(pc.is_null(values["agency_id"]))
+        is_agency = bool_mask(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
         fails.add(is_agency & agency, "agency_id", "agency_required", texts["agency_id"])
     return values, fails
 
@@ -266,16 +267,12 @@ def _has_duplicates(key: pa.Array) -> bool:
     return bool(pc.any(same).as_py())
 
 
-def _np(arr) -> np.ndarray:
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def _check_references(values: dict, fails: _Failures, table: Table, policies: "_PolicyIds") -> None:
     for col in table.references:
         ids = values[col]
-        known = _np(pc.is_in(ids, value_set=policies.all))
-        rejected = _np(pc.is_in(ids, value_set=policies.rejected))
-        present = _np(pc.is_valid(ids))
+        known = bool_mask(pc.is_in(ids, value_set=policies.all))
+        rejected = bool_mask(pc.is_in(ids, value_set=policies.rejected))
+        present = bool_mask(pc.is_valid(ids))
         fails.add(present & ~known, col, "unknown_policy", ids)
         fails.add(present & rejected, col, "policy_rejected", ids)
 

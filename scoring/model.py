@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from . import __version__
 from .errors import ModelError
 from .features import CATEGORICAL, FEATURE_NAMES
+from .io import sha256_file
 from .labels import CLASSES
 from .metrics import class_metrics
 
@@ -209,10 +210,6 @@ def _thresholds(labels: pd.DataFrame) -> dict:
 # ---------------------------------------------------------------------------------- artifacts
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def package_versions() -> dict:
     import shap
     import sklearn
@@ -239,7 +236,7 @@ def save_model(model: ServiceModel, out: str | Path, name: str | None = None, ex
         files = {}
         for cls, est in model.estimators.items():
             sio.dump(est, tmp / f"{cls}.skops")
-            files[cls] = {"file": f"{cls}.skops", "sha256": _sha256(tmp / f"{cls}.skops")}
+            files[cls] = {"file": f"{cls}.skops", "sha256": sha256_file(tmp / f"{cls}.skops")}
         meta["estimators"] = files
         (tmp / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / "MODEL_CARD.md").write_text(model_card(meta), encoding="utf-8")
@@ -274,7 +271,7 @@ def load_model(path: str | Path) -> ServiceModel:
         f = path / entry["file"]
         if not f.exists():
             raise ModelError(f"模型文件 {f} 不存在", f"model file {f} does not exist")
-        digest = _sha256(f)
+        digest = sha256_file(f)
         if digest != entry["sha256"]:
             raise ModelError(
                 f"模型文件 {f} 的 sha256 与 metadata.json 不符（可能被篡改），拒绝加载",

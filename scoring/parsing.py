@@ -44,7 +44,7 @@ def try_fast(kind: str, arr: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
         if fast is None:
             return None
         values = np.asarray(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
-        present = _np(pc.is_valid(arr))
+        present = bool_mask(pc.is_valid(arr))
         return values if np.isfinite(values[present]).all() else None
     if kind == "date":
         # Arrow's strict cast accepts only real calendar dates written YYYY-MM-DD
@@ -72,7 +72,7 @@ def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if fast is not None:
         values = np.asarray(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            finite = np.isfinite(values) | np.isnan(values) & ~_np(pc.is_valid(arr))
+            finite = np.isfinite(values) | np.isnan(values) & ~bool_mask(pc.is_valid(arr))
         if finite.all():
             return values, np.zeros(len(arr), dtype=bool)
     ok = pc.match_substring_regex(arr, _NUMBER)
@@ -105,11 +105,12 @@ def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return ts.to_numpy(zero_copy_only=False).astype("datetime64[s]"), np.zeros(len(arr), dtype=bool)
     slow_values, slow_bad = _parse_date_slow(arr)
     fast_values = ts.to_numpy(zero_copy_only=False).astype("datetime64[s]")
-    iso = _np(iso_ok)
+    iso = bool_mask(iso_ok)
     return np.where(iso, fast_values, slow_values), np.where(iso, False, slow_bad)
 
 
-def _np(arr) -> np.ndarray:
+def bool_mask(arr) -> np.ndarray:
+    """An Arrow boolean array as a NumPy mask."""
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
 
 

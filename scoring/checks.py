@@ -148,11 +148,19 @@ def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=()):
 
 
 def fmt(values, digits: int = 6) -> np.ndarray:
-    """Numbers as short text: 300000, 0.0035, 1.25 (no float noise)."""
-    v = np.asarray(values, dtype=float)
-    out = np.array([f"{x:.{digits}g}" if np.isfinite(x) else "" for x in np.round(v, 6)], dtype=object) if v.size < 50_000 \
-        else pd.Series(np.round(v, 6)).map(lambda x: f"{x:.{digits}g}").to_numpy(dtype=object)
-    return out
+    """Numbers as short text: 300000, 0.0035, 1.25 (``digits`` significant digits, no float noise).
+
+    Values are rounded to 6 decimals, then to ``digits`` significant digits, and printed by
+    Arrow's shortest round-trip cast; NaN becomes "".
+    """
+    v = np.round(np.asarray(values, dtype=float), 6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.abs(v)))
+    d = np.clip(np.where(np.isfinite(mag), digits - 1 - mag, 0), -15, 15).astype(int)
+    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)
+    r = np.where(d >= 0, np.round(v * up) / up, np.round(v / down) * down)
+    text = pc.fill_null(pc.cast(pa.array(r, from_pandas=True), pa.string()), "")
+    return text.to_numpy(zero_copy_only=False).astype(object)
 
 
 def pct(values) -> np.ndarray:
@@ -161,6 +169,13 @@ def pct(values) -> np.ndarray:
 
 def dates(values) -> np.ndarray:
     return np.datetime_as_string(np.asarray(values, dtype="datetime64[D]"), unit="D").astype(object)
+
+
+def join_text(*pieces) -> np.ndarray:
+    """Element-wise concatenation of text arrays and literals (Arrow, no per-row Python)."""
+    parts = [pa.scalar(p, pa.string()) if isinstance(p, str)
+             else pc.fill_null(pa.array(np.asarray(p, dtype=object), pa.string(), from_pandas=True), "") for p in pieces]
+    return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False).astype(object)
 
 
 def _num(frame, col) -> np.ndarray:
@@ -300,15 +315,14 @@ def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
             fired.append(OPS[op](a, b))
     fire = np.logical_or.reduce(fired) & active & conditions(frame, when_present=p.when_present)
     rows = np.flatnonzero(fire)
-    parts_zh, parts_en = [], []
+    zh = en = np.full(len(rows), "", dtype=object)
     for (left, op, right), f in zip(p.pairs, fired):
         on = f[rows]
         a, b = fmt(_num(frame, left)[rows]), fmt(_num(frame, right)[rows])
-        parts_zh.append(np.where(on, _ZH[left] + " " + a + f" {OP_TEXT[op]} " + _ZH[right] + " " + b, ""))
-        parts_en.append(np.where(on, left + " " + a + f" {OP_TEXT[op]} " + right + " " + b, ""))
+        sep_zh, sep_en = np.where(on & (zh != ""), "；", ""), np.where(on & (en != ""), "; ", "")
+        zh = join_text(zh, sep_zh, np.where(on, join_text(_ZH[left] + " ", a, f" {OP_TEXT[op]} " + _ZH[right] + " ", b), ""))
+        en = join_text(en, sep_en, np.where(on, join_text(left + " ", a, f" {OP_TEXT[op]} " + right + " ", b), ""))
     exp = "；".join(f"{_ZH[l]} {OP_TEXT[_NEGATE[o]]} {_ZH[r]}" for l, o, r in p.pairs)
-    zh = np.array(["；".join(x for x in t if x) for t in zip(*parts_zh)], dtype=object)
-    en = np.array(["; ".join(x for x in t if x) for t in zip(*parts_en)], dtype=object)
     return Hits(rows, zh, np.full(len(rows), exp, dtype=object), en)
 
 
@@ -541,18 +555,29 @@ class Overlap(Params):
 
 @kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
 def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
-    long = ctx.staff_long.copy()
+    long = ctx.staff_long
     i = long["i"].to_numpy()
-    long["date"] = frame["service_date"].to_numpy()[i]
-    long["ent"] = frame["enterprise_id"].to_numpy()[i]
-    long["hours"] = frame["onsite_hours"].to_numpy()[i]
-    long["lat"] = frame["checkin_lat"].to_numpy(dtype=float)[i]
-    long["lon"] = frame["checkin_lon"].to_numpy(dtype=float)[i]
-    g = long.groupby(["staff", "date"], sort=False)
-    n_ent = g["ent"].transform("nunique").to_numpy()
-    cand = long[n_ent >= 2].copy()
-    if cand.empty:
+    # staff-days at two or more enterprises, by integer codes: (staff, day) key, then (key, enterprise)
+    staff = pc.dictionary_encode(arrow(long["staff"]))
+    ent = pc.dictionary_encode(arrow(frame["enterprise_id"]))
+    s_code = staff.indices.to_numpy().astype(np.int64)
+    e_code = ent.indices.to_numpy().astype(np.int64)[i]
+    days = frame["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)[i]
+    key = s_code * (int(days.max() - days.min()) + 1) + (days - days.min())
+    pairs = sorted_unique(key * len(ent.dictionary) + e_code) // len(ent.dictionary)
+    multi = sorted_unique(pairs[1:][pairs[1:] == pairs[:-1]])
+    if not len(multi):
         return _hits(np.zeros(len(frame), bool), "", "")
+    sel = np.flatnonzero(np.isin(key, multi))
+    rows = i[sel]
+    cand = pd.DataFrame({"i": rows, "staff": pc.take(staff.dictionary, pa.array(s_code[sel])).to_pandas(),
+                         "date": days[sel].astype("datetime64[D]"),
+                         "ent": pc.take(ent.dictionary, pa.array(e_code[sel])).to_pandas()})
+    cand = cand.sort_values(["i", "staff"], kind="stable").reset_index(drop=True)
+    rows = cand["i"].to_numpy()
+    cand["hours"] = frame["onsite_hours"].to_numpy(dtype=float, na_value=np.nan)[rows]
+    cand["lat"] = _num(frame, "checkin_lat")[rows]
+    cand["lon"] = _num(frame, "checkin_lon")[rows]
     gc = cand.groupby(["staff", "date"], sort=False)
     cand["sum_hours"] = gc["hours"].transform("sum").to_numpy()
     # farthest pair of check-ins within the staff-day (pairs within each small group)
@@ -588,14 +613,19 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
 _MIX = np.uint64(0x100000001B3)
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (numpy's hash-based unique is several times slower on millions of ints)."""
+    s = np.sort(values)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])] if len(s) else s
+
+
 def duplicate_mask(values: pa.Array) -> np.ndarray:
     """Rows whose exact (non-empty) string occurs more than once.
 
     Hash tables over millions of distinct random strings are slow here, so strings are grouped
-    by byte length, read as fixed-width rows of 64-bit words, sorted by a mixed key and
-    compared word for word with their sorted neighbour: exact, with no per-row Python.
-    (A true duplicate could be missed only if a different string shared its 64-bit key and
-    sorted between the two copies.)
+    by byte length and read as fixed-width rows of 64-bit words mixed into one key. Keys that
+    occur twice are found by a sort of the keys alone; only the rows holding such a key are
+    then compared word for word with their sorted neighbour: exact, with no per-row Python.
     """
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     values = pc.fill_null(values.cast(pa.string()), "")
@@ -607,7 +637,7 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
         idx = np.flatnonzero(lens == L)
         if len(idx) < 2:
             continue
-        part = values.take(pa.array(idx))
+        part = values if len(idx) == len(values) else values.take(pa.array(idx))
         offsets = np.frombuffer(part.buffers()[1], dtype=np.int32)[part.offset: part.offset + len(part) + 1]
         data = np.frombuffer(part.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(len(idx), int(L))
         pad = (-int(L)) % 8
@@ -618,13 +648,20 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
         with np.errstate(over="ignore"):
             for j in range(1, words.shape[1]):
                 key = key * _MIX ^ words[:, j]
-        order = np.argsort(key, kind="stable")
-        w = words[order]
-        same = (key[order][1:] == key[order][:-1]) & (w[1:] == w[:-1]).all(axis=1)
-        hit = np.zeros(len(idx), dtype=bool)
+        sk = np.sort(key)
+        twice = sorted_unique(sk[1:][sk[1:] == sk[:-1]])
+        if not len(twice):
+            continue
+        pos = np.minimum(np.searchsorted(twice, key), len(twice) - 1)  # few keys: cache-friendly
+        cand = np.flatnonzero(twice[pos] == key)
+        ck, cw = key[cand], words[cand]
+        order = np.lexsort([*cw.T[::-1], ck]) if cw.shape[1] > 1 else np.argsort(ck, kind="stable")
+        w = cw[order]
+        same = (w[1:] == w[:-1]).all(axis=1)
+        hit = np.zeros(len(cand), dtype=bool)
         hit[1:] |= same
         hit[:-1] |= same
-        out[idx[order[hit]]] = True
+        out[idx[cand[order[hit]]]] = True
     return out
 
 
@@ -641,7 +678,7 @@ def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
     fire = np.zeros(len(frame), dtype=bool)
     obs = np.empty(len(frame), dtype=object)
     if len(cand):
-        cand["e"] = frame["enterprise_id"].to_numpy(dtype=object)[cand["i"].to_numpy()]
+        cand["e"] = pc.take(arrow(frame["enterprise_id"]), pa.array(cand["i"].to_numpy())).to_pandas()
         cand = cand[cand.groupby("h")["e"].transform("nunique").to_numpy() >= 2]
         fire[cand["i"].to_numpy()] = True
         first = cand.groupby("i")["h"].first()
@@ -670,9 +707,10 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
     obs = np.empty(len(frame), dtype=object)
     if again.any():
         rows = idx[again]
-        t = pd.DataFrame({"i": rows, "norm": norm.filter(pa.array(again)).to_numpy(zero_copy_only=False),
-                          "prov": frame["provider"].to_numpy(dtype=object)[rows],
-                          "ent": frame["enterprise_id"].to_numpy(dtype=object)[rows]})
+        take = pa.array(rows)
+        t = pd.DataFrame({"i": rows, "norm": norm.filter(pa.array(again)).to_pandas(),
+                          "prov": pc.take(arrow(frame["provider"]), take).to_pandas(),
+                          "ent": pc.take(arrow(frame["enterprise_id"]), take).to_pandas()})
         t["n"] = t.groupby(["prov", "norm"], sort=False)["ent"].transform("nunique")
         bad = t[t["n"] >= p.min_enterprises]
         fire[bad["i"].to_numpy()] = True
@@ -749,14 +787,15 @@ class Blacklist(Params):
 
 
 @kind("insurer_blacklist", Blacklist, ("insurer",), stricter={"share": "lower", "min_ratio": "higher"})
-def insurer_blacklist(ctx, frame, active, p: Blacklist, findings: pd.DataFrame | None = None) -> Hits:
+def insurer_blacklist(ctx, frame, active, p: Blacklist, findings: pa.Table | None = None) -> Hits:
     pol = frame
-    flagged = set()
+    flagged = pa.array([], pa.string())
     if findings is not None and len(findings):
-        f = findings[findings["rule_code"].str.startswith(p.prefix) & findings["policy_id"].notna()]
-        flagged = set(f["policy_id"])
-    share = pol["policy_id"].isin(flagged).groupby(pol["insurer_id"]).mean()
-    ended = pol[pol["ended"]]
+        on_policy = pc.and_(pc.starts_with(findings["rule_code"], p.prefix), pc.is_valid(findings["policy_id"]))
+        flagged = pc.unique(findings["policy_id"].filter(on_policy))
+    is_flagged = pc.is_in(arrow(pol["policy_id"]), value_set=flagged).to_numpy(zero_copy_only=False)
+    share = pd.Series(np.asarray(is_flagged, dtype=bool), index=pol.index).groupby(pol["insurer_id"]).mean()
+    ended = pol.loc[pol["ended"].to_numpy(), ["insurer_id", "prevention_fee", "spend"]]
     fee = ended.groupby("insurer_id")["prevention_fee"].sum()
     spend = ended.groupby("insurer_id")["spend"].sum()
     ratio = (spend / fee.where(fee > 0)).reindex(share.index)

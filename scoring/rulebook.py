@@ -240,24 +240,21 @@ def _region_params(rule: Rule, regions: np.ndarray):
     return rule.parsed.model_copy(update=values)
 
 
-def _render(template: str, observed, expected, clause: str) -> np.ndarray:
+def _render(template: str, observed: pa.Array, expected: pa.Array, clause: str) -> pa.Array:
     pieces = []
     for literal, fieldname, _, _ in string.Formatter().parse(template):
         if literal:
             pieces.append(pa.scalar(literal, pa.string()))
         if fieldname == "observed":
-            pieces.append(pa.array(observed, pa.string(), from_pandas=True))
+            pieces.append(observed)
         elif fieldname == "expected":
-            pieces.append(pa.array(expected, pa.string(), from_pandas=True))
+            pieces.append(expected)
         elif fieldname == "clause":
             pieces.append(pa.scalar(clause, pa.string()))
     n = len(observed)
-    if not pieces:
-        return np.full(n, "", dtype=object)
     if not any(isinstance(p, pa.Array) for p in pieces):
-        return np.full(n, "".join(p.as_py() for p in pieces), dtype=object)
-    out = pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
-    return out.to_numpy(zero_copy_only=False).astype(object)
+        return pa.array(np.full(n, "".join(p.as_py() for p in pieces), dtype=object), pa.string())
+    return pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
 
 
 def _requirements(rule: Rule, ctx: Context) -> list[str]:
@@ -287,29 +284,39 @@ def _requirements(rule: Rule, ctx: Context) -> list[str]:
     return missing
 
 
-def _findings_frame(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pd.DataFrame:
+def _text_array(values, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.string())
+    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
+
+
+def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Table:
+    """The findings of one rule as an Arrow table of ``FINDING_COLUMNS`` (all strings)."""
     n = len(hits.rows)
-    obs_en = hits.observed_en if hits.observed_en is not None else hits.observed
-    df = pd.DataFrame({"scope": np.full(n, rule.scope, dtype=object)})
+
+    def const(value):
+        return pa.array(np.full(n, value, dtype=object), pa.string())
+
+    cols = {"scope": const(rule.scope)}
     if rule.scope in ("policy", "service"):
         rows = pa.array(hits.rows, pa.int64())
-        for col in ("policy_id", "insurer_id", "region_code") + (("service_id",) if rule.scope == "service" else ()):
-            df[col] = pc.take(arrow(frame[col]), rows).to_numpy(zero_copy_only=False)
-        if rule.scope == "policy":
-            df["service_id"] = None
+        for col in ("policy_id", "insurer_id", "region_code", "service_id"):
+            if col == "service_id" and rule.scope == "policy":
+                cols[col] = pa.nulls(n, pa.string())
+            else:
+                cols[col] = pc.take(arrow(frame[col]), rows).cast(pa.string())
     else:
-        df["policy_id"] = None
-        df["service_id"] = None
-        df["insurer_id"] = hits.keys.get("insurer_id", np.full(n, None, dtype=object))
-        df["region_code"] = hits.keys.get("region_code", np.full(n, None, dtype=object))
-    df["rule_code"] = rule.code
-    df["severity"] = rule.severity
-    df["clause"] = rule.clause
-    df["observed"] = hits.observed
-    df["expected"] = hits.expected
-    df["message_zh"] = _render(rule.message_zh, hits.observed, hits.expected, rule.clause)
-    df["message_en"] = _render(rule.message_en, obs_en, hits.expected, rule.clause)
-    return df[FINDING_COLUMNS]
+        cols["policy_id"] = pa.nulls(n, pa.string())
+        cols["service_id"] = pa.nulls(n, pa.string())
+        cols["insurer_id"] = _text_array(hits.keys.get("insurer_id"), n)
+        cols["region_code"] = _text_array(hits.keys.get("region_code"), n)
+    observed, expected = _text_array(hits.observed, n), _text_array(hits.expected, n)
+    obs_en = _text_array(hits.observed_en, n) if hits.observed_en is not None else observed
+    cols.update(rule_code=const(rule.code), severity=const(rule.severity), clause=const(rule.clause),
+                observed=observed, expected=expected,
+                message_zh=_render(rule.message_zh, observed, expected, rule.clause),
+                message_en=_render(rule.message_en, obs_en, expected, rule.clause))
+    return pa.table({c: cols[c] for c in FINDING_COLUMNS})
 
 
 def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> RuleResults:
@@ -319,7 +326,7 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
     rulebook = rulebook or load_rulebook()
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
     ctx = Context(sub, as_of)
-    parts: list[pd.DataFrame] = []
+    parts: list[pa.Table] = []
     not_checkable: list[dict] = []
     seen_missing: set[str] = set()
     ordered = sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
@@ -348,29 +355,23 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
             frame = ctx.policies
             active = np.ones(len(frame), dtype=bool)
             if rule.scope == "insurer":
-                so_far = pd.concat(parts, ignore_index=True) if parts else None
+                so_far = pa.concat_tables(parts) if parts else None
                 hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
             else:
                 hits = k.fn(ctx, frame, active, rule.parsed)
         if len(hits.rows):
-            parts.append(_findings_frame(rule, hits, frame))
-    findings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FINDING_COLUMNS)
-    findings = sort_findings(findings)
-    return RuleResults(findings, not_checkable, rulebook.version)
+            parts.append(_findings_table(rule, hits, frame))
+    table = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
+    return RuleResults(sort_findings(table), not_checkable, rulebook.version)
 
 
-def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """The stable order of findings.csv: scope, ids, then rule code (sorted by Arrow, not pandas)."""
-    if findings.empty:
-        return findings[FINDING_COLUMNS].reset_index(drop=True)
-    keys = {
-        "_s": pa.array(findings["scope"].map(SCOPE_ORDER).to_numpy(dtype=np.int64)),
-        **{f"_{c}": pc.fill_null(pa.array(findings[c].to_numpy(dtype=object), pa.string(), from_pandas=True), "")
-           for c in ("policy_id", "service_id", "insurer_id", "region_code", "rule_code", "observed")},
-    }
-    table = pa.table(keys)
-    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
-    return findings[FINDING_COLUMNS].iloc[order].reset_index(drop=True)
+def sort_findings(table: pa.Table) -> pd.DataFrame:
+    """The stable order of findings.csv: scope, ids, then rule code and observed value (sorted by Arrow)."""
+    scope_rank = pc.index_in(table["scope"], value_set=pa.array(list(SCOPE_ORDER), pa.string()))
+    keys = pa.table({"_s": scope_rank, **{f"_{c}": pc.fill_null(table[c], "") for c in
+                     ("policy_id", "service_id", "insurer_id", "region_code", "rule_code", "observed")}})
+    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
+    return table.take(order).to_pandas().reset_index(drop=True)
 
 
 def describe(rulebook: Rulebook) -> pd.DataFrame:

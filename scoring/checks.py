@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from .intake import Submission
+from .results import round_sig
 from .schema import HIGH_RISK_INDUSTRIES, TABLES
 
 Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
@@ -148,18 +149,8 @@ def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=()):
 
 
 def fmt(values, digits: int = 6) -> np.ndarray:
-    """Numbers as short text: 300000, 0.0035, 1.25 (``digits`` significant digits, no float noise).
-
-    Values are rounded to 6 decimals, then to ``digits`` significant digits, and printed by
-    Arrow's shortest round-trip cast; NaN becomes "".
-    """
-    v = np.round(np.asarray(values, dtype=float), 6)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = np.floor(np.log10(np.abs(v)))
-    d = np.clip(np.where(np.isfinite(mag), digits - 1 - mag, 0), -15, 15).astype(int)
-    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)
-    r = np.where(d >= 0, np.round(v * up) / up, np.round(v / down) * down)
-    text = pc.fill_null(pc.cast(pa.array(r, from_pandas=True), pa.string()), "")
+    """Numbers as short text: 300000, 0.0035, 1.25 (``digits`` significant digits, no float noise; NaN as "")."""
+    text = pc.fill_null(pc.cast(pa.array(round_sig(values, digits), from_pandas=True), pa.string()), "")
     return text.to_numpy(zero_copy_only=False).astype(object)
 
 

@@ -125,17 +125,14 @@ def default_model_dir() -> Path:
 
 def _reasons(scored: pd.DataFrame, findings: pd.DataFrame, explanations: dict) -> pd.Series:
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings."""
-    f = findings[findings["policy_id"].notna()]
-    f = f.assign(_r=f["severity"].map({"critical": 0, "major": 1, "minor": 2}))
-    f = f.sort_values(["policy_id", "_r", "rule_code"], kind="stable").drop_duplicates(["policy_id", "rule_code"])
-    top = f.groupby("policy_id").head(2)
-    rule_text = top.groupby("policy_id")["message_zh"].agg(lambda m: "；".join(x.split("（")[0] for x in m))
-    out = pd.Series("", index=scored.index, dtype=object)
-    out.loc[rule_text.index.intersection(out.index)] = ("规则：" + rule_text).reindex(out.index).dropna()
-    for pid, rec in explanations.items():
+    from .ranking import rule_reasons
+
+    rule_text = rule_reasons(findings)
+    out = ("规则：" + rule_text).reindex(scored.index).fillna("").to_numpy(dtype=object)
+    for i, rec in zip(scored.index.get_indexer(list(explanations)), explanations.values()):
         model_text = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
-        out.at[pid] = "模型：" + model_text + ("；" + out.at[pid] if out.at[pid] else "")
-    return out
+        out[i] = "模型：" + model_text + ("；" + out[i] if out[i] else "")
+    return pd.Series(out, index=scored.index, dtype=object)
 
 
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
@@ -147,7 +144,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     from .explain import explain
     from .insurers import summarise
     from .intake import REJECTED_COLUMNS
-    from .ranking import rank
+    from .ranking import rank, rule_codes
     from .report import render
     from .results import write_json, write_jsonl
 
@@ -170,9 +167,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
     scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap)
     findings = prep.rules.findings
-    pf = findings[findings["policy_id"].notna()]
-    codes = pf.groupby("policy_id")["rule_code"].agg(lambda c: ";".join(sorted(set(c))))
-    scored["rule_codes"] = codes.reindex(scored.index).fillna("")
+    scored["rule_codes"] = rule_codes(findings).reindex(scored.index).fillna("")
     step("解释标记 / explaining flags")
     explanations = {}
     for cls in ("missing", "poor_quality"):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
@@ -40,3 +42,53 @@ def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds
     flag = np.where((m_margin > 0) & (m_margin >= p_margin), "missing", np.where(p_margin > 0, "poor_quality", ""))
     out["flag"] = np.where(within, flag, "")
     return out
+
+
+def _policy_findings(findings: pd.DataFrame) -> pa.Table:
+    """Policy and service findings, one per (policy, rule code), most severe rule first per policy."""
+    f = findings.loc[findings["policy_id"].notna().to_numpy(), ["policy_id", "rule_code", "severity", "message_zh"]]
+    t = pa.Table.from_pandas(f, preserve_index=False)
+    t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
+    t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITY_RANK), pa.string())))
+    t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("_r", "ascending"), ("rule_code", "ascending")]))
+    t = t.combine_chunks()
+    if t.num_rows < 2:
+        return t
+    pid, code = t["policy_id"].chunk(0), t["rule_code"].chunk(0)
+    new = np.ones(t.num_rows, dtype=bool)
+    same = pc.and_(pc.equal(pid[1:], pid[:-1]), pc.equal(code[1:], code[:-1]))
+    new[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return t.filter(pa.array(new))
+
+
+def _join_by_policy(t: pa.Table, values: pa.Array, sep: str) -> pd.Series:
+    """``values`` (aligned with ``t``, which is sorted by policy_id) joined with ``sep`` per policy."""
+    pid = t["policy_id"].combine_chunks()
+    if not len(pid):
+        return pd.Series([], dtype=object)
+    start = np.ones(len(pid), dtype=bool)
+    start[1:] = ~np.asarray(pc.equal(pid[1:], pid[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
+    first = np.flatnonzero(start)
+    offsets = pa.array(np.append(first, len(pid)).astype(np.int32))
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), sep)
+    return pd.Series(joined.to_numpy(zero_copy_only=False), index=pid.take(pa.array(first)).to_pandas())
+
+
+def rule_codes(findings: pd.DataFrame) -> pd.Series:
+    """Per policy, its distinct rule codes sorted and joined with ``;`` (index policy_id)."""
+    t = _policy_findings(findings)
+    t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("rule_code", "ascending")]))
+    return _join_by_policy(t, t["rule_code"].combine_chunks(), ";")
+
+
+def rule_reasons(findings: pd.DataFrame, top: int = 2) -> pd.Series:
+    """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules."""
+    t = _policy_findings(findings)
+    pid = t["policy_id"].combine_chunks()
+    start = np.ones(len(pid), dtype=bool)
+    if len(pid) > 1:
+        start[1:] = ~np.asarray(pc.equal(pid[1:], pid[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
+    group_start = np.maximum.accumulate(np.where(start, np.arange(len(pid)), 0))
+    t = t.filter(pa.array(np.arange(len(pid)) - group_start < top))
+    head = pc.list_element(pc.split_pattern(t["message_zh"].combine_chunks(), "（", max_splits=1), 0)
+    return _join_by_policy(t, head, "；")

@@ -47,11 +47,13 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
                              "enterprise_name": pol.at[pid, "enterprise_name"], "industry_zh": zh(pol.at[pid, "industry"]),
                              "flag_zh": CLASS_ZH[r["flag"]], "p_missing": r["p_missing"], "p_poor_quality": r["p_poor_quality"],
                              "rule_codes": r["rule_codes"]})
-    by_policy = findings[findings["policy_id"].notna()].groupby("policy_id")
+    shown = [rec["policy_id"] for rec in explanations[:DETAILED]]
+    of_shown = findings[findings["policy_id"].isin(shown).to_numpy()]
+    by_policy = {pid: f for pid, f in of_shown.groupby("policy_id")}
     detailed = []
     for i, rec in enumerate(explanations[:DETAILED]):
         pid = rec["policy_id"]
-        f = by_policy.get_group(pid) if pid in by_policy.groups else findings.iloc[0:0]
+        f = by_policy.get(pid, findings.iloc[0:0])
         f = f.sort_values("severity", key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}), kind="stable")
         pos = [c for c in rec["contributions"] if c["shap"] > 0][:5]
         detailed.append({

@@ -1,7 +1,7 @@
 """Write results: deterministic CSV / JSONL, formula-safe cells, atomic directories.
 
-Same data in, same bytes out: floats have a fixed format, rows a stable order, and no
-timestamps go into CSV or JSONL. Cells that a spreadsheet would run as a formula
+Same data in, same bytes out: floats are rounded to 6 significant digits, rows come in a
+stable order, and no timestamps go into CSV or JSONL. Cells that a spreadsheet would run as a formula
 (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading ``'``
 (OWASP's recommendation), except plain numbers such as ``-3.5``.
 """
@@ -16,27 +16,68 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FLOAT_FORMAT = "%.6g"
+_PLAIN_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+SIGNIFICANT = 6
 
 
-def neutralise(series: pd.Series) -> pd.Series:
-    """Prefix ``'`` to text cells that would start a spreadsheet formula."""
-    s = series.astype("str")
-    risky = s.str.startswith(_FORMULA_START, na=False)
-    if risky.any():  # plain numbers such as -3.5 stay as they are
-        risky &= pd.to_numeric(s.where(risky), errors="coerce").isna()
-    return s.where(~risky, "'" + s)
+def round_sig(values, digits: int = SIGNIFICANT) -> np.ndarray:
+    """Round to 6 decimals, then to ``digits`` significant digits: the float a person should read.
+
+    Arrow prints a double by its shortest round-trip text, so the rounded value is written
+    without float noise (0.123457, 300000, 1234570).
+    """
+    v = np.round(np.asarray(values, dtype=float), 6)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.abs(v)))
+    d = np.clip(np.where(np.isfinite(mag), digits - 1 - mag, 0), -15, 15).astype(int)
+    up, down = 10.0 ** np.maximum(d, 0), 10.0 ** np.maximum(-d, 0)
+    return np.where(d >= 0, np.round(v * up) / up, np.round(v / down) * down)
+
+
+def _strings(series: pd.Series) -> pa.Array:
+    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else \
+        pa.array(series.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.cast(pa.string())
+
+
+def neutralise(values: pa.Array) -> pa.Array:
+    """Prefix ``'`` to text cells that would start a spreadsheet formula (plain numbers stay)."""
+    risky = pc.starts_with(values, _FORMULA_START[0])
+    for start in _FORMULA_START[1:]:
+        risky = pc.or_(risky, pc.starts_with(values, start))
+    risky = pc.and_(pc.fill_null(risky, False), pc.invert(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), False)))
+    if not pc.any(risky).as_py():
+        return values
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` as UTF-8 CSV with neutralised text cells and fixed float format."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
-            out[c] = neutralise(out[c]).where(out[c].notna(), "")
-    out.to_csv(path, index=False, encoding="utf-8", float_format=FLOAT_FORMAT, lineterminator="\n")
+    """Write ``df`` as UTF-8 CSV (Arrow's writer): neutralised text, missing as empty, floats rounded.
+
+    Text cells are quoted, numbers are not; the same frame always gives the same bytes.
+    """
+    cols = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            cols[c] = pa.array(np.where(s.to_numpy(dtype=bool), "True", "False"), pa.string())
+        elif pd.api.types.is_float_dtype(s.dtype):
+            cols[c] = pa.array(round_sig(s.to_numpy(dtype=float, na_value=np.nan)), from_pandas=True)
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            cols[c] = pa.array(s.to_numpy(), pa.int64())
+        else:
+            cols[c] = pc.fill_null(neutralise(_strings(s)), "")
+    table = pa.table(cols) if cols else pa.table({c: pa.array([], pa.string()) for c in df.columns})
+    if not len(df.columns):
+        path.write_text("", encoding="utf-8")
+        return
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def _json_default(o):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 
 from .errors import ScoringError, SubmissionError
 
@@ -166,6 +167,114 @@ def rules(
     for r in describe(rb).itertuples():
         table.add_row(r.code, r.severity, r.scope, r.clause, r.effective_from, r.effective_to, r.params)
     Console().print(table)
+
+
+class _ReviewGroup(typer.core.TyperGroup):
+    """``scoring review RUN_DIR`` serves the app: a first argument that is not a subcommand means ``serve``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True,
+                         help="复核：网页复核、导出核查结果、Excel 复核表 / evaluator review")
+app.add_typer(review_app, name="review")
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@review_app.command("serve")
+def review_serve(
+    run_dir: Path = typer.Argument(..., help="scoring score 的结果目录 / a finished run directory"),
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / address to bind"),
+    port: int = typer.Option(8000, "--port"),
+    token: Optional[str] = typer.Option(None, "--token", envvar="SCORING_REVIEW_TOKEN",
+                                        help="访问令牌；绑定非本机地址时必填 / access token, required off loopback"),
+    db: Optional[Path] = typer.Option(None, "--db", help="复核数据库文件，默认 RUN_DIR/review.sqlite / review database"),
+    submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
+):
+    """启动复核网页 / serve the review web app (scoring review RUN_DIR)."""
+    if host not in LOOPBACK and not token:
+        typer.echo(f"错误：绑定 {host} 需要 --token（或环境变量 SCORING_REVIEW_TOKEN）\n"
+                   f"Error: binding {host} requires --token (or SCORING_REVIEW_TOKEN)", err=True)
+        raise typer.Exit(1)
+    import uvicorn
+
+    from .review.app import create_app
+
+    web = _run(create_app, run_dir, db=db, token=token, submission=submission)
+    shown = f"http://{host}:{port}/" + (f"?token=…" if token else "")
+    typer.echo(f"复核网页 review app: {shown}（Ctrl+C 停止 / to stop）")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] = None, need_submission: bool = False):
+    from .review.run import ReviewRun
+    from .review.store import DB_NAME, ReviewStore
+
+    run = _run(ReviewRun.open, run_dir, submission) if need_submission else None
+    store = _run(ReviewStore, db or run_dir / DB_NAME)
+    return run, store
+
+
+@review_app.command("export")
+def review_export(
+    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
+    out: Path = typer.Option(..., "--out", help="输出的 inspections.csv / inspections table to write"),
+    db: Optional[Path] = typer.Option(None, "--db"),
+):
+    """导出复核结论为 inspections 表（供 scoring retrain 使用）/ export verdicts as an inspections table."""
+    from .review.exchange import export_inspections
+    from .review.run import REQUIRED
+
+    if not (run_dir / REQUIRED[0]).is_file():
+        typer.echo(f"错误：{run_dir} 不是评分结果目录\nError: {run_dir} is not a run directory", err=True)
+        raise typer.Exit(1)
+    _, store = _review_parts(run_dir, db)
+    n = _run(export_inspections, store, out)
+    typer.echo(f"导出 {n} 条核查结果 → {out}\nexported {n} inspections → {out}")
+
+
+@review_app.command("workbook")
+def review_workbook(
+    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
+    out: Path = typer.Option(..., "--out", help="输出的 .xlsx / workbook to write"),
+    db: Optional[Path] = typer.Option(None, "--db"),
+    submission: Optional[Path] = typer.Option(None, "--submission"),
+):
+    """写出 Excel 复核表（下拉选择结论）/ write the review list as an Excel workbook."""
+    from .review.exchange import write_workbook
+
+    run, store = _review_parts(run_dir, db, submission, need_submission=True)
+    n = _run(write_workbook, run, store, out)
+    typer.echo(f"复核表 {n} 件保单 → {out}\nreview workbook with {n} policies → {out}")
+
+
+@review_app.command("import")
+def review_import(
+    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
+    workbook: Path = typer.Argument(..., help="填写后的复核表 .xlsx / the filled workbook"),
+    reviewer: str = typer.Option(..., "--reviewer", help="复核人 / who reviewed"),
+    rejected: Optional[Path] = typer.Option(None, "--rejected", help="拒收行写出到此 CSV / write rejected rows here"),
+    db: Optional[Path] = typer.Option(None, "--db"),
+    submission: Optional[Path] = typer.Option(None, "--submission"),
+):
+    """读回 Excel 复核表，经校验后记录结论 / read a filled workbook back (validated as an inspections table)."""
+    from .results import write_csv
+    from .review.exchange import import_workbook
+
+    run, store = _review_parts(run_dir, db, submission, need_submission=True)
+    res = _run(import_workbook, run, store, workbook, reviewer)
+    typer.echo(res.summary())
+    for r in res.rejected.head(20).itertuples():
+        typer.echo(f"  {r.message_zh}\n  {r.message_en}")
+    if len(res.rejected) > 20:
+        typer.echo(f"  …（另 {len(res.rejected) - 20} 行 / {len(res.rejected) - 20} more）")
+    if rejected is not None:
+        write_csv(res.rejected, rejected)
+        typer.echo(f"拒收行 rejected rows → {rejected}")
 
 
 def main() -> None:

@@ -6,7 +6,8 @@
     ├── SubmissionError (ValueError)      the input cannot be read as a submission -> exit 2
     ├── RulebookError (ValueError)        a rulebook file is malformed             -> exit 1
     ├── ModelError (RuntimeError)         a model artifact is missing, tampered or mismatched -> exit 1
-    └── RegistryError (RuntimeError)      a model registry is corrupt or inconsistent -> exit 1
+    ├── RegistryError (RuntimeError)      a model registry is corrupt or inconsistent -> exit 1
+    └── ReviewError (RuntimeError)        a review run or its database cannot be used -> exit 1
 
 Each carries a Chinese and an English message; ``str(exc)`` shows both, Chinese first.
 The CLI maps them to exit codes in one place (``scoring.cli``).
@@ -37,3 +38,7 @@ class ModelError(ScoringError, RuntimeError):
 
 class RegistryError(ScoringError, RuntimeError):
     """A model registry is corrupt or a requested version does not exist."""
+
+
+class ReviewError(ScoringError, RuntimeError):
+    """A run cannot be reviewed, or its review database cannot be used."""

@@ -377,6 +377,23 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
     )
 
 
+def validate_one(raw: RawTable, policy_ids) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate one table on its own, its ``policy_id`` references checked against ``policy_ids``.
+
+    Returns the accepted rows and the rejected ones (``REJECTED_COLUMNS``), as for a submission.
+    """
+    table = TABLES[raw.name]
+    n_rows, malformed = raw.data.num_rows, _malformed_frame(raw)
+    columns = {c: raw.data.column(c) for c in raw.data.column_names}
+    values, fails = _validate_table(table, columns, raw.file, raw.rows)
+    if table.references:
+        known = pa.array(list(policy_ids), pa.string())
+        _check_references(values, fails, table, _PolicyIds(known, pa.array([], pa.string())))
+    bad = fails.mask(n_rows)
+    rejected = pd.concat([fails.frame(raw.name), malformed], ignore_index=True)
+    return _frame(table, values, ~bad), rejected[REJECTED_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
+
+
 def load_submission(path: str | Path) -> Submission:
     """Read and validate the submission at ``path`` (folder or ``.xlsx``).
 

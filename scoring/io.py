@@ -264,31 +264,35 @@ def _read_workbook(path: Path) -> dict[str, RawTable]:
                 raise _fail("unknown_sheet", path=path.name, sheet=ws.title, allowed=allowed)
             if name in out:
                 raise _fail("duplicate_table", path=path.name, table=name, files=ws.title)
-            label = f"{path.name}[{ws.title}]"
-            it = ws.iter_rows(values_only=True)
-            header = next(it, None)
-            if header is None or all(h is None for h in header):
-                raise _fail("empty_file", file=label)
-            width = len(header)
-            cols: list[list] = [[] for _ in range(width)]
-            numbers: list[int] = []
-            for number, r in enumerate(it, start=2):
-                if r is None or all(v is None for v in r):
-                    continue  # a blank sheet row is not a data row; numbering stays the sheet's
-                numbers.append(number)
-                for i in range(width):
-                    cols[i].append(_cell_text(r[i] if i < len(r) else None))
-            rows = np.array(numbers, dtype=np.int64)
-            data = pa.table(
-                {f"{h}" if h is not None else f"_col{i}": pa.array(cols[i], pa.string())
-                 for i, h in enumerate(header)}
-            )
-            data, extra, absent = _canonical(TABLES[name], data, label)
-            out[name] = RawTable(name, label, digest, data, rows, (), extra, absent)
+            out[name] = sheet_table(ws, name, f"{path.name}[{ws.title}]", digest)
     finally:
         wb.close()
     _require_tables(path, out)
     return out
+
+
+def sheet_table(ws, name: str, label: str, digest: str) -> RawTable:
+    """One worksheet (openpyxl) as the raw table ``name``: header row, then data rows as text.
+
+    Blank sheet rows are skipped; each data row keeps its sheet row number for messages.
+    """
+    it = ws.iter_rows(values_only=True)
+    header = next(it, None)
+    if header is None or all(h is None for h in header):
+        raise _fail("empty_file", file=label)
+    width = len(header)
+    cols: list[list] = [[] for _ in range(width)]
+    numbers: list[int] = []
+    for number, r in enumerate(it, start=2):
+        if r is None or all(v is None for v in r):
+            continue  # a blank sheet row is not a data row; numbering stays the sheet's
+        numbers.append(number)
+        for i in range(width):
+            cols[i].append(_cell_text(r[i] if i < len(r) else None))
+    rows = np.array(numbers, dtype=np.int64)
+    data = pa.table({f"{h}" if h is not None else f"_col{i}": pa.array(cols[i], pa.string()) for i, h in enumerate(header)})
+    data, extra, absent = _canonical(TABLES[name], data, label)
+    return RawTable(name, label, digest, data, rows, (), extra, absent)
 
 
 def _cell_text(v) -> str | None:

@@ -1,0 +1,266 @@
+"""The review web app: flagged policies, their evidence, and a form for the on-site verdict.
+
+``create_app(run_dir)`` returns a FastAPI application (served by uvicorn in ``scoring review``).
+
+Protection:
+
+- **Token.** With a token configured every request must carry it (``Authorization: Bearer``,
+  the ``review_token`` cookie, or ``?token=`` once, which sets the cookie); anything else is
+  refused with 401. The CLI refuses to bind a non-loopback address without one.
+- **CSRF.** Each browser gets a random session cookie (HttpOnly, SameSite=Strict); forms carry
+  ``HMAC(secret, session)`` and a POST without the matching value, or from another origin,
+  is refused with 403.
+- **Escaping.** Jinja2 autoescaping for every value from the submission; the only markup
+  inserted as is is the SVG plot, drawn by this package from feature names and numbers.
+  A Content-Security-Policy forbids scripts and outside resources.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import jinja2
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from ..features import BY_NAME
+from ..labels import CLASS_ZH
+from ..plots import shap_bars
+from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
+from .exchange import inspections_table
+from .run import ReviewRun
+from .store import DB_NAME, ReviewStore, Verdict, verdict_errors
+
+PAGE_SIZE = 50
+TOP_REASONS = 5
+FLAGS = {"flagged": "已标记（全部）", "missing": "疑似服务缺失", "poor_quality": "疑似服务质量差", "unflagged": "未标记", "all": "全部保单"}
+STATUSES = {"all": "全部", "unreviewed": "未复核", "reviewed": "已复核"}
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+def _env() -> jinja2.Environment:
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files("scoring").joinpath(f"templates/review/{name}").read_text("utf-8"))
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["pct"] = lambda x: "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x) * 100:.1f}%"
+    env.globals.update(OUTCOMES=OUTCOMES, SELECTIONS=SELECTIONS, CLASS_ZH=CLASS_ZH)
+    return env
+
+
+def reason_keys(run: ReviewRun, policy_id: str) -> list[dict]:
+    """The reasons a reviewer can agree or disagree with: top model reasons, then each rule."""
+    out = []
+    rec = run.explanation(policy_id)
+    if rec:
+        for c in [c for c in rec["contributions"] if c["shap"] > 0][:TOP_REASONS]:
+            out.append({"key": f"model:{c['feature']}", "kind": "模型", "text": c["text_zh"], "shap": c["shap"]})
+    seen = set()
+    for f in run.policy_findings(policy_id):
+        if f["rule_code"] not in seen:
+            seen.add(f["rule_code"])
+            out.append({"key": f"rule:{f['rule_code']}", "kind": "规则", "text": f["message_zh"], "shap": None})
+    return out
+
+
+def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | None = None,
+               submission: str | Path | None = None) -> FastAPI:
+    run = ReviewRun.open(run_dir, submission)
+    store = ReviewStore(db or Path(run_dir) / DB_NAME)
+    env = _env()
+    secret = secrets.token_bytes(32)
+    app = FastAPI(title="安责险复核 / review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.run, app.state.store = run, store
+
+    def csrf_for(session: str) -> str:
+        return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is not None:
+            given = request.query_params.get("token")
+            auth = request.headers.get("authorization", "")
+            cookie = request.cookies.get("review_token", "")
+            ok = any(hmac.compare_digest(x.encode(), token.encode()) for x in
+                     (given or "", auth[7:] if auth.lower().startswith("bearer ") else "", cookie) if x)
+            if not ok:
+                return Response("未授权：缺少或错误的访问令牌\nUnauthorized: missing or wrong token\n", status_code=401,
+                                media_type="text/plain; charset=utf-8", headers={"WWW-Authenticate": "Bearer"})
+            if given:  # swap the token in the address for a cookie, then drop it from the address
+                q = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+                resp = RedirectResponse(request.url.path + ("?" + urlencode(q) if q else ""), status_code=303)
+                resp.set_cookie("review_token", token, httponly=True, samesite="strict")
+                return resp
+        session = request.cookies.get("review_session") or secrets.token_hex(16)
+        request.state.session = session
+        response = await call_next(request)
+        if "review_session" not in request.cookies:
+            response.set_cookie("review_session", session, httponly=True, samesite="strict")
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def checked_form(request: Request):
+        """The posted form, once its origin and CSRF token are verified (403 otherwise)."""
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise HTTPException(403, "跨站请求被拒绝 / cross-site request refused")
+        form = await request.form()
+        session = request.cookies.get("review_session")
+        if not session or not hmac.compare_digest(str(form.get("csrf_token", "")).encode(), csrf_for(session).encode()):
+            raise HTTPException(403, "表单已失效或来源不明（CSRF），请刷新页面后重试 / form expired or of unknown origin (CSRF): reload and retry")
+        return form
+
+    def page(name: str, request: Request, status: int = 200, **ctx) -> HTMLResponse:
+        html = env.get_template(name).render(run=run.run, csrf=csrf_for(request.state.session), **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, insurer: str = "", region: str = "", industry: str = "", rule: str = "",
+              flag: str = "flagged", status: str = "all", page_no: int = 1):
+        s = run.scores
+        cur = store.current().set_index("policy_id")
+        mask = pd.Series(True, index=s.index)
+        if flag == "flagged":
+            mask &= s["flag"] != ""
+        elif flag == "unflagged":
+            mask &= s["flag"] == ""
+        elif flag in ("missing", "poor_quality"):
+            mask &= s["flag"] == flag
+        if insurer:
+            mask &= s["insurer_id"] == insurer
+        if region:
+            mask &= s["region_code"].str.startswith(region)
+        if industry:
+            mask &= s["industry"] == industry
+        if rule:
+            mask &= (";" + s["rule_codes"] + ";").str.contains(f";{rule};", regex=False)
+        if status == "reviewed":
+            mask &= s.index.isin(cur.index)
+        elif status == "unreviewed":
+            mask &= ~s.index.isin(cur.index)
+        sel = s[mask.to_numpy()]
+        pages = max(1, math.ceil(len(sel) / PAGE_SIZE))
+        page_no = min(max(1, page_no), pages)
+        part = sel.iloc[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+        rows = []
+        for (pid, r), name in zip(part.iterrows(), run.names(part.index)):
+            c = cur.loc[pid] if pid in cur.index else None
+            rows.append({**r.to_dict(), "enterprise_name": name, "industry_zh": INDUSTRIES.get(r["industry"], r["industry"]),
+                         "flag_zh": CLASS_ZH.get(r["flag"], ""), "verdict": OUTCOMES[c["outcome"]] if c is not None else ""})
+        params = {"insurer": insurer, "region": region, "industry": industry, "rule": rule, "flag": flag, "status": status}
+        all_codes = sorted({c for v in s["rule_codes"] for c in v.split(";") if c}) if len(s) <= 200_000 else \
+            sorted(run.findings["rule_code"].unique())
+        return page("list.html.j2", request, rows=rows, total=len(sel), page_no=page_no, pages=pages, params=params,
+                    query=lambda **kw: "?" + urlencode({**params, **kw}),
+                    insurers=sorted(s["insurer_id"].unique()), industries={k: v for k, v in INDUSTRIES.items()},
+                    rule_codes=all_codes, flags=FLAGS, statuses=STATUSES, reviewed=len(cur), note=run.submission_note)
+
+    def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: bool = False):
+        p = run.policy(policy_id)
+        if p is None:
+            return page("missing.html.j2", request, status=404, policy_id=policy_id)
+        rec = run.explanation(policy_id)
+        plot = None
+        if rec:
+            plot = Markup(shap_bars(rec, CLASS_ZH[rec["flag"]]))
+        history = store.history(policy_id)
+        current = history[-1] if history else None
+        default = form or {
+            "outcome": current["outcome"] if current else "", "selection": current["selection"] if current else "targeted",
+            "inspection_date": current["inspection_date"] if current else "", "inspector_org": current["inspector_org"] if current else "",
+            "notes": current["notes"] if current else "", "reviewer": unquote(request.cookies.get("reviewer", "")),
+            "reasons": current["reasons"] if current else {},
+        }
+        return page("policy.html.j2", request, status=status, p=p, rec=rec, plot=plot, findings=run.policy_findings(policy_id),
+                    services=run.policy_services(policy_id), reasons=reason_keys(run, policy_id), history=history[::-1],
+                    form=default, errors=errors or [], saved=saved, note=run.submission_note,
+                    feature_zh={k: v.zh for k, v in BY_NAME.items()})
+
+    @app.get("/policy/{policy_id}", response_class=HTMLResponse)
+    def policy(request: Request, policy_id: str, saved: int = 0):
+        return policy_page(request, policy_id, saved=bool(saved))
+
+    @app.post("/policy/{policy_id}/review", response_class=HTMLResponse)
+    async def review(request: Request, policy_id: str):
+        form = await checked_form(request)
+        if run.policy(policy_id) is None:
+            return page("missing.html.j2", request, status=404, policy_id=policy_id)
+        keys = {r["key"] for r in reason_keys(run, policy_id)}
+        reasons = {k[len("reason__"):]: str(v) for k, v in form.multi_items()
+                   if k.startswith("reason__") and k[len("reason__"):] in keys and v in ("agree", "disagree")}
+        data = {k: str(form.get(k, "")).strip() for k in ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reviewer")}
+        try:
+            v = Verdict(policy_id=policy_id, reasons=reasons, **{**data, "selection": data["selection"] or "targeted"})
+        except ValidationError as e:
+            return policy_page(request, policy_id, errors=verdict_errors(e), form={**data, "reasons": reasons}, status=422)
+        store.record(v, source="web", client=request.client.host if request.client else "")
+        resp = RedirectResponse(f"/policy/{policy_id}?saved=1", status_code=303)
+        resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")
+        return resp
+
+    @app.get("/stats", response_class=HTMLResponse)
+    def stats(request: Request):
+        return page("stats.html.j2", request, **review_stats(run, store))
+
+    @app.get("/export.csv")
+    def export():
+        table = inspections_table(store)
+        return Response(table.to_csv(index=False, lineterminator="\n"), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="inspections.csv"'})
+
+    return app
+
+
+def review_stats(run: ReviewRun, store: ReviewStore) -> dict:
+    """How the flags and their reasons held up on the policies reviewed so far."""
+    cur = store.current()
+    if cur.empty:
+        return {"n": 0, "by_flag": [], "by_reason": [], "agreement": [], "by_rule": []}
+    s = run.scores.reindex(cur["policy_id"])
+    cur = cur.assign(flag=s["flag"].fillna("").to_numpy(), rule_codes=s["rule_codes"].fillna("").to_numpy())
+    problem = cur["outcome"] != "adequate"
+    # a flag is confirmed when the verdict names its class; no flag is confirmed by "adequate"
+    cur["confirmed"] = (cur["flag"] == cur["outcome"]) | ((cur["flag"] == "") & ~problem)
+    cur["other_problem"] = (cur["flag"] != "") & problem & ~cur["confirmed"]
+    by_flag = [{"flag": CLASS_ZH.get(flag, "未标记"), "n": len(g), "confirmed": int(g["confirmed"].sum()),
+                "other_problem": int(g["other_problem"].sum()),
+                "not_confirmed": int((~g["confirmed"] & ~g["other_problem"]).sum()), "rate": g["confirmed"].mean()}
+               for flag, g in cur.groupby("flag", sort=True)]
+    top = []
+    for pid in cur["policy_id"]:
+        rec = run.explanation(pid)
+        pos = [c for c in rec["contributions"] if c["shap"] > 0] if rec else []
+        top.append(BY_NAME[pos[0]["feature"]].zh if pos else "")
+    cur["top_reason"] = top
+    by_reason = [{"reason": r, "n": len(g), "confirmed": int(g["confirmed"].sum()), "rate": g["confirmed"].mean()}
+                 for r, g in cur[cur["top_reason"] != ""].groupby("top_reason")]
+    by_reason.sort(key=lambda d: (-d["n"], d["reason"]))
+    agreement: dict[str, dict] = {}
+    for reasons in cur["reasons"]:
+        for k, v in reasons.items():
+            a = agreement.setdefault(k, {"key": k, "agree": 0, "disagree": 0})
+            a[v] += 1
+    for a in agreement.values():
+        kind, _, name = a["key"].partition(":")
+        a["text"] = BY_NAME[name].zh if kind == "model" and name in BY_NAME else name
+        a["kind"] = "模型" if kind == "model" else "规则"
+    by_rule = []
+    codes = cur["rule_codes"].str.split(";").explode()
+    for code, idx in codes[codes != ""].groupby(codes[codes != ""]).groups.items():
+        g = cur.loc[idx]
+        by_rule.append({"rule": code, "n": len(g), "problem": int((g["outcome"] != "adequate").sum()),
+                        "rate": (g["outcome"] != "adequate").mean()})
+    by_rule.sort(key=lambda d: (-d["n"], d["rule"]))
+    return {"n": len(cur), "by_flag": by_flag, "by_reason": by_reason,
+            "agreement": sorted(agreement.values(), key=lambda a: (a["kind"], -a["agree"] - a["disagree"], a["key"])),
+            "by_rule": by_rule}

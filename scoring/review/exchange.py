@@ -1,0 +1,212 @@
+"""Verdicts out and in: the ``inspections`` table for retraining, and the Excel review workbook.
+
+``export_inspections`` writes each reviewed policy's current verdict as a row of the v1
+``inspections`` table (``selection`` as recorded), ready for ``scoring retrain``.
+
+``write_workbook`` writes the review list (flagged policies in priority order, plus any
+policy already reviewed) with drop-down cells for the verdict and the selection;
+``import_workbook`` reads it back through the intake's own validation of the inspections
+table. Every sheet row is accounted for: recorded, unchanged, not reviewed (left blank) or
+rejected with its row, column, value and reason in Chinese and English.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import ValidationError
+
+from ..errors import ReviewError, SubmissionError
+from ..io import sha256_file, sheet_table
+from ..intake import REJECTED_COLUMNS, validate_one
+from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
+from .run import ReviewRun
+from .store import ReviewStore, Verdict, verdict_errors
+
+INSPECTION_COLUMNS = ["inspection_id", "policy_id", "inspection_date", "inspector_org", "outcome", "notes", "selection"]
+SHEET = "复核清单"
+FLAG_ZH = {"missing": "服务缺失", "poor_quality": "服务质量差", "": ""}
+#: Workbook columns: (header, width). Headers of the inspections table use its Chinese names,
+#: so the intake reads the sheet as it reads a submission's 核查结果 sheet.
+READ_ONLY = [("优先级", 8), ("保单号", 18), ("企业名称", 28), ("保险机构", 10), ("地区", 9), ("行业", 14), ("标记", 11),
+             ("服务缺失概率", 11), ("服务质量差概率", 11), ("主要理由", 60), ("核查编号", 24)]
+EDITABLE = [("核查结论", 12), ("抽查方式", 11), ("核查日期", 12), ("核查单位", 22), ("备注", 40)]
+VERDICT_FIELDS = ("核查结论", "抽查方式", "核查日期", "核查单位", "备注")
+
+
+def inspections_table(store: ReviewStore) -> pd.DataFrame:
+    """The current verdict of every reviewed policy as v1 ``inspections`` rows, by policy_id."""
+    cur = store.current()
+    out = pd.DataFrame({
+        "inspection_id": "RV-" + cur["policy_id"].astype(str) + "-" + cur["id"].astype(str),
+        "policy_id": cur["policy_id"], "inspection_date": cur["inspection_date"], "inspector_org": cur["inspector_org"],
+        "outcome": cur["outcome"], "notes": cur["notes"], "selection": cur["selection"],
+    }, columns=INSPECTION_COLUMNS)
+    return out.reset_index(drop=True)
+
+
+def export_inspections(store: ReviewStore, out: str | Path) -> int:
+    """Write the verdicts to ``out`` (CSV, UTF-8); returns the number of rows."""
+    from ..results import write_csv
+
+    table = inspections_table(store)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    write_csv(table, tmp)
+    tmp.replace(out)
+    return len(table)
+
+
+def review_list(run: ReviewRun, store: ReviewStore) -> pd.DataFrame:
+    """Flagged policies in priority order, then reviewed policies that are not flagged."""
+    s = run.scores
+    reviewed = set(store.current()["policy_id"])
+    keep = (s["flag"] != "") | s["policy_id"].isin(reviewed)
+    return s[keep.to_numpy()]
+
+
+def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
+    """The review list as an .xlsx with drop-down verdict cells; returns the number of policies."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    rows = review_list(run, store)
+    cur = store.current().set_index("policy_id")
+    names = run.names(rows.index)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    header = READ_ONLY + EDITABLE
+    ws.append([h for h, _ in header])
+    for i, (h, w) in enumerate(header, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+        cell = ws.cell(row=1, column=i)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="FFF2CC" if (h, w) in EDITABLE else "DDEBF7")
+    for (pid, r), name in zip(rows.iterrows(), names):
+        c = cur.loc[pid] if pid in cur.index else None
+        ws.append([
+            int(r["priority"]), pid, name, r["insurer_id"], r["region_code"], INDUSTRIES.get(r["industry"], r["industry"]),
+            FLAG_ZH.get(r["flag"], r["flag"]), float(r["p_missing"]), float(r["p_poor_quality"]), r["reasons"], f"RV-{pid}",
+            OUTCOMES[c["outcome"]] if c is not None else None, SELECTIONS[c["selection"]] if c is not None else None,
+            dt.date.fromisoformat(c["inspection_date"]) if c is not None else None,
+            c["inspector_org"] if c is not None else None, (c["notes"] or None) if c is not None else None,
+        ])
+    n = len(rows)
+    last = n + 1
+    first_edit = len(READ_ONLY) + 1
+    col = {h: get_column_letter(i) for i, (h, _) in enumerate(header, start=1)}
+    dv_out = DataValidation(type="list", formula1='"' + ",".join(OUTCOMES.values()) + '"', allow_blank=True,
+                            showErrorMessage=True, errorTitle="核查结论", error="请从列表中选择 / choose from the list")
+    dv_sel = DataValidation(type="list", formula1='"' + ",".join(SELECTIONS.values()) + '"', allow_blank=True,
+                            showErrorMessage=True, errorTitle="抽查方式", error="请从列表中选择 / choose from the list")
+    dv_date = DataValidation(type="date", operator="greaterThan", formula1="DATE(2000,1,1)", allow_blank=True,
+                             showErrorMessage=True, errorTitle="核查日期", error="请输入日期 / enter a date")
+    for dv, h in ((dv_out, "核查结论"), (dv_sel, "抽查方式"), (dv_date, "核查日期")):
+        ws.add_data_validation(dv)
+        dv.add(f"{col[h]}2:{col[h]}{max(last, 2)}")
+    for row in ws.iter_rows(min_row=2, max_row=last, min_col=first_edit + 2, max_col=first_edit + 2):
+        for cell in row:
+            cell.number_format = "yyyy-mm-dd"
+    for row in ws.iter_rows(min_row=2, max_row=last, min_col=8, max_col=9):
+        for cell in row:
+            cell.number_format = "0.000"
+    for row in ws.iter_rows(min_row=2, max_row=last, min_col=10, max_col=10):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=False)
+    ws.freeze_panes = "C2"
+    notes = wb.create_sheet("说明")
+    for line in (
+        "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
+        "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
+        f"导入：scoring review import {run.path} 本文件.xlsx",
+        "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
+        "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
+    ):
+        notes.append([line])
+    notes.column_dimensions["A"].width = 120
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(out)
+    return n
+
+
+@dataclasses.dataclass
+class ImportResult:
+    rows_read: int
+    recorded: int
+    unchanged: int
+    not_reviewed: int
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.recorded + self.unchanged + self.not_reviewed + len(self.rejected)
+
+    def summary(self) -> str:
+        return (f"读入 {self.rows_read} 行：记录 {self.recorded}，未变 {self.unchanged}，未复核（空白）{self.not_reviewed}，拒收 {len(self.rejected)}\n"
+                f"read {self.rows_read} rows: recorded {self.recorded}, unchanged {self.unchanged}, "
+                f"not reviewed (blank) {self.not_reviewed}, rejected {len(self.rejected)}")
+
+
+def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, reviewer: str) -> ImportResult:
+    """Read a filled review workbook back into ``store`` (see the module docstring)."""
+    import openpyxl
+
+    path = Path(path)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a file that is not a workbook
+        raise SubmissionError(f"{path.name} 不是可读取的 Excel 工作簿：{e}", f"{path.name} is not a readable Excel workbook: {e}") from None
+    try:
+        ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+        raw = sheet_table(ws, "inspections", f"{path.name}[{ws.title}]", sha256_file(path))
+    finally:
+        wb.close()
+    n = raw.data.num_rows
+    blank = np.ones(n, dtype=bool)
+    for c in ("outcome", "inspection_date", "inspector_org", "notes"):
+        if c in raw.data.column_names:
+            col = raw.data.column(c)
+            empty = pc.or_(pc.is_null(col), pc.equal(pc.utf8_trim_whitespace(col), ""))
+            blank &= np.asarray(pc.fill_null(empty, True).to_numpy(zero_copy_only=False), dtype=bool)
+    raw = dataclasses.replace(raw, data=raw.data.filter(pa.array(~blank)), rows=raw.rows[~blank])
+    accepted, rejected = validate_one(raw, run.scores.index)
+    recorded = unchanged = 0
+    extra = []
+    for row_no, r in zip(raw.rows[_accepted_positions(raw, rejected)], accepted.itertuples(index=False)):
+        try:
+            v = Verdict(policy_id=r.policy_id, outcome=r.outcome, selection=r.selection or "targeted",
+                        inspection_date=pd.Timestamp(r.inspection_date).date(), inspector_org=r.inspector_org or "",
+                        notes=r.notes if isinstance(r.notes, str) else "", reviewer=reviewer)
+        except ValidationError as e:
+            msg = "；".join(verdict_errors(e))
+            extra.append({"table": "inspections", "row": int(row_no), "column": "", "value": "",
+                          "message_zh": f"{raw.file} 第 {row_no} 行：{msg}", "message_en": f"{raw.file} row {row_no}: {msg}"})
+            continue
+        if store.record(v, source=f"workbook:{path.name}") is None:
+            unchanged += 1
+        else:
+            recorded += 1
+    if extra:
+        rejected = pd.concat([rejected, pd.DataFrame(extra)], ignore_index=True).sort_values("row", kind="stable")
+    result = ImportResult(n, recorded, unchanged, int(blank.sum()), rejected[REJECTED_COLUMNS].reset_index(drop=True))
+    if not result.balanced:  # every row must land somewhere
+        raise ReviewError("导入行数不平衡", "import rows do not balance")
+    return result
+
+
+def _accepted_positions(raw, rejected: pd.DataFrame) -> np.ndarray:
+    """Positions (in ``raw``) of the rows the intake accepted, in order."""
+    bad = set(rejected["row"].astype(int))
+    return np.array([i for i, r in enumerate(raw.rows) if int(r) not in bad], dtype=np.int64)

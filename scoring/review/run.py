@@ -1,0 +1,139 @@
+"""What a review reads from a finished run directory.
+
+``policy_scores.csv``, ``findings.csv``, ``explanations.jsonl`` and ``run.json`` come from the
+run itself. Enterprise names and service records come from the submission the run scored
+(its path is in ``run.json``, or given with ``--submission``); without it the review still
+works and says that the records are not available. Explanations are read on demand by byte
+offset, so a run with 100,000 flagged policies does not hold them all in memory.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from ..errors import ReviewError
+from ..schema import INDUSTRIES, SERVICE_ITEMS
+
+REQUIRED = ("run.json", "policy_scores.csv", "findings.csv", "explanations.jsonl")
+SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Every column as text (ids such as 001 stay as written); empty cells as ""."""
+    head = pacsv.open_csv(path).schema.names
+    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in head},
+                                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    return table.to_pandas().fillna("")
+
+
+@dataclass
+class ReviewRun:
+    """A finished run, read for review."""
+
+    path: Path
+    run: dict
+    scores: pd.DataFrame  # policy_scores.csv, index policy_id, in priority order
+    findings: pd.DataFrame  # findings of policies, index policy_id (sorted)
+    offsets: dict[str, int]  # policy_id -> byte offset of its explanation
+    policies: pd.DataFrame | None = None  # submission policies (index policy_id) when available
+    services: pd.DataFrame | None = None  # submission services (index policy_id, sorted) when available
+    submission_note: str = ""
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: str | Path, submission: str | Path | None = None) -> "ReviewRun":
+        path = Path(path)
+        missing = [f for f in REQUIRED if not (path / f).is_file()]
+        if missing:
+            raise ReviewError(f"{path} 不是完整的评分结果目录：缺少 {'、'.join(missing)}（先运行 scoring score）",
+                              f"{path} is not a finished run: {', '.join(missing)} missing (run scoring score first)")
+        run = json.loads((path / "run.json").read_text("utf-8"))
+        scores = _read_csv(path / "policy_scores.csv")
+        for c in ("p_missing", "p_poor_quality", "priority_score"):
+            scores[c] = pd.to_numeric(scores[c], errors="coerce")
+        scores["priority"] = pd.to_numeric(scores["priority"], errors="coerce").astype("Int64")
+        scores = scores.sort_values("priority", kind="stable").set_index("policy_id", drop=False)
+        scores.index.name = None
+        f = _read_csv(path / "findings.csv")
+        f = f[f["policy_id"] != ""]
+        f = f.assign(_s=f["severity"].map(SEVERITY_ORDER)).sort_values(["policy_id", "_s", "rule_code"], kind="stable")
+        findings = f.drop(columns="_s").set_index("policy_id", drop=False)
+        findings.index.name = None
+        offsets = {}
+        with open(path / "explanations.jsonl", "rb") as fh:
+            pos = 0
+            for line in fh:
+                start = line.find(b'"policy_id": "') + 14
+                offsets[line[start: line.index(b'"', start)].decode("utf-8")] = pos
+                pos += len(line)
+        out = cls(path, run, scores, findings, offsets)
+        out._attach_submission(submission or run.get("submission"))
+        return out
+
+    def _attach_submission(self, submission) -> None:
+        from ..intake import load_submission
+
+        if not submission or not Path(submission).exists():
+            self.submission_note = (f"未找到评分所用的提交数据（{submission or '未记录'}），服务记录与企业名称不可用；可用 --submission 指定。"
+                                    f" / the scored submission ({submission or 'not recorded'}) was not found: service records and"
+                                    " enterprise names are unavailable; pass --submission.")
+            return
+        sub = load_submission(submission)
+        pol = sub["policies"]
+        known = pol["policy_id"].isin(self.scores.index)
+        self.policies = pol[known.to_numpy()].set_index("policy_id", drop=False)
+        self.policies.index.name = None
+        svc = sub["services"].sort_values(["policy_id", "service_date", "service_id"], kind="stable")
+        self.services = svc.set_index("policy_id", drop=False)
+        self.services.index.name = None
+
+    # ------------------------------------------------------------------ lookups
+
+    def explanation(self, policy_id: str) -> dict | None:
+        pos = self.offsets.get(policy_id)
+        if pos is None:
+            return None
+        with open(self.path / "explanations.jsonl", "rb") as fh:
+            fh.seek(pos)
+            return json.loads(fh.readline())
+
+    def policy_findings(self, policy_id: str) -> list[dict]:
+        if policy_id not in self.findings.index:
+            return []
+        return self.findings.loc[[policy_id]].to_dict("records")
+
+    def policy_services(self, policy_id: str) -> list[dict] | None:
+        if self.services is None:
+            return None
+        if policy_id not in self.services.index:
+            return []
+        rows = self.services.loc[[policy_id]].copy()
+        rows["service_item_zh"] = rows["service_item"].map(SERVICE_ITEMS).fillna(rows["service_item"])
+        for c in ("service_date", "report_date", "followup_date"):
+            if c in rows:
+                rows[c] = rows[c].dt.strftime("%Y-%m-%d").fillna("")
+        return rows.replace({np.nan: None}).to_dict("records")
+
+    def policy(self, policy_id: str) -> dict | None:
+        if policy_id not in self.scores.index:
+            return None
+        d = self.scores.loc[policy_id].to_dict()
+        d["industry_zh"] = INDUSTRIES.get(d["industry"], d["industry"])
+        if self.policies is not None and policy_id in self.policies.index:
+            p = self.policies.loc[policy_id]
+            d.update(enterprise_name=p["enterprise_name"], enterprise_id=p["enterprise_id"],
+                     insurer_name=p.get("insurer_name", ""), period=f"{p['start_date']:%Y-%m-%d} 至 {p['end_date']:%Y-%m-%d}",
+                     premium=p.get("premium"), prevention_fee=p.get("prevention_fee"))
+        return d
+
+    def names(self, ids) -> list[str]:
+        if self.policies is None:
+            return [""] * len(ids)
+        return self.policies["enterprise_name"].reindex(list(ids)).fillna("").tolist()

@@ -1,0 +1,175 @@
+"""The verdict history of a review, in an embedded SQLite database (``review.sqlite`` in the run).
+
+Every verdict is a new row of ``review_events``; nothing is updated or deleted (triggers refuse
+it), so the history of a policy is its rows in order and the current verdict is the latest.
+Each row says who recorded it, when, from where (web form or workbook) and which fields it
+changed against the verdict it supersedes. The database runs in WAL mode; each write is one
+``BEGIN IMMEDIATE`` transaction, so concurrent reviewers are serialised, never lost.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..errors import ReviewError
+from ..schema import OUTCOMES, SELECTIONS
+
+DB_NAME = "review.sqlite"
+FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons")
+FIELD_ZH = {"outcome": "核查结论", "selection": "抽查方式", "inspection_date": "核查日期", "inspector_org": "核查单位",
+            "notes": "备注", "reasons": "对理由的意见", "reviewer": "复核人", "policy_id": "保单号"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    policy_id TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('adequate', 'poor_quality', 'missing')),
+    selection TEXT NOT NULL CHECK (selection IN ('targeted', 'random')),
+    inspection_date TEXT NOT NULL,
+    inspector_org TEXT NOT NULL,
+    notes TEXT NOT NULL DEFAULT '',
+    reasons TEXT NOT NULL DEFAULT '{}',
+    reviewer TEXT NOT NULL,
+    source TEXT NOT NULL,
+    client TEXT NOT NULL DEFAULT '',
+    recorded_at TEXT NOT NULL,
+    supersedes INTEGER REFERENCES review_events(id),
+    changed TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS review_events_policy ON review_events(policy_id, id);
+CREATE TRIGGER IF NOT EXISTS review_events_no_update BEFORE UPDATE ON review_events
+BEGIN SELECT RAISE(ABORT, 'review history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS review_events_no_delete BEFORE DELETE ON review_events
+BEGIN SELECT RAISE(ABORT, 'review history is append-only'); END;
+"""
+
+
+class Verdict(BaseModel):
+    """One reviewer's verdict on one policy, as a form or a workbook row gives it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    policy_id: str = Field(min_length=1, max_length=100)
+    outcome: Literal["adequate", "poor_quality", "missing"]
+    selection: Literal["targeted", "random"] = "targeted"
+    inspection_date: dt.date
+    inspector_org: str = Field(min_length=1, max_length=200)
+    notes: str = Field(default="", max_length=4000)
+    reasons: dict[str, Literal["agree", "disagree"]] = Field(default_factory=dict)
+    reviewer: str = Field(min_length=1, max_length=100)
+
+    @field_validator("inspection_date")
+    @classmethod
+    def _not_in_future(cls, v: dt.date) -> dt.date:
+        if v > dt.date.today():
+            raise ValueError("核查日期晚于今天 / the inspection date is in the future")
+        return v
+
+
+_ERROR_ZH = {"literal_error": "请从列表中选择", "string_too_short": "不能为空", "string_too_long": "过长",
+             "date_from_datetime_parsing": "不是有效日期（应为 YYYY-MM-DD）", "date_parsing": "不是有效日期（应为 YYYY-MM-DD）",
+             "date_type": "不是有效日期（应为 YYYY-MM-DD）", "missing": "缺少"}
+
+
+def verdict_errors(exc) -> list[str]:
+    """pydantic's errors as ``字段 field：中文说明 / English message`` lines."""
+    out = []
+    for e in exc.errors():
+        loc = str(e["loc"][0]) if e["loc"] else ""
+        zh = _ERROR_ZH.get(e["type"], "")
+        msg = e["msg"].removeprefix("Value error, ")
+        out.append(f"{FIELD_ZH.get(loc, loc)} {loc}：{zh + ' / ' if zh else ''}{msg}")
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+class ReviewStore:
+    """The append-only verdicts of one run."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            with self._connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise ReviewError(f"复核数据库 {self.path} 无法使用：{e}", f"the review database {self.path} cannot be used: {e}") from None
+
+    @contextmanager
+    def _connect(self):
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout=30000")
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def record(self, v: Verdict, source: str, client: str = "") -> dict | None:
+        """Append ``v`` as the policy's current verdict; ``None`` when it changes nothing."""
+        row = {"policy_id": v.policy_id, "outcome": v.outcome, "selection": v.selection,
+               "inspection_date": v.inspection_date.isoformat(), "inspector_org": v.inspector_org, "notes": v.notes,
+               "reasons": json.dumps(v.reasons, ensure_ascii=False, sort_keys=True), "reviewer": v.reviewer,
+               "source": source, "client": client}
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                prev = con.execute("SELECT * FROM review_events WHERE policy_id = ? ORDER BY id DESC LIMIT 1",
+                                   (v.policy_id,)).fetchone()
+                changed = [f for f in FIELDS if prev is None or prev[f] != row[f]]
+                if prev is not None and not changed:
+                    con.execute("ROLLBACK")
+                    return None
+                cur = con.execute(
+                    "INSERT INTO review_events (policy_id, outcome, selection, inspection_date, inspector_org, notes, reasons,"
+                    " reviewer, source, client, recorded_at, supersedes, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*(row[k] for k in ("policy_id", "outcome", "selection", "inspection_date", "inspector_org", "notes",
+                                        "reasons", "reviewer", "source", "client")),
+                     _now(), prev["id"] if prev is not None else None, json.dumps(changed)),
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return self._event(con.execute("SELECT * FROM review_events WHERE id = ?", (cur.lastrowid,)).fetchone())
+
+    @staticmethod
+    def _event(r: sqlite3.Row) -> dict:
+        d = dict(r)
+        d["reasons"] = json.loads(d["reasons"])
+        d["changed"] = json.loads(d["changed"])
+        d["outcome_zh"] = OUTCOMES[d["outcome"]]
+        d["selection_zh"] = SELECTIONS[d["selection"]]
+        return d
+
+    def history(self, policy_id: str) -> list[dict]:
+        """Every verdict recorded for ``policy_id``, oldest first."""
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM review_events WHERE policy_id = ? ORDER BY id", (policy_id,)).fetchall()
+        return [self._event(r) for r in rows]
+
+    def current(self) -> pd.DataFrame:
+        """The latest verdict of every reviewed policy (one row each), in policy order."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT e.* FROM review_events e JOIN (SELECT policy_id, MAX(id) AS id FROM review_events GROUP BY policy_id) m"
+                " ON e.id = m.id ORDER BY e.policy_id").fetchall()
+        cols = ["id", "policy_id", "outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons",
+                "reviewer", "source", "client", "recorded_at", "supersedes", "changed"]
+        df = pd.DataFrame([dict(r) for r in rows], columns=cols)
+        df["reasons"] = df["reasons"].map(json.loads)
+        return df
+
+    def count(self) -> int:
+        with self._connect() as con:
+            return int(con.execute("SELECT COUNT(*) FROM review_events").fetchone()[0])

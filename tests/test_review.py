@@ -1,0 +1,289 @@
+"""Evaluator review: the web app (TestClient), the verdict history, export and the Excel round trip."""
+import datetime as dt
+import re
+import shutil
+import sqlite3
+import threading
+
+import openpyxl
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from datasets.synth import write_submission
+from scoring.cli import app as cli
+from scoring.intake import load_submission
+from scoring.pipeline import run_score
+from scoring.review.app import create_app
+from scoring.review.exchange import SHEET, export_inspections, import_workbook, write_workbook
+from scoring.review.run import ReviewRun
+from scoring.review.store import ReviewStore
+
+from .helpers import set_cell, world
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    base = tmp_path_factory.mktemp("review")
+    sub = write_submission(world(600, 21), base / "sub")
+    set_cell(sub, "policies", 0, "enterprise_name", HOSTILE)
+    out = base / "run"
+    run_score(sub, out)
+    return sub, out
+
+
+@pytest.fixture
+def run_dir(scored, tmp_path):
+    """A fresh copy of the finished run for each test (its own review database)."""
+    sub, out = scored
+    dest = tmp_path / "run"
+    shutil.copytree(out, dest)
+    return dest
+
+
+def scores(run_dir):
+    return pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False)
+
+
+def csrf(client, pid):
+    page = client.get(f"/policy/{pid}")
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+
+
+def post(client, pid, token=None, **fields):
+    data = {"outcome": "missing", "selection": "targeted", "inspection_date": "2025-12-01",
+            "inspector_org": "某安全评价公司", "reviewer": "张三", "notes": ""}
+    data.update(fields)
+    data["csrf_token"] = token if token is not None else csrf(client, pid)
+    return client.post(f"/policy/{pid}/review", data=data, follow_redirects=False)
+
+
+def listed(html):
+    return re.findall(r'<td><a href="/policy/([^"]+)">', html)
+
+
+def test_list_is_flagged_policies_in_priority_order(run_dir):
+    c = TestClient(create_app(run_dir))
+    s = scores(run_dir)
+    flagged = s[s["flag"] != ""].assign(p=lambda d: d["priority"].astype(int)).sort_values("p")
+    ids = listed(c.get("/").text)
+    assert ids == list(flagged["policy_id"][:50])
+    last = (len(flagged) - 1) // 50 + 1
+    tail = listed(c.get(f"/?page_no={last}").text)
+    assert tail == list(flagged["policy_id"][(last - 1) * 50:])
+
+
+def test_filters_narrow_the_list(run_dir):
+    c = TestClient(create_app(run_dir))
+    s = scores(run_dir).set_index("policy_id")
+    insurer = s.loc[s["flag"] != "", "insurer_id"].mode()[0]
+    ids = listed(c.get(f"/?insurer={insurer}").text)
+    assert ids and all(s.at[i, "insurer_id"] == insurer and s.at[i, "flag"] for i in ids)
+    ids = listed(c.get("/?flag=poor_quality").text)
+    assert ids and all(s.at[i, "flag"] == "poor_quality" for i in ids)
+    code = "INTEGRITY_DUPLICATE_PHOTO"
+    ids = listed(c.get(f"/?flag=all&rule={code}").text)
+    assert ids and all(code in s.at[i, "rule_codes"].split(";") for i in ids)
+    region = s["region_code"].iloc[0][:2]
+    ids = listed(c.get(f"/?flag=all&region={region}").text)
+    assert ids and all(s.at[i, "region_code"].startswith(region) for i in ids)
+    ind = s["industry"].iloc[0]
+    ids = listed(c.get(f"/?flag=unflagged&industry={ind}").text)
+    assert ids and all(s.at[i, "industry"] == ind and not s.at[i, "flag"] for i in ids)
+
+
+def test_policy_page_shows_evidence(run_dir):
+    c = TestClient(create_app(run_dir))
+    s = scores(run_dir)
+    pid = s.loc[(s["flag"] != "") & (s["rule_codes"] != ""), "policy_id"].iloc[0]
+    html = c.get(f"/policy/{pid}").text
+    findings = pd.read_csv(run_dir / "findings.csv", dtype=str, keep_default_na=False)
+    mine = findings[findings["policy_id"] == pid]
+    assert mine["clause"].iloc[0] in html and mine["rule_code"].iloc[0] in html
+    assert "<svg" in html  # the explanation plot
+    n_services = (world(600, 21).tables["services"]["policy_id"] == pid).sum()
+    assert f"服务记录（{n_services}）" in html
+    assert c.get("/policy/NO-SUCH").status_code == 404
+
+
+def test_record_change_and_export_keep_history(run_dir, tmp_path):
+    c = TestClient(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    r = post(c, pid, outcome="poor_quality", selection="random", notes="现场无培训签到表")
+    assert r.status_code == 303 and r.headers["location"].endswith("saved=1")
+    assert post(c, pid, outcome="missing", selection="random", notes="现场无培训签到表").status_code == 303
+    assert post(c, pid, outcome="missing", selection="random", notes="现场无培训签到表").status_code == 303  # no change
+    store = ReviewStore(run_dir / "review.sqlite")
+    h = store.history(pid)
+    assert [e["outcome"] for e in h] == ["poor_quality", "missing"]
+    assert h[1]["supersedes"] == h[0]["id"] and h[1]["changed"] == ["outcome"] and h[1]["reviewer"] == "张三"
+    with sqlite3.connect(run_dir / "review.sqlite") as con, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE review_events SET outcome = 'adequate'")
+    out = tmp_path / "inspections.csv"
+    assert export_inspections(store, out) == 1
+    exp = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert exp.loc[0, "policy_id"] == pid and exp.loc[0, "outcome"] == "missing" and exp.loc[0, "selection"] == "random"
+    assert c.get("/export.csv").text.count("\n") == 2
+    page = c.get(f"/policy/{pid}").text
+    assert "复核历史（2）" in page
+
+
+def test_invalid_verdict_is_refused_with_reasons(run_dir):
+    c = TestClient(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    r = post(c, pid, outcome="fine", inspection_date=future, inspector_org="")
+    assert r.status_code == 422
+    assert "请从列表中选择" in r.text and "晚于今天" in r.text and "不能为空" in r.text
+    assert ReviewStore(run_dir / "review.sqlite").count() == 0
+
+
+def test_token_is_required_when_configured(run_dir):
+    c = TestClient(create_app(run_dir, token="s3cret-token"))
+    assert c.get("/").status_code == 401
+    assert c.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/export.csv").status_code == 401
+    assert c.get("/", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    r = c.get("/stats?token=s3cret-token", follow_redirects=False)
+    assert r.status_code == 303 and "token" not in r.headers["location"]
+    assert c.get("/stats").status_code == 200  # the cookie carries it now
+
+
+def test_csrf_is_refused(run_dir):
+    c = TestClient(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    assert post(c, pid, token="").status_code == 403
+    other = TestClient(create_app(run_dir))
+    foreign = csrf(other, pid)  # a token of another session
+    assert post(c, pid, token=foreign).status_code == 403
+    good = csrf(c, pid)
+    r = c.post(f"/policy/{pid}/review", data={"csrf_token": good, "outcome": "missing", "inspection_date": "2025-12-01",
+                                             "inspector_org": "x", "reviewer": "y"},
+               headers={"Origin": "http://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert ReviewStore(run_dir / "review.sqlite").count() == 0
+
+
+def test_hostile_text_is_escaped(run_dir):
+    c = TestClient(create_app(run_dir))
+    pid = world(600, 21).tables["policies"]["policy_id"].iloc[0]
+    assert post(c, pid, notes=HOSTILE, inspector_org=HOSTILE).status_code == 303
+    for html in (c.get(f"/policy/{pid}").text, c.get("/?flag=all&status=reviewed").text):
+        assert HOSTILE not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "script-src" not in c.get("/").headers["content-security-policy"]  # scripts: default-src 'none'
+
+
+def test_concurrent_verdicts_lose_nothing(run_dir):
+    app = create_app(run_dir)
+    ids = list(scores(run_dir)["policy_id"][:10])
+    errors = []
+
+    def reviewer(name, outcome):
+        c = TestClient(app)
+        for pid in ids:
+            for date in ("2025-11-01", "2025-11-02"):
+                r = post(c, pid, outcome=outcome, reviewer=name, inspection_date=date)
+                if r.status_code != 303:
+                    errors.append(r.status_code)
+
+    threads = [threading.Thread(target=reviewer, args=a) for a in (("甲", "missing"), ("乙", "adequate"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    store = ReviewStore(run_dir / "review.sqlite")
+    # every post changed the policy's current verdict (date or outcome differ), so each is an event
+    assert store.count() == 2 * 2 * len(ids)
+    assert len(store.current()) == len(ids)
+
+
+def test_stats_count_confirmations(run_dir):
+    c = TestClient(create_app(run_dir))
+    s = scores(run_dir)
+    miss = list(s.loc[s["flag"] == "missing", "policy_id"][:3])
+    assert post(c, miss[0], outcome="missing").status_code == 303
+    assert post(c, miss[1], outcome="adequate").status_code == 303
+    assert post(c, miss[2], outcome="poor_quality").status_code == 303
+    html = c.get("/stats").text
+    row = re.search(r"<tr><td>服务缺失</td>(.*?)</tr>", html).group(1)
+    assert re.findall(r'class="num">([^<]+)<', row) == ["3", "1", "1", "1", "33.3%"]
+
+
+def test_excel_round_trip(run_dir, scored, tmp_path):
+    sub, _ = scored
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "review.xlsx"
+    n = write_workbook(run, store, book)
+    s = scores(run_dir)
+    assert n == (s["flag"] != "").sum()
+    wb = openpyxl.load_workbook(book)
+    ws = wb[SHEET]
+    header = [c.value for c in ws[1]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    lists = {str(dv.sqref): dv.formula1 for dv in ws.data_validations.dataValidation}
+    assert any("服务缺失" in f for f in lists.values()) and any("随机抽查" in f for f in lists.values())
+    ids = [ws.cell(row=r, column=col["保单号"]).value for r in range(2, 7)]
+
+    def fill(r, outcome, date, org="评价所", sel="随机抽查"):
+        ws.cell(row=r, column=col["核查结论"], value=outcome)
+        ws.cell(row=r, column=col["抽查方式"], value=sel)
+        ws.cell(row=r, column=col["核查日期"], value=date)
+        ws.cell(row=r, column=col["核查单位"], value=org)
+
+    fill(2, "服务缺失", dt.date(2025, 11, 3))
+    fill(3, "poor_quality", "2025-11-04", sel="targeted")
+    fill(4, "差不多", dt.date(2025, 11, 5))  # bad verdict
+    fill(5, "服务到位", "2025-02-30")  # bad date
+    ws.append([None] * (col["保单号"] - 1) + ["P-NOT-IN-RUN"] + [None] * (col["核查编号"] - col["保单号"] - 1)
+              + ["RV-X", "服务缺失", "重点抽查", dt.date(2025, 11, 6), "评价所"])
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="李四")
+    assert res.balanced and res.rows_read == n + 1
+    assert (res.recorded, res.unchanged, len(res.rejected)) == (2, 0, 3)
+    assert res.not_reviewed == n - 4
+    rej = res.rejected.set_index("row")
+    assert rej.at[4, "column"] == "outcome" and "差不多" in rej.at[4, "message_zh"]
+    assert rej.at[5, "column"] == "inspection_date"
+    assert rej.at[n + 2, "column"] == "policy_id"
+    cur = store.current().set_index("policy_id")
+    assert cur.at[ids[0], "outcome"] == "missing" and cur.at[ids[0], "selection"] == "random"
+    assert cur.at[ids[1], "outcome"] == "poor_quality" and cur.at[ids[1], "source"] == "workbook:review.xlsx"
+    # importing the same file again changes nothing
+    again = import_workbook(run, store, book, reviewer="李四")
+    assert (again.recorded, again.unchanged) == (0, 2)
+    # the exported verdicts are a valid inspections table of the submission
+    labelled = tmp_path / "labelled"
+    shutil.copytree(sub, labelled)
+    (labelled / "inspections.csv").unlink(missing_ok=True)
+    export_inspections(store, labelled / "inspections.csv")
+    back = load_submission(labelled)
+    assert back.counts["inspections"].rows_rejected == 0
+    got = back["inspections"].set_index("policy_id")
+    assert got.at[ids[0], "outcome"] == "missing" and got.at[ids[0], "selection"] == "random"
+
+
+def test_cli_review_commands(run_dir, tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(cli, ["review", str(run_dir), "--host", "0.0.0.0"])
+    assert r.exit_code == 1 and "--token" in r.output
+    book = tmp_path / "r.xlsx"
+    r = runner.invoke(cli, ["review", "workbook", str(run_dir), "--out", str(book)])
+    assert r.exit_code == 0 and book.exists()
+    wb = openpyxl.load_workbook(book)
+    ws = wb[SHEET]
+    col = {c.value: i + 1 for i, c in enumerate(ws[1])}
+    ws.cell(row=2, column=col["核查结论"], value="服务质量差")
+    ws.cell(row=2, column=col["核查日期"], value=dt.date(2025, 10, 9))
+    ws.cell(row=2, column=col["核查单位"], value="评价所")
+    wb.save(book)
+    r = runner.invoke(cli, ["review", "import", str(run_dir), str(book), "--reviewer", "王五"])
+    assert r.exit_code == 0 and "记录 1" in r.output
+    out = tmp_path / "i.csv"
+    r = runner.invoke(cli, ["review", "export", str(run_dir), "--out", str(out)])
+    assert r.exit_code == 0
+    assert pd.read_csv(out)["outcome"].tolist() == ["poor_quality"]

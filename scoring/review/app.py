@@ -37,7 +37,7 @@ from ..plots import shap_bars
 from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
 from .exchange import inspections_table
 from .run import ReviewRun
-from .store import DB_NAME, ReviewStore, Verdict, verdict_errors
+from .store import DB_NAME, FIELD_ZH, ReviewStore, Verdict, verdict_errors
 
 PAGE_SIZE = 50
 TOP_REASONS = 5
@@ -51,7 +51,7 @@ def _env() -> jinja2.Environment:
         lambda name: resources.files("scoring").joinpath(f"templates/review/{name}").read_text("utf-8"))
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["pct"] = lambda x: "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{float(x) * 100:.1f}%"
-    env.globals.update(OUTCOMES=OUTCOMES, SELECTIONS=SELECTIONS, CLASS_ZH=CLASS_ZH)
+    env.globals.update(OUTCOMES=OUTCOMES, SELECTIONS=SELECTIONS, CLASS_ZH=CLASS_ZH, FIELD_ZH=FIELD_ZH)
     return env
 
 
@@ -105,7 +105,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             response.set_cookie("review_session", session, httponly=True, samesite="strict")
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"  # no-referrer would make form posts send Origin: null
         response.headers["Cache-Control"] = "no-store"
         return response
 

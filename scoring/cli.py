@@ -222,19 +222,33 @@ def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] 
 @review_app.command("export")
 def review_export(
     run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
-    out: Path = typer.Option(..., "--out", help="输出的 inspections.csv / inspections table to write"),
+    out: Optional[Path] = typer.Option(None, "--out", help="输出的 inspections.csv / inspections table to write"),
+    labelled: Optional[Path] = typer.Option(None, "--labelled", help="另写出一份可直接用于 retrain 的提交数据文件夹 / also write a submission folder ready for retrain"),
+    submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
     db: Optional[Path] = typer.Option(None, "--db"),
 ):
     """导出复核结论为 inspections 表（供 scoring retrain 使用）/ export verdicts as an inspections table."""
-    from .review.exchange import export_inspections
+    import json
+
+    from .review.exchange import export_inspections, export_labelled
     from .review.run import REQUIRED
 
     if not (run_dir / REQUIRED[0]).is_file():
         typer.echo(f"错误：{run_dir} 不是评分结果目录\nError: {run_dir} is not a run directory", err=True)
         raise typer.Exit(1)
+    if out is None and labelled is None:
+        typer.echo("错误：请给出 --out 或 --labelled\nError: give --out or --labelled", err=True)
+        raise typer.Exit(1)
     _, store = _review_parts(run_dir, db)
-    n = _run(export_inspections, store, out)
-    typer.echo(f"导出 {n} 条核查结果 → {out}\nexported {n} inspections → {out}")
+    if out is not None:
+        n = _run(export_inspections, store, out)
+        typer.echo(f"导出 {n} 条核查结果 → {out}\nexported {n} inspections → {out}")
+    if labelled is not None:
+        run_json = json.loads((run_dir / "run.json").read_text("utf-8"))
+        r = _run(export_labelled, run_json, store, labelled, submission)
+        typer.echo(f"带标签的提交数据 → {labelled}：原有核查 {r['inspections_before']} 条 + 复核 {r['inspections_review']} 条\n"
+                   f"labelled submission → {labelled}: {r['inspections_before']} earlier inspections + {r['inspections_review']} "
+                   f"review verdicts (scoring retrain {labelled} --registry …)")
 
 
 @review_app.command("workbook")

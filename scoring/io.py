@@ -220,7 +220,7 @@ def _read_file(table: Table, path: Path) -> RawTable:
     return RawTable(table.name, label, digest.result(), data, rows, tuple(malformed), extra, absent)
 
 
-def _table_for(stem: str) -> str | None:
+def table_for(stem: str) -> str | None:
     s = stem.strip().lower()
     if s in TABLES:
         return s
@@ -231,7 +231,7 @@ def _read_folder(folder: Path) -> dict[str, RawTable]:
     found: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
-            name = _table_for(p.stem)
+            name = table_for(p.stem)
             if name:
                 found.setdefault(name, []).append(p)
     for name, paths in found.items():
@@ -259,7 +259,7 @@ def _read_workbook(path: Path) -> dict[str, RawTable]:
     allowed = ", ".join(f"{t.name}/{t.zh}" for t in TABLES.values())
     try:
         for ws in wb.worksheets:
-            name = _table_for(ws.title)
+            name = table_for(ws.title)
             if name is None:
                 raise _fail("unknown_sheet", path=path.name, sheet=ws.title, allowed=allowed)
             if name in out:

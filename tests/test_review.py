@@ -287,3 +287,25 @@ def test_cli_review_commands(run_dir, tmp_path):
     r = runner.invoke(cli, ["review", "export", str(run_dir), "--out", str(out)])
     assert r.exit_code == 0
     assert pd.read_csv(out)["outcome"].tolist() == ["poor_quality"]
+
+
+def test_labelled_export_is_a_submission_ready_for_retraining(run_dir, scored, tmp_path):
+    sub, _ = scored
+    c = TestClient(create_app(run_dir, submission=sub))
+    ids = list(scores(run_dir)["policy_id"][:3])
+    for pid, outcome in zip(ids, ("missing", "adequate", "poor_quality")):
+        assert post(c, pid, outcome=outcome, selection="random").status_code == 303
+    dest = tmp_path / "labelled"
+    r = CliRunner().invoke(cli, ["review", "export", str(run_dir), "--labelled", str(dest), "--submission", str(sub)])
+    assert r.exit_code == 0, r.output
+    before = load_submission(sub)
+    after = load_submission(dest)
+    assert after.counts["inspections"].rows_rejected == 0
+    assert len(after["inspections"]) == len(before["inspections"]) + 3
+    assert len(after["policies"]) == len(before["policies"]) and len(after["services"]) == len(before["services"])
+    mine = after["inspections"][after["inspections"]["inspection_id"].str.startswith("RV-")].set_index("policy_id")
+    assert mine.loc[ids, "outcome"].tolist() == ["missing", "adequate", "poor_quality"]
+    assert set(mine["selection"]) == {"random"}
+    # a second export into the same folder is refused rather than mixing two exports
+    r = CliRunner().invoke(cli, ["review", "export", str(run_dir), "--labelled", str(dest), "--submission", str(sub)])
+    assert r.exit_code == 1 and "非空" in r.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,38 @@ def export_inspections(store: ReviewStore, out: str | Path) -> int:
     write_csv(table, tmp)
     tmp.replace(out)
     return len(table)
+
+
+def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submission: str | Path | None = None) -> dict:
+    """A new submission folder ready for ``scoring retrain``: the scored submission's tables,
+    with its own inspections plus the review's verdicts in ``inspections.csv``.
+
+    The source must be a folder (an .xlsx submission: add the exported table as a sheet).
+    A reviewed policy keeps any earlier inspection too; retraining takes the latest per policy.
+    """
+    from ..intake import load_submission
+    from ..io import table_for
+    from ..results import write_csv
+
+    src = Path(submission or run_json.get("submission") or "")
+    if not src.is_dir():
+        raise ReviewError(f"评分所用的提交数据 {src} 不是文件夹，无法生成带标签的提交数据（可用 --submission 指定文件夹）",
+                          f"the scored submission {src} is not a folder, so no labelled copy can be made (pass --submission)")
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise ReviewError(f"目标目录 {dest} 非空", f"the destination {dest} is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for f in sorted(src.iterdir()):
+        if f.is_file() and table_for(f.name.split(".")[0]) not in (None, "inspections"):
+            shutil.copy2(f, dest / f.name)
+            copied.append(f.name)
+    before = load_submission(src)["inspections"]
+    before = before.assign(inspection_date=before["inspection_date"].dt.strftime("%Y-%m-%d"))
+    review = inspections_table(store)
+    both = pd.concat([before[INSPECTION_COLUMNS].astype(object), review.astype(object)], ignore_index=True)
+    write_csv(both.fillna(""), dest / "inspections.csv")
+    return {"copied": copied, "inspections_before": len(before), "inspections_review": len(review), "inspections": len(both)}
 
 
 def review_list(run: ReviewRun, store: ReviewStore) -> pd.DataFrame:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from .checks import arrow
+from .checks import arrow, sorted_unique
 
 from .intake import Submission
 from .schema import HIGH_RISK_INDUSTRIES, INDUSTRIES
@@ -87,7 +88,9 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
     s = sub["services"]
-    s = s[s["service_date"].to_numpy() <= as_of]
+    upto = s["service_date"].to_numpy() <= as_of
+    if not upto.all():  # no copy of millions of rows when every record is on or before the as-of date
+        s = s[upto]
     n = len(p)
     pos = pd.Index(p["policy_id"]).get_indexer(s["policy_id"])
     start = p["start_date"].to_numpy()
@@ -97,10 +100,16 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     elapsed_frac = np.clip(elapsed_days / period_days, 0, 1)
 
     def per_policy(values, how="sum"):
-        v = pd.Series(np.asarray(values, dtype=float))
-        g = v.groupby(pos)
-        out = getattr(g, how)()
-        full = np.full(n, np.nan if how != "sum" else 0.0)
+        v = np.asarray(values, dtype=float)
+        if how in ("sum", "mean"):  # bincount: one pass, no hashing (NaN cells are skipped like pandas)
+            ok = ~np.isnan(v)
+            total = np.bincount(pos[ok], weights=v[ok], minlength=n)
+            if how == "sum":
+                return total
+            count = np.bincount(pos[ok], minlength=n)
+            return np.divide(total, count, out=np.full(n, np.nan), where=count > 0)
+        out = getattr(pd.Series(v).groupby(pos), how)()
+        full = np.full(n, np.nan)
         full[out.index.to_numpy()] = out.to_numpy()
         return full
 
@@ -141,13 +150,8 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
         unqualified_share = _safe_div(per_policy(unq), n_services)
     else:
         unqualified_share = np.full(n, np.nan)
-    pairs = pd.DataFrame({"pos": pos[parent], "staff": who.to_pandas()}).drop_duplicates()
-    cnt = pairs.groupby("pos").size()
-    n_staff = np.zeros(n)
-    n_staff[cnt.index.to_numpy()] = cnt.to_numpy()
-    items = pd.DataFrame({"pos": pos, "item": s["service_item"].to_numpy()}).drop_duplicates().groupby("pos").size()
-    n_items = np.zeros(n)
-    n_items[items.index.to_numpy()] = items.to_numpy()
+    n_staff = _distinct_per(pos[parent], pc.dictionary_encode(pc.if_else(pc.equal(who, ""), None, who)), n)
+    n_items = _distinct_per(pos, pc.dictionary_encode(arrow(s["service_item"])), n)
 
     fee = p["prevention_fee"].to_numpy(dtype=float)
     spend = per_policy(s["cost"].to_numpy(dtype=float))
@@ -185,14 +189,25 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     for col in ("n_integrity", "n_critical", "n_major"):
         f[col] = 0.0
     if findings is not None and len(findings):
-        fp = findings[findings["policy_id"].notna() & findings["scope"].isin(["policy", "service"])]
-        integ = fp["rule_code"].str.startswith("INTEGRITY_")
-        for col, mask in (("n_integrity", integ), ("n_critical", ~integ & (fp["severity"] == "critical")),
-                          ("n_major", ~integ & (fp["severity"] == "major"))):
-            c = fp[mask].groupby("policy_id").size()
-            f[col] = c.reindex(f.index).fillna(0).to_numpy(dtype=float)
+        # counted on Arrow columns: no copy of the findings' text
+        at = f.index.get_indexer(findings["policy_id"])
+        on_policy = (at >= 0) & findings["scope"].isin(["policy", "service"]).to_numpy()
+        integ = np.asarray(pc.fill_null(pc.starts_with(arrow(findings["rule_code"]), "INTEGRITY_"), False), dtype=bool)
+        sev = findings["severity"].to_numpy(dtype=object)
+        for col, mask in (("n_integrity", integ), ("n_critical", ~integ & (sev == "critical")),
+                          ("n_major", ~integ & (sev == "major"))):
+            f[col] = np.bincount(at[on_policy & mask], minlength=n).astype(float)
     _track_record(f, p, s, pos, hours)
     return f[list(FEATURE_NAMES)]
+
+
+def _distinct_per(pos: np.ndarray, codes: pa.DictionaryArray, n: int) -> np.ndarray:
+    """Number of distinct non-null values per policy position (integer keys, sort-based)."""
+    c = codes.indices.to_numpy(zero_copy_only=False)
+    valid = ~np.isnan(c) if c.dtype.kind == "f" else np.ones(len(c), dtype=bool)
+    k = len(codes.dictionary) + 1
+    keys = sorted_unique(pos[valid].astype(np.int64) * k + c[valid].astype(np.int64))
+    return np.bincount(keys // k, minlength=n).astype(float)
 
 
 def _track_record(f: pd.DataFrame, p: pd.DataFrame, s: pd.DataFrame, pos: np.ndarray, hours: np.ndarray) -> None:

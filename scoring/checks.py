@@ -36,11 +36,14 @@ EARTH_KM = 6371.0088
 # ------------------------------------------------------------------------------ context
 
 
-def arrow(series: pd.Series) -> pa.Array:
-    """A pandas column as an Arrow array without a trip through Python objects."""
+def arrow(series: pd.Series, large_ok: bool = False) -> pa.Array:
+    """A pandas column as an Arrow array without a trip through Python objects.
+
+    Text comes as ``string`` unless ``large_ok`` (then pandas' ``large_string`` is kept: no copy).
+    """
     arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) and not large_ok else arr
 
 
 
@@ -619,7 +622,9 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
     then compared word for word with their sorted neighbour: exact, with no per-row Python.
     """
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    values = pc.fill_null(values.cast(pa.string()), "")
+    values = values.cast(pa.string())
+    if values.null_count:
+        values = pc.fill_null(values, "")
     lens = np.asarray(pc.binary_length(values).to_numpy(zero_copy_only=False))
     out = np.zeros(len(values), dtype=bool)
     for L in np.unique(lens):
@@ -677,6 +682,9 @@ def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
     return _hits(fire & active, obs, "")
 
 
+_SLICE = 250_000
+
+
 class DuplicateText(Params):
     column: str
     min_chars: int
@@ -685,13 +693,20 @@ class DuplicateText(Params):
 
 @kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"})
 def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
-    text = arrow(frame[p.column])
+    text = arrow(frame[p.column], large_ok=True)
     has = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False), dtype=bool)
     idx = np.flatnonzero(has)
-    raw = text.filter(pa.array(has)).to_pylist()
-    names = pc.take(arrow(frame["enterprise_name"]), pa.array(idx)).to_pylist()
-    stripped = [t.replace(n, "") if n else t for t, n in zip(raw, names)]
-    norm = pc.replace_substring_regex(pa.array(stripped, pa.string()), r"[\d\s\p{P}\p{S}]+", "")
+    texts = text.filter(pa.array(has))
+    names = pc.take(arrow(frame["enterprise_name"], large_ok=True), pa.array(idx))
+    # the enterprise's own name is cut from its text (Python str.replace), in slices so that
+    # millions of texts never sit in memory as Python objects all at once
+    parts = []
+    for a in range(0, len(texts), _SLICE):
+        raw, nm = texts.slice(a, _SLICE).to_pylist(), names.slice(a, _SLICE).to_pylist()
+        stripped = pa.array([t.replace(n, "") if n else t for t, n in zip(raw, nm)], pa.string())
+        parts.append(pc.replace_substring_regex(stripped, r"[\d\s\p{P}\p{S}]+", ""))
+    norm = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    del texts, names, parts
     ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False), dtype=bool)
     again = duplicate_mask(pc.if_else(pa.array(ok), norm, pa.scalar("", pa.string())))
     fire = np.zeros(len(frame), dtype=bool)

@@ -67,8 +67,14 @@ def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap
 
 def explain(model: ServiceModel, X: pd.DataFrame, cls: str) -> list[dict]:
     """One record per row of ``X``: base_value, raw_output, link and every contribution, largest first."""
+    return list(iter_explain(model, X, cls))
+
+
+def iter_explain(model: ServiceModel, X: pd.DataFrame, cls: str):
+    """:func:`explain` one record at a time (SHAP is computed for all rows first, checked, then
+    each record is built when asked for, so a caller can serialise and drop it)."""
     if len(X) == 0:
-        return []
+        return
     est = model.estimators[cls]
     M = model.matrix(X)
     values, base_value = shap_values(est, M)
@@ -83,12 +89,10 @@ def explain(model: ServiceModel, X: pd.DataFrame, cls: str) -> list[dict]:
     shown = np.where(np.isnan(M), np.nan, np.round(M, 6)).tolist()
     order = np.argsort(-values, axis=1, kind="stable")
     shap_list, text_list = values.tolist(), texts.tolist()
-    out = []
     for i in range(len(X)):
         v, sv, tx = shown[i], shap_list[i], text_list[i]
         contributions = [
             {"feature": names[j], "value": None if v[j] != v[j] else v[j], "shap": sv[j], "text_zh": tx[j]}
             for j in order[i].tolist()
         ]
-        out.append({"base_value": float(base[i]), "raw_output": float(raw[i]), "link": "logit", "contributions": contributions})
-    return out
+        yield {"base_value": float(base[i]), "raw_output": float(raw[i]), "link": "logit", "contributions": contributions}

@@ -25,8 +25,7 @@ def summarise(policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFra
     p = p.join(scored[["p_missing", "p_poor_quality", "flag"]])
     p["spend"] = spend.reindex(p.index).fillna(0).to_numpy()
     p["ended"] = ended.reindex(p.index).fillna(False).to_numpy(dtype=bool)
-    pf = findings[findings["policy_id"].notna()]
-    crit_pol = set(pf.loc[pf["severity"] == "critical", "policy_id"])
+    crit_pol = set(findings.loc[(findings["policy_id"].notna() & (findings["severity"] == "critical")).to_numpy(), "policy_id"])
     g = p.groupby("insurer_id", sort=True)
     out = pd.DataFrame({
         "policies": g.size(),

@@ -123,15 +123,14 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("SCORING_MODEL", SHIPPED_MODEL))
 
 
-def _reasons(scored: pd.DataFrame, findings: pd.DataFrame, explanations: dict) -> pd.Series:
+def _reasons(scored: pd.DataFrame, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings."""
     from .ranking import rule_reasons
 
     rule_text = rule_reasons(findings)
     out = ("规则：" + rule_text).reindex(scored.index).fillna("").to_numpy(dtype=object)
-    for i, rec in zip(scored.index.get_indexer(list(explanations)), explanations.values()):
-        model_text = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
-        out[i] = "模型：" + model_text + ("；" + out[i] if out[i] else "")
+    for i, text in zip(scored.index.get_indexer(list(model_text)), model_text.values()):
+        out[i] = "模型：" + text + ("；" + out[i] if out[i] else "")
     return pd.Series(out, index=scored.index, dtype=object)
 
 
@@ -141,7 +140,9 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     import datetime as dt
 
     from . import __version__
-    from .explain import explain
+    from .explain import iter_explain
+    from .report import DETAILED
+    from .results import json_line
     from .insurers import summarise
     from .intake import REJECTED_COLUMNS
     from .ranking import rank, rule_codes
@@ -169,14 +170,24 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     findings = prep.rules.findings
     scored["rule_codes"] = rule_codes(findings).reindex(scored.index).fillna("")
     step("解释标记 / explaining flags")
-    explanations = {}
+    # Records are serialised as they are made (100,000 flags x 37 contributions would not fit
+    # comfortably as dicts); the report keeps the few it details.
+    lines: dict[str, str] = {}
+    model_text: dict[str, str] = {}
+    flagged = scored[scored["flag"] != ""].sort_values("priority")
+    detailed_ids = set(flagged.index[:DETAILED])
+    detailed: dict[str, dict] = {}
     for cls in ("missing", "poor_quality"):
         ids = scored.index[scored["flag"] == cls]
-        for pid, rec in zip(ids, explain(model, prep.features.loc[ids], cls)):
-            p = float(scored.at[pid, f"p_{cls}"])
-            explanations[pid] = {"policy_id": pid, "flag": cls, "probability": round(p, 6), "threshold": thresholds[cls],
-                                 "model_version": model.version, **rec}
-    scored["reasons"] = _reasons(scored, findings, explanations)
+        probs = scored.loc[ids, f"p_{cls}"].to_numpy(dtype=float)
+        for pid, p, rec in zip(ids, probs, iter_explain(model, prep.features.loc[ids], cls)):
+            record = {"policy_id": pid, "flag": cls, "probability": round(float(p), 6), "threshold": thresholds[cls],
+                      "model_version": model.version, **rec}
+            lines[pid] = json_line(record)
+            model_text[pid] = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
+            if pid in detailed_ids:
+                detailed[pid] = record
+    scored["reasons"] = _reasons(scored, findings, model_text)
     meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
     table = scored.join(meta).reset_index().sort_values(["priority"], kind="stable")
     table["p_missing"] = table["p_missing"].round(6)
@@ -184,7 +195,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     table["priority_score"] = table["priority_score"].round(6)
     policy_scores = table[["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
                            "flag", "priority", "reasons", "priority_score"]]
-    ordered_expl = [explanations[pid] for pid in policy_scores["policy_id"] if pid in explanations]
+    ordered_lines = [lines[pid] for pid in policy_scores["policy_id"] if pid in lines]
+    ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
     svc = sub["services"].groupby("policy_id")["cost"].sum()
     ended = policies.set_index("policy_id")["end_date"] < np.datetime64(prep.as_of, "s")
@@ -219,10 +231,10 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     with atomic_dir(Path(out)) as tmp:
         write_csv(policy_scores, tmp / "policy_scores.csv")
         write_csv(findings, tmp / "findings.csv")
-        write_jsonl(ordered_expl, tmp / "explanations.jsonl")
+        write_jsonl(ordered_lines, tmp / "explanations.jsonl")
         write_csv(insurers, tmp / "insurer_summary.csv")
         write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
-        html = render(run, policies, scored, findings, insurers, ordered_expl, rb, model, prep.rules.not_checkable, cap, thresholds)
+        html = render(run, policies, scored, findings, insurers, ordered_detail, rb, model, prep.rules.not_checkable, cap, thresholds)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         write_json(run, tmp / "run.json")
     return run

@@ -21,7 +21,8 @@ SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
 def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     """Per policy, the most severe finding on it or its services: 3 critical … 0 none."""
-    f = findings[findings["policy_id"].notna() & findings["scope"].isin(["policy", "service"])]
+    on_policy = findings["policy_id"].notna() & findings["scope"].isin(["policy", "service"])
+    f = findings.loc[on_policy.to_numpy(), ["policy_id", "severity"]]  # two columns, not all the text
     worst = f.assign(r=f["severity"].map(SEVERITY_RANK)).groupby("policy_id")["r"].max()
     return worst.reindex(policy_ids).fillna(0).to_numpy(dtype=int)
 

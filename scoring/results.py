@@ -43,7 +43,7 @@ def _strings(series: pd.Series) -> pa.Array:
     arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else \
         pa.array(series.to_numpy(dtype=object), pa.string(), from_pandas=True)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.cast(pa.string())
+    return arr if pa.types.is_large_string(arr.type) else arr.cast(pa.string())  # no copy of pandas' text
 
 
 def neutralise(values: pa.Array) -> pa.Array:
@@ -54,7 +54,8 @@ def neutralise(values: pa.Array) -> pa.Array:
     risky = pc.and_(pc.fill_null(risky, False), pc.invert(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), False)))
     if not pc.any(risky).as_py():
         return values
-    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+    quote, empty = pa.scalar("'", values.type), pa.scalar("", values.type)
+    return pc.if_else(risky, pc.binary_join_element_wise(quote, values, empty), values)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -72,7 +73,8 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         elif pd.api.types.is_integer_dtype(s.dtype):
             cols[c] = pa.array(s.to_numpy(), pa.int64())
         else:
-            cols[c] = pc.fill_null(neutralise(_strings(s)), "")
+            text = neutralise(_strings(s))
+            cols[c] = pc.fill_null(text, pa.scalar("", text.type))
     table = pa.table(cols) if cols else pa.table({c: pa.array([], pa.string()) for c in df.columns})
     if not len(df.columns):
         path.write_text("", encoding="utf-8")
@@ -92,11 +94,16 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def json_line(record) -> str:
+    """One record as a JSONL line (keys in the order given, Chinese unescaped, with the newline)."""
+    return json.dumps(record, ensure_ascii=False, default=_json_default) + "\n"
+
+
 def write_jsonl(records, path: Path) -> None:
-    """One JSON object per line, keys in the order given, UTF-8, Chinese unescaped."""
+    """One JSON object per line; ``records`` may also be ready lines from :func:`json_line`."""
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in records:
-            f.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
+            f.write(r if isinstance(r, str) else json_line(r))
 
 
 def write_json(obj, path: Path) -> None:

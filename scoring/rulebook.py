@@ -15,6 +15,7 @@ and ``effective_from`` replaces it); without it, it replaces the shipped ruleboo
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import string
 from dataclasses import dataclass
 from importlib import resources
@@ -39,6 +40,7 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
 PLACEHOLDERS = {"observed", "expected", "clause"}
+GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
 
 
 class Override(BaseModel):
@@ -327,6 +329,7 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
     ctx = Context(sub, as_of)
     parts: list[pa.Table] = []
+    frame = None
     not_checkable: list[dict] = []
     seen_missing: set[str] = set()
     ordered = sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
@@ -361,17 +364,24 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
                 hits = k.fn(ctx, frame, active, rule.parsed)
         if len(hits.rows):
             parts.append(_findings_table(rule, hits, frame))
+        del hits
+        if len(frame) >= GC_ROWS:
+            gc.collect()  # pandas temporaries sit in reference cycles; at 1M policies they are gigabytes
+    del ctx, frame
     table = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
-    return RuleResults(sort_findings(table), not_checkable, rulebook.version)
+    parts.clear()  # the sorted copy below is then the only one (millions of findings at 1M policies)
+    table = table.take(finding_order(table))
+    findings = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    return RuleResults(findings, not_checkable, rulebook.version)
 
 
-def sort_findings(table: pa.Table) -> pd.DataFrame:
+def finding_order(table: pa.Table) -> pa.Array:
     """The stable order of findings.csv: scope, ids, then rule code and observed value (sorted by Arrow)."""
     scope_rank = pc.index_in(table["scope"], value_set=pa.array(list(SCOPE_ORDER), pa.string()))
     keys = pa.table({"_s": scope_rank, **{f"_{c}": pc.fill_null(table[c], "") for c in
                      ("policy_id", "service_id", "insurer_id", "region_code", "rule_code", "observed")}})
-    order = pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
-    return table.take(order).to_pandas().reset_index(drop=True)
+    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
 
 
 def describe(rulebook: Rulebook) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from .intake import Submission
+from .parsing import arrow
 from .results import round_sig
 from .schema import HIGH_RISK_INDUSTRIES, TABLES
 
@@ -34,17 +35,6 @@ EARTH_KM = 6371.0088
 
 
 # ------------------------------------------------------------------------------ context
-
-
-def arrow(series: pd.Series, large_ok: bool = False) -> pa.Array:
-    """A pandas column as an Arrow array without a trip through Python objects.
-
-    Text comes as ``string`` unless ``large_ok`` (then pandas' ``large_string`` is kept: no copy).
-    """
-    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) and not large_ok else arr
-
 
 
 class Context:

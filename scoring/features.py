@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .checks import arrow, sorted_unique
+from .checks import sorted_unique
+from .parsing import arrow
 
 from .intake import Submission
 from .schema import HIGH_RISK_INDUSTRIES, INDUSTRIES

@@ -109,6 +109,16 @@ def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.where(iso, fast_values, slow_values), np.where(iso, False, slow_bad)
 
 
+def arrow(series, large_ok: bool = False) -> pa.Array:
+    """A pandas column as an Arrow array without a trip through Python objects.
+
+    Text comes as ``string`` unless ``large_ok`` (then pandas' ``large_string`` is kept: no copy).
+    """
+    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) and not large_ok else arr
+
+
 def bool_mask(arr) -> np.ndarray:
     """An Arrow boolean array as a NumPy mask."""
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)

@@ -123,11 +123,12 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("SCORING_MODEL", SHIPPED_MODEL))
 
 
-def _reasons(scored: pd.DataFrame, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
-    """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings."""
+def _reasons(scored: pd.DataFrame, pf, model_text: dict[str, str]) -> pd.Series:
+    """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
+    (``pf``: :func:`scoring.ranking.policy_findings`)."""
     from .ranking import rule_reasons
 
-    rule_text = rule_reasons(findings)
+    rule_text = rule_reasons(pf)
     out = ("规则：" + rule_text).reindex(scored.index).fillna("").to_numpy(dtype=object)
     for i, text in zip(scored.index.get_indexer(list(model_text)), model_text.values()):
         out[i] = "模型：" + text + ("；" + out[i] if out[i] else "")
@@ -145,7 +146,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     from .results import json_line
     from .insurers import summarise
     from .intake import REJECTED_COLUMNS
-    from .ranking import rank, rule_codes
+    from .ranking import policy_findings, rank, rule_codes
     from .report import render
     from .results import write_json, write_jsonl
 
@@ -168,7 +169,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
     scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap)
     findings = prep.rules.findings
-    scored["rule_codes"] = rule_codes(findings).reindex(scored.index).fillna("")
+    pf = policy_findings(findings)
+    scored["rule_codes"] = rule_codes(pf).reindex(scored.index).fillna("")
     step("解释标记 / explaining flags")
     # Records are serialised as they are made (100,000 flags x 37 contributions would not fit
     # comfortably as dicts); the report keeps the few it details.
@@ -187,7 +189,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
             model_text[pid] = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
             if pid in detailed_ids:
                 detailed[pid] = record
-    scored["reasons"] = _reasons(scored, findings, model_text)
+    scored["reasons"] = _reasons(scored, pf, model_text)
+    del pf
     meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
     table = scored.join(meta).reset_index().sort_values(["priority"], kind="stable")
     table["p_missing"] = table["p_missing"].round(6)

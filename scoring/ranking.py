@@ -45,21 +45,30 @@ def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds
     return out
 
 
-def _policy_findings(findings: pd.DataFrame) -> pa.Table:
-    """Policy and service findings, one per (policy, rule code), most severe rule first per policy."""
+def _starts(*columns: pa.Array) -> np.ndarray:
+    """Rows where any of the (sorted) ``columns`` differs from the row before: the first of each run."""
+    n = len(columns[0])
+    start = np.ones(n, dtype=bool)
+    if n > 1:
+        same = pc.equal(columns[0][1:], columns[0][:-1])
+        for c in columns[1:]:
+            same = pc.and_(same, pc.equal(c[1:], c[:-1]))
+        start[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return start
+
+
+def policy_findings(findings: pd.DataFrame) -> pa.Table:
+    """Policy and service findings, one per (policy, rule code), most severe rule first per policy.
+
+    Built once per run and shared by :func:`rule_codes` and :func:`rule_reasons`.
+    """
     f = findings.loc[findings["policy_id"].notna().to_numpy(), ["policy_id", "rule_code", "severity", "message_zh"]]
     t = pa.Table.from_pandas(f, preserve_index=False)
     t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
     t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITY_RANK), pa.string())))
     t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("_r", "ascending"), ("rule_code", "ascending")]))
     t = t.combine_chunks()
-    if t.num_rows < 2:
-        return t
-    pid, code = t["policy_id"].chunk(0), t["rule_code"].chunk(0)
-    new = np.ones(t.num_rows, dtype=bool)
-    same = pc.and_(pc.equal(pid[1:], pid[:-1]), pc.equal(code[1:], code[:-1]))
-    new[1:] = ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
-    return t.filter(pa.array(new))
+    return t.filter(pa.array(_starts(t["policy_id"].combine_chunks(), t["rule_code"].combine_chunks())))
 
 
 def _join_by_policy(t: pa.Table, values: pa.Array, sep: str) -> pd.Series:
@@ -67,29 +76,22 @@ def _join_by_policy(t: pa.Table, values: pa.Array, sep: str) -> pd.Series:
     pid = t["policy_id"].combine_chunks()
     if not len(pid):
         return pd.Series([], dtype=object)
-    start = np.ones(len(pid), dtype=bool)
-    start[1:] = ~np.asarray(pc.equal(pid[1:], pid[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
-    first = np.flatnonzero(start)
+    first = np.flatnonzero(_starts(pid))
     offsets = pa.array(np.append(first, len(pid)).astype(np.int32))
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), sep)
     return pd.Series(joined.to_numpy(zero_copy_only=False), index=pid.take(pa.array(first)).to_pandas())
 
 
-def rule_codes(findings: pd.DataFrame) -> pd.Series:
-    """Per policy, its distinct rule codes sorted and joined with ``;`` (index policy_id)."""
-    t = _policy_findings(findings)
-    t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("rule_code", "ascending")]))
+def rule_codes(pf: pa.Table) -> pd.Series:
+    """Per policy, its distinct rule codes sorted and joined with ``;`` (index policy_id); ``pf`` from :func:`policy_findings`."""
+    t = pf.take(pc.sort_indices(pf, sort_keys=[("policy_id", "ascending"), ("rule_code", "ascending")]))
     return _join_by_policy(t, t["rule_code"].combine_chunks(), ";")
 
 
-def rule_reasons(findings: pd.DataFrame, top: int = 2) -> pd.Series:
+def rule_reasons(pf: pa.Table, top: int = 2) -> pd.Series:
     """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules."""
-    t = _policy_findings(findings)
-    pid = t["policy_id"].combine_chunks()
-    start = np.ones(len(pid), dtype=bool)
-    if len(pid) > 1:
-        start[1:] = ~np.asarray(pc.equal(pid[1:], pid[:-1]).to_numpy(zero_copy_only=False), dtype=bool)
-    group_start = np.maximum.accumulate(np.where(start, np.arange(len(pid)), 0))
-    t = t.filter(pa.array(np.arange(len(pid)) - group_start < top))
+    pid = pf["policy_id"].combine_chunks()
+    group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
+    t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))
     head = pc.list_element(pc.split_pattern(t["message_zh"].combine_chunks(), "（", max_splits=1), 0)
     return _join_by_policy(t, head, "；")

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .parsing import arrow
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 SIGNIFICANT = 6
@@ -40,10 +42,8 @@ def round_sig(values, digits: int = SIGNIFICANT) -> np.ndarray:
 
 
 def _strings(series: pd.Series) -> pa.Array:
-    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else \
-        pa.array(series.to_numpy(dtype=object), pa.string(), from_pandas=True)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr if pa.types.is_large_string(arr.type) else arr.cast(pa.string())  # no copy of pandas' text
+    arr = arrow(series, large_ok=True)  # pandas' large_string kept: no copy of the text
+    return arr if pa.types.is_large_string(arr.type) or pa.types.is_string(arr.type) else arr.cast(pa.string())
 
 
 def neutralise(values: pa.Array) -> pa.Array:
@@ -58,11 +58,16 @@ def neutralise(values: pa.Array) -> pa.Array:
     return pc.if_else(risky, pc.binary_join_element_wise(quote, values, empty), values)
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` as UTF-8 CSV (Arrow's writer): neutralised text, missing as empty, floats rounded.
+def write_csv(df: pd.DataFrame, path) -> None:
+    """Write ``df`` as UTF-8 CSV (Arrow's writer) to a path or binary file: neutralised text,
+    missing as empty, floats rounded.
 
     Text cells are quoted, numbers are not; the same frame always gives the same bytes.
     """
+    if not len(df.columns):
+        if isinstance(path, (str, Path)):
+            Path(path).write_text("", encoding="utf-8")
+        return
     cols = {}
     for c in df.columns:
         s = df[c]
@@ -75,11 +80,7 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         else:
             text = neutralise(_strings(s))
             cols[c] = pc.fill_null(text, pa.scalar("", text.type))
-    table = pa.table(cols) if cols else pa.table({c: pa.array([], pa.string()) for c in df.columns})
-    if not len(df.columns):
-        path.write_text("", encoding="utf-8")
-        return
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+    pacsv.write_csv(pa.table(cols), path, pacsv.WriteOptions(quoting_style="needed"))
 
 
 def _json_default(o):

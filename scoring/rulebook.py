@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .checks import KINDS, Context, Hits, arrow
+from .checks import KINDS, Context, Hits
+from .parsing import arrow
 from .errors import RulebookError
 from .intake import Submission
 

@@ -17,6 +17,7 @@ Protection:
 from __future__ import annotations
 
 import hashlib
+import io
 import hmac
 import math
 import secrets
@@ -34,6 +35,7 @@ from pydantic import ValidationError
 from ..features import BY_NAME
 from ..labels import CLASS_ZH
 from ..plots import shap_bars
+from ..results import write_csv
 from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
 from .exchange import inspections_table
 from .run import ReviewRun
@@ -76,6 +78,8 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
     store = ReviewStore(db or Path(run_dir) / DB_NAME)
     env = _env()
     secret = secrets.token_bytes(32)
+    insurers = sorted(run.scores["insurer_id"].unique())  # filter choices, fixed for the run
+    codes = sorted(run.findings["rule_code"].unique())
     app = FastAPI(title="安责险复核 / review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.run, app.state.store = run, store
 
@@ -158,12 +162,9 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             rows.append({**r.to_dict(), "enterprise_name": name, "industry_zh": INDUSTRIES.get(r["industry"], r["industry"]),
                          "flag_zh": CLASS_ZH.get(r["flag"], ""), "verdict": OUTCOMES[c["outcome"]] if c is not None else ""})
         params = {"insurer": insurer, "region": region, "industry": industry, "rule": rule, "flag": flag, "status": status}
-        all_codes = sorted({c for v in s["rule_codes"] for c in v.split(";") if c}) if len(s) <= 200_000 else \
-            sorted(run.findings["rule_code"].unique())
         return page("list.html.j2", request, rows=rows, total=len(sel), page_no=page_no, pages=pages, params=params,
-                    query=lambda **kw: "?" + urlencode({**params, **kw}),
-                    insurers=sorted(s["insurer_id"].unique()), industries={k: v for k, v in INDUSTRIES.items()},
-                    rule_codes=all_codes, flags=FLAGS, statuses=STATUSES, reviewed=len(cur), note=run.submission_note)
+                    query=lambda **kw: "?" + urlencode({**params, **kw}), insurers=insurers, industries=INDUSTRIES,
+                    rule_codes=codes, flags=FLAGS, statuses=STATUSES, reviewed=len(cur), note=run.submission_note)
 
     def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: bool = False):
         p = run.policy(policy_id)
@@ -214,8 +215,9 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
 
     @app.get("/export.csv")
     def export():
-        table = inspections_table(store)
-        return Response(table.to_csv(index=False, lineterminator="\n"), media_type="text/csv; charset=utf-8",
+        buf = io.BytesIO()
+        write_csv(inspections_table(store), buf)  # the CLI export's writer: formula-safe cells
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="inspections.csv"'})
 
     return app

@@ -134,7 +134,7 @@ class Config:
     inspected_random: float = 0.025  # of ended policies, random audit
     inspector_error: float = 0.06  # outcome recorded as a neighbouring class
     violation_rate: float = 0.004  # per planted code, share of eligible policies / services
-    service_scale: float = 1.0  # multiplies the number of service visits (benchmarks use ~1.25 for 5 per policy)
+    service_scale: float = 1.0  # multiplies the number of service visits (benchmarks use 1.12 for 5 per policy)
     with_staff: bool = True
     with_inspections: bool = True
 

@@ -692,7 +692,8 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
     # millions of texts never sit in memory as Python objects all at once
     parts = []
     for a in range(0, len(texts), _SLICE):
-        raw, nm = texts.slice(a, _SLICE).to_pylist(), names.slice(a, _SLICE).to_pylist()
+        raw = texts.slice(a, _SLICE).to_numpy(zero_copy_only=False)
+        nm = names.slice(a, _SLICE).to_numpy(zero_copy_only=False)
         stripped = pa.array([t.replace(n, "") if n else t for t, n in zip(raw, nm)], pa.string())
         parts.append(pc.replace_substring_regex(stripped, r"[\d\s\p{P}\p{S}]+", ""))
     norm = pa.concat_arrays(parts) if parts else pa.array([], pa.string())

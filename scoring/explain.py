@@ -9,13 +9,17 @@ sentence an evaluator can check against the records, e.g.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .features import BY_NAME, show
 from .labels import CLASS_ZH
 from .model import ServiceModel
+from .results import json_numbers, json_strings
 
 TOLERANCE = 1e-6
 PARALLEL_ROWS = 20_000  # from here on, SHAP runs in one process per core (it holds the GIL)
@@ -49,50 +53,123 @@ def _typical(model: ServiceModel, feature: str, industry: float) -> float | None
     return v
 
 
-def reason(model: ServiceModel, cls: str, feature: str, value: float, shap: float, industry: float) -> str:
-    f = BY_NAME[feature]
+def _reference(model: ServiceModel, feature: str, industry: float) -> str:
     typical = _typical(model, feature, industry)
+    if typical is None or BY_NAME[feature].unit in ("industry", "bool"):
+        return ""
+    return f"（同行业通常为 {show(feature, typical)}）"
+
+
+def reason(model: ServiceModel, cls: str, feature: str, value: float, shap: float, industry: float) -> str:
     direction = "推高" if shap > 0 else "降低"
-    ref = f"（同行业通常为 {show(feature, typical)}）" if typical is not None and f.unit not in ("industry", "bool") else ""
-    return f"{f.zh}为 {show(feature, value)}{ref}，{direction}{CLASS_ZH[cls]}的可能"
+    ref = _reference(model, feature, industry)
+    return f"{BY_NAME[feature].zh}为 {show(feature, value)}{ref}，{direction}{CLASS_ZH[cls]}的可能"
 
 
-def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap: np.ndarray, industry: np.ndarray) -> np.ndarray:
-    """``reason`` for one feature over many rows, computed once per distinct (value, industry, sign)."""
-    key = np.stack([values, industry, np.sign(shap)], axis=1)
-    uniq, inv = np.unique(key, axis=0, return_inverse=True, equal_nan=True)
-    texts = np.array([reason(model, cls, feature, v, s, ind) for v, ind, s in uniq], dtype=object)
-    return texts[inv.reshape(-1)]
+def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap: np.ndarray,
+           industry: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`reason` for one feature over many rows: the distinct texts and each row's index into
+    them. Each distinct value is shown once, each industry's reference looked up once, and a text
+    is built once per distinct (shown value, industry, direction)."""
+    uv, v_inv = np.unique(values, return_inverse=True, equal_nan=True)
+    shown_codes, shown = pd.factorize(np.array([show(feature, v) for v in uv.tolist()], dtype=object))
+    ui, i_inv = np.unique(industry, return_inverse=True, equal_nan=True)
+    refs = [_reference(model, feature, x) for x in ui.tolist()]
+    up = np.asarray(shap) > 0
+    combo = (shown_codes[v_inv.reshape(-1)].astype(np.int64) * len(ui) + i_inv.reshape(-1)) * 2 + up
+    keys, inv = np.unique(combo, return_inverse=True)
+    head, tail = f"{BY_NAME[feature].zh}为 ", f"{CLASS_ZH[cls]}的可能"
+    texts = [f"{head}{shown[k // 2 // len(ui)]}{refs[k // 2 % len(ui)]}，{'推高' if k % 2 else '降低'}{tail}"
+             for k in keys.tolist()]
+    return inv.reshape(-1), texts
+
+
+@dataclass
+class Explanations:
+    """SHAP contributions of every feature for ``n`` rows, kept as arrays.
+
+    ``order`` lists each row's features largest contribution first; ``text_code`` indexes
+    ``texts``. :meth:`record` gives one row as a dict; :meth:`json_bodies` gives every row's
+    JSON members at once, without building a dict per contribution.
+    """
+
+    features: list[str]
+    values: np.ndarray  # (n, k) feature values as the model saw them (NaN: missing), rounded to 6 places
+    shap: np.ndarray  # (n, k)
+    base_value: float
+    raw: np.ndarray  # (n,)
+    text_code: np.ndarray  # (n, k)
+    texts: list[str]
+    order: np.ndarray  # (n, k)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def record(self, i: int) -> dict:
+        v, sv, codes = self.values[i], self.shap[i], self.text_code[i]
+        contributions = [
+            {"feature": self.features[j], "value": None if v[j] != v[j] else float(v[j]), "shap": float(sv[j]),
+             "text_zh": self.texts[codes[j]]}
+            for j in self.order[i].tolist()
+        ]
+        return {"base_value": float(self.base_value), "raw_output": float(self.raw[i]), "link": "logit",
+                "contributions": contributions}
+
+    def top_texts(self, n: int = 2) -> list[str]:
+        """Each row's ``n`` largest positive contributions as reasons, joined with "；"."""
+        rows = np.arange(len(self))[:, None]
+        first = self.order[:, :n]
+        positive = self.shap[rows, first] > 0
+        codes = np.where(positive, self.text_code[rows, first], -1)
+        return ["；".join(self.texts[c] for c in r if c >= 0) for r in codes.tolist()]
+
+    def json_bodies(self, chunk: int = 20_000) -> pa.Array:
+        """Per row, the members ``"base_value": …, "raw_output": …, "link": "logit", "contributions": […]``
+        exactly as :meth:`record` would serialise them (keys in the same order)."""
+        k = len(self.features)
+        names, texts = json_strings(self.features), json_strings(self.texts)
+        parts = []
+        for a in range(0, len(self), chunk):
+            b = min(a + chunk, len(self))
+            rows = np.arange(a, b)[:, None]
+            o = self.order[a:b]
+            flat = pc.binary_join_element_wise(
+                "{\"feature\": ", names.take(pa.array(o.ravel())),
+                ", \"value\": ", json_numbers(self.values[rows, o].ravel()),
+                ", \"shap\": ", json_numbers(self.shap[rows, o].ravel()),
+                ", \"text_zh\": ", texts.take(pa.array(self.text_code[rows, o].ravel())), "}", "")
+            lists = pa.ListArray.from_arrays(pa.array(np.arange(0, (b - a) * k + 1, k, dtype=np.int32)), flat)
+            parts.append(pc.binary_join_element_wise(
+                "\"base_value\": ", json_numbers(np.full(b - a, self.base_value)),
+                ", \"raw_output\": ", json_numbers(self.raw[a:b]),
+                ", \"link\": \"logit\", \"contributions\": [", pc.binary_join(lists, ", "), "]", ""))
+        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+
+
+def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations:
+    """Exact SHAP contributions for every row of ``X`` (checked: base + Σ shap = raw output)."""
+    est = model.estimators[cls]
+    names = list(model.features)
+    if len(X) == 0:
+        empty = np.zeros((0, len(names)))
+        return Explanations(names, empty, empty, 0.0, np.zeros(0), empty.astype(int), [], empty.astype(int))
+    M = model.matrix(X)
+    values, base_value = shap_values(est, M)
+    raw = est.decision_function(M)
+    gap = np.abs(base_value + values.sum(axis=1) - raw)
+    if gap.max() > TOLERANCE:
+        raise AssertionError(f"SHAP additivity broken by {gap.max():.2e}")
+    ind = X["industry"].to_numpy(dtype=float)
+    codes, texts = [], []
+    for j, f in enumerate(names):
+        inv, t = _texts(model, cls, f, M[:, j], values[:, j], ind)
+        codes.append(inv + len(texts))
+        texts.extend(t)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return Explanations(names, np.round(M, 6), values, base_value, raw, np.stack(codes, axis=1), texts, order)
 
 
 def explain(model: ServiceModel, X: pd.DataFrame, cls: str) -> list[dict]:
     """One record per row of ``X``: base_value, raw_output, link and every contribution, largest first."""
-    return list(iter_explain(model, X, cls))
-
-
-def iter_explain(model: ServiceModel, X: pd.DataFrame, cls: str):
-    """:func:`explain` one record at a time (SHAP is computed for all rows first, checked, then
-    each record is built when asked for, so a caller can serialise and drop it)."""
-    if len(X) == 0:
-        return
-    est = model.estimators[cls]
-    M = model.matrix(X)
-    values, base_value = shap_values(est, M)
-    base = np.broadcast_to(base_value, (len(X),))
-    raw = est.decision_function(M)
-    gap = np.abs(base + values.sum(axis=1) - raw)
-    if gap.max() > TOLERANCE:
-        raise AssertionError(f"SHAP additivity broken by {gap.max():.2e}")
-    names = list(model.features)
-    ind = X["industry"].to_numpy(dtype=float)
-    texts = np.stack([_texts(model, cls, f, M[:, j], values[:, j], ind) for j, f in enumerate(names)], axis=1)
-    shown = np.where(np.isnan(M), np.nan, np.round(M, 6)).tolist()
-    order = np.argsort(-values, axis=1, kind="stable")
-    shap_list, text_list = values.tolist(), texts.tolist()
-    for i in range(len(X)):
-        v, sv, tx = shown[i], shap_list[i], text_list[i]
-        contributions = [
-            {"feature": names[j], "value": None if v[j] != v[j] else v[j], "shap": sv[j], "text_zh": tx[j]}
-            for j in order[i].tolist()
-        ]
-        yield {"base_value": float(base[i]), "raw_output": float(raw[i]), "link": "logit", "contributions": contributions}
+    e = explanations(model, X, cls)
+    return [e.record(i) for i in range(len(e))]

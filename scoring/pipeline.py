@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, build_features
@@ -141,9 +142,9 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     import datetime as dt
 
     from . import __version__
-    from .explain import iter_explain
+    from .explain import explanations
     from .report import DETAILED
-    from .results import json_line
+    from .results import explanation_lines
     from .insurers import summarise
     from .intake import REJECTED_COLUMNS
     from .ranking import policy_findings, rank, rule_codes
@@ -172,23 +173,24 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     pf = policy_findings(findings)
     scored["rule_codes"] = rule_codes(pf).reindex(scored.index).fillna("")
     step("解释标记 / explaining flags")
-    # Records are serialised as they are made (100,000 flags x 37 contributions would not fit
-    # comfortably as dicts); the report keeps the few it details.
-    lines: dict[str, str] = {}
+    # JSON lines are built column-wise (100,000 flags x 37 contributions as dicts would take
+    # minutes and gigabytes); the report keeps the few records it details.
+    line_ids, line_parts = [], []
     model_text: dict[str, str] = {}
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     detailed_ids = set(flagged.index[:DETAILED])
     detailed: dict[str, dict] = {}
     for cls in ("missing", "poor_quality"):
         ids = scored.index[scored["flag"] == cls]
-        probs = scored.loc[ids, f"p_{cls}"].to_numpy(dtype=float)
-        for pid, p, rec in zip(ids, probs, iter_explain(model, prep.features.loc[ids], cls)):
-            record = {"policy_id": pid, "flag": cls, "probability": round(float(p), 6), "threshold": thresholds[cls],
-                      "model_version": model.version, **rec}
-            lines[pid] = json_line(record)
-            model_text[pid] = "；".join([c["text_zh"] for c in rec["contributions"] if c["shap"] > 0][:2])
-            if pid in detailed_ids:
-                detailed[pid] = record
+        probs = scored.loc[ids, f"p_{cls}"].to_numpy(dtype=float).round(6)
+        e = explanations(model, prep.features.loc[ids], cls)
+        head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
+        line_ids.extend(ids)
+        line_parts.append(explanation_lines(ids, probs, head, e.json_bodies()))
+        model_text.update(zip(ids, e.top_texts(2)))
+        for i in np.flatnonzero(ids.isin(detailed_ids)):
+            detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
+        del e
     scored["reasons"] = _reasons(scored, pf, model_text)
     del pf
     meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
@@ -198,7 +200,10 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     table["priority_score"] = table["priority_score"].round(6)
     policy_scores = table[["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
                            "flag", "priority", "reasons", "priority_score"]]
-    ordered_lines = [lines[pid] for pid in policy_scores["policy_id"] if pid in lines]
+    # lines in policy_scores order (priority); policies without a flag have none
+    at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
+    ordered_lines = pa.chunked_array(line_parts, pa.string()).take(pa.array(at[at >= 0]))
+    del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
     svc = sub["services"].groupby("policy_id")["cost"].sum()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 import warnings
 
 import matplotlib
@@ -26,15 +27,28 @@ from .features import BY_NAME, show  # noqa: E402
 warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
 
 
-def _subplots(figsize):
-    """A figure outside pyplot's global state, so the review app can draw in several threads."""
-    fig = Figure(figsize=figsize)
+def text_inches(text: str, size: float) -> float:
+    """Width of ``text`` at ``size`` points as a browser draws it: a full em for CJK (wide)
+    characters, about 0.6 em for the rest. Margins come from this estimate rather than from
+    matplotlib's measurement, which (a) draws the figure twice and (b) depends on the fonts of
+    the machine that made the report, not of the one that shows it."""
+    em = sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in text)
+    return em * size / 72
+
+
+def _barh_figure(labels: list[str], plot_width: float = 4.8, size: float = 9):
+    """A horizontal bar chart's figure, wide enough for its longest label, outside pyplot's global
+    state (so the review app can draw in several threads)."""
+    label_w = max((text_inches(t, size) for t in labels), default=0.0) + 0.25
+    width, height = label_w + plot_width + 0.3, 0.38 * len(labels) + 0.9
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=label_w / width, right=1 - 0.3 / width, bottom=0.6 / height, top=1 - 0.15 / height)
     return fig, fig.subplots()
 
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog: inline in HTML
 
@@ -44,7 +58,7 @@ def shap_bars(record: dict, cls_zh: str, top: int = 8) -> str:
     contrib = sorted(record["contributions"], key=lambda c: -abs(c["shap"]))[:top][::-1]
     labels = [f"{BY_NAME[c['feature']].zh} = {show(c['feature'], float('nan') if c['value'] is None else c['value'])}" for c in contrib]
     values = [c["shap"] for c in contrib]
-    fig, ax = _subplots((7.0, 0.38 * len(values) + 0.9))
+    fig, ax = _barh_figure(labels)
     ax.barh(range(len(values)), values, color=["#c0392b" if v > 0 else "#2471a3" for v in values])
     ax.set_yticks(range(len(values)), labels, fontsize=9)
     ax.axvline(0, color="#555", lw=0.8)
@@ -55,7 +69,7 @@ def shap_bars(record: dict, cls_zh: str, top: int = 8) -> str:
 
 
 def bar_chart(labels: list[str], values: list[float], xlabel: str) -> str:
-    fig, ax = _subplots((7.0, 0.35 * len(values) + 0.9))
+    fig, ax = _barh_figure(labels)
     ax.barh(range(len(values))[::-1], values, color="#7d6608")
     ax.set_yticks(range(len(values))[::-1], labels, fontsize=9)
     ax.set_xlabel(xlabel, fontsize=9)

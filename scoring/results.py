@@ -100,8 +100,55 @@ def json_line(record) -> str:
     return json.dumps(record, ensure_ascii=False, default=_json_default) + "\n"
 
 
+def json_numbers(x: np.ndarray) -> pa.Array:
+    """JSON numbers: shortest round-trip text of each float (as ``float.__repr__`` gives, in Arrow's
+    spelling, e.g. ``3`` and ``1e-7``: valid JSON that reads back to the same float); NaN is ``null``."""
+    x = np.asarray(x, dtype=float)
+    text = pc.cast(pa.array(x), pa.string())
+    return pc.if_else(pa.array(np.isnan(x)), pa.scalar("null"), text)
+
+
+def json_strings(values) -> pa.Array:
+    """JSON string literals of ``values`` (Chinese kept as is); only the values that need escaping
+    (quotes, backslashes, control characters) go through :func:`json.dumps`."""
+    arr = pa.array(values, pa.string()) if not isinstance(values, pa.Array) else values.cast(pa.string())
+    quoted = pc.binary_join_element_wise('"', arr, '"', "")
+    needs = pc.match_substring_regex(arr, r'["\\\x00-\x1f]')
+    if not pc.any(needs).as_py():
+        return quoted
+    rows = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
+    escaped = [json.dumps(v, ensure_ascii=False) for v in arr.take(pa.array(rows)).to_pylist()]
+    out = quoted.to_numpy(zero_copy_only=False).astype(object)
+    out[rows] = escaped
+    return pa.array(out, pa.string())
+
+
+def explanation_lines(ids, probabilities, head: dict, bodies: pa.Array) -> pa.Array:
+    """explanations.jsonl lines for many policies at once: ``{"policy_id": …, "flag": …,
+    "probability": …, <head's other members>, <body>}`` with the body from
+    :meth:`scoring.explain.Explanations.json_bodies` (same keys and order as :func:`json_line`)."""
+    rest = json.dumps({k: v for k, v in head.items() if k != "flag"}, ensure_ascii=False, default=_json_default)[1:-1]
+    lines = pc.binary_join_element_wise(
+        '{"policy_id": ', json_strings([str(i) for i in ids]), ', "flag": ' + json.dumps(head["flag"], ensure_ascii=False) + ', "probability": ',
+        json_numbers(probabilities), ", " + rest + ", ", bodies, "}\n", "")
+    return lines
+
+
 def write_jsonl(records, path: Path) -> None:
-    """One JSON object per line; ``records`` may also be ready lines from :func:`json_line`."""
+    """One JSON object per line; ``records`` may also be ready lines from :func:`json_line`, or an
+    Arrow string array of such lines (written straight from its buffer)."""
+    if isinstance(records, (pa.Array, pa.ChunkedArray)):
+        with open(path, "wb") as f:
+            chunks = records.chunks if isinstance(records, pa.ChunkedArray) else [records]
+            for arr in chunks:
+                if len(arr) == 0:
+                    continue
+                if arr.null_count:
+                    raise ValueError("JSONL lines may not be null")
+                arr = arr.cast(pa.large_string())
+                offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+                f.write(memoryview(arr.buffers()[2])[int(offsets[0]): int(offsets[-1])])
+        return
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in records:
             f.write(r if isinstance(r, str) else json_line(r))

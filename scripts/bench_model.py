@@ -32,7 +32,7 @@ def main() -> None:
     ap = data_args(argparse.ArgumentParser())
     ap.add_argument("--flagged", type=float, default=0.10)
     a = ap.parse_args()
-    sub = load_submission(ensure_data(a.data / str(a.policies), a.policies, a.service_scale))
+    sub = load_submission(ensure_data(a.data, a.policies, a.service_scale))
     as_of = latest_date(sub.tables)
     findings = run_rules(sub, as_of=as_of).findings
     model = load_model(default_model_dir())

@@ -1,6 +1,6 @@
 """Benchmark the full rulebook on a large generated submission.
 
-    python scripts/bench_rules.py [--policies 1000000] [--service-scale 1.3] [--repeat 3] [--data DIR]
+    python scripts/bench_rules.py [--policies 1000000] [--service-scale 1.12] [--repeat 3] [--data DIR]
 
 Loads the submission once (intake is measured by bench_intake.py), then runs every rule
 --repeat times and prints the median seconds, findings per rule family and peak RSS of the
@@ -28,7 +28,7 @@ from scoring.rulebook import load_rulebook, run_rules  # noqa: E402
 def main() -> None:
     ap = data_args(argparse.ArgumentParser())
     a = ap.parse_args()
-    sub_dir = ensure_data(a.data / f"{a.policies}", a.policies, a.service_scale)
+    sub_dir = ensure_data(a.data, a.policies, a.service_scale)
     t = time.perf_counter()
     sub = load_submission(sub_dir)
     load_s = time.perf_counter() - t

@@ -19,19 +19,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import FLOOR, ensure_data, run  # noqa: E402
+from bench_intake import FLOOR, SERVICE_SCALE, ensure_data, run  # noqa: E402
 
 JOB = """
 import json, resource, sys, time
 from scoring.pipeline import run_score
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 marks = []
 t0 = time.perf_counter()
-run_score(sys.argv[1], sys.argv[2], progress=lambda m: marks.append((m.split(' / ')[-1], time.perf_counter())))
-end = time.perf_counter()
-stages = {}
-for (name, t), nxt in zip(marks, [m[1] for m in marks[1:]] + [end]):
-    stages[name] = nxt - t
-print(json.dumps({'total': end - t0, 'stages': stages, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+run_score(sys.argv[1], sys.argv[2], progress=lambda m: marks.append((m.split(' / ')[-1], time.perf_counter(), rss())))
+end, peak = time.perf_counter(), rss()
+stages, peaks = {}, {}
+for (name, t, _), (t_next, rss_next) in zip(marks, [m[1:] for m in marks[1:]] + [(end, peak)]):
+    stages[name] = t_next - t
+    peaks[name] = rss_next  # peak RSS of the process by the end of this stage
+print(json.dumps({'total': end - t0, 'stages': stages, 'peaks': peaks, 'rss_mb': peak}))
 """
 
 
@@ -39,12 +42,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--service-scale", type=float, default=1.3)
+    ap.add_argument("--service-scale", type=float, default=SERVICE_SCALE)
     ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
     a = ap.parse_args()
     totals = {}
     for n in a.sizes:
-        sub = ensure_data(a.data / str(n), n, a.service_scale)
+        sub = ensure_data(a.data, n, a.service_scale)
         floor = statistics.median(run(FLOOR, sub)["seconds"] for _ in range(a.repeat))
         runs = []
         for _ in range(a.repeat):
@@ -57,7 +60,8 @@ def main() -> None:
         print(f"== {n:,} policies ({a.repeat} runs): median total {total:.1f} s, peak RSS {max(r['rss_mb'] for r in runs):,.0f} MB, "
               f"read floor {floor:.1f} s, total / floor {total / floor:.1f}")
         for stage in runs[0]["stages"]:
-            print(f"   {stage:<32} {statistics.median(r['stages'][stage] for r in runs):7.1f} s")
+            print(f"   {stage:<32} {statistics.median(r['stages'][stage] for r in runs):7.1f} s   "
+                  f"peak RSS by its end {max(r['peaks'][stage] for r in runs):8,.0f} MB")
     if len(totals) == 2:
         (small, t_s), (big, t_b) = sorted(totals.items())
         print(f"time ratio {big // small}x data: {t_b / t_s:.1f}x (target <= 11x)")

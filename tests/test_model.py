@@ -8,7 +8,8 @@ import pytest
 from datasets.synth import write_submission
 from scoring import model as model_mod
 from scoring.errors import ModelError
-from scoring.explain import explain
+from scoring.explain import explain, explanations
+from scoring.results import explanation_lines
 from scoring.features import FEATURE_NAMES, build_features
 from scoring.intake import load_submission
 from scoring.model import load_model, save_model, train_and_validate
@@ -186,3 +187,43 @@ def test_training_survives_a_feature_with_no_values(prep):
 
     m = fit(X, labels["outcome"], seed=0)
     assert np.isfinite(m.predict(X.iloc[:50]).to_numpy()).all()
+
+
+def test_explanation_lines_read_back_as_the_records(trained, prep):
+    """The column-wise JSON lines say exactly what the per-row records say, keys in the same order."""
+    model = trained[0]
+    rows = prep.features.iloc[:40].copy()
+    rows.index = [f'P"{i}\\<é>' if i % 3 == 0 else str(pid) for i, pid in enumerate(rows.index)]
+    assert rows.isna().any().any()  # missing values must come out as null
+    e = explanations(model, rows, "poor_quality")
+    head = {"flag": "poor_quality", "threshold": 0.37, "model_version": "v007"}
+    probs = np.round(np.linspace(0, 1, len(rows)) ** 3, 6)
+    lines = explanation_lines(rows.index, probs, head, e.json_bodies(chunk=7)).to_pylist()
+    assert len(lines) == len(rows)
+    for i, line in enumerate(lines):
+        assert line.endswith("}\n") and "\n" not in line[:-1]
+        got = json.loads(line)
+        want = {"policy_id": rows.index[i], "flag": "poor_quality", "probability": probs[i], "threshold": 0.37,
+                "model_version": "v007", **e.record(i)}
+        assert list(got) == list(want)
+        assert [list(c) for c in got["contributions"]] == [list(c) for c in want["contributions"]]
+        assert got == want
+    tops = e.top_texts(2)
+    r0 = e.record(0)["contributions"]
+    assert tops[0] == "；".join(c["text_zh"] for c in r0[:2] if c["shap"] > 0)
+
+
+def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):
+    from scoring.explain import _texts, reason
+
+    model = trained[0]
+    X = prep.features.iloc[:300]
+    M = model.matrix(X)
+    ind = X["industry"].to_numpy(dtype=float).copy()
+    ind[::17] = np.nan  # unknown industry: the reference falls back to all industries
+    shap = np.random.default_rng(1).normal(size=M.shape)
+    shap[::11] = 0.0
+    for j, f in enumerate(model.features):
+        codes, texts = _texts(model, "missing", f, M[:, j], shap[:, j], ind)
+        got = [texts[c] for c in codes]
+        assert got == [reason(model, "missing", f, M[i, j], shap[i, j], ind[i]) for i in range(len(X))], f

@@ -138,3 +138,15 @@ def test_cli_score_exit_codes(sub, tmp_path):
     assert (scores["flag"] != "").sum() <= 20
     r = runner.invoke(app, ["score", str(sub), "--out", str(tmp_path / "z"), "--model", str(tmp_path / "nomodel")])
     assert r.exit_code == 1 and "metadata.json" in r.output
+
+
+def test_jsonl_from_arrow_writes_exactly_the_lines(tmp_path):
+    import pyarrow as pa
+
+    from scoring.results import write_jsonl
+
+    lines = ['{"a": 1}\n', '{"b": "中文"}\n', '{"c": 3}\n', '{"d": 4}\n']
+    chunked = pa.chunked_array([pa.array(lines[:1]), pa.array([], pa.string()), pa.array(["x"] + lines[1:]).slice(1)])
+    write_jsonl(chunked, tmp_path / "a.jsonl")
+    write_jsonl(lines, tmp_path / "b.jsonl")
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes() == "".join(lines).encode()

@@ -99,6 +99,16 @@ class Context:
         keep = pc.not_equal(flat, "")
         return pd.DataFrame({"i": parent.filter(keep).to_numpy(), "staff": flat.filter(keep).to_pandas()})
 
+    @cached_property
+    def staff_qualification(self) -> pd.DataFrame:
+        """:attr:`staff_long` with ``known`` (listed in the staff table) and ``none`` (no qualification)."""
+        long, staff = self.staff_long, self.sub["staff"]
+        idx = pc.index_in(arrow(long["staff"]), value_set=arrow(staff["staff_id"]))
+        known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
+        qual = np.full(len(long), None, dtype=object)
+        qual[known] = staff["qualification"].to_numpy(dtype=object)[idx.filter(pc.is_valid(idx)).to_numpy()]
+        return long.assign(known=known, none=(qual == "none"))
+
     def frame(self, scope: str) -> pd.DataFrame:
         return self.policies if scope == "policy" else self.services
 
@@ -496,19 +506,9 @@ class NoParams(Params):
     pass
 
 
-def _staff_qualification(ctx) -> pd.DataFrame:
-    long = ctx.staff_long
-    staff = ctx.sub["staff"]
-    idx = pc.index_in(arrow(long["staff"]), value_set=arrow(staff["staff_id"]))
-    known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
-    qual = np.full(len(long), None, dtype=object)
-    qual[known] = staff["qualification"].to_numpy(dtype=object)[idx.filter(pc.is_valid(idx)).to_numpy()]
-    return long.assign(known=known, none=(qual == "none"))
-
-
 @kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
-    q = _staff_qualification(ctx)
+    q = ctx.staff_qualification
     i = q["i"].to_numpy()
     listed = np.bincount(i, minlength=len(frame))
     none = np.bincount(i, weights=q["none"].to_numpy(), minlength=len(frame))
@@ -518,7 +518,7 @@ def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
 
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",))
 def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
-    q = _staff_qualification(ctx)
+    q = ctx.staff_qualification
     bad = q[~q["known"]]
     fire = np.zeros(len(frame), dtype=bool)
     fire[bad["i"].to_numpy()] = True

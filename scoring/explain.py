@@ -8,7 +8,6 @@ sentence an evaluator can check against the records, e.g.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,28 +21,61 @@ from .model import ServiceModel
 from .results import json_numbers, json_strings
 
 TOLERANCE = 1e-6
-PARALLEL_ROWS = 20_000  # from here on, SHAP runs in one process per core (it holds the GIL)
+BY_TREE_ROWS = 2_000  # from here on, contributions are computed per tree and per distinct path
 
 
-def _shap_part(est, M: np.ndarray) -> tuple[np.ndarray, float]:
-    import shap
-
-    explainer = shap.TreeExplainer(est)
+def _direct(explainer, M: np.ndarray) -> np.ndarray:
     values = np.asarray(explainer.shap_values(M), dtype=float)
     if values.ndim == 3:  # some shap versions return one array per class
         values = values[..., -1]
-    return values, float(np.asarray(explainer.expected_value, dtype=float).reshape(-1)[-1])
+    return values
 
 
-def shap_values(est, M: np.ndarray) -> tuple[np.ndarray, float]:
-    """Exact TreeSHAP values and the base value; large inputs are split across processes (same numbers)."""
-    jobs = min(os.cpu_count() or 1, 4)
-    if len(M) < PARALLEL_ROWS or jobs < 2:
-        return _shap_part(est, M)
-    from joblib import Parallel, delayed
+def _tree_keys(tree, M: np.ndarray) -> np.ndarray:
+    """Each row's side of every split of ``tree``: below, at or above the threshold, or missing
+    (two bits a split). Path-dependent TreeSHAP reads a row only through these sides, so rows
+    with the same key get the same contributions from this tree."""
+    key = np.zeros(len(M), dtype=np.int64)
+    bits = 0
+    for node in np.flatnonzero(tree.children_left >= 0):
+        if bits > 60:  # renumber the keys seen so far before they overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+            bits = int(key.max()).bit_length() if len(key) else 0
+        x = M[:, tree.features[node]]
+        thr = tree.thresholds[node]
+        side = (x >= thr).astype(np.int64) + (x > thr) + 3 * np.isnan(x)
+        key = (key << 2) | side
+        bits += 2
+    return key
 
-    parts = Parallel(n_jobs=jobs, backend="loky")(delayed(_shap_part)(est, m) for m in np.array_split(M, jobs))
-    return np.vstack([v for v, _ in parts]), parts[0][1]
+
+def shap_values(est, M: np.ndarray, by_tree: bool | None = None) -> tuple[np.ndarray, float]:
+    """Exact path-dependent TreeSHAP values (rows × features) and the base value.
+
+    For many rows, each tree is explained once per distinct path pattern of the rows
+    (:func:`_tree_keys`) and the result spread back to the rows: at 100,000 rows and 150 trees
+    of 15 leaves about 4,000 patterns a tree, a quarter of the time of explaining every row
+    with both cores. The sum is the same to ~1e-15 and is checked for additivity by the caller.
+    """
+    import shap
+
+    explainer = shap.TreeExplainer(est)
+    base = float(np.asarray(explainer.expected_value, dtype=float).reshape(-1)[-1])
+    trees = getattr(getattr(explainer, "model", None), "trees", None)
+    single_output = getattr(getattr(explainer, "model", None), "num_outputs", 1) == 1
+    if by_tree is None:
+        by_tree = len(M) >= BY_TREE_ROWS
+    if not (by_tree and trees and single_output):
+        return _direct(explainer, M), base
+    out = np.zeros((M.shape[1], len(M)))
+    for tree in trees:
+        codes, patterns = pd.factorize(_tree_keys(tree, M))
+        rep = np.empty(len(patterns), dtype=np.int64)
+        rep[codes] = np.arange(len(M))  # any row of a pattern stands for all of them
+        phi = _direct(shap.TreeExplainer([tree]), M[rep])
+        used = np.unique(tree.features[tree.children_left >= 0])
+        out[used] += phi[:, used].T[:, codes]
+    return out.T, base
 
 
 def _typical(model: ServiceModel, feature: str, industry: float) -> float | None:

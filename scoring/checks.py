@@ -131,6 +131,9 @@ class Kind:
     scopes: tuple[str, ...]
     stricter: dict[str, str] = field(default_factory=dict)  # param -> "higher" | "lower" is stricter
     tables: tuple[str, ...] = ()
+    # Long and independent of the other rules (sorting millions of keys, regular expressions):
+    # on large submissions it runs in a worker process beside them (see rulebook._Background).
+    background: bool = False
 
 
 KINDS: dict[str, Kind] = {}
@@ -140,9 +143,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=()):
+def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False):
     def register(fn):
-        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables))
+        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables), background)
         return fn
 
     return register
@@ -651,7 +654,7 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
     return out
 
 
-@kind("shared_photo", NoParams, ("service",))
+@kind("shared_photo", NoParams, ("service",), background=True)
 def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
     lists = pc.split_pattern(arrow(frame["photo_hashes"]), ";")
     parent = pc.list_parent_indices(lists)
@@ -681,7 +684,8 @@ class DuplicateText(Params):
     min_enterprises: int
 
 
-@kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"})
+@kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
+      background=True)
 def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
     text = arrow(frame[p.column], large_ok=True)
     has = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False), dtype=bool)

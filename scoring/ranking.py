@@ -16,15 +16,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .parsing import arrow
+
 SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
 
 def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     """Per policy, the most severe finding on it or its services: 3 critical … 0 none."""
-    on_policy = findings["policy_id"].notna() & findings["scope"].isin(["policy", "service"])
-    f = findings.loc[on_policy.to_numpy(), ["policy_id", "severity"]]  # two columns, not all the text
-    worst = f.assign(r=f["severity"].map(SEVERITY_RANK)).groupby("policy_id")["r"].max()
-    return worst.reindex(policy_ids).fillna(0).to_numpy(dtype=int)
+    pid = arrow(findings["policy_id"])
+    rank = pc.index_in(arrow(findings["severity"]), value_set=pa.array(list(SEVERITY_RANK)[::-1], pa.string()))
+    on_policy = pc.and_(pc.is_valid(pid), pc.is_in(arrow(findings["scope"]), value_set=pa.array(["policy", "service"])))
+    t = pa.table({"policy_id": pid, "r": pc.add(rank, 1)}).filter(on_policy)
+    worst = t.group_by("policy_id").aggregate([("r", "max")])
+    at = pd.Index(worst["policy_id"].to_pandas()).get_indexer(policy_ids)
+    r = worst["r_max"].to_numpy()
+    return np.where(at >= 0, r[np.maximum(at, 0)] if len(r) else 0, 0).astype(int)
 
 
 def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int) -> pd.DataFrame:
@@ -33,7 +39,8 @@ def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds
     sev = worst_severity(out.index, findings)
     w = np.array([0.0, weights.get("minor", 0), weights.get("major", 0), weights.get("critical", 0)])
     out["priority_score"] = out["p_missing"] + out["p_poor_quality"] + w[sev]
-    order = np.lexsort((out.index.to_numpy(dtype=str), -out["priority_score"].to_numpy()))
+    keys = pa.table({"s": pa.array(-out["priority_score"].to_numpy(dtype=float)), "id": pa.array(out.index.astype(str))})
+    order = pc.sort_indices(keys, sort_keys=[("s", "ascending"), ("id", "ascending")]).to_numpy()
     prio = np.empty(len(out), dtype=np.int64)
     prio[order] = np.arange(1, len(out) + 1)
     out["priority"] = prio

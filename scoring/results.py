@@ -47,15 +47,25 @@ def _strings(series: pd.Series) -> pa.Array:
 
 
 def neutralise(values: pa.Array) -> pa.Array:
-    """Prefix ``'`` to text cells that would start a spreadsheet formula (plain numbers stay)."""
-    risky = pc.starts_with(values, _FORMULA_START[0])
-    for start in _FORMULA_START[1:]:
-        risky = pc.or_(risky, pc.starts_with(values, start))
-    risky = pc.and_(pc.fill_null(risky, False), pc.invert(pc.fill_null(pc.match_substring_regex(values, _PLAIN_NUMBER), False)))
+    """Prefix ``'`` to text cells that would start a spreadsheet formula (plain numbers stay).
+
+    Only cells whose first byte is a formula start are looked at further (all such starts are
+    ASCII), and only those that are not plain numbers are rewritten.
+    """
+    raw = values.cast(pa.large_binary() if pa.types.is_large_string(values.type) else pa.binary())
+    first = pc.binary_slice(raw, 0, 1)
+    risky = pc.fill_null(pc.is_in(first, value_set=pa.array([s.encode() for s in _FORMULA_START], first.type)), False)
     if not pc.any(risky).as_py():
         return values
-    quote, empty = pa.scalar("'", values.type), pa.scalar("", values.type)
-    return pc.if_else(risky, pc.binary_join_element_wise(quote, values, empty), values)
+    idx = np.flatnonzero(risky.to_numpy(zero_copy_only=False))
+    cand = values.take(pa.array(idx))
+    plain = np.asarray(pc.fill_null(pc.match_substring_regex(cand, _PLAIN_NUMBER), False).to_numpy(zero_copy_only=False), dtype=bool)
+    if plain.all():
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[idx[~plain]] = True
+    fixed = pc.binary_join_element_wise(pa.scalar("'", values.type), cand.filter(pa.array(~plain)), pa.scalar("", values.type))
+    return pc.replace_with_mask(values, pa.array(mask), fixed)
 
 
 def write_csv(df: pd.DataFrame, path) -> None:

@@ -41,6 +41,7 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
 PLACEHOLDERS = {"observed", "expected", "clause"}
+BACKGROUND_ROWS = 1_000_000  # policies + services from which background kinds run in a forked worker
 GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
 
 
@@ -256,7 +257,7 @@ def _render(template: str, observed: pa.Array, expected: pa.Array, clause: str) 
             pieces.append(pa.scalar(clause, pa.string()))
     n = len(observed)
     if not any(isinstance(p, pa.Array) for p in pieces):
-        return pa.array(np.full(n, "".join(p.as_py() for p in pieces), dtype=object), pa.string())
+        return pa.array(["".join(p.as_py() for p in pieces)], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
     return pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
 
 
@@ -298,7 +299,7 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
     n = len(hits.rows)
 
     def const(value):
-        return pa.array(np.full(n, value, dtype=object), pa.string())
+        return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
     cols = {"scope": const(rule.scope)}
     if rule.scope in ("policy", "service"):
@@ -334,47 +335,135 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
     not_checkable: list[dict] = []
     seen_missing: set[str] = set()
     ordered = sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
-    for rule in ordered:
-        if progress:
-            progress(rule.code)
-        missing = _requirements(rule, ctx)
-        if missing:
-            if rule.code not in seen_missing:
-                seen_missing.add(rule.code)
-                not_checkable.append({"rule_code": rule.code, "missing": missing,
-                                      "reason_zh": "提交数据缺少 " + "、".join(missing) + "，无法检查",
-                                      "reason_en": "the submission lacks " + ", ".join(missing) + ", so this rule cannot be checked"})
-            continue
-        k = KINDS[rule.kind]
-        if rule.scope in ("policy", "service"):
-            frame = ctx.frame(rule.scope)
-            day = frame["start_date" if rule.scope == "policy" else "service_date"].to_numpy()
-            active = rule.in_force(day)
-            if not active.any():
+    background = _Background(ordered, ctx)
+    try:
+        for rule in ordered:
+            if progress:
+                progress(rule.code)
+            missing = _requirements(rule, ctx)
+            if missing:
+                if rule.code not in seen_missing:
+                    seen_missing.add(rule.code)
+                    not_checkable.append({"rule_code": rule.code, "missing": missing,
+                                          "reason_zh": "提交数据缺少 " + "、".join(missing) + "，无法检查",
+                                          "reason_en": "the submission lacks " + ", ".join(missing) + ", so this rule cannot be checked"})
                 continue
-            hits = k.fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
-        else:
-            if not rule.in_force(as_of):
+            if rule in background:
                 continue
-            frame = ctx.policies
-            active = np.ones(len(frame), dtype=bool)
-            if rule.scope == "insurer":
-                so_far = pa.concat_tables(parts) if parts else None
-                hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
+            k = KINDS[rule.kind]
+            if rule.scope in ("policy", "service"):
+                frame = ctx.frame(rule.scope)
+                active = _active(rule, frame)
+                if not active.any():
+                    continue
+                hits = k.fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
             else:
-                hits = k.fn(ctx, frame, active, rule.parsed)
-        if len(hits.rows):
-            parts.append(_findings_table(rule, hits, frame))
-        del hits
-        if len(frame) >= GC_ROWS:
-            gc.collect()  # pandas temporaries sit in reference cycles; at 1M policies they are gigabytes
-    del ctx, frame
+                if not rule.in_force(as_of):
+                    continue
+                frame = ctx.policies
+                active = np.ones(len(frame), dtype=bool)
+                if rule.scope == "insurer":
+                    parts.extend(background.results())  # the insurer pass reads every other finding
+                    so_far = pa.concat_tables(parts) if parts else None
+                    hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
+                else:
+                    hits = k.fn(ctx, frame, active, rule.parsed)
+            if len(hits.rows):
+                parts.append(_findings_table(rule, hits, frame))
+            del hits
+            if len(frame) >= GC_ROWS:
+                gc.collect()  # pandas temporaries sit in reference cycles; at 1M policies they are gigabytes
+        parts.extend(background.results())
+    finally:
+        background.close()
+    del ctx, frame, background
     table = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
     parts.clear()  # the sorted copy below is then the only one (millions of findings at 1M policies)
     table = table.take(finding_order(table))
     findings = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
     return RuleResults(findings, not_checkable, rulebook.version)
+
+
+def _active(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
+    return rule.in_force(frame["start_date" if rule.scope == "policy" else "service_date"].to_numpy())
+
+
+def _apply(rule: Rule, ctx: Context, frame: pd.DataFrame, active: np.ndarray) -> pa.Table | None:
+    """One policy- or service-scope rule's findings table (``None`` when it does not fire)."""
+    hits = KINDS[rule.kind].fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
+    return _findings_table(rule, hits, frame) if len(hits.rows) else None
+
+
+_FORKED: list[tuple] = []  # what the forked worker inherits: (rule, ctx, frame, active) per task
+
+
+def _run_forked(i: int) -> pa.Table | None:
+    rule, ctx, frame, active = _FORKED[i]
+    return _apply(rule, ctx, frame, active)
+
+
+class _Background:
+    """The rules of ``background`` kinds (duplicate photos and reports: sorts of millions of keys),
+    run in one forked worker process while this process applies the others.
+
+    Only for submissions of ``BACKGROUND_ROWS`` rows or more, and only where ``fork`` exists: the
+    worker inherits the validated tables instead of receiving a copy, and sends back findings
+    tables (small). If the worker cannot be started or dies, the same rules run here instead.
+    """
+
+    def __init__(self, ordered: list[Rule], ctx: Context):
+        import multiprocessing as mp
+
+        self.tasks: list[tuple] = []
+        self.pool = None
+        self.futures: list = []
+        large = len(ctx.sub["policies"]) + len(ctx.sub["services"]) >= BACKGROUND_ROWS
+        if not large or "fork" not in mp.get_all_start_methods():
+            return
+        for rule in ordered:
+            if not KINDS[rule.kind].background or rule.scope not in ("policy", "service") or _requirements(rule, ctx):
+                continue
+            frame = ctx.frame(rule.scope)
+            active = _active(rule, frame)
+            if active.any():
+                self.tasks.append((rule, ctx, frame, active))
+        if not self.tasks:
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        _FORKED[:] = self.tasks
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+            self.futures = [self.pool.submit(_run_forked, i) for i in range(len(self.tasks))]
+        except OSError:  # cannot fork (e.g. no memory for the page tables): run them here
+            self.close()
+            self.futures = []
+        finally:
+            _FORKED.clear()
+
+    def __contains__(self, rule: Rule) -> bool:
+        return any(rule is t[0] for t in self.tasks)
+
+    def results(self) -> list[pa.Table]:
+        """The background findings tables, in rule order (waits for the worker; once)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        out = []
+        for i, task in enumerate(self.tasks):
+            try:
+                table = self.futures[i].result() if i < len(self.futures) else _apply(*task)
+            except BrokenProcessPool:
+                table = _apply(*task)
+            if table is not None:
+                out.append(table)
+        self.tasks, self.futures = [], []
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 def finding_order(table: pa.Table) -> pa.Array:

@@ -38,6 +38,38 @@ print(json.dumps({'seconds': time.perf_counter() - t, 'rows': rows, 'rejected': 
 """
 
 
+class MemoryWatch:
+    """Peak memory in use on the machine above what was in use at the start (MemTotal −
+    MemAvailable from /proc/meminfo, sampled every 0.1 s): the job and every process it forks,
+    pages they share counted once. ``peak_mb`` is 0 where /proc/meminfo does not exist."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.interval, self.peak_mb = interval, 0.0
+        self.base = self._used()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _used() -> float:
+        try:
+            info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        except OSError:
+            return 0.0
+        return (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) / 1024
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, self._used() - self.base)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
 def run(code: str, data: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", code, str(data)], check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])

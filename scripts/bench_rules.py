@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import data_args, ensure_data  # noqa: E402
+from bench_intake import MemoryWatch, data_args, ensure_data  # noqa: E402
 
 from scoring.intake import load_submission  # noqa: E402
 from scoring.rulebook import load_rulebook, run_rules  # noqa: E402
@@ -34,14 +34,19 @@ def main() -> None:
     load_s = time.perf_counter() - t
     rb = load_rulebook()
     times, result = [], None
+    watch = MemoryWatch()
     for _ in range(a.repeat):
         t = time.perf_counter()
         result = run_rules(sub, rb)
         times.append(time.perf_counter() - t)
+    machine = watch.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the forked worker of background rules
     print(f"policies {len(sub['policies']):,}, services {len(sub['services']):,} (intake {load_s:.1f} s)")
     print(f"rulebook {rb.version}: {len(rb.rules)} rules, median {statistics.median(times):.1f} s over {a.repeat} "
-          f"(runs: {', '.join(f'{x:.1f}' for x in times)}), peak RSS {rss:,.0f} MB, target <= 60 s")
+          f"(runs: {', '.join(f'{x:.1f}' for x in times)}), peak RSS {rss:,.0f} MB (worker process {worker:,.0f} MB; "
+          f"machine memory in use above the loaded submission, shared pages once: {machine:,.0f} MB), "
+          f"target <= 60 s")
     counts = result.findings["rule_code"].value_counts().sort_index()
     print(f"findings: {len(result.findings):,}")
     for code, n in counts.items():

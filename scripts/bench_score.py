@@ -23,18 +23,22 @@ from bench_intake import FLOOR, SERVICE_SCALE, ensure_data, run  # noqa: E402
 
 JOB = """
 import json, resource, sys, time
+sys.path.insert(0, 'scripts')
+from bench_intake import MemoryWatch
 from scoring.pipeline import run_score
+watch = MemoryWatch()
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 marks = []
 t0 = time.perf_counter()
 run_score(sys.argv[1], sys.argv[2], progress=lambda m: marks.append((m.split(' / ')[-1], time.perf_counter(), rss())))
-end, peak = time.perf_counter(), rss()
+end, peak, machine = time.perf_counter(), rss(), watch.stop()
 stages, peaks = {}, {}
 for (name, t, _), (t_next, rss_next) in zip(marks, [m[1:] for m in marks[1:]] + [(end, peak)]):
     stages[name] = t_next - t
     peaks[name] = rss_next  # peak RSS of the process by the end of this stage
-print(json.dumps({'total': end - t0, 'stages': stages, 'peaks': peaks, 'rss_mb': peak}))
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest worker process
+print(json.dumps({'total': end - t0, 'stages': stages, 'peaks': peaks, 'rss_mb': peak, 'worker_mb': children, 'machine_mb': machine}))
 """
 
 
@@ -57,7 +61,9 @@ def main() -> None:
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         total = statistics.median(r["total"] for r in runs)
         totals[n] = total
-        print(f"== {n:,} policies ({a.repeat} runs): median total {total:.1f} s, peak RSS {max(r['rss_mb'] for r in runs):,.0f} MB, "
+        print(f"== {n:,} policies ({a.repeat} runs): median total {total:.1f} s, peak RSS {max(r['rss_mb'] for r in runs):,.0f} MB "
+              f"(largest worker process {max(r['worker_mb'] for r in runs):,.0f} MB; machine memory in use by the job, "
+              f"shared pages once: {max(r['machine_mb'] for r in runs):,.0f} MB), "
               f"read floor {floor:.1f} s, total / floor {total / floor:.1f}")
         for stage in runs[0]["stages"]:
             print(f"   {stage:<32} {statistics.median(r['stages'][stage] for r in runs):7.1f} s   "

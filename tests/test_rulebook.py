@@ -128,3 +128,35 @@ def test_findings_are_in_a_stable_order(tmp_path):
     b = run_rules(sub).findings
     pd.testing.assert_frame_equal(a, b)
     assert a["scope"].map({"policy": 0, "service": 1, "region": 2, "insurer": 3}).is_monotonic_increasing
+
+
+def test_background_rules_give_the_same_findings(tmp_path, monkeypatch):
+    """On large submissions the duplicate photo / report checks run in a thread beside the others;
+    the findings (and their order) are those of running everything in turn."""
+    import scoring.rulebook as rulebook_mod
+
+    w = world(1500, 21)
+    sub = load_submission(write_submission(w, tmp_path / "s"))
+    inline = run_rules(sub).findings
+    monkeypatch.setattr(rulebook_mod, "BACKGROUND_ROWS", 1)
+    threaded = run_rules(sub).findings
+    assert {"INTEGRITY_DUPLICATE_PHOTO", "INTEGRITY_DUPLICATE_REPORT", "INSURER_BLACKLIST_CANDIDATE"} <= set(threaded["rule_code"])
+    pd.testing.assert_frame_equal(inline, threaded)
+
+
+def _die(i):
+    import os
+
+    os._exit(9)
+
+
+def test_background_worker_dying_loses_no_findings(tmp_path, monkeypatch):
+    """If the worker process dies (e.g. killed for memory), its rules are run in this process."""
+    import scoring.rulebook as rulebook_mod
+
+    w = world(600, 5)
+    sub = load_submission(write_submission(w, tmp_path / "s"))
+    inline = run_rules(sub).findings
+    monkeypatch.setattr(rulebook_mod, "BACKGROUND_ROWS", 1)
+    monkeypatch.setattr(rulebook_mod, "_run_forked", _die)
+    pd.testing.assert_frame_equal(inline, run_rules(sub).findings)

@@ -72,7 +72,7 @@ class Context:
     @cached_property
     def policy_pos(self) -> np.ndarray:
         """Each service's row in the policies table."""
-        return pd.Index(self.sub["policies"]["policy_id"]).get_indexer(self.sub["services"]["policy_id"])
+        return self.sub.service_policy_pos
 
     @cached_property
     def services(self) -> pd.DataFrame:

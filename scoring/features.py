@@ -90,10 +90,10 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     p = sub["policies"].reset_index(drop=True)
     s = sub["services"]
     upto = s["service_date"].to_numpy() <= as_of
+    pos = sub.service_policy_pos
     if not upto.all():  # no copy of millions of rows when every record is on or before the as-of date
-        s = s[upto]
+        s, pos = s[upto], pos[upto]
     n = len(p)
-    pos = pd.Index(p["policy_id"]).get_indexer(s["policy_id"])
     start = p["start_date"].to_numpy()
     end = p["end_date"].to_numpy()
     elapsed_days = np.clip((np.minimum(end, as_of) - start).astype("timedelta64[D]").astype(float) + 1, 0, None)
@@ -219,10 +219,17 @@ def _track_record(f: pd.DataFrame, p: pd.DataFrame, s: pd.DataFrame, pos: np.nda
         "n_services": f["n_services"].to_numpy(), "integrity": (f["n_integrity"].to_numpy() > 0).astype(float),
         "spend": f["spend_ratio"].to_numpy(),
     })
-    prov = s["agency_id"].where(s["agency_id"].notna(), "insurer:" + p["insurer_id"].to_numpy()[pos])
-    main_provider = pd.Series(prov.to_numpy()).groupby(pos).first()
-    per["provider"] = pd.Series(main_provider).reindex(range(len(p))).to_numpy()
-    per["hours"] = pd.Series(hours).groupby(pos).mean().reindex(range(len(p))).to_numpy()
+    # main provider: that of the policy's first service record (agency, else the insurer itself)
+    first = np.full(len(p), -1, dtype=np.int64)
+    with_services, first_row = np.unique(pos, return_index=True)
+    first[with_services] = first_row
+    has = first >= 0
+    agency = pc.take(arrow(s["agency_id"]), pa.array(first[has]))
+    insurer = pc.binary_join_element_wise("insurer:", pa.array(p["insurer_id"].to_numpy(dtype=object)[has], pa.string()), "")
+    provider = np.full(len(p), None, dtype=object)
+    provider[has] = pc.coalesce(agency, insurer).to_numpy(zero_copy_only=False)
+    per["provider"] = provider
+    per["hours"] = f["mean_hours"].to_numpy()
 
     def history(key: str, cols: list[str]) -> pd.DataFrame:
         g = per.dropna(subset=[key]).groupby([key, "year"])[cols].agg(["sum", "count"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,14 @@ class Submission:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
+
+    @cached_property
+    def service_policy_pos(self) -> np.ndarray:
+        """Each accepted service's row in the accepted policies table (-1 where there is none;
+        the intake rejects such services, so there is always one). Computed once per submission."""
+        at = pc.index_in(parsing.arrow(self.tables["services"]["policy_id"]),
+                         value_set=parsing.arrow(self.tables["policies"]["policy_id"]))
+        return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 class _Failures:

@@ -206,7 +206,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
-    svc = sub["services"].groupby("policy_id")["cost"].sum()
+    cost = np.nan_to_num(sub["services"]["cost"].to_numpy(dtype=float, na_value=np.nan))
+    svc = pd.Series(np.bincount(sub.service_policy_pos, weights=cost, minlength=len(policies)), index=policies["policy_id"])
     ended = policies.set_index("policy_id")["end_date"] < np.datetime64(prep.as_of, "s")
     insurers = summarise(policies, scored, findings, svc, ended, rb)
     finished = dt.datetime.now(dt.timezone.utc)

@@ -37,8 +37,7 @@ stages, peaks = {}, {}
 for (name, t, _), (t_next, rss_next) in zip(marks, [m[1:] for m in marks[1:]] + [(end, peak)]):
     stages[name] = t_next - t
     peaks[name] = rss_next  # peak RSS of the process by the end of this stage
-children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest worker process
-print(json.dumps({'total': end - t0, 'stages': stages, 'peaks': peaks, 'rss_mb': peak, 'worker_mb': children, 'machine_mb': machine}))
+print(json.dumps({'total': end - t0, 'stages': stages, 'peaks': peaks, 'rss_mb': peak, 'machine_mb': machine}))
 """
 
 
@@ -62,8 +61,7 @@ def main() -> None:
         total = statistics.median(r["total"] for r in runs)
         totals[n] = total
         print(f"== {n:,} policies ({a.repeat} runs): median total {total:.1f} s, peak RSS {max(r['rss_mb'] for r in runs):,.0f} MB "
-              f"(largest worker process {max(r['worker_mb'] for r in runs):,.0f} MB; machine memory in use by the job, "
-              f"shared pages once: {max(r['machine_mb'] for r in runs):,.0f} MB), "
+              f"(machine memory in use by the job and its worker, shared pages once: {max(r['machine_mb'] for r in runs):,.0f} MB), "
               f"read floor {floor:.1f} s, total / floor {total / floor:.1f}")
         for stage in runs[0]["stages"]:
             print(f"   {stage:<32} {statistics.median(r['stages'][stage] for r in runs):7.1f} s   "

@@ -202,7 +202,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
                            "flag", "priority", "reasons", "priority_score"]]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
-    ordered_lines = pa.chunked_array(line_parts, pa.string()).take(pa.array(at[at >= 0]))
+    lines, line_order = pa.chunked_array(line_parts, pa.string()), at[at >= 0]
     del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
@@ -240,7 +240,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     with atomic_dir(Path(out)) as tmp:
         write_csv(policy_scores, tmp / "policy_scores.csv")
         write_csv(findings, tmp / "findings.csv")
-        write_jsonl(ordered_lines, tmp / "explanations.jsonl")
+        write_jsonl(lines, tmp / "explanations.jsonl", order=line_order)
         write_csv(insurers, tmp / "insurer_summary.csv")
         write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
         html = render(run, policies, scored, findings, insurers, ordered_detail, rb, model, prep.rules.not_checkable, cap, thresholds)

@@ -144,20 +144,30 @@ def explanation_lines(ids, probabilities, head: dict, bodies: pa.Array) -> pa.Ar
     return lines
 
 
-def write_jsonl(records, path: Path) -> None:
+def write_jsonl(records, path: Path, order=None) -> None:
     """One JSON object per line; ``records`` may also be ready lines from :func:`json_line`, or an
-    Arrow string array of such lines (written straight from its buffer)."""
+    Arrow string array (or chunked array) of such lines, written straight from its buffers —
+    in the positions ``order`` gives when given (no reordered copy of the text is made)."""
     if isinstance(records, (pa.Array, pa.ChunkedArray)):
+        chunks = [c for c in (records.chunks if isinstance(records, pa.ChunkedArray) else [records])]
+        if any(c.null_count for c in chunks):
+            raise ValueError("JSONL lines may not be null")
+        chunks = [c.cast(pa.large_string()) for c in chunks]
+        data = [memoryview(c.buffers()[2]) if len(c) else None for c in chunks]
+        offsets = [np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c) + 1] for c in chunks]
         with open(path, "wb") as f:
-            chunks = records.chunks if isinstance(records, pa.ChunkedArray) else [records]
-            for arr in chunks:
-                if len(arr) == 0:
-                    continue
-                if arr.null_count:
-                    raise ValueError("JSONL lines may not be null")
-                arr = arr.cast(pa.large_string())
-                offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
-                f.write(memoryview(arr.buffers()[2])[int(offsets[0]): int(offsets[-1])])
+            if order is None:
+                for d, o in zip(data, offsets):
+                    if d is not None:
+                        f.write(d[int(o[0]): int(o[-1])])
+                return
+            order = np.asarray(order, dtype=np.int64)
+            starts = np.cumsum([0] + [len(c) for c in chunks])
+            which = np.searchsorted(starts, order, side="right") - 1
+            local = order - starts[which]
+            for k, i in zip(which.tolist(), local.tolist()):
+                o = offsets[k]
+                f.write(data[k][int(o[i]): int(o[i + 1])])
         return
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in records:

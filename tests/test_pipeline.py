@@ -150,3 +150,15 @@ def test_jsonl_from_arrow_writes_exactly_the_lines(tmp_path):
     write_jsonl(chunked, tmp_path / "a.jsonl")
     write_jsonl(lines, tmp_path / "b.jsonl")
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes() == "".join(lines).encode()
+
+
+def test_jsonl_from_arrow_in_a_given_order(tmp_path):
+    import pyarrow as pa
+
+    from scoring.results import write_jsonl
+
+    lines = [f'{{"n": {i}}}\n' for i in range(7)]
+    chunked = pa.chunked_array([pa.array(lines[:3]), pa.array([], pa.string()), pa.array(["x"] + lines[3:]).slice(1)])
+    order = [6, 0, 3, 2, 5, 1, 4]
+    write_jsonl(chunked, tmp_path / "a.jsonl", order=order)
+    assert (tmp_path / "a.jsonl").read_text() == "".join(lines[i] for i in order)

@@ -155,9 +155,10 @@ class Explanations:
         codes = np.where(positive, self.text_code[rows, first], -1)
         return ["；".join(self.texts[c] for c in r if c >= 0) for r in codes.tolist()]
 
-    def json_bodies(self, chunk: int = 20_000) -> pa.Array:
+    def json_bodies(self, chunk: int = 20_000) -> pa.ChunkedArray:
         """Per row, the members ``"base_value": …, "raw_output": …, "link": "logit", "contributions": […]``
-        exactly as :meth:`record` would serialise them (keys in the same order)."""
+        exactly as :meth:`record` would serialise them (keys in the same order). Chunks of ``chunk``
+        rows (~7 kB a row): never one string array past Arrow's 2 GB offsets."""
         k = len(self.features)
         names, texts = json_strings(self.features), json_strings(self.texts)
         parts = []
@@ -175,7 +176,7 @@ class Explanations:
                 "\"base_value\": ", json_numbers(np.full(b - a, self.base_value)),
                 ", \"raw_output\": ", json_numbers(self.raw[a:b]),
                 ", \"link\": \"logit\", \"contributions\": [", pc.binary_join(lists, ", "), "]", ""))
-        return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+        return pa.chunked_array(parts, pa.string())
 
 
 def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations:

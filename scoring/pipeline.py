@@ -202,7 +202,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
                            "flag", "priority", "reasons", "priority_score"]]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
-    lines, line_order = pa.chunked_array(line_parts, pa.string()), at[at >= 0]
+    lines = pa.chunked_array([c for part in line_parts for c in part.chunks], pa.string())
+    line_order = at[at >= 0]
     del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")

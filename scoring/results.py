@@ -133,7 +133,7 @@ def json_strings(values) -> pa.Array:
     return pa.array(out, pa.string())
 
 
-def explanation_lines(ids, probabilities, head: dict, bodies: pa.Array) -> pa.Array:
+def explanation_lines(ids, probabilities, head: dict, bodies: pa.ChunkedArray) -> pa.ChunkedArray:
     """explanations.jsonl lines for many policies at once: ``{"policy_id": …, "flag": …,
     "probability": …, <head's other members>, <body>}`` with the body from
     :meth:`scoring.explain.Explanations.json_bodies` (same keys and order as :func:`json_line`)."""

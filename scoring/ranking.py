@@ -28,9 +28,8 @@ def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     on_policy = pc.and_(pc.is_valid(pid), pc.is_in(arrow(findings["scope"]), value_set=pa.array(["policy", "service"])))
     t = pa.table({"policy_id": pid, "r": pc.add(rank, 1)}).filter(on_policy)
     worst = t.group_by("policy_id").aggregate([("r", "max")])
-    at = pd.Index(worst["policy_id"].to_pandas()).get_indexer(policy_ids)
-    r = worst["r_max"].to_numpy()
-    return np.where(at >= 0, r[np.maximum(at, 0)] if len(r) else 0, 0).astype(int)
+    at = pc.index_in(pa.array(np.asarray(policy_ids, dtype=object), pa.string()), value_set=worst["policy_id"])
+    return pc.fill_null(pc.take(worst["r_max"], at), 0).to_numpy().astype(int)
 
 
 def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int) -> pd.DataFrame:

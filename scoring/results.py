@@ -126,11 +126,8 @@ def json_strings(values) -> pa.Array:
     needs = pc.match_substring_regex(arr, r'["\\\x00-\x1f]')
     if not pc.any(needs).as_py():
         return quoted
-    rows = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
-    escaped = [json.dumps(v, ensure_ascii=False) for v in arr.take(pa.array(rows)).to_pylist()]
-    out = quoted.to_numpy(zero_copy_only=False).astype(object)
-    out[rows] = escaped
-    return pa.array(out, pa.string())
+    escaped = [json.dumps(v, ensure_ascii=False) for v in arr.filter(needs).to_pylist()]
+    return pc.replace_with_mask(quoted, needs, pa.array(escaped, pa.string()))
 
 
 def explanation_lines(ids, probabilities, head: dict, bodies: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -244,6 +244,11 @@ def _region_params(rule: Rule, regions: np.ndarray):
     return rule.parsed.model_copy(update=values)
 
 
+def _repeat(value: str, n: int) -> pa.Array:
+    """``value`` ``n`` times as an Arrow string array (one copy per row, no Python objects)."""
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
 def _render(template: str, observed: pa.Array, expected: pa.Array, clause: str) -> pa.Array:
     pieces = []
     for literal, fieldname, _, _ in string.Formatter().parse(template):
@@ -257,7 +262,7 @@ def _render(template: str, observed: pa.Array, expected: pa.Array, clause: str) 
             pieces.append(pa.scalar(clause, pa.string()))
     n = len(observed)
     if not any(isinstance(p, pa.Array) for p in pieces):
-        return pa.array(["".join(p.as_py() for p in pieces)], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+        return _repeat("".join(p.as_py() for p in pieces), n)
     return pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
 
 
@@ -298,10 +303,7 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
     """The findings of one rule as an Arrow table of ``FINDING_COLUMNS`` (all strings)."""
     n = len(hits.rows)
 
-    def const(value):
-        return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
-
-    cols = {"scope": const(rule.scope)}
+    cols = {"scope": _repeat(rule.scope, n)}
     if rule.scope in ("policy", "service"):
         rows = pa.array(hits.rows, pa.int64())
         for col in ("policy_id", "insurer_id", "region_code", "service_id"):
@@ -316,7 +318,7 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
         cols["region_code"] = _text_array(hits.keys.get("region_code"), n)
     observed, expected = _text_array(hits.observed, n), _text_array(hits.expected, n)
     obs_en = _text_array(hits.observed_en, n) if hits.observed_en is not None else observed
-    cols.update(rule_code=const(rule.code), severity=const(rule.severity), clause=const(rule.clause),
+    cols.update(rule_code=_repeat(rule.code, n), severity=_repeat(rule.severity, n), clause=_repeat(rule.clause, n),
                 observed=observed, expected=expected,
                 message_zh=_render(rule.message_zh, observed, expected, rule.clause),
                 message_en=_render(rule.message_en, obs_en, expected, rule.clause))
@@ -350,27 +352,29 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
                 continue
             if rule in background:
                 continue
-            k = KINDS[rule.kind]
             if rule.scope in ("policy", "service"):
                 frame = ctx.frame(rule.scope)
                 active = _active(rule, frame)
                 if not active.any():
                     continue
-                hits = k.fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
+                table = _apply(rule, ctx, frame, active)
             else:
                 if not rule.in_force(as_of):
                     continue
                 frame = ctx.policies
                 active = np.ones(len(frame), dtype=bool)
+                k = KINDS[rule.kind]
                 if rule.scope == "insurer":
                     parts.extend(background.results())  # the insurer pass reads every other finding
                     so_far = pa.concat_tables(parts) if parts else None
                     hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
                 else:
                     hits = k.fn(ctx, frame, active, rule.parsed)
-            if len(hits.rows):
-                parts.append(_findings_table(rule, hits, frame))
-            del hits
+                table = _findings_table(rule, hits, frame) if len(hits.rows) else None
+                del hits
+            if table is not None:
+                parts.append(table)
+            del table
             if len(frame) >= GC_ROWS:
                 gc.collect()  # pandas temporaries sit in reference cycles; at 1M policies they are gigabytes
         parts.extend(background.results())

@@ -64,6 +64,26 @@ INSURERS = [
     ("ZJIC", "紫金财产保险股份有限公司"),
     ("YAIC", "永安财产保险股份有限公司"),
 ]
+# More property insurers that write 安责险 somewhere in China: other worlds draw their market from all of them.
+MORE_INSURERS = [
+    ("TAIC", "天安财产保险股份有限公司"),
+    ("HTIC", "华泰财产保险有限公司"),
+    ("YCIC", "永诚财产保险股份有限公司"),
+    ("AXTP", "安盛天平财产保险有限公司"),
+    ("DJIC", "大家财产保险有限责任公司"),
+    ("BHIC", "渤海财产保险股份有限公司"),
+    ("DBIC", "都邦财产保险股份有限公司"),
+    ("ACIC", "安诚财产保险股份有限公司"),
+    ("ZCIC", "众诚汽车保险股份有限公司"),
+    ("CAIC", "长安责任保险股份有限公司"),
+    ("DHIC", "鼎和财产保险股份有限公司"),
+    ("ZSIC", "浙商财产保险股份有限公司"),
+    ("ZMIC", "中煤财产保险股份有限公司"),
+    ("JTIC", "锦泰财产保险股份有限公司"),
+    ("TSIC", "泰山财产保险股份有限公司"),
+    ("CTIC", "诚泰财产保险股份有限公司"),
+]
+ALL_INSURERS = INSURERS + MORE_INSURERS
 # Industry mix of insured enterprises (share), employees (median, log-sd).
 INDUSTRY_MIX = {
     "construction": (0.24, 60, 0.9),
@@ -119,6 +139,60 @@ CUTOVER = np.datetime64("2025-03-29")
 
 
 @dataclass(frozen=True)
+class WorldParams:
+    """What no one can know about real submissions: how a market serves, records and inspects.
+
+    The defaults are the shipped sample's world. :func:`draw_world` draws every field from
+    :data:`WORLD_RANGES`, so that a model can be trained on several worlds and judged on one
+    it never saw (datasets/README.md, "Worlds").
+    """
+
+    insurer_effect: float = 0.6  # weight of the insurer's diligence in the latent service quality
+    agency_effect: float = 0.5  # weight of the service agency's quality
+    visit_scale: float = 1.0  # multiplies the number of visits of every kind
+    poor_tidiness: float = 0.0  # 0: poor service keeps its own paperwork rates; 1: its paperwork looks like good service's
+    fabricated_photo_reuse: float = 0.08  # share of fabricated visits with a stock photo reused across enterprises
+    fabricated_far_checkin: float = 0.07  # share of fabricated visits checked in 15-130 km away
+    fabricated_boilerplate: float = 0.2  # share of fabricated report texts that are a provider's boilerplate
+    boilerplate_providers: float = 0.0  # share of providers that paste boilerplate into genuine reports too
+    boilerplate_genuine_share: float = 0.3  # of those providers' genuine report texts, the boilerplate share
+    checkin_coverage: float = 0.85  # share of visits with a check-in location
+    photo_hash_coverage: float = 1.0  # share of visits with photos whose hashes are submitted
+    report_text_coverage: float = 0.6  # share of visits with a report summary text
+    targeting: float = 1.0  # weight of visible risk when a regulator picks policies to inspect
+    missing_scale: float = 1.0  # multiplies the yearly missing-service rates
+    insurers: tuple[int, ...] = tuple(range(len(INSURERS)))  # indices into ALL_INSURERS active in this market
+    entity_tag: str = ""  # part of every agency id, so agencies of different worlds are different agencies
+
+
+#: Documented range of every drawn world parameter (datasets/README.md says why each range).
+WORLD_RANGES: dict[str, tuple[float, float]] = {
+    "insurer_effect": (0.3, 0.9),
+    "agency_effect": (0.2, 0.8),
+    "visit_scale": (0.6, 1.6),
+    "poor_tidiness": (0.0, 1.0),
+    "fabricated_photo_reuse": (0.02, 0.20),
+    "fabricated_far_checkin": (0.01, 0.15),
+    "fabricated_boilerplate": (0.05, 0.50),
+    "boilerplate_providers": (0.0, 0.6),
+    "boilerplate_genuine_share": (0.1, 0.6),
+    "checkin_coverage": (0.3, 0.95),
+    "photo_hash_coverage": (0.4, 1.0),
+    "report_text_coverage": (0.3, 0.9),
+    "targeting": (0.3, 1.5),
+    "missing_scale": (0.6, 1.5),
+}
+#: Ranges of Config fields that a drawn world also sets.
+CONFIG_RANGES: dict[str, tuple[float, float]] = {
+    "poor_rate": (0.12, 0.30),
+    "fabricated_share": (0.40, 0.85),
+    "inspected_targeted": (0.05, 0.12),
+    "inspected_random": (0.01, 0.05),
+    "inspector_error": (0.03, 0.12),
+}
+
+
+@dataclass(frozen=True)
 class Config:
     """What the generated world looks like. Every default is explained in datasets/README.md."""
 
@@ -137,6 +211,20 @@ class Config:
     service_scale: float = 1.0  # multiplies the number of service visits (benchmarks use 1.12 for 5 per policy)
     with_staff: bool = True
     with_inspections: bool = True
+    world: WorldParams = field(default_factory=WorldParams)
+
+
+def draw_world(seed: int, n_policies: int = 5000, **kw) -> Config:
+    """A world no one has seen: every parameter of :data:`WORLD_RANGES` and :data:`CONFIG_RANGES`
+    drawn uniformly from its range, 8-12 of the 28 insurers active, agencies of its own.
+    Deterministic for ``seed``; ``kw`` overrides Config fields (e.g. ``first_year``)."""
+    rng = np.random.default_rng([20251, seed])
+    params = {k: round(float(rng.uniform(lo, hi)), 4) for k, (lo, hi) in WORLD_RANGES.items()}
+    k = int(rng.integers(8, 13))
+    params["insurers"] = tuple(sorted(int(i) for i in rng.choice(len(ALL_INSURERS), size=k, replace=False)))
+    params["entity_tag"] = f"W{seed:03d}"
+    conf = {k: round(float(rng.uniform(lo, hi)), 4) for k, (lo, hi) in CONFIG_RANGES.items()}
+    return Config(n_policies=n_policies, seed=int(rng.integers(1 << 30)), world=WorldParams(**params), **{**conf, **kw})
 
 
 @dataclass
@@ -180,7 +268,7 @@ def _by_region_choice(rng, presence: np.ndarray, region: np.ndarray) -> np.ndarr
 def _market(rng, cfg: Config):
     """Insurers, their regional presence, agencies, brokers and staff."""
     n_reg = len(REGIONS)
-    n_ins = len(INSURERS)
+    n_ins = len(cfg.world.insurers)
     diligence = np.clip(rng.beta(5, 2, n_ins), 0.3, 0.95)
     diligence[np.argsort(diligence)[:1]] = 0.25  # one insurer skimps on service
     presence = np.zeros((n_reg, n_ins))
@@ -191,7 +279,7 @@ def _market(rng, cfg: Config):
     for r, reg in enumerate(REGIONS):
         for k in range(3):
             q = float(np.clip(rng.beta(4, 2), 0.05, 0.98))
-            agencies.append((f"AG{reg[0]}{k + 1}", r, q))
+            agencies.append((f"AG{reg[0]}{cfg.world.entity_tag}{k + 1}", r, q))
     agency_q = np.array([a[2] for a in agencies])
     agency_q[rng.choice(len(agencies), size=max(1, len(agencies) // 8), replace=False)] = 0.15  # a few poor agencies
     brokers = {r: [f"BK{REGIONS[r][0]}{k + 1}" for k in range(int(rng.integers(4, 7)))] for r in range(n_reg)}
@@ -338,10 +426,11 @@ def _quality(rng, cfg: Config, rep: pd.DataFrame, diligence, agency_q):
     n = len(rep)
     d = diligence[rep["_insurer"].to_numpy()]
     a = np.where(rep["_agency"].to_numpy() >= 0, agency_q[np.maximum(rep["_agency"].to_numpy(), 0)], d)
-    latent = 0.6 * (d - 0.6) / 0.2 + 0.5 * (a - 0.65) / 0.2 + 0.5 * rep["_effect"].to_numpy() + rng.normal(0, 1.0, n)
+    wp = cfg.world
+    latent = wp.insurer_effect * (d - 0.6) / 0.2 + wp.agency_effect * (a - 0.65) / 0.2 + 0.5 * rep["_effect"].to_numpy() + rng.normal(0, 1.0, n)
     latent = _zscore(latent)
     year = rep["year"].to_numpy()
-    m = np.array([cfg.missing_rate.get(int(y), 0.12) for y in year])
+    m = np.array([cfg.missing_rate.get(int(y), 0.12) for y in year]) * cfg.world.missing_scale
     q = np.where(latent < norm.ppf(m), 2, np.where(latent < norm.ppf(m + cfg.poor_rate), 1, 0))
     fabricated = (q == 2) & (rng.random(n) < cfg.fabricated_share + 0.25 * (0.6 - d))
     rep["_quality"] = q
@@ -362,7 +451,7 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     hr = np.isin(rep["industry"].to_numpy(), HIGH_RISK_INDUSTRIES)
     mean = pd.Series(kind).map({"adequate": 4.2, "poor_quality": 3.2, "fabricated": 3.6, "token": 0.35}).to_numpy()
     # contracts differ in planned frequency: a policy-level multiplier blurs the classes
-    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy()) * np.exp(rng.normal(0, 0.35, n)) * cfg.service_scale
+    mean = mean * (1 + 0.25 * hr) * (0.8 + 0.4 * rep["_diligence"].to_numpy()) * np.exp(rng.normal(0, 0.35, n)) * cfg.service_scale * cfg.world.visit_scale
     count = rng.poisson(mean * frac)
     pol = np.repeat(np.arange(n), count)
     m = len(pol)
@@ -380,7 +469,7 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     s["provider_type"] = np.where(ag >= 0, "agency", "insurer")
     s["agency_id"] = np.where(ag >= 0, np.array([a[0] for a in agencies] + [None], dtype=object)[np.where(ag >= 0, ag, -1)], None)
     # staff: from the agency's pool, or the insurer's in-house pool in that region
-    ins_codes = np.array([i[0] for i in INSURERS], dtype=object)
+    ins_codes = np.array([ALL_INSURERS[i][0] for i in cfg.world.insurers], dtype=object)
     reg = rep["_region"].to_numpy()[pol]
     region_codes = np.array([r[0] for r in REGIONS], dtype=object)
     s["_pool"] = np.where(ag >= 0, s["agency_id"].to_numpy(), ins_codes[rep["_insurer"].to_numpy()[pol]] + region_codes[reg])
@@ -398,7 +487,12 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
 
     kinds, kind_code = np.unique(sk, return_inverse=True)
 
-    def by_kind(values: dict):
+    tidy = cfg.world.poor_tidiness
+
+    def by_kind(values: dict, paperwork: bool = False):
+        """Per record, its kind's value; paperwork of poor service moves toward good service's by ``poor_tidiness``."""
+        if paperwork and tidy:
+            values = {**values, "poor_quality": values["poor_quality"] + tidy * (values["adequate"] - values["poor_quality"])}
         return np.array([values[k] for k in kinds], dtype=float)[kind_code]
 
     # self-reported quantities: each provider reports in its own style, each enterprise has its own hazard level
@@ -411,23 +505,23 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
                    by_kind({"adequate": 0.5, "poor_quality": 0.35, "fabricated": 0.3, "token": 0.1})) * hazard_level
     found = rng.poisson(lam)
     s["hazards_found"] = found
-    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.76, "fabricated": 0.84, "token": 0.5})
+    p_follow = by_kind({"adequate": 0.88, "poor_quality": 0.76, "fabricated": 0.84, "token": 0.5}, paperwork=True)
     follow = (found > 0) & (rng.random(m) < p_follow)
     fdate = s["service_date"].to_numpy() + _days(rng.integers(7, 46, m))
     follow &= fdate <= snapshot
     s["followup_date"] = np.where(follow, fdate, np.datetime64("NaT"))
-    p_rect = by_kind({"adequate": 0.9, "poor_quality": 0.78, "fabricated": 0.94, "token": 0.5})
+    p_rect = by_kind({"adequate": 0.9, "poor_quality": 0.78, "fabricated": 0.94, "token": 0.5}, paperwork=True)
     s["hazards_rectified"] = np.where(follow, rng.binomial(found, p_rect), rng.binomial(found, 0.3))
-    p_report = by_kind({"adequate": 0.97, "poor_quality": 0.95, "fabricated": 0.995, "token": 0.8})
-    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 6.5, "fabricated": 4.5, "token": 9.0})
+    p_report = by_kind({"adequate": 0.97, "poor_quality": 0.95, "fabricated": 0.995, "token": 0.8}, paperwork=True)
+    delay_mean = by_kind({"adequate": 6.0, "poor_quality": 6.5, "fabricated": 4.5, "token": 9.0}, paperwork=True)
     delay = rng.geometric(1 / delay_mean) - 1
     rdate = s["service_date"].to_numpy() + _days(delay)
     has_report = (rng.random(m) < p_report) & (rdate <= snapshot)
     s["report_date"] = np.where(has_report, rdate, np.datetime64("NaT"))
-    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.91, "fabricated": 0.96, "token": 0.8})
-    photos = rng.poisson(by_kind({"adequate": 3.6, "poor_quality": 2.9, "fabricated": 3.0, "token": 1.5}))
+    s["enterprise_signed"] = rng.random(m) < by_kind({"adequate": 0.93, "poor_quality": 0.91, "fabricated": 0.96, "token": 0.8}, paperwork=True)
+    photos = rng.poisson(by_kind({"adequate": 3.6, "poor_quality": 2.9, "fabricated": 3.0, "token": 1.5}, paperwork=True))
     s["photo_count"] = photos
-    sat_hi = by_kind({"adequate": 0.85, "poor_quality": 0.8, "fabricated": 0.9, "token": 0.5})
+    sat_hi = by_kind({"adequate": 0.85, "poor_quality": 0.8, "fabricated": 0.9, "token": 0.5}, paperwork=True)
     sat = np.where(rng.random(m) < sat_hi, rng.integers(4, 6, m), rng.integers(2, 5, m)).astype(float)
     s["satisfaction"] = np.where(rng.random(m) < 0.8, sat, np.nan)
     # spend: a target share of the prevention fee, split across the policy's services
@@ -447,21 +541,22 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
     # photos: fabricated records often reuse stock photos across enterprises (hashes written later)
     counts = s["photo_count"].to_numpy()
     stock = _hex_ids(rng, 40)
-    reuse = (rng.random(m) < np.where(fabk, 0.08, 0.002)) & (counts > 0)
+    wp = cfg.world
+    reuse = (rng.random(m) < np.where(fabk, wp.fabricated_photo_reuse, 0.002)) & (counts > 0)
     s["_stock_photo"] = np.where(reuse, stock[rng.integers(0, len(stock), m)], None)
     # check-ins near the enterprise; fabricated records sometimes check in far away
     elat = rep["_true_lat"].to_numpy()[pol]
     elon = rep["_true_lon"].to_numpy()[pol]
     has_loc = ~np.isnan(rep["_lat"].to_numpy()[pol])
-    checkin = rng.random(m) < 0.85
-    far = checkin & has_loc & (rng.random(m) < np.where(fabk, 0.07, 0.002))
+    checkin = rng.random(m) < wp.checkin_coverage
+    far = checkin & has_loc & (rng.random(m) < np.where(fabk, wp.fabricated_far_checkin, 0.002))
     dlat = np.where(far, rng.choice([-1, 1], m) * rng.uniform(0.15, 1.2, m), np.clip(rng.normal(0, 0.002, m), -0.008, 0.008))
     dlon = np.where(far, rng.choice([-1, 1], m) * rng.uniform(0.15, 1.2, m), np.clip(rng.normal(0, 0.002, m), -0.008, 0.008))
     s["checkin_lat"] = np.where(checkin, np.round(elat + dlat, 6), np.nan)
     s["checkin_lon"] = np.where(checkin, np.round(elon + dlon, 6), np.nan)
     s["_far"] = far
     # report summaries: specific text for real work, agency boilerplate on fabricated records
-    has_text = rng.random(m) < 0.6
+    has_text = rng.random(m) < wp.report_text_coverage
     names = pa.array(rep["enterprise_name"].to_numpy()[pol], pa.string())
 
     def pick(words):
@@ -474,7 +569,13 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
         names, lit("第"), pick(AREAS), lit("区"), pick(_PLACES), lit("发现"), pick(_HAZARDS), lit("，"), pick(_MEASURES),
         lit("，复查人"), pick(_PEOPLE), pick(_ROLES), lit("，"), pick(_PLACES), pick(_HAZARDS), lit("一并整改"), "",
     ).to_numpy(zero_copy_only=False)
-    boiler = has_text & fabk & (rng.random(m) < 0.2)
+    boiler = has_text & fabk & (rng.random(m) < wp.fabricated_boilerplate)
+    if wp.boilerplate_providers > 0:  # some providers paste their boilerplate into genuine reports as well
+        prov = s["_pool"].to_numpy()
+        keys, inv = np.unique(prov.astype(str), return_inverse=True)
+        pasting = rng.random(len(keys)) < wp.boilerplate_providers
+        genuine = np.isin(s["_kind"].to_numpy(), ["adequate", "poor_quality"])
+        boiler |= has_text & genuine & pasting[inv] & (rng.random(m) < wp.boilerplate_genuine_share)
     bk = rng.integers(0, len(BOILERPLATE), m)
     btext = pc.binary_join_element_wise(
         names, lit("："), pc.take(pa.array(BOILERPLATE), pa.array(bk)), lit("（共"), pa.array(rng.integers(1, 9, m).astype(str)), lit("项）"), "",
@@ -611,7 +712,7 @@ def _plant_market(rng, p: pd.DataFrame) -> list[tuple[str, str]]:
     m = np.flatnonzero((reg == region) & (p["industry"].to_numpy() == industry) & (rng.random(len(p)) < 0.85))
     top = p.loc[m, "insurer_id"].mode().iloc[0]
     p.loc[m, "insurer_id"] = top
-    p.loc[m, "insurer_name"] = dict(INSURERS)[top]
+    p.loc[m, "insurer_name"] = dict(ALL_INSURERS)[top]
     out.append(("MARKET_CONCENTRATION", region))
     return out
 
@@ -715,7 +816,7 @@ def _plant_staff_overlap(rng, cfg: Config, s: pd.DataFrame, p: pd.DataFrame, sna
     return s
 
 
-def _finish_photos(rng, s: pd.DataFrame) -> None:
+def _finish_photos(rng, cfg: Config, s: pd.DataFrame) -> None:
     counts = s["photo_count"].to_numpy().astype(np.int64)
     total = int(counts.sum())
     hashes = _hex_ids(rng, total)
@@ -726,7 +827,10 @@ def _finish_photos(rng, s: pd.DataFrame) -> None:
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(hashes, pa.string()))
     joined = pc.binary_join(lists, ";").to_numpy(zero_copy_only=False)
-    s["photo_hashes"] = np.where(counts > 0, joined, None)
+    with_hashes = counts > 0
+    if cfg.world.photo_hash_coverage < 1:  # some systems keep photo counts but submit no hashes
+        with_hashes &= rng.random(len(s)) < cfg.world.photo_hash_coverage
+    s["photo_hashes"] = np.where(with_hashes, joined, None)
 
 
 def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, planted_p, planted_s, market, as_of) -> pd.DataFrame:
@@ -832,7 +936,8 @@ def _inspections(rng, cfg: Config, p: pd.DataFrame, s: pd.DataFrame, snapshot) -
     spend = np.bincount(pol, weights=s["cost"].to_numpy(), minlength=n) / np.maximum(p["prevention_fee"].to_numpy(), 1)
     # what a regulator can see: few services, low spend, complaints about the insurer, chance
     ins_rate = pd.Series(p["_quality"].to_numpy() == 2).groupby(p["insurer_id"].to_numpy()).transform("mean").to_numpy()
-    risk = -0.6 * _zscore(count) - 0.5 * _zscore(spend) + 0.3 * _zscore(ins_rate) + rng.normal(0, 1.0, n)
+    visible = -0.6 * _zscore(count) - 0.5 * _zscore(spend) + 0.3 * _zscore(ins_rate)
+    risk = cfg.world.targeting * visible + rng.normal(0, 1.0, n)
     chosen = np.zeros(n, dtype=bool)
     rand = np.zeros(n, dtype=bool)
     for y in np.unique(p["year"].to_numpy()):
@@ -879,11 +984,11 @@ def generate(cfg: Config = Config()) -> World:
     diligence, presence, agencies, agency_q, brokers = _market(rng, cfg)
     ent = _enterprises(rng, cfg, presence)
     p = _policies(rng, cfg, ent, presence, brokers, agencies)
-    ins_codes = np.array([i[0] for i in INSURERS], dtype=object)
-    p["insurer_id"] = ins_codes[p["_insurer"].to_numpy()]
-    p["insurer_name"] = np.array([i[1] for i in INSURERS], dtype=object)[p["_insurer"].to_numpy()]
+    active = [ALL_INSURERS[i] for i in cfg.world.insurers]
+    p["insurer_id"] = np.array([i[0] for i in active], dtype=object)[p["_insurer"].to_numpy()]
+    p["insurer_name"] = np.array([i[1] for i in active], dtype=object)[p["_insurer"].to_numpy()]
     p["region_code"] = np.array([r[0] for r in REGIONS], dtype=object)[p["_region"].to_numpy()]
-    p["policy_id"] = "P" + p["year"].astype(str) + pd.Series(np.arange(1, len(p) + 1)).map("{:07d}".format).to_numpy()
+    p["policy_id"] = "P" + cfg.world.entity_tag + p["year"].astype(str) + pd.Series(np.arange(1, len(p) + 1)).map("{:07d}".format).to_numpy()
     p["standardization_grade"] = p["grade"]
     p["enterprise_lat"] = np.round(p["_lat"], 6)
     p["enterprise_lon"] = np.round(p["_lon"], 6)
@@ -898,7 +1003,7 @@ def generate(cfg: Config = Config()) -> World:
     _plant_boilerplate(rng, s, p)
     s = _plant_staff_overlap(rng, cfg, s, p, snapshot)
     s["service_id"] = "SV" + pd.Series(np.arange(1, len(s) + 1)).map("{:09d}".format).to_numpy()
-    _finish_photos(rng, s)
+    _finish_photos(rng, cfg, s)
     s["staff_ids"] = _staff_ids(s)
     insp = _inspections(rng, cfg, p, s, snapshot) if cfg.with_inspections else None
     tables = {
@@ -923,6 +1028,30 @@ def generate(cfg: Config = Config()) -> World:
         }
     )
     return World(tables=tables, hidden=hidden, truth=truth, as_of=as_of, config=cfg)
+
+
+def year_slice(world: World, years) -> World:
+    """The part of ``world`` a submission covering policy ``years`` alone would hold: those
+    policies, their services and inspections, every staff member; truth and hidden rows of
+    those policies. The as-of date is the latest date in the slice."""
+    from scoring.intake import latest_date
+
+    years = set(int(y) for y in np.atleast_1d(years))
+    pol = world.tables["policies"]
+    keep = pol["start_date"].dt.year.isin(years).to_numpy() if hasattr(pol["start_date"], "dt") else \
+        pd.to_datetime(pol["start_date"]).dt.year.isin(years).to_numpy()
+    ids = set(pol["policy_id"].to_numpy()[keep])
+    tables = {"policies": pol[keep].reset_index(drop=True)}
+    for name in ("services", "inspections"):
+        if name in world.tables:
+            t = world.tables[name]
+            tables[name] = t[t["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)
+    if "staff" in world.tables:
+        tables["staff"] = world.tables["staff"]
+    tables = {k: tables[k] for k in world.tables}
+    truth = world.truth[world.truth["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)
+    hidden = world.hidden[world.hidden["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)
+    return World(tables=tables, hidden=hidden, truth=truth, as_of=latest_date(tables), config=world.config)
 
 
 # ---------------------------------------------------------------------------------- writing

@@ -91,24 +91,26 @@ def train(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
     quiet: bool = typer.Option(False, "--quiet"),
 ):
-    """训练模型（按年份留出最新年份验证）/ train on earlier years, validate on the latest labelled year."""
+    """训练模型：留出最新年份（只有一年时留出最新的核查）验证，再用全部标签重训 / validate on held-out labels, refit on all."""
+    from .metrics import metric_text
+    from .modelcard import validation_text
     from .pipeline import run_train
 
     meta = _run(run_train, submissions, out, seed=seed, rulebook=rulebook)
     v = meta["validation"]
     typer.echo(f"模型 model {meta['version']} → {out}")
-    typer.echo(f"训练年份 train years {v['train_years']}，测试年份 test year {v['test_year']}（{v['n_test']} 个标签 labels）")
+    typer.echo(validation_text(v))
     for slice_name, per in v["models"]["model"].items():
         for cls in ("missing", "poor_quality"):
             m = per[cls]
-            typer.echo(f"  [{slice_name}] {cls}: ROC AUC {m['roc_auc']}  AP {m['average_precision']}  "
-                       f"precision@{int(v['capacity'] * 100)}% {m['precision_at_capacity']}  Brier {m.get('brier')}")
+            typer.echo(f"  [{slice_name}] {cls}: {metric_text(m)}  precision@{int(v['capacity'] * 100)}% "
+                       f"{m['precision_at_capacity']}  Brier {m.get('brier')}")
 
 
 @app.command()
 def evaluate(
     submission: Path = typer.Argument(..., help="带核查结果的提交数据 / labelled submission"),
-    model: Path = typer.Option(..., "--model", help="模型目录 / model directory"),
+    model: Optional[Path] = typer.Option(None, "--model", help="模型目录或注册库，默认为内置冠军模型 / model or registry directory (default: the shipped champion)"),
     capacity: float = typer.Option(0.10, "--capacity", help="核查能力（保单比例）/ inspection capacity as a share of policies"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
     rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
@@ -116,6 +118,7 @@ def evaluate(
     """评估模型：ROC AUC、平均精确率、容量内精确率与召回率、Brier、校准表 / evaluate a model on labelled data."""
     import json
 
+    from .metrics import metric_text
     from .pipeline import run_evaluate
 
     res = _run(run_evaluate, submission, model, capacity=capacity, rulebook=rulebook)
@@ -129,7 +132,7 @@ def evaluate(
         for cls in ("missing", "poor_quality"):
             m = per.get(cls)
             if m:
-                typer.echo(f"  {cls}: ROC AUC {m['roc_auc']}  AP {m['average_precision']}  precision {m['precision_at_capacity']}  "
+                typer.echo(f"  {cls}: {metric_text(m)}  precision {m['precision_at_capacity']}  "
                            f"recall {m['recall_at_capacity']}  Brier {m['brier']}")
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .features import BY_NAME, show
+from .features import BY_NAME, MEMORY_FEATURES, show
 from .labels import CLASS_ZH
 from .model import ServiceModel
 from .results import json_numbers, json_strings
@@ -116,6 +116,37 @@ def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap
     return inv.reshape(-1), texts
 
 
+_ENTITY_ZH = {"insurer_key": "该保险机构", "provider_key": "该服务主体"}
+
+
+def memory_reason(model: ServiceModel, cls: str, feature: str, key, shap: float) -> str:
+    """The reason behind a memory feature, naming the evidence: how many of the entity's policies
+    were inspected in the training data and how many were found ``cls``-like."""
+    from .memory import SOURCES
+
+    col, label = SOURCES[feature]
+    who = _ENTITY_ZH[col]
+    direction = "推高" if shap > 0 else "降低"
+    what = CLASS_ZH[label]
+    if col == "provider_key" and (key is None or key != key or key == ""):
+        return f"无服务记录，无法确定服务主体，按以往总体比例计，{direction}{CLASS_ZH[cls]}的可能"
+    c = model.memory.counts(col, key) if model.memory is not None else None
+    if not c:
+        kind = "服务机构" if col == "provider_key" else "保险机构"
+        return f"新出现的{kind}，无以往核查记录，按以往总体比例计，{direction}{CLASS_ZH[cls]}的可能"
+    return f"{who}以往核查 {c['n']} 件中{what} {c[label]} 件，{direction}{CLASS_ZH[cls]}的可能"
+
+
+def _memory_texts(model: ServiceModel, cls: str, feature: str, keys: np.ndarray, shap: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """:func:`memory_reason` over many rows: distinct texts once per (entity, direction)."""
+    codes, uniq = pd.factorize(pd.Series(keys, dtype=object).fillna(""))
+    up = (np.asarray(shap) > 0).astype(np.int64)
+    combo = codes.astype(np.int64) * 2 + up
+    found, inv = np.unique(combo, return_inverse=True)
+    texts = [memory_reason(model, cls, feature, uniq[k // 2], 1.0 if k % 2 else -1.0) for k in found.tolist()]
+    return inv.reshape(-1), texts
+
+
 @dataclass
 class Explanations:
     """SHAP contributions of every feature for ``n`` rows, kept as arrays.
@@ -186,6 +217,7 @@ def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations
     if len(X) == 0:
         empty = np.zeros((0, len(names)))
         return Explanations(names, empty, empty, 0.0, np.zeros(0), empty.astype(int), [], empty.astype(int))
+    X = model.design(X)
     M = model.matrix(X)
     values, base_value = shap_values(est, M)
     raw = est.decision_function(M)
@@ -194,8 +226,13 @@ def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations
         raise AssertionError(f"SHAP additivity broken by {gap.max():.2e}")
     ind = X["industry"].to_numpy(dtype=float)
     codes, texts = [], []
+    from .memory import SOURCES
+
     for j, f in enumerate(names):
-        inv, t = _texts(model, cls, f, M[:, j], values[:, j], ind)
+        if f in MEMORY_FEATURES:
+            inv, t = _memory_texts(model, cls, f, X[SOURCES[f][0]].to_numpy(dtype=object), values[:, j])
+        else:
+            inv, t = _texts(model, cls, f, M[:, j], values[:, j], ind)
         codes.append(inv + len(texts))
         texts.extend(t)
     order = np.argsort(-values, axis=1, kind="stable")

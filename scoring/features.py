@@ -1,9 +1,22 @@
 """Features per policy, for the service-quality model, each with the Chinese words an evaluator reads.
 
 Everything is computed from the validated submission as of the scoring date: service records
-dated after it are ignored, the inspections (labels) are never read, and an insurer's or an
-agency's track record uses only policies that started in earlier years. Integrity and other
-rule findings enter as counts per policy, so the model and the rulebook tell one story.
+dated after it are ignored and the inspections (labels) are never read. Rule findings enter
+the model, so the model and the rulebook tell one story, but as *rates*: a count that grows
+with the number of visits (integrity findings on a policy's records) would make a busy policy
+look suspicious and a policy with no visits look safe, so findings on service records are
+counted per service record. Only the number of visits itself is a count, because it is the
+evidence (AQ 9010 sets how often an enterprise must be served).
+
+Three groups:
+
+- the policy's own terms and records (``industry`` … ``policy_major``);
+- its insurer's and service provider's other policies in the same submission (``*_peer_*``):
+  a leave-one-out mean over every other policy of that insurer or provider, so a submission
+  of one year carries a track record too;
+- what the model's training labels taught about the insurer and the provider
+  (``*_memory_*``, :data:`MEMORY_FEATURES`): not computed here but by the model
+  (:mod:`scoring.memory`) from :data:`KEY_COLUMNS`, which :func:`build_features` adds.
 """
 from __future__ import annotations
 
@@ -61,16 +74,36 @@ FEATURES: tuple[Feature, ...] = (
     Feature("n_staff", "参与服务人员数", "count"),
     Feature("agency_share", "由受托技术服务机构提供的服务占比", "pct"),
     Feature("spend_ratio", "服务费用占应投入预防费用比例", "pct"),
-    Feature("n_integrity", "虚构迹象类规则发现数", "count"),
-    Feature("n_critical", "其他严重（critical）规则发现数", "count"),
-    Feature("n_major", "其他较重（major）规则发现数", "count"),
-    Feature("insurer_prev_services", "该保险机构以往年度保单平均服务次数", "number"),
-    Feature("insurer_prev_integrity", "该保险机构以往年度有虚构迹象的保单占比", "pct"),
-    Feature("insurer_prev_spend", "该保险机构以往年度预防费用使用率", "pct"),
-    Feature("provider_prev_integrity", "该服务主体以往年度有虚构迹象的保单占比", "pct"),
-    Feature("provider_prev_hours", "该服务主体以往年度平均现场服务时长", "hours"),
+    Feature("integrity_per_service", "平均每条服务记录的虚构迹象类规则发现数", "number"),
+    Feature("critical_per_service", "平均每条服务记录的其他严重规则发现数", "number"),
+    Feature("major_per_service", "平均每条服务记录的其他较重规则发现数", "number"),
+    Feature("policy_critical", "保单层面严重规则发现数", "count"),
+    Feature("policy_major", "保单层面较重规则发现数", "count"),
+    Feature("insurer_peer_services", "该保险机构其他保单的折算全年服务次数", "number"),
+    Feature("insurer_peer_integrity", "该保险机构其他保单每条服务记录的虚构迹象数", "number"),
+    Feature("insurer_peer_spend", "该保险机构其他保单的预防费用使用率", "pct"),
+    Feature("provider_peer_services", "该服务主体其他保单的折算全年服务次数", "number"),
+    Feature("provider_peer_integrity", "该服务主体其他保单每条服务记录的虚构迹象数", "number"),
+    Feature("provider_peer_hours", "该服务主体其他保单的平均现场服务时长", "hours"),
+    Feature("insurer_memory_missing", "该保险机构以往核查中服务缺失的比例", "memory"),
+    Feature("insurer_memory_poor", "该保险机构以往核查中服务质量差的比例", "memory"),
+    Feature("provider_memory_missing", "该服务主体以往核查中服务缺失的比例", "memory"),
+    Feature("provider_memory_poor", "该服务主体以往核查中服务质量差的比例", "memory"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+#: Filled by the model from what its training labels taught (scoring.memory), NaN until then.
+MEMORY_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.unit == "memory")
+#: Who did the work: the keys the model's memory and the peer features are kept by.
+KEY_COLUMNS: tuple[str, ...] = ("insurer_key", "provider_key")
+#: The peer features (column) and the policy feature each averages, by entity key.
+PEERS: dict[str, tuple[str, str]] = {
+    "insurer_peer_services": ("insurer_key", "services_per_year"),
+    "insurer_peer_integrity": ("insurer_key", "integrity_per_service"),
+    "insurer_peer_spend": ("insurer_key", "spend_ratio"),
+    "provider_peer_services": ("provider_key", "services_per_year"),
+    "provider_peer_integrity": ("provider_key", "integrity_per_service"),
+    "provider_peer_hours": ("provider_key", "mean_hours"),
+}
 BY_NAME = {f.name: f for f in FEATURES}
 #: Industry enters as its code: shap's TreeExplainer does not follow native categorical splits of
 #: HistGradientBoosting exactly, and explanations must add up, so trees split the codes as numbers.
@@ -85,7 +118,8 @@ def _safe_div(a, b):
 
 
 def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per accepted policy (index ``policy_id``, in the policies' order), columns :data:`FEATURE_NAMES`."""
+    """One row per accepted policy (index ``policy_id``, in the policies' order): columns
+    :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`."""
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
     s = sub["services"]
@@ -187,19 +221,67 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     f["n_staff"] = n_staff
     f["agency_share"] = _safe_div(per_policy(s["provider_type"].to_numpy() == "agency"), n_services)
     f["spend_ratio"] = _safe_div(spend, fee * elapsed_frac)
-    for col in ("n_integrity", "n_critical", "n_major"):
-        f[col] = 0.0
+    counts = {c: np.zeros(n) for c in ("integrity", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
         # counted on Arrow columns: no copy of the findings' text
         at = f.index.get_indexer(findings["policy_id"])
-        on_policy = (at >= 0) & findings["scope"].isin(["policy", "service"]).to_numpy()
+        scope = findings["scope"].to_numpy(dtype=object)
+        on_service = (at >= 0) & (scope == "service")
+        on_policy = (at >= 0) & (scope == "policy")
         integ = np.asarray(pc.fill_null(pc.starts_with(arrow(findings["rule_code"]), "INTEGRITY_"), False), dtype=bool)
         sev = findings["severity"].to_numpy(dtype=object)
-        for col, mask in (("n_integrity", integ), ("n_critical", ~integ & (sev == "critical")),
-                          ("n_major", ~integ & (sev == "major"))):
-            f[col] = np.bincount(at[on_policy & mask], minlength=n).astype(float)
-    _track_record(f, p, s, pos, hours)
-    return f[list(FEATURE_NAMES)]
+        for col, mask in (("integrity", on_service & integ), ("critical", on_service & ~integ & (sev == "critical")),
+                          ("major", on_service & ~integ & (sev == "major")), ("policy_critical", on_policy & (sev == "critical")),
+                          ("policy_major", on_policy & (sev == "major"))):
+            counts[col] = np.bincount(at[mask], minlength=n).astype(float)
+    for col in ("integrity", "critical", "major"):
+        f[f"{col}_per_service"] = _safe_div(counts[col], n_services)
+    f["policy_critical"] = counts["policy_critical"]
+    f["policy_major"] = counts["policy_major"]
+    f["insurer_key"] = p["insurer_id"].to_numpy(dtype=object)
+    f["provider_key"] = _provider_key(p, s, pos)
+    for col, (key, source) in PEERS.items():
+        f[col] = leave_one_out_mean(f[key].to_numpy(dtype=object), f[source].to_numpy(dtype=float))
+    for col in MEMORY_FEATURES:
+        f[col] = np.nan
+    return f[list(FEATURE_NAMES) + list(KEY_COLUMNS)]
+
+
+def leave_one_out_mean(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row, the mean of ``values`` over the *other* rows with the same key (NaN values and
+    keys skipped; NaN where there is no other row)."""
+    keys = pd.Series(keys, dtype=object)
+    ok = keys.notna().to_numpy() & ~np.isnan(values)
+    codes, _ = pd.factorize(keys)
+    codes = np.asarray(codes)
+    k = codes.max() + 1 if len(codes) else 0
+    valid = codes >= 0
+    total = np.bincount(codes[ok], weights=values[ok], minlength=k)
+    count = np.bincount(codes[ok], minlength=k).astype(float)
+    out = np.full(len(values), np.nan)
+    own_v = np.where(ok, values, 0.0)
+    own_c = ok.astype(float)
+    t = total[codes[valid]] - own_v[valid]
+    c = count[codes[valid]] - own_c[valid]
+    out[valid] = np.divide(t, c, out=np.full(int(valid.sum()), np.nan), where=c > 0)
+    return out
+
+
+def _provider_key(p: pd.DataFrame, s: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
+    """Who served the policy: the agency of its first service record, or, when the insurer served
+    with its own staff, ``insurer:<insurer_id>:<province>`` (the provincial branch's staff).
+    None for a policy without service records."""
+    first = np.full(len(p), -1, dtype=np.int64)
+    with_services, first_row = np.unique(pos, return_index=True)
+    first[with_services] = first_row
+    has = first >= 0
+    agency = pc.take(arrow(s["agency_id"]), pa.array(first[has]))
+    own = pc.binary_join_element_wise(
+        "insurer:", pa.array(p["insurer_id"].to_numpy(dtype=object)[has], pa.string()), ":",
+        pa.array(p["region_code"].astype(str).str[:2].to_numpy(dtype=object)[has], pa.string()), "")
+    provider = np.full(len(p), None, dtype=object)
+    provider[has] = pc.coalesce(agency, own).to_numpy(zero_copy_only=False)
+    return provider
 
 
 def _distinct_per(pos: np.ndarray, codes: pa.DictionaryArray, n: int) -> np.ndarray:
@@ -211,51 +293,11 @@ def _distinct_per(pos: np.ndarray, codes: pa.DictionaryArray, n: int) -> np.ndar
     return np.bincount(keys // k, minlength=n).astype(float)
 
 
-def _track_record(f: pd.DataFrame, p: pd.DataFrame, s: pd.DataFrame, pos: np.ndarray, hours: np.ndarray) -> None:
-    """Insurer and provider history from policies that started in earlier years only."""
-    year = p["start_date"].dt.year.to_numpy()
-    per = pd.DataFrame({
-        "insurer": p["insurer_id"].to_numpy(), "year": year,
-        "n_services": f["n_services"].to_numpy(), "integrity": (f["n_integrity"].to_numpy() > 0).astype(float),
-        "spend": f["spend_ratio"].to_numpy(),
-    })
-    # main provider: that of the policy's first service record (agency, else the insurer itself)
-    first = np.full(len(p), -1, dtype=np.int64)
-    with_services, first_row = np.unique(pos, return_index=True)
-    first[with_services] = first_row
-    has = first >= 0
-    agency = pc.take(arrow(s["agency_id"]), pa.array(first[has]))
-    insurer = pc.binary_join_element_wise("insurer:", pa.array(p["insurer_id"].to_numpy(dtype=object)[has], pa.string()), "")
-    provider = np.full(len(p), None, dtype=object)
-    provider[has] = pc.coalesce(agency, insurer).to_numpy(zero_copy_only=False)
-    per["provider"] = provider
-    per["hours"] = f["mean_hours"].to_numpy()
-
-    def history(key: str, cols: list[str]) -> pd.DataFrame:
-        g = per.dropna(subset=[key]).groupby([key, "year"])[cols].agg(["sum", "count"])
-        out = {}
-        for c in cols:
-            sums = g[(c, "sum")].groupby(level=0).cumsum() - g[(c, "sum")]
-            counts = g[(c, "count")].groupby(level=0).cumsum() - g[(c, "count")]
-            out[c] = _safe_div(sums, counts)
-        h = pd.DataFrame(out, index=g.index)
-        return h
-
-    hi = history("insurer", ["n_services", "integrity", "spend"])
-    idx = pd.MultiIndex.from_arrays([per["insurer"], per["year"]])
-    looked = hi.reindex(idx)
-    f["insurer_prev_services"] = looked["n_services"].to_numpy()
-    f["insurer_prev_integrity"] = looked["integrity"].to_numpy()
-    f["insurer_prev_spend"] = looked["spend"].to_numpy()
-    hp = history("provider", ["integrity", "hours"])
-    looked = hp.reindex(pd.MultiIndex.from_arrays([per["provider"], per["year"]]))
-    f["provider_prev_integrity"] = looked["integrity"].to_numpy()
-    f["provider_prev_hours"] = looked["hours"].to_numpy()
-
-
 def show(feature: str, value: float) -> str:
     """A feature value as an evaluator would write it."""
     unit = BY_NAME[feature].unit
+    if unit == "memory" and value is not None and value == value:
+        return f"{value * 100:.0f}%"
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "无记录"
     if unit == "industry":

@@ -5,15 +5,24 @@ class: "prevention service missing" and "poor-quality service", each against the
 log-odds are calibrated with Platt scaling fitted on out-of-fold predictions of the training
 years, so ``p = sigmoid(a * raw + b)``; SHAP explains ``raw`` exactly (``explain.py``).
 
-Validation is temporal: the model is fitted on policies that started before the latest
-labelled year and measured on that year (all labels, and the random-audit slice alone),
-next to two honest baselines: logistic regression on the same features, and a count of
-rule findings.
+Validation is held out in time. With two or more labelled policy years (each with
+:data:`MIN_TEST_LABELS` labels), the model is fitted on the earlier years and measured on the
+latest one; with one, it is measured on the latest :data:`HOLDOUT_SHARE` of that year's
+inspections by inspection date, fitted on the earlier ones. Either way it is measured next to
+two honest baselines (logistic regression on the same features, and a weighted count of rule
+findings), and then **refitted on every label** as a practitioner would: the saved model is
+the refit one, the reported metrics are those of the held-out fit (the model card says so).
 
-A model directory holds ``missing.skops``, ``poor_quality.skops``, ``metadata.json``
-(features, training data hash, label counts, metrics, versions, sha256 of each estimator
-file) and ``MODEL_CARD.md``. :func:`load_model` checks the hashes, the feature list and the
-types inside the estimator files before anything is unpickled.
+What the labels taught about insurers and providers travels with the model
+(:mod:`scoring.memory`); where the regulation fixes a direction, the trees are held to it
+(:data:`MONOTONIC`); a sample of the training policies' features is kept so that
+``scoring score`` can say when a submission looks unlike them (:mod:`scoring.shift`).
+
+A model directory holds ``missing.skops``, ``poor_quality.skops``, ``memory.json``,
+``reference.parquet``, ``metadata.json`` (features, training data hash, label counts,
+metrics, versions, sha256 of every other file) and ``MODEL_CARD.md``. :func:`load_model`
+checks the hashes, the feature list and the types inside the estimator files before anything
+is unpickled.
 """
 from __future__ import annotations
 
@@ -35,9 +44,10 @@ from sklearn.preprocessing import StandardScaler
 
 from . import __version__
 from .errors import ModelError
-from .features import CATEGORICAL, FEATURE_NAMES
+from .features import CATEGORICAL, FEATURE_NAMES, MEMORY_FEATURES
 from .io import sha256_file
-from .labels import CLASSES
+from .labels import CLASS_ZH, CLASSES
+from .memory import EntityMemory, fit_memory
 from .metrics import class_metrics
 
 #: Types the estimator files may contain besides skops' defaults; anything else is refused.
@@ -49,6 +59,33 @@ TRUSTED_TYPES = frozenset({
 DEFAULT_PARAMS = dict(max_iter=150, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=30, l2_regularization=1.0,
                       early_stopping=False)
 MIN_TEST_LABELS = 40
+#: One labelled year: this share of its inspections, the latest by inspection date, is held out.
+HOLDOUT_SHARE = 0.25
+#: Fewest labels of each class a fit needs (the calibration folds need one in each of five).
+MIN_CLASS_LABELS = 5
+#: Directions fixed by the regulation or by what the evidence means (HistGradientBoosting's
+#: ``monotonic_cst``): +1 the class's probability never falls as the feature rises, -1 it never rises.
+MONOTONIC: dict[str, dict[str, int]] = {
+    "missing": {
+        # signs of fabricated records (通知61号（三）虚假服务; AQ 9010 服务记录真实) never make missing service less likely
+        "integrity_per_service": +1,
+        # a larger share of the prevention fee actually spent on service (办法 事故预防费用) never makes it more likely
+        "spend_ratio": -1,
+        # more visits per year on record (AQ 9010 sets the frequency) never make missing service more likely
+        "services_per_year": -1,
+        # an insurer or provider whose inspected policies were more often missing never looks safer for it
+        "insurer_memory_missing": +1,
+        "provider_memory_missing": +1,
+    },
+    "poor_quality": {
+        # visits by staff without the qualification AQ 9010 asks for never make poor quality less likely
+        "unqualified_share": +1,
+        "spend_ratio": -1,
+        # no constraint on the memory of poor quality: poor is the middle outcome, so a provider
+        # whose service is worst shows a *low* poor rate (its policies come out missing); holding
+        # that direction made the model rank worse than chance in a world where it mattered
+    },
+}
 
 
 def _sigmoid(x):
@@ -63,13 +100,23 @@ class ServiceModel:
     calibration: dict[str, tuple[float, float]]
     features: tuple[str, ...] = FEATURE_NAMES
     metadata: dict = field(default_factory=dict)
+    memory: EntityMemory | None = None
+    reference: pd.DataFrame | None = None  # a sample of the training policies' features (scoring.shift)
+    trained_on: list[str] | None = None  # policy ids of every training label: later comparisons leave them out
 
     @property
     def version(self) -> str:
         return self.metadata.get("version", "unsaved")
 
+    def design(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` (from :func:`scoring.features.build_features`) with the memory features filled
+        in; unchanged if they already are."""
+        if self.memory is None or not X[list(MEMORY_FEATURES)].isna().to_numpy().any():
+            return X
+        return self.memory.fill(X)
+
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        return X[list(self.features)].to_numpy(dtype=float)
+        return self.design(X)[list(self.features)].to_numpy(dtype=float)
 
     def raw(self, X: pd.DataFrame, cls: str) -> np.ndarray:
         """The model's log-odds for ``cls`` (what SHAP explains)."""
@@ -84,32 +131,53 @@ class ServiceModel:
         return pd.DataFrame({f"p_{c}": self.probability(self.raw(X, c), c) for c in CLASSES}, index=X.index)
 
 
-def _estimator(seed: int) -> HistGradientBoostingClassifier:
+def monotonic_cst(cls: str) -> list[int]:
+    """The constraint vector of ``cls`` over :data:`FEATURE_NAMES` (0 = free)."""
+    return [MONOTONIC.get(cls, {}).get(f, 0) for f in FEATURE_NAMES]
+
+
+def _estimator(seed: int, cls: str | None = None) -> HistGradientBoostingClassifier:
     cat = [FEATURE_NAMES.index(c) for c in CATEGORICAL] or None
-    return HistGradientBoostingClassifier(categorical_features=cat, random_state=seed, **DEFAULT_PARAMS)
+    return HistGradientBoostingClassifier(categorical_features=cat, random_state=seed,
+                                          monotonic_cst=monotonic_cst(cls) if cls else None, **DEFAULT_PARAMS)
+
+
+def check_label_counts(outcome: pd.Series, what_zh: str = "训练", what_en: str = "training") -> None:
+    """Refuse, in Chinese and English, a label set with fewer than :data:`MIN_CLASS_LABELS` of a class
+    (or of the rest)."""
+    y = pd.Series(outcome).astype(str)
+    have = {c: int((y == c).sum()) for c in CLASSES}
+    rest = {c: int(len(y) - have[c]) for c in CLASSES}
+    short = [c for c in CLASSES if have[c] < MIN_CLASS_LABELS or rest[c] < MIN_CLASS_LABELS]
+    if short:
+        zh = "；".join(f"{CLASS_ZH[c]} {have[c]} 个、其他 {rest[c]} 个" for c in short)
+        en = "; ".join(f"{c} {have[c]}, other outcomes {rest[c]}" for c in short)
+        raise ModelError(
+            f"{what_zh}标签不足：{zh}；每类及其余结果各至少需要 {MIN_CLASS_LABELS} 个（共 {len(y)} 个核查结果）。请补充核查结果后再训练",
+            f"too few {what_en} labels: {en}; each class and the other outcomes need at least {MIN_CLASS_LABELS} "
+            f"(of {len(y)} inspection outcomes). Add inspection outcomes and train again")
 
 
 def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
-    """Fit both classes and their Platt calibration (on 5-fold out-of-fold log-odds)."""
+    """Fit both classes and their Platt calibration (on 5-fold out-of-fold log-odds). ``X`` holds
+    every feature, memory included (cross-fitted for training rows)."""
+    check_label_counts(outcome)
     M = X[list(FEATURE_NAMES)].to_numpy(dtype=float)
     # A feature with no value at all in the training rows (e.g. track records when only the
     # first year is labelled) is held constant: scikit-learn cannot bin an all-missing column.
     M[:, np.isnan(M).all(axis=0)] = 0.0
     estimators, calibration = {}, {}
     for cls in CLASSES:
-        y = (outcome.to_numpy() == cls).astype(int)
-        if y.sum() < 5 or y.sum() > len(y) - 5:
-            raise ModelError(f"类别 {cls} 的标签太少（{int(y.sum())} / {len(y)}），无法训练",
-                             f"too few labels of class {cls} ({int(y.sum())} of {len(y)}) to train")
+        y = (np.asarray(outcome) == cls).astype(int)
         oof = np.zeros(len(y))
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
         for tr, te in folds.split(M, y):
             Mtr = M[tr].copy()
             Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0
-            oof[te] = _estimator(seed).fit(Mtr, y[tr]).decision_function(M[te])
+            oof[te] = _estimator(seed, cls).fit(Mtr, y[tr]).decision_function(M[te])
         platt = LogisticRegression(C=1e6).fit(oof.reshape(-1, 1), y)
         calibration[cls] = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-        estimators[cls] = _estimator(seed).fit(M, y)
+        estimators[cls] = _estimator(seed, cls).fit(M, y)
     return ServiceModel(estimators, calibration)
 
 
@@ -125,20 +193,85 @@ def temporal_split(years: pd.Series, min_test: int = MIN_TEST_LABELS) -> int:
     return int(ok.index.max())
 
 
+def split_labels(labels: pd.DataFrame, years: pd.Series, min_test: int = MIN_TEST_LABELS) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Train and test masks over ``labels`` and how they were chosen.
+
+    Two or more labelled years (``min_test`` labels each): test on the latest, train on the
+    earlier ones. Otherwise: test on the latest :data:`HOLDOUT_SHARE` of the inspections by
+    ``inspection_date`` (ties by policy_id), train on the earlier ones.
+    """
+    years = pd.Series(years).reset_index(drop=True)
+    try:
+        test_year = temporal_split(years, min_test)
+    except ModelError:
+        test_year = None
+    if test_year is not None:
+        train, test = (years < test_year).to_numpy(), (years == test_year).to_numpy()
+        return train, test, {"method": "temporal", "test_year": test_year,
+                             "train_years": sorted(int(y) for y in np.unique(years[train]))}
+    if "inspection_date" not in labels:
+        raise ModelError("核查结果缺少核查日期，无法按日期划分验证集", "inspection outcomes have no inspection_date to split by")
+    order = np.lexsort((labels["policy_id"].astype(str).to_numpy(), labels["inspection_date"].to_numpy()))
+    n_test = max(1, int(round(HOLDOUT_SHARE * len(labels))))
+    test = np.zeros(len(labels), dtype=bool)
+    test[order[len(labels) - n_test:]] = True
+    dates = pd.to_datetime(labels["inspection_date"])
+    return ~test, test, {"method": "by_inspection_date", "holdout_share": HOLDOUT_SHARE,
+                         "train_years": sorted(int(y) for y in np.unique(years[~test])),
+                         "test_year": None, "test_from": str(dates[test].min().date()), "test_to": str(dates[test].max().date())}
+
+
+@dataclass
+class Training:
+    """What :func:`train` produced: the saved (refit) model, the held-out fit and its record."""
+
+    model: ServiceModel  # refit on every label: the one to save and use
+    held_out: ServiceModel  # fitted on the training part only: the one the metrics are of
+    record: dict
+    train: np.ndarray  # masks over the labelled rows
+    test: np.ndarray
+
+
+def with_memory(X: pd.DataFrame, crossfit: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with its memory features replaced by cross-fitted values."""
+    out = X.copy()
+    for c in MEMORY_FEATURES:
+        out[c] = crossfit[c].to_numpy()
+    return out
+
+
+def fit_with_memory(X: pd.DataFrame, outcome: pd.Series, seed: int = 0,
+                    population: pd.DataFrame | None = None) -> tuple[ServiceModel, pd.DataFrame]:
+    """Learn the entity memory, then fit the classifiers on these rows with their cross-fitted
+    memory features. Returns the model and the rows as it was fitted on them."""
+    check_label_counts(outcome)
+    memory, cf = fit_memory(X, outcome, seed, population)
+    Xd = with_memory(X, cf)
+    model = fit(Xd, outcome, seed)
+    model.memory = memory
+    return model, Xd
+
+
 def _baselines(Xtr, ytr_outcome, Xte, seed):
+    # the weighted rule count: integrity and critical findings per service count double
     """Scores of the honest baselines on the test rows, per class."""
     out = {}
     for cls in CLASSES:
         lr = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
         lr.fit(Xtr[list(FEATURE_NAMES)].to_numpy(dtype=float), (ytr_outcome == cls).astype(int))
         out[("logistic_regression", cls)] = lr.predict_proba(Xte[list(FEATURE_NAMES)].to_numpy(dtype=float))[:, 1]
-        out[("rule_count", cls)] = (Xte["n_integrity"] * 2 + Xte["n_critical"] * 2 + Xte["n_major"]).to_numpy(dtype=float)
+        out[("rule_count", cls)] = (2 * Xte["integrity_per_service"].fillna(0) + 2 * Xte["critical_per_service"].fillna(0)
+                                    + Xte["major_per_service"].fillna(0) + 2 * Xte["policy_critical"] + Xte["policy_major"]).to_numpy(dtype=float)
     return out
 
 
 def data_hash(X: pd.DataFrame, outcome: pd.Series) -> str:
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(X[list(FEATURE_NAMES)].to_numpy(dtype=float)).tobytes())
+    base = [f for f in FEATURE_NAMES if f not in MEMORY_FEATURES]
+    h.update(np.ascontiguousarray(X[base].to_numpy(dtype=float)).tobytes())
+    for c in ("insurer_key", "provider_key"):
+        if c in X:
+            h.update("|".join(map(str, X[c])).encode())
     h.update("|".join(map(str, X.index)).encode())
     h.update("|".join(outcome.astype(str)).encode())
     return h.hexdigest()
@@ -158,22 +291,28 @@ def _num(x):
     return None if pd.isna(x) else round(float(x), 6)
 
 
-def train_and_validate(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0, capacity: float = 0.10,
-                       min_test: int = MIN_TEST_LABELS) -> tuple[ServiceModel, dict]:
-    """Fit on years before the latest labelled year, measure on that year.
+def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0, capacity: float = 0.10,
+          min_test: int = MIN_TEST_LABELS, population: pd.DataFrame | None = None) -> Training:
+    """Validate on held-out labels (:func:`split_labels`), then refit on every label.
 
-    ``X`` and ``labels`` (outcome, selection) are aligned on the labelled policies; ``years``
-    is each one's policy start year. Returns the model and its validation record.
+    ``X`` (features and entity keys) and ``labels`` (policy_id, outcome, selection,
+    inspection_date) are aligned on the labelled policies; ``years`` is each one's policy start
+    year; ``population`` holds the features of every policy of the training submissions
+    (labelled or not): the track records and the reference for shift detection.
     """
-    test_year = temporal_split(years, min_test)
-    train = (years < test_year).to_numpy()
-    test = (years == test_year).to_numpy()
-    model = fit(X[train], labels["outcome"][train], seed)
-    Xte, lte = X[test], labels[test]
-    scores = model.predict(Xte)
-    base = _baselines(X[train], labels["outcome"][train].to_numpy(), Xte, seed)
-    record: dict = {"train_years": sorted(int(y) for y in np.unique(years[train])), "test_year": test_year,
-                    "n_train": int(train.sum()), "n_test": int(test.sum()), "capacity": capacity, "models": {}}
+    X = X.reset_index(drop=True)
+    labels = labels.reset_index(drop=True)
+    y = labels["outcome"].astype(str)
+    check_label_counts(y)
+    train_mask, test_mask, split = split_labels(labels, years, min_test)
+    check_label_counts(y[train_mask], "验证用训练部分的", "held-out fit's training")
+    held_out, Xtr = fit_with_memory(X[train_mask], y[train_mask], seed, population)
+    Xte = held_out.design(X[test_mask])
+    lte = labels[test_mask]
+    scores = held_out.predict(Xte)
+    base = _baselines(Xtr, y[train_mask].to_numpy(), Xte, seed)
+    record: dict = {**split, "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum()), "capacity": capacity,
+                    "refit_on_all_labels": True, "models": {}}
     for name in ("model", "logistic_regression", "rule_count"):
         record["models"][name] = {}
         for slice_name, mask in (("all", np.ones(len(lte), bool)), ("random", (lte["selection"] == "random").to_numpy())):
@@ -181,23 +320,39 @@ def train_and_validate(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, 
                 continue
             per = {}
             for cls in CLASSES:
-                y = (lte["outcome"].to_numpy()[mask] == cls).astype(int)
-                s = scores[f"p_{cls}"].to_numpy()[mask] if name == "model" else base[(name, cls)][mask]
-                per[cls] = class_metrics(y, s, capacity, calibration=(name != "rule_count"))
+                yy = (lte["outcome"].to_numpy()[mask] == cls).astype(int)
+                sc = scores[f"p_{cls}"].to_numpy()[mask] if name == "model" else base[(name, cls)][mask]
+                per[cls] = class_metrics(yy, sc, capacity, calibration=(name != "rule_count"), seed=seed)
             record["models"][name][slice_name] = {"n": int(mask.sum()), **per}
+    model, Xall = fit_with_memory(X, y, seed, population)
+    model.trained_on = sorted(map(str, labels["policy_id"]))
+    pop = population if population is not None else X
+    from .shift import reference_sample
+
+    model.reference = reference_sample(model.design(pop), seed=seed)
     model.metadata.update({
         "features": list(FEATURE_NAMES),
-        "training_data_sha256": data_hash(X[train], labels["outcome"][train]),
-        "label_counts": {k: int(v) for k, v in labels["outcome"][train].value_counts().sort_index().items()},
-        "label_counts_by_selection": {k: int(v) for k, v in labels["selection"][train].value_counts().sort_index().items()},
+        "training_data_sha256": data_hash(X, y),
+        "label_counts": {k: int(v) for k, v in y.value_counts().sort_index().items()},
+        "label_counts_by_selection": {k: int(v) for k, v in labels["selection"].value_counts().sort_index().items()},
+        "label_years": {str(int(k)): int(v) for k, v in pd.Series(years).value_counts().sort_index().items()},
         "validation": record,
         "calibration": {c: list(v) for c, v in model.calibration.items()},
-        "typical": typical_values(X[train]),
-        "thresholds": _thresholds(labels[train]),
+        "typical": typical_values(Xall),
+        "thresholds": _thresholds(labels),
+        "monotonic": MONOTONIC,
+        "memory_summary": {col: len(t) for col, t in model.memory.labels.items()},
         "seed": seed,
         "params": DEFAULT_PARAMS,
     })
-    return model, record
+    return Training(model, held_out, record, train_mask, test_mask)
+
+
+def train_and_validate(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0, capacity: float = 0.10,
+                       min_test: int = MIN_TEST_LABELS, population: pd.DataFrame | None = None) -> tuple[ServiceModel, dict]:
+    """:func:`train`, returning the refit model and the validation record."""
+    t = train(X, labels, years, seed, capacity, min_test, population)
+    return t.model, t.record
 
 
 def _thresholds(labels: pd.DataFrame) -> dict:
@@ -238,6 +393,21 @@ def save_model(model: ServiceModel, out: str | Path, name: str | None = None, ex
             sio.dump(est, tmp / f"{cls}.skops")
             files[cls] = {"file": f"{cls}.skops", "sha256": sha256_file(tmp / f"{cls}.skops")}
         meta["estimators"] = files
+        extra_files = {}
+        if model.memory is not None:
+            (tmp / "memory.json").write_text(json.dumps(model.memory.to_dict(), ensure_ascii=False, sort_keys=True) + "\n",
+                                             encoding="utf-8")
+            extra_files["memory"] = {"file": "memory.json", "sha256": sha256_file(tmp / "memory.json")}
+        if model.reference is not None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pandas(model.reference, preserve_index=False), tmp / "reference.parquet")
+            extra_files["reference"] = {"file": "reference.parquet", "sha256": sha256_file(tmp / "reference.parquet")}
+        if model.trained_on is not None:
+            (tmp / "trained_on.json").write_text(json.dumps({"policy_ids": model.trained_on}) + "\n", encoding="utf-8")
+            extra_files["trained_on"] = {"file": "trained_on.json", "sha256": sha256_file(tmp / "trained_on.json")}
+        meta["files"] = extra_files
         (tmp / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / "MODEL_CARD.md").write_text(model_card(meta), encoding="utf-8")
     model.metadata = meta
@@ -283,4 +453,21 @@ def load_model(path: str | Path) -> ServiceModel:
                              f"model file {f} contains untrusted types {sorted(untrusted - TRUSTED_TYPES)}; refusing to load")
         estimators[cls] = sio.load(f, trusted=sorted(untrusted))
     calibration = {c: tuple(meta["calibration"][c]) for c in CLASSES}
-    return ServiceModel(estimators, calibration, FEATURE_NAMES, meta)
+    memory = reference = trained_on = None
+    for kind, entry in (meta.get("files") or {}).items():
+        f = path / entry["file"]
+        if not f.exists() or sha256_file(f) != entry["sha256"]:
+            raise ModelError(f"模型文件 {f} 缺失或其 sha256 与 metadata.json 不符（可能被篡改），拒绝加载",
+                             f"model file {f} is missing or does not match the sha256 in metadata.json; refusing to load")
+        if kind == "memory":
+            memory = EntityMemory.from_dict(json.loads(f.read_text(encoding="utf-8")))
+        elif kind == "reference":
+            import pyarrow.parquet as pq
+
+            reference = pq.read_table(f).to_pandas()
+        elif kind == "trained_on":
+            trained_on = json.loads(f.read_text(encoding="utf-8"))["policy_ids"]
+    if memory is None:
+        raise ModelError(f"模型 {path} 没有实体记忆（memory.json），请用本版本重新训练",
+                         f"model {path} has no entity memory (memory.json); retrain it with this version")
+    return ServiceModel(estimators, calibration, FEATURE_NAMES, meta, memory, reference, trained_on)

@@ -9,11 +9,11 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ModelError, SubmissionError
-from .features import FEATURE_NAMES, build_features
+from .features import FEATURE_NAMES, KEY_COLUMNS, build_features
 from .intake import Submission, latest_date, load_submission
 from .labels import labels_from
 from .metrics import evaluate_scores
-from .model import load_model, save_model, train_and_validate
+from .model import load_model, save_model, train
 from .results import atomic_dir, write_csv
 from .rulebook import RuleResults, Rulebook, load_rulebook, run_rules
 
@@ -58,8 +58,15 @@ def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=N
     return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings))
 
 
+def population(preps: list[Prepared]) -> pd.DataFrame:
+    """The features of every policy of the submissions, labelled or not: the training data's
+    track records and the reference for shift detection."""
+    return pd.concat([p.features for p in preps], ignore_index=True)
+
+
 def labelled_set(preps: list[Prepared]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Features, labels and policy years of every inspected policy, pooled over submissions.
+    """Features (with entity keys), labels (policy_id, outcome, selection, inspection_date) and
+    policy years of every inspected policy, pooled over submissions.
 
     A policy that appears in several submissions keeps its latest inspection (later submission
     wins a tie).
@@ -79,17 +86,19 @@ def labelled_set(preps: list[Prepared]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     df = pd.concat(parts, ignore_index=True)
     df = df.sort_values(["policy_id", "inspection_date", "_k"], kind="stable").drop_duplicates("policy_id", keep="last")
     df = df.sort_values(["year", "policy_id"], kind="stable").reset_index(drop=True)
-    X = df[list(FEATURE_NAMES)].set_index(df["policy_id"])
-    return X, df[["policy_id", "outcome", "selection"]].reset_index(drop=True), df["year"].reset_index(drop=True)
+    X = df[list(FEATURE_NAMES) + list(KEY_COLUMNS)].set_index(df["policy_id"])
+    return (X, df[["policy_id", "outcome", "selection", "inspection_date"]].reset_index(drop=True),
+            df["year"].reset_index(drop=True))
 
 
 def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = None, name: str | None = None,
               source: str | None = None) -> dict:
-    """``scoring train``: fit on earlier years, validate on the latest labelled year, save the model."""
+    """``scoring train``: validate on held-out labels (the latest labelled year, or with one year
+    the latest inspections by date), refit on every label, save the model."""
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)
-    model, record = train_and_validate(X.reset_index(drop=True), labels, years, seed=seed)
+    model = train(X.reset_index(drop=True), labels, years, seed=seed, population=population(preps)).model
     save_model(model, out, name=name, extra={
         "rulebook_version": rb.version,
         "training_source": source or [str(s) for s in submissions],
@@ -98,14 +107,14 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
     return model.metadata
 
 
-def run_evaluate(submission, model_dir, capacity: float = 0.10, rulebook: str | Path | None = None) -> dict:
-    """``scoring evaluate``: metrics of a saved model on a labelled submission."""
-    model = load_model(model_dir)
+def run_evaluate(submission, model_dir=None, capacity: float = 0.10, rulebook: str | Path | None = None) -> dict:
+    """``scoring evaluate``: metrics of a saved model (the shipped champion by default) on a labelled submission."""
+    model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     prep = prepare(submission, load_rulebook(rulebook))
     labels = labels_from(prep.sub)
     if labels.empty:
         raise ModelError("提交数据中没有核查结果（inspections），无法评估", "the submission holds no inspection outcomes to evaluate against")
-    scores = model.predict(prep.features).reset_index()
+    scores = model.predict(model.design(prep.features)).reset_index()
     return {"model_version": model.version, "as_of": str(prep.as_of), "capacity": capacity,
             **evaluate_scores(labels, scores, capacity)}
 
@@ -164,11 +173,15 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     policies = sub["policies"]
-    scores = model.predict(prep.features)
+    X = model.design(prep.features)
+    step("比较提交数据与模型训练数据 / comparing the submission with the model's training data")
+    shift = shift_of(model, X, rb)
+    scores = model.predict(X)
     n = len(scores)
     cap = capacity if capacity is not None else max(1, int(round(0.10 * n)))
     thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
-    scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap)
+    model_weight = rb.model_shift.model_weight if shift["warning"] else 1.0
+    scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap, model_weight=model_weight)
     findings = prep.rules.findings
     pf = policy_findings(findings)
     scored["rule_codes"] = rule_codes(pf).reindex(scored.index).fillna("")
@@ -183,7 +196,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     for cls in ("missing", "poor_quality"):
         ids = scored.index[scored["flag"] == cls]
         probs = scored.loc[ids, f"p_{cls}"].to_numpy(dtype=float).round(6)
-        e = explanations(model, prep.features.loc[ids], cls)
+        e = explanations(model, X.loc[ids], cls)
         head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
         line_ids.extend(ids)
         line_parts.append(explanation_lines(ids, probs, head, e.json_bodies()))
@@ -231,6 +244,9 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         "rulebook_version": rb.version,
         "thresholds": thresholds,
         "priority_weights": rb.priority,
+        "model_shift": shift,
+        "model_weight": model_weight,
+        "model_training_data": model.metadata.get("training_data", "unknown"),
         "not_checkable": prep.rules.not_checkable,
         "not_visible": NOT_VISIBLE,
         "started_at": started.isoformat(timespec="seconds"),
@@ -260,8 +276,38 @@ def score_summary(run: dict, out) -> str:
     ]
     if run["not_checkable"]:
         lines.append("无法检查 not checkable: " + ", ".join(r["rule_code"] for r in run["not_checkable"]))
+    warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
+    if warning:
+        lines.insert(0, warning)
     lines.append(f"报告 report: {Path(out) / 'report.html'}")
     return "\n".join(lines)
+
+
+def shift_of(model, X: pd.DataFrame, rb: Rulebook) -> dict:
+    """``run.json`` → ``model_shift`` for features ``X`` (designed by ``model``)."""
+    from .shift import model_shift
+
+    unseen = {}
+    if model.memory is not None:
+        for col, name in (("insurer_key", "insurers"), ("provider_key", "providers")):
+            known = set(model.memory.labels.get(col, {}))
+            keys = X[col].dropna()
+            unseen[name] = round(float((~keys.astype(str).isin(known)).mean()), 4) if len(keys) else None
+    return model_shift(model.reference, X, rb.model_shift.warn_score, unseen=unseen)
+
+
+def shift_warning(shift: dict, model_weight: float) -> str:
+    """The warning a person reads when the submission is unlike the model's training data ("" if not)."""
+    if not shift.get("warning"):
+        return ""
+    from .features import BY_NAME
+
+    names = "、".join(BY_NAME[f].zh for f in shift.get("features", [])[:3])
+    return (f"警告：本提交数据与模型的训练数据差异明显（区分度 {shift['score']:.2f} ≥ {shift['warn_score']:.2f}），"
+            f"差异最大的特征：{names}。模型排序可能不可靠，优先级已改为更多依据规则发现（模型权重 {model_weight:g}）。"
+            f" / WARNING: this submission is unlike the model's training data (shift score {shift['score']:.2f} ≥ "
+            f"{shift['warn_score']:.2f}; most shifted: {', '.join(shift.get('features', [])[:3])}); the model's ranking may "
+            f"not hold here, so priority leans on the rule findings (model weight {model_weight:g}).")
 
 
 def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | None = None, rollback_to: str | None = None):
@@ -275,7 +321,7 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)
-    return retrain(preps, X, labels, years, registry, seed=seed, rulebook_version=rb.version)
+    return retrain(preps, X, labels, years, registry, seed=seed, rulebook_version=rb.version, population=population(preps))
 
 
 def resolve_model_dir(path) -> Path:

@@ -32,12 +32,17 @@ def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     return pc.fill_null(pc.take(worst["r_max"], at), 0).to_numpy().astype(int)
 
 
-def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int) -> pd.DataFrame:
-    """``scores``: index policy_id, columns p_missing, p_poor_quality. Adds priority_score, priority, flag."""
+def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int,
+         model_weight: float = 1.0) -> pd.DataFrame:
+    """``scores``: index policy_id, columns p_missing, p_poor_quality. Adds priority_score, priority, flag.
+
+    ``model_weight`` < 1 (the rulebook's ``model_shift.model_weight``, used when the submission is
+    unlike the model's training data) scales the model's part of the score, so the ranking leans
+    on the findings."""
     out = scores.copy()
     sev = worst_severity(out.index, findings)
     w = np.array([0.0, weights.get("minor", 0), weights.get("major", 0), weights.get("critical", 0)])
-    out["priority_score"] = out["p_missing"] + out["p_poor_quality"] + w[sev]
+    out["priority_score"] = model_weight * (out["p_missing"] + out["p_poor_quality"]) + w[sev]
     keys = pa.table({"s": pa.array(-out["priority_score"].to_numpy(dtype=float)), "id": pa.array(out.index.astype(str))})
     order = pc.sort_indices(keys, sort_keys=[("s", "ascending"), ("id", "ascending")]).to_numpy()
     prio = np.empty(len(out), dtype=np.int64)

@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import average_precision_score, brier_score_loss
 
 from .errors import ModelError, RegistryError
-from .features import FEATURE_NAMES
+from .features import FEATURE_NAMES, MEMORY_FEATURES
 from .labels import CLASSES
-from .model import load_model, save_model, temporal_split, train_and_validate
+from .model import load_model, save_model, train
+from .shift import psi
 
 REGISTRY_FILE = "registry.json"
 
@@ -126,22 +127,6 @@ def champion_dir(path: str | Path) -> Path:
     return Path(path) / reg.champion
 
 
-def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float | None:
-    """Population stability index of one feature (quantile bins of ``expected``; missing values a bin of their own)."""
-    e, a = np.asarray(expected, float), np.asarray(actual, float)
-    if len(e) == 0 or len(a) == 0:
-        return None
-    edges = np.unique(np.nanquantile(e, np.linspace(0, 1, bins + 1))) if np.isfinite(e).any() else np.array([0.0])
-
-    def shares(x):
-        idx = np.where(np.isnan(x), -1, np.searchsorted(edges[1:-1], x, side="right"))
-        counts = np.array([(idx == k).sum() for k in range(-1, len(edges))], dtype=float)
-        return (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
-
-    pe, pa = shares(e), shares(a)
-    return round(float(np.sum((pa - pe) * np.log(pa / pe))), 4)
-
-
 def _eval(y: np.ndarray, p: np.ndarray) -> dict:
     if y.sum() == 0 or y.sum() == len(y):
         return {"average_precision": None, "brier": round(float(brier_score_loss(y, p)), 4)}
@@ -202,26 +187,33 @@ def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd
 
 
 def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, registry: str | Path, seed: int = 0,
-            rulebook_version: str = "") -> Decision:
-    """Train a challenger, compare it with the champion on the latest labelled year, record the decision."""
+            rulebook_version: str = "", population: pd.DataFrame | None = None) -> Decision:
+    """Train a challenger, compare it with the champion on held-out labels, record the decision.
+
+    The comparison uses the challenger as fitted without the held-out labels (the latest
+    labelled year, or with one year the latest inspections by date: ``scoring.model.split_labels``);
+    the version saved, and promoted if it wins, is the challenger refitted on every label.
+    """
     path = Path(registry)
     reg = open_registry(path, create=True)
     Xr = X.reset_index(drop=True)
     try:
-        test_year = temporal_split(years, min_test=1)
+        trained = train(Xr, labels, years, seed=seed, min_test=1, population=population)
     except ModelError as e:
         raise RegistryError(e.message_zh, e.message_en) from None
-    challenger, record = train_and_validate(Xr, labels, years, seed=seed, min_test=1)
-    test = (years == test_year).to_numpy()
+    challenger, record, test, train_mask = trained.model, trained.record, trained.test, trained.train
+    champ = load_model(path / reg.champion) if reg.champion else None
+    if champ is not None and champ.trained_on:
+        # judged only on labels the champion never trained on: a champion refit on every label has
+        # seen its own last test year, and would win by memory
+        test = test & ~labels["policy_id"].astype(str).isin(set(champ.trained_on)).to_numpy()
     lte = labels[test].reset_index(drop=True)
-    new = challenger.predict(Xr[test]).reset_index(drop=True)
-    old = None
-    if reg.champion:
-        old = load_model(path / reg.champion).predict(Xr[test]).reset_index(drop=True)
+    new = trained.held_out.predict(trained.held_out.design(Xr[test])).reset_index(drop=True)
+    old = None if champ is None else champ.predict(champ.design(Xr[test])).reset_index(drop=True)
     promoted, zh, en, info = decide(reg.rule, lte, new, old)
-    train = (years < test_year).to_numpy()
-    drift = {f: psi(Xr.loc[train, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in FEATURE_NAMES}
-    label_drift = {"train": labels[train]["outcome"].value_counts(normalize=True).round(4).to_dict(),
+    drift = {f: psi(Xr.loc[train_mask, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in FEATURE_NAMES
+             if f not in MEMORY_FEATURES}
+    label_drift = {"train": labels[train_mask]["outcome"].value_counts(normalize=True).round(4).to_dict(),
                    "test": lte["outcome"].value_counts(normalize=True).round(4).to_dict()}
     version = f"v{len([d for d in reg.history if d.challenger]) + 1:03d}-{challenger.metadata['training_data_sha256'][:8]}"
     save_model(challenger, path / version, name=version, extra={"rulebook_version": rulebook_version, "promotion_rule": reg.rule.text()})
@@ -231,7 +223,8 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
     d = Decision(
         at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="promote" if promoted else "keep",
         challenger=version, champion_before=before, champion_after=reg.champion, reason_zh=zh, reason_en=en,
-        test_year=test_year, train_years=record["train_years"], evaluated_on={k: v for k, v in info.items() if k != "metrics"},
+        test_year=record.get("test_year"), split=record.get("method"), train_years=record["train_years"],
+        evaluated_on={k: v for k, v in info.items() if k != "metrics"},
         metrics=info["metrics"], data_sha256=challenger.metadata["training_data_sha256"],
         input_sha256=[dict(sorted((t, h) for t, (_, h) in p.sub.files.items())) for p in preps],
         feature_psi=drift, drifted_features=sorted(f for f, v in drift.items() if v is not None and v > 0.25), label_drift=label_drift,

@@ -74,18 +74,36 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
             m = per.get(cls)
             if m:
                 metrics.append({"slice": slice_name, "cls": CLASS_ZH[cls], **{k: m.get(k) for k in
-                                ("n", "roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity", "brier")}})
-    summary = (f"模型 {model.version}：两个梯度提升树分类器（服务缺失 / 服务质量差），以 {v.get('train_years')} 年起保的已核查保单训练，"
-               f"在 {v.get('test_year')} 年保单上按时间留出验证（容量 {v.get('capacity', 0.1):.0%}）。"
-               f"概率经 Platt 校准；all 为全部核查（多为定向抽查），random 为随机抽查子集。详见模型目录中的 MODEL_CARD.md。")
+                                ("n", "positives", "roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity",
+                                 "brier", "roc_auc_ci", "average_precision_ci")}})
+    from .modelcard import validation_text
+
+    worlds = (model.metadata.get("worlds") or {}).get("summary")
+    held = ("" if not worlds else
+            f"在训练时未见过的 {model.metadata['worlds']['n_worlds']} 个生成世界上逐一留出检验：服务缺失 ROC AUC 最低 "
+            f"{worlds['missing']['roc_auc_min']}、中位 {worlds['missing']['roc_auc_median']}；服务质量差最低 "
+            f"{worlds['poor_quality']['roc_auc_min']}、中位 {worlds['poor_quality']['roc_auc_median']}。")
+    summary = (f"模型 {model.version}：两个梯度提升树分类器（服务缺失 / 服务质量差），带有对保险机构与服务主体以往核查结果的记忆。"
+               f"{validation_text(v).split(' / ')[0]}（容量 {v.get('capacity', 0.1):.0%}）。{held}"
+               f"概率经 Platt 校准；all 为全部留出核查（多为定向抽查），random 为随机抽查子集；少于 100 个标签的指标附 95% 区间。"
+               f"详见模型目录中的 MODEL_CARD.md。")
     overview = {
         "policies": len(scored), "rejected": run["rows_rejected_total"], "flagged": int(len(flagged)),
         "flag_missing": int((flagged["flag"] == "missing").sum()), "flag_poor": int((flagged["flag"] == "poor_quality").sum()),
         "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
         "balance": [{"table": t, **b} for t, b in run["tables"].items()],
     }
+    from .pipeline import shift_warning
+
+    notices = []
+    warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
+    if warning:
+        notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
+    if model.metadata.get("training_data") == "synthetic":
+        notices.append({"kind": "info", "text": "本次使用的模型仅用合成数据训练，尚未见过真实核查结果：其排序是提示，不是依据；"
+                                                "请用本地核查结果重新训练（scoring train / scoring retrain）后再依赖模型排序。"})
     return _env().render(
-        run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
+        notices=notices, run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds,

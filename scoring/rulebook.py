@@ -139,6 +139,14 @@ class GradeRule(BaseModel):
     spend_below: float = Field(ge=0)
 
 
+class ShiftPolicy(BaseModel):
+    """When the submission looks unlike the model's training data (scoring.shift), and what then."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn_score: float = Field(0.75, gt=0.5, le=1.0)
+    model_weight: float = Field(0.5, ge=0.0, le=1.0)
+
+
 class Rulebook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str
@@ -148,6 +156,7 @@ class Rulebook(BaseModel):
     priority: dict[Literal["critical", "major", "minor"], float] = Field(
         default_factory=lambda: {"critical": 0.5, "major": 0.2, "minor": 0.05})
     grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
+    model_shift: "ShiftPolicy" = Field(default_factory=lambda: ShiftPolicy())
 
     @model_validator(mode="after")
     def _no_overlap(self) -> "Rulebook":
@@ -216,6 +225,7 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "sources": {**shipped.sources, **user.sources},
         "priority": user_data.get("priority", shipped.priority),
         "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
+        "model_shift": user_data.get("model_shift", shipped.model_shift.model_dump()),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],
     }
     return _validate(data, str(path))

@@ -10,7 +10,7 @@ from scoring import model as model_mod
 from scoring.errors import ModelError
 from scoring.explain import explain, explanations
 from scoring.results import explanation_lines
-from scoring.features import FEATURE_NAMES, build_features
+from scoring.features import FEATURE_NAMES, MEMORY_FEATURES, build_features
 from scoring.intake import load_submission
 from scoring.model import load_model, save_model, train_and_validate
 from scoring.pipeline import labelled_set, prepare, run_evaluate
@@ -37,7 +37,8 @@ def test_training_never_sees_the_test_year(prep, monkeypatch):
     real_fit = model_mod.fit
 
     def spy(Xtr, outcome, seed=0):
-        seen["index"] = Xtr.index
+        seen.setdefault("index", Xtr.index)  # the first fit is the held-out one; the second, the refit on all
+        seen["refit"] = len(Xtr)
         return real_fit(Xtr, outcome, seed)
 
     monkeypatch.setattr(model_mod, "fit", spy)
@@ -46,6 +47,8 @@ def test_training_never_sees_the_test_year(prep, monkeypatch):
     assert max(trained_years) < record["test_year"]
     assert record["test_year"] == years.max() or (years == years.max()).sum() < model_mod.MIN_TEST_LABELS
     assert record["n_test"] == int((years == record["test_year"]).sum())
+    assert record["method"] == "temporal" and record["refit_on_all_labels"]
+    assert seen["refit"] == len(labels)  # the saved model is refit on every label
 
 
 def test_validation_reports_every_metric_for_model_and_baselines(trained):
@@ -157,12 +160,21 @@ def test_features_ignore_inspections_and_later_records(tmp_path):
     pd.testing.assert_frame_equal(base, again)
 
 
-def test_track_record_uses_earlier_years_only(prep):
+def test_peer_features_are_leave_one_out_means(prep):
+    from scoring.features import PEERS
+
     f = prep.features
-    years = prep.sub["policies"].set_index("policy_id")["start_date"].dt.year
-    first_year = years.min()
-    assert f.loc[years[years == first_year].index, "insurer_prev_services"].isna().all()
-    assert f.loc[years[years > first_year].index, "insurer_prev_services"].notna().mean() > 0.9
+    for col, (key, source) in PEERS.items():
+        for k, g in list(f.groupby(key))[:5]:
+            vals = g[source].to_numpy(dtype=float)
+            for i in range(min(len(g), 3)):
+                others = np.delete(vals, i)
+                others = others[~np.isnan(others)]
+                want = others.mean() if len(others) else np.nan
+                got = g[col].iloc[i]
+                assert (np.isnan(want) and np.isnan(got)) or abs(got - want) < 1e-9, (col, k, i)
+    # a one-year submission has them too: no history needed
+    assert f["provider_peer_hours"].notna().mean() > 0.9
 
 
 def test_evaluate_on_a_labelled_submission(trained, prep):
@@ -176,13 +188,26 @@ def test_shipped_champion_loads():
     from pathlib import Path
 
     m = load_model(Path(__file__).resolve().parents[1] / "models" / "champion")
-    assert m.metadata["validation"]["test_year"] > max(m.metadata["validation"]["train_years"])
+    v = m.metadata["validation"]
+    assert v["method"] == "temporal" and v["test_year"] > max(v["train_years"])
+    assert m.metadata["training_data"] == "synthetic"
+    w = m.metadata["worlds"]
+    assert w["n_worlds"] >= 8 and len(w["held_out"]) == w["n_worlds"]
+    # on worlds the model never saw: missing holds the 0.80 bar in every one; poor quality holds
+    # 0.65 at the median, while its hardest world (W004) stays near 0.645, above the 0.61 that a
+    # model trained on that world's own labels reaches (datasets/README.md, "Worlds")
+    assert w["summary"]["missing"]["roc_auc_min"] >= 0.80
+    assert w["summary"]["poor_quality"]["roc_auc_median"] >= 0.65
+    assert w["summary"]["poor_quality"]["roc_auc_min"] >= 0.62
+    assert all(r["missing"]["roc_auc"] > 0.5 and r["poor_quality"]["roc_auc"] > 0.5 for r in w["held_out"] + w["fresh"])
+    card = (Path(__file__).resolve().parents[1] / "models" / "champion" / "MODEL_CARD.md").read_text()
+    assert "Trained on synthetic data only" in card and "Leave-one-world-out" in card
 
 
 def test_training_survives_a_feature_with_no_values(prep):
     X, labels, years = labelled_set([prep])
     X = X.reset_index(drop=True).copy()
-    X["insurer_prev_services"] = np.nan
+    X["insurer_peer_services"] = np.nan
     from scoring.model import fit
 
     m = fit(X, labels["outcome"], seed=0)
@@ -224,6 +249,8 @@ def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):
     shap = np.random.default_rng(1).normal(size=M.shape)
     shap[::11] = 0.0
     for j, f in enumerate(model.features):
+        if f in MEMORY_FEATURES:
+            continue  # their reasons name the entity's inspections (tests/test_memory.py)
         codes, texts = _texts(model, "missing", f, M[:, j], shap[:, j], ind)
         got = [texts[c] for c in codes]
         assert got == [reason(model, "missing", f, M[i, j], shap[i, j], ind[i]) for i in range(len(X))], f

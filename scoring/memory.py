@@ -59,10 +59,11 @@ class EntityMemory:
             return None
         return self.labels.get(key_column, {}).get(str(key))
 
-    def fill(self, X: pd.DataFrame) -> pd.DataFrame:
+    def fill(self, X: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
         """``X`` with the memory features set from the stored encodings (prior for unseen
-        entities) and empty peer features taken from the entities' training track records."""
-        out = X.copy()
+        entities) and empty peer features taken from the entities' training track records
+        (``inplace``: into ``X`` itself, no copy of a million-row frame)."""
+        out = X if inplace else X.copy()
         for feat, (col, cls) in SOURCES.items():
             table = self.labels.get(col, {})
             enc = {k: v["enc"][cls] for k, v in table.items()}

@@ -108,12 +108,12 @@ class ServiceModel:
     def version(self) -> str:
         return self.metadata.get("version", "unsaved")
 
-    def design(self, X: pd.DataFrame) -> pd.DataFrame:
+    def design(self, X: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
         """``X`` (from :func:`scoring.features.build_features`) with the memory features filled
         in; unchanged if they already are."""
         if self.memory is None or not X[list(MEMORY_FEATURES)].isna().to_numpy().any():
             return X
-        return self.memory.fill(X)
+        return self.memory.fill(X, inplace=inplace)
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         return self.design(X)[list(self.features)].to_numpy(dtype=float)
@@ -244,7 +244,6 @@ def fit_with_memory(X: pd.DataFrame, outcome: pd.Series, seed: int = 0,
                     population: pd.DataFrame | None = None) -> tuple[ServiceModel, pd.DataFrame]:
     """Learn the entity memory, then fit the classifiers on these rows with their cross-fitted
     memory features. Returns the model and the rows as it was fitted on them."""
-    check_label_counts(outcome)
     memory, cf = fit_memory(X, outcome, seed, population)
     Xd = with_memory(X, cf)
     model = fit(Xd, outcome, seed)

@@ -173,7 +173,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     policies = sub["policies"]
-    X = model.design(prep.features)
+    X = model.design(prep.features, inplace=True)  # prep is this run's own: no copy at a million rows
     step("比较提交数据与模型训练数据 / comparing the submission with the model's training data")
     shift = shift_of(model, X, rb)
     scores = model.predict(X)

@@ -151,6 +151,11 @@ def retrain(
     typer.echo(f"{d.action}: {d.champion_before} → {d.champion_after}（挑战者 challenger {d.challenger}）")
     typer.echo(d.reason_zh)
     typer.echo(d.reason_en)
+    for who, per in (getattr(d, "metrics", None) or {}).items():
+        for cls, m in per.items():
+            ci = m.get("average_precision_ci")
+            typer.echo(f"  {who} {cls}: n={m.get('n')} 阳性 positives={m.get('positives')} AP {m.get('average_precision')}"
+                       + (f" [{ci[0]}, {ci[1]}]" if ci else "") + f" Brier {m.get('brier')}")
 
 
 @app.command()

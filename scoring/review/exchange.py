@@ -104,6 +104,20 @@ def review_list(run: ReviewRun, store: ReviewStore) -> pd.DataFrame:
     return s[keep.to_numpy()]
 
 
+def as_text(sheet) -> int:
+    """Store every text cell of ``sheet`` as text: openpyxl turns a string that starts with "=" into
+    a live formula (an enterprise named ``=HYPERLINK("http://…"&B2, …)`` would run in the reader's
+    Excel). The value is kept as written, so a workbook read back gives the same text. Returns the
+    number of cells that would have been formulas."""
+    n = 0
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f" and isinstance(cell.value, str):
+                cell.data_type = "s"
+                n += 1
+    return n
+
+
 def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
     """The review list as an .xlsx with drop-down verdict cells; returns the number of policies."""
     from openpyxl import Workbook
@@ -166,6 +180,8 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
     ):
         notes.append([line])
     notes.column_dimensions["A"].width = 120
+    for sheet in (ws, notes):
+        as_text(sheet)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -244,6 +244,13 @@ def rollback(registry: str | Path, version: str) -> Decision:
     """Make an earlier version the champion again (it must load and verify)."""
     path = Path(registry)
     reg = open_registry(path)
+    known = [d.challenger for d in reg.history if d.challenger]
+    if version not in known:
+        # only a version this registry trained and recorded: not a path elsewhere, not a directory
+        # dropped into the registry by hand (either would bypass the promotion rule)
+        raise RegistryError(
+            f"只能回滚到注册库 {path} 记录中的版本（{', '.join(known) or '无'}）；{version!r} 不在其中",
+            f"rollback takes a version recorded in registry {path} ({', '.join(known) or 'none'}); got {version!r}")
     if not (path / version / "metadata.json").exists():
         raise RegistryError(f"注册库 {path} 中没有版本 {version}", f"registry {path} has no version {version}")
     load_model(path / version)  # verifies hashes and features before it can become champion

@@ -91,6 +91,27 @@ def test_rollback_restores_byte_identical_scores(data, registry, tmp_path):
         run_retrain([], registry, rollback_to="v999-nothing")
 
 
+@pytest.mark.parametrize("where", ["../elsewhere", "absolute", "planted"])
+def test_rollback_takes_only_versions_in_the_history(data, registry, tmp_path, where):
+    """A model elsewhere, or one dropped into the registry by hand, would bypass the promotion rule."""
+    reg = open_registry(registry)
+    source = registry / reg.history[0].challenger
+    if where == "../elsewhere":
+        shutil.copytree(source, registry.parent / "elsewhere", dirs_exist_ok=True)
+        version = "../elsewhere"
+    elif where == "absolute":
+        shutil.copytree(source, tmp_path / "abs")
+        version = str(tmp_path / "abs")
+    else:
+        shutil.copytree(source, registry / "v900-planted", dirs_exist_ok=True)
+        version = "v900-planted"
+    before = reg.champion
+    with pytest.raises(RegistryError) as e:
+        run_retrain([], registry, rollback_to=version)
+    assert "只能回滚到" in e.value.message_zh and version in e.value.message_en
+    assert open_registry(registry).champion == before
+
+
 def test_corrupt_registry_is_refused_and_left_alone(data, tmp_path):
     reg = tmp_path / "reg"
     reg.mkdir()

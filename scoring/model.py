@@ -373,6 +373,14 @@ def package_versions() -> dict:
             "numpy": np.__version__, "pandas": pd.__version__, "shap": shap.__version__, "skops": skops.__version__}
 
 
+def artifact_digest(meta: dict) -> str:
+    """sha256 of the metadata in canonical form (sorted keys, its own digest left out). The metadata
+    holds the sha256 of every other file, so this one value stands for the whole artifact: an edited
+    threshold or calibration cannot pass under the same model version."""
+    body = {k: v for k, v in meta.items() if k != "artifact_sha256"}
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
 def save_model(model: ServiceModel, out: str | Path, name: str | None = None, extra: dict | None = None) -> Path:
     """Write the estimators, ``metadata.json`` and ``MODEL_CARD.md`` into ``out`` (atomically)."""
     import skops.io as sio
@@ -407,6 +415,7 @@ def save_model(model: ServiceModel, out: str | Path, name: str | None = None, ex
             (tmp / "trained_on.json").write_text(json.dumps({"policy_ids": model.trained_on}) + "\n", encoding="utf-8")
             extra_files["trained_on"] = {"file": "trained_on.json", "sha256": sha256_file(tmp / "trained_on.json")}
         meta["files"] = extra_files
+        meta["artifact_sha256"] = artifact_digest(meta)
         (tmp / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / "MODEL_CARD.md").write_text(model_card(meta), encoding="utf-8")
     model.metadata = meta
@@ -425,6 +434,11 @@ def load_model(path: str | Path) -> ServiceModel:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ModelError(f"{meta_path} 不是有效的 JSON：{e}", f"{meta_path} is not valid JSON: {e}") from None
+    if meta.get("artifact_sha256") != artifact_digest(meta):
+        raise ModelError(
+            f"模型 {path} 的 metadata.json 与其记录的 artifact_sha256 不符（阈值、校准等可能被改动），拒绝加载；请重新训练或恢复原文件",
+            f"model {path}: metadata.json does not match its artifact_sha256 (thresholds, calibration or other fields were "
+            f"edited); refusing to load. Retrain or restore the original files")
     if meta.get("features") != list(FEATURE_NAMES):
         missing = sorted(set(FEATURE_NAMES) - set(meta.get("features") or []))
         extra = sorted(set(meta.get("features") or []) - set(FEATURE_NAMES))

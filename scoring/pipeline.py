@@ -241,6 +241,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         "capacity": int(cap),
         "as_of": str(np.datetime64(prep.as_of, "D")),
         "model_version": model.version,
+        "model_sha256": model.metadata.get("artifact_sha256"),
         "rulebook_version": rb.version,
         "thresholds": thresholds,
         "priority_weights": rb.priority,

@@ -110,10 +110,30 @@ def test_feature_mismatch_is_refused(trained, tmp_path):
     dst = _copy(trained[2], tmp_path)
     meta = json.loads((dst / "metadata.json").read_text())
     meta["features"] = meta["features"][:-1] + ["something_else"]
+    meta["artifact_sha256"] = model_mod.artifact_digest(meta)  # a sealed model of another version
     (dst / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError) as e:
         load_model(dst)
     assert "something_else" in e.value.message_en and "重新训练" in e.value.message_zh
+
+
+@pytest.mark.parametrize("edit", ["thresholds", "calibration", "typical", "version"])
+def test_edited_metadata_is_refused(trained, tmp_path, edit):
+    """Thresholds and calibration live in metadata.json: editing them must not pass under the same version."""
+    dst = _copy(trained[2], tmp_path)
+    meta = json.loads((dst / "metadata.json").read_text())
+    if edit == "thresholds":
+        meta["thresholds"]["missing"] = 0.99  # would switch every missing flag off
+    elif edit == "calibration":
+        meta["calibration"]["missing"] = [0.0, -20.0]
+    elif edit == "typical":
+        meta["typical"]["premium"]["all"] = 1.0
+    else:
+        meta["version"] = "champion-trusted"
+    (dst / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError) as e:
+        load_model(dst)
+    assert "artifact_sha256" in e.value.message_en and "拒绝加载" in e.value.message_zh
 
 
 def test_untrusted_types_are_refused_even_with_matching_hash(trained, tmp_path):
@@ -127,6 +147,7 @@ def test_untrusted_types_are_refused_even_with_matching_hash(trained, tmp_path):
     sio.dump(functools.partial(os.system, "echo pwned"), dst / "missing.skops")
     meta = json.loads((dst / "metadata.json").read_text())
     meta["estimators"]["missing"]["sha256"] = hashlib.sha256((dst / "missing.skops").read_bytes()).hexdigest()
+    meta["artifact_sha256"] = model_mod.artifact_digest(meta)
     (dst / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="untrusted"):
         load_model(dst)

@@ -170,10 +170,14 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
         values = text
     elif t == "int":
         values, bad = parsing.parse_int(text)
-        fails.add(bad, col.name, "not_int", raw_values)
+        big = bad & parsing.too_large(text, parsing.INT_LIMIT) if bad.any() else bad
+        fails.add(bad & ~big, col.name, "not_int", raw_values)
+        fails.add(big, col.name, "too_large", raw_values)
     elif t in ("money", "float"):
         values, bad = parsing.parse_float(text)
-        fails.add(bad, col.name, "not_number", raw_values)
+        big = bad & parsing.too_large(text) if bad.any() else bad
+        fails.add(bad & ~big, col.name, "not_number", raw_values)
+        fails.add(big, col.name, "too_large", raw_values)
     elif t == "date":
         values, bad = parsing.parse_date(text)
         fails.add(bad, col.name, "not_date", raw_values)

@@ -145,7 +145,10 @@ def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
         read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
         parse_options=parse,
         convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True, quoted_strings_can_be_null=True
+            # only an empty cell is empty: Arrow's default null markers would erase an enterprise
+            # named "NULL" and hide an "N/A" written in a number column
+            column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=True
         ),
     )
     return table, bad

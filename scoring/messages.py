@@ -9,6 +9,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "empty": ("为空（该列必填）", "is empty (a value is required)"),
     "not_int": ('值 "{value}" 不是整数', '"{value}" is not a whole number'),
     "not_number": ('值 "{value}" 不是有效数字', '"{value}" is not a valid number'),
+    "too_large": ('值 "{value}" 超出可表示的数值范围', '"{value}" is too large to be held as a number'),
     "not_date": (
         '值 "{value}" 不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日）',
         '"{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)',

@@ -77,8 +77,23 @@ def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             return values, np.zeros(len(arr), dtype=bool)
     ok = pc.match_substring_regex(arr, _NUMBER)
     cleaned = pc.replace_substring(pc.if_else(ok, arr, pa.scalar(None, pa.string())), ",", "")
-    values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float64), _bad(arr, ok)
+    values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    bad = _bad(arr, ok) | (bool_mask(ok) & np.isinf(values))  # "1e999" is a number too large to hold
+    return np.where(bad, np.nan, values), bad
+
+
+#: Whole numbers at or beyond this (2**63) cannot be held and are rejected, not wrapped round.
+INT_LIMIT = 2.0 ** 63
+
+
+def too_large(arr: pa.Array, limit: float = np.inf) -> np.ndarray:
+    """Cells written as a number whose magnitude cannot be held (at or beyond ``limit``; infinite
+    for decimals), so that they are rejected as such rather than as "not a number"."""
+    ok = pc.match_substring_regex(arr, _NUMBER)
+    cleaned = pc.replace_substring(pc.if_else(ok, arr, pa.scalar(None, pa.string())), ",", "")
+    values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return bool_mask(pc.fill_null(ok, False)) & (np.isinf(values) | (np.abs(values) >= limit))
 
 
 def parse_int(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +103,11 @@ def parse_int(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(pc.cast(fast, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64), np.zeros(len(arr), dtype=bool)
     ok = pc.match_substring_regex(arr, _INT)
     cleaned = pc.replace_substring_regex(pc.if_else(ok, arr, pa.scalar(None, pa.string())), r"\.0*$", "")
-    values = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float64), _bad(arr, ok)
+    values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        too_big = bool_mask(ok) & ~(np.abs(values) < INT_LIMIT)  # would wrap round in a 64-bit integer
+    bad = _bad(arr, ok) | too_big
+    return np.where(bad, np.nan, values), bad
 
 
 def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,14 @@ BAD_CELLS = [
     ("inspections", 2, "policy_id", "P_NOT_THERE", "policy_id", "不在保单表中"),
     ("inspections", 3, "inspection_date", "yesterday", "inspection_date", "不是有效日期"),
     ("inspections", 4, "selection", "lottery", "selection", "不在允许范围内"),
+    # numbers that cannot be held are rejected, not wrapped round or made infinite
+    ("policies", 21, "employees", "99999999999999999999", "employees", "超出可表示的数值范围"),
+    ("policies", 22, "premium", "1e999", "premium", "超出可表示的数值范围"),
+    ("services", 14, "cost", "-1e400", "cost", "超出可表示的数值范围"),
+    # only an empty cell is empty: null markers in a number column are text, shown as written
+    ("policies", 23, "employees", "NULL", "employees", '值 "NULL" 不是整数'),
+    ("services", 15, "cost", "N/A", "cost", '值 "N/A" 不是有效数字'),
+    ("policies", 24, "premium", "NaN", "premium", '值 "NaN" 不是有效数字'),
 ]
 
 
@@ -291,3 +299,13 @@ def test_quoted_line_breaks_in_free_text_are_kept(sub):
     assert s.rejected.empty
     texts = s["services"]["report_summary"]
     assert (texts == "第一行\n第二行，含逗号").sum() == 1
+
+
+@pytest.mark.parametrize("marker", ["NULL", "NA", "N/A", "NaN", "null", "#N/A"])
+def test_null_markers_in_text_columns_are_text(sub, marker):
+    """An enterprise named NULL is an enterprise named NULL, not a missing name."""
+    set_cell(sub, "policies", 3, "enterprise_name", marker)
+    s = load_submission(sub)
+    pol = s["policies"].set_index("policy_id")
+    pid = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)["policy_id"].iloc[3]
+    assert pol.at[pid, "enterprise_name"] == marker

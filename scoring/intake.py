@@ -105,7 +105,7 @@ class _Failures:
         vals = _take(values, pos)
         texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in vals]
         zh_t, en_t = TEMPLATES[key]
-        arrays = {k: v for k, v in fields.items() if isinstance(v, (np.ndarray, pa.Array))}
+        arrays = {k: v for k, v in fields.items() if isinstance(v, (np.ndarray, pa.Array, pa.ChunkedArray))}
         extra = {k: _take(v, pos) for k, v in arrays.items()}
         const = {k: v for k, v in fields.items() if k not in arrays}
         zh, en = [], []

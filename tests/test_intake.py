@@ -309,3 +309,14 @@ def test_null_markers_in_text_columns_are_text(sub, marker):
     pol = s["policies"].set_index("policy_id")
     pid = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)["policy_id"].iloc[3]
     assert pol.at[pid, "enterprise_name"] == marker
+
+
+def test_cross_column_message_shows_the_rows_other_value(sub, tmp_path):
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    start = pol.at[11, "start_date"]
+    set_cell(sub, "policies", 11, "end_date", "2001-01-01")
+    run_validate(sub, tmp_path / "out")
+    rej = pd.read_csv(tmp_path / "out" / "rejected.csv", dtype=str, keep_default_na=False)
+    msg = rej.loc[rej["row"] == "13"].iloc[0]
+    assert f"不晚于保险起期 {start}（" in msg["message_zh"] and f"is not after start_date {start} (" in msg["message_en"]
+    assert "[" not in msg["message_zh"] and len(msg["message_en"]) < 300

@@ -412,6 +412,32 @@ def _apply(rule: Rule, ctx: Context, frame: pd.DataFrame, active: np.ndarray) ->
 _FORKED: list[tuple] = []  # what the forked worker inherits: (rule, ctx, frame, active) per task
 
 
+def _die_with_parent(parent: int) -> None:
+    """In a forked worker: end when the parent ends, whatever kills it (SIGTERM, SIGKILL, a crash).
+    Linux delivers SIGKILL to the worker when its parent dies (``PR_SET_PDEATHSIG``); a parent that
+    died before this line ran is caught by the parent-pid check. Elsewhere nothing is done."""
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def worker_pool():
+    """One forked worker that inherits this process's memory and ends with it."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"), initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+
+
 def _run_forked(i: int) -> pa.Table | None:
     rule, ctx, frame, active = _FORKED[i]
     return _apply(rule, ctx, frame, active)
@@ -444,11 +470,9 @@ class _Background:
                 self.tasks.append((rule, ctx, frame, active))
         if not self.tasks:
             return
-        from concurrent.futures import ProcessPoolExecutor
-
         _FORKED[:] = self.tasks
         try:
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+            self.pool = worker_pool()
             self.futures = [self.pool.submit(_run_forked, i) for i in range(len(self.tasks))]
         except OSError:  # cannot fork (e.g. no memory for the page tables): run them here
             self.close()

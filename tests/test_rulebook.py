@@ -1,3 +1,5 @@
+from pathlib import Path
+import sys
 import textwrap
 
 import pandas as pd
@@ -160,3 +162,43 @@ def test_background_worker_dying_loses_no_findings(tmp_path, monkeypatch):
     monkeypatch.setattr(rulebook_mod, "BACKGROUND_ROWS", 1)
     monkeypatch.setattr(rulebook_mod, "_run_forked", _die)
     pd.testing.assert_frame_equal(inline, run_rules(sub).findings)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
+    """A killed `scoring score` must not leave its rule worker running under PID 1 with its memory."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from scoring.rulebook import worker_pool\n"
+        "pool = worker_pool()\n"
+        "import os\n"
+        "print(pool.submit(os.getpid).result(), flush=True)\n"
+        "pool.submit(time.sleep, 60)\n"
+        "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(worker, 0)  # alive
+    parent.send_signal(getattr(signal, sig))
+    parent.wait(timeout=10)
+    for _ in range(50):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        try:  # reaped by init, or still a zombie of ours: both are gone from the machine's memory
+            with open(f"/proc/{worker}/status") as f:
+                if "State:\tZ" in f.read():
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} outlived its parent ({sig})")

@@ -158,8 +158,8 @@ def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd
     mask = labels.index.isin(use.index)
     y = {c: (use["outcome"] == c).to_numpy().astype(int) for c in CLASSES}
     info = {"slice": slice_used, "n": int(len(use)), "positives": {c: int(y[c].sum()) for c in CLASSES}}
-    metrics = {"challenger": {c: _eval(y[c], new[f"p_{c}"].to_numpy()[mask]) for c in CLASSES}}
-    if old is not None:
+    metrics = {"challenger": {c: _eval(y[c], new[f"p_{c}"].to_numpy()[mask]) for c in CLASSES}} if len(use) else {}
+    if old is not None and len(use):
         metrics["champion"] = {c: _eval(y[c], old[f"p_{c}"].to_numpy()[mask]) for c in CLASSES}
     info["metrics"] = metrics
     pc = rule.primary_class
@@ -192,6 +192,47 @@ def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd
         f"AP({pc}) improves, difference {rule.confidence:.0%} interval [{low:.4f}, {high:.4f}], other classes and calibration within bounds; promoted", info
 
 
+LOCK_FILE = ".lock"
+LOCK_WAIT = 600.0  # seconds a second retrain waits for the first before it stops
+
+
+class registry_lock:
+    """Exclusive lock on a registry for one retrain or rollback (``fcntl.flock`` on ``.lock``): a
+    second one waits for the first, up to ``wait`` seconds, then stops with a message; so two
+    concurrent runs never both read the same history and one decision is never lost. The lock
+    ends with the process, even a killed one."""
+
+    def __init__(self, path: Path, wait: float = LOCK_WAIT):
+        self.path, self.wait, self.fd = Path(path), wait, None
+
+    def __enter__(self):
+        import time
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): one process at a time is then the user's care
+            return self
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(self.fd)
+                    raise RegistryError(
+                        f"注册库 {self.path} 正被另一个 retrain / rollback 使用，等待 {self.wait:.0f} 秒后仍未释放；请稍后再试",
+                        f"registry {self.path} is in use by another retrain or rollback and was not released within "
+                        f"{self.wait:.0f} s; try again later") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing releases the flock
+        return False
+
+
 def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, registry: str | Path, seed: int = 0,
             rulebook_version: str = "", population: pd.DataFrame | None = None) -> Decision:
     """Train a challenger, compare it with the champion on held-out labels, record the decision.
@@ -201,7 +242,13 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
     the version saved, and promoted if it wins, is the challenger refitted on every label.
     """
     path = Path(registry)
-    reg = open_registry(path, create=True)
+    open_registry(path, create=True)  # a corrupt registry is refused before anything is trained
+    with registry_lock(path):
+        return _retrain(preps, X, labels, years, path, seed, rulebook_version, population)
+
+
+def _retrain(preps, X, labels, years, path: Path, seed, rulebook_version, population) -> Decision:
+    reg = open_registry(path, create=True)  # read under the lock: the history as it is now
     Xr = X.reset_index(drop=True)
     try:
         trained = train(Xr, labels, years, seed=seed, min_test=1, population=population)
@@ -214,8 +261,14 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
         # seen its own last test year, and would win by memory
         test = test & ~labels["policy_id"].astype(str).isin(set(champ.trained_on)).to_numpy()
     lte = labels[test].reset_index(drop=True)
-    new = trained.held_out.predict(trained.held_out.design(Xr[test])).reset_index(drop=True)
-    old = None if champ is None else champ.predict(champ.design(Xr[test])).reset_index(drop=True)
+
+    def scores(model):
+        if not test.any():  # every held-out label was the champion's training: nothing left to judge on
+            return pd.DataFrame({f"p_{c}": np.zeros(0) for c in CLASSES})
+        return model.predict(model.design(Xr[test])).reset_index(drop=True)
+
+    new = scores(trained.held_out)
+    old = None if champ is None else scores(champ)
     promoted, zh, en, info = decide(reg.rule, lte, new, old)
     drift = {f: psi(Xr.loc[train_mask, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in FEATURE_NAMES
              if f not in MEMORY_FEATURES}
@@ -243,6 +296,12 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
 def rollback(registry: str | Path, version: str) -> Decision:
     """Make an earlier version the champion again (it must load and verify)."""
     path = Path(registry)
+    open_registry(path)
+    with registry_lock(path):
+        return _rollback(path, version)
+
+
+def _rollback(path: Path, version: str) -> Decision:
     reg = open_registry(path)
     known = [d.challenger for d in reg.history if d.challenger]
     if version not in known:

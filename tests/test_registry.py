@@ -141,3 +141,40 @@ def test_small_evaluations_carry_n_positives_and_an_interval():
     assert lo <= m["average_precision"] <= hi and hi - lo > 0
     big = _eval(np.r_[y, y], np.r_[y, y] * 0.4 + rng.random(120) * 0.6)
     assert big["n"] == 120 and "average_precision_ci" not in big
+
+
+def test_concurrent_retrains_lose_no_decision(data, tmp_path):
+    import threading
+
+    reg = tmp_path / "reg"
+    errors = []
+
+    def go():
+        try:
+            run_retrain([data["weak"]], reg)
+        except Exception as e:  # noqa: BLE001 - the test reports whatever happened
+            errors.append(e)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    history = open_registry(reg).history
+    assert len(history) == 2 and len({d.challenger for d in history}) == 2
+    assert history[1].champion_before == history[0].champion_after  # the second saw the first's decision
+    # the second had nothing left to judge on (the first, now champion, trained on every one of those labels)
+    assert history[1].action == "keep" and history[1].evaluated_on["n"] == 0
+
+
+def test_a_busy_registry_stops_with_a_message(tmp_path):
+    from scoring.registry import registry_lock
+
+    with registry_lock(tmp_path / "reg"):
+        with pytest.raises(RegistryError) as e:
+            with registry_lock(tmp_path / "reg", wait=0.3):
+                pass
+    assert "正被另一个" in e.value.message_zh and "in use" in e.value.message_en
+    with registry_lock(tmp_path / "reg", wait=0.3):  # released when the first ended
+        pass

@@ -212,7 +212,7 @@ def review_serve(
 
     from .review.app import create_app
 
-    web = _run(create_app, run_dir, db=db, token=token, submission=submission)
+    web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host)
     shown = f"http://{host}:{port}/" + (f"?token=…" if token else "")
     typer.echo(f"复核网页 review app: {shown}（Ctrl+C 停止 / to stop）")
     uvicorn.run(web, host=host, port=port, log_level="warning")

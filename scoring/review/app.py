@@ -10,6 +10,9 @@ Protection:
 - **CSRF.** Each browser gets a random session cookie (HttpOnly, SameSite=Strict); forms carry
   ``HMAC(secret, session)`` and a POST without the matching value, or from another origin,
   is refused with 403.
+- **Host.** Only requests whose Host header names an address the app is bound to (127.0.0.1,
+  localhost, [::1], and with a token the configured host) are answered (421 otherwise): a
+  DNS-rebinding page cannot read policies or post verdicts through the reviewer's browser.
 - **Escaping.** Jinja2 autoescaping for every value from the submission; the only markup
   inserted as is is the SVG plot, drawn by this package from feature names and numbers.
   A Content-Security-Policy forbids scripts and outside resources.
@@ -72,8 +75,19 @@ def reason_keys(run: ReviewRun, policy_id: str) -> list[dict]:
     return out
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
 def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | None = None,
-               submission: str | Path | None = None) -> FastAPI:
+               submission: str | Path | None = None, host: str = "127.0.0.1") -> FastAPI:
     run = ReviewRun.open(run_dir, submission)
     store = ReviewStore(db or Path(run_dir) / DB_NAME)
     env = _env()
@@ -86,8 +100,17 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
 
+    # DNS rebinding: a page on evil.example that resolves to 127.0.0.1 is same-origin to this app,
+    # but its requests say "Host: evil.example". Only the names this app was bound to are answered;
+    # a token-protected app bound to every address (0.0.0.0) answers any name that brings the token.
+    allowed = set(LOOPBACK_HOSTS) | ({_host_name(host)} if token is not None else set())
+    any_host = token is not None and host in ("0.0.0.0", "::")
+
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        if not any_host and _host_name(request.headers.get("host", "")) not in allowed:
+            return Response("拒绝：主机名不是本服务绑定的地址\nRefused: the Host header is not an address this app is bound to\n",
+                            status_code=421, media_type="text/plain; charset=utf-8")
         if token is not None:
             given = request.query_params.get("token")
             auth = request.headers.get("authorization", "")

@@ -7,7 +7,8 @@
     ├── RulebookError (ValueError)        a rulebook file is malformed             -> exit 1
     ├── ModelError (RuntimeError)         a model artifact is missing, tampered or mismatched -> exit 1
     ├── RegistryError (RuntimeError)      a model registry is corrupt or inconsistent -> exit 1
-    └── ReviewError (RuntimeError)        a review run or its database cannot be used -> exit 1
+    ├── ReviewError (RuntimeError)        a review run or its database cannot be used -> exit 1
+    └── OptionError (ValueError)          an argument cannot be used (checked before any work) -> exit 1
 
 Each carries a Chinese and an English message; ``str(exc)`` shows both, Chinese first.
 The CLI maps them to exit codes in one place (``scoring.cli``).
@@ -42,3 +43,7 @@ class RegistryError(ScoringError, RuntimeError):
 
 class ReviewError(ScoringError, RuntimeError):
     """A run cannot be reviewed, or its review database cannot be used."""
+
+
+class OptionError(ScoringError, ValueError):
+    """An argument cannot be used: said before any work starts."""

@@ -164,6 +164,13 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         if progress:
             progress(msg)
 
+    from .errors import OptionError
+    from .results import check_output_dir
+
+    check_output_dir(out)
+    if capacity is not None and capacity < 1:
+        raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
+                          f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
     started = dt.datetime.now(dt.timezone.utc)
     rb = load_rulebook(rulebook)
     step("读取并校验提交数据 / reading and validating")

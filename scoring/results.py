@@ -178,6 +178,23 @@ def write_json(obj, path: Path) -> None:
 
 
 @contextlib.contextmanager
+def check_output_dir(out, option: str = "--out") -> None:
+    """Refuse, before any work, an output directory that is an existing file or whose nearest
+    existing parent cannot be written."""
+    from .errors import OptionError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"{option} {out} 是一个已存在的文件，不是目录；请指定目录",
+                          f"{option} {out} is an existing file, not a directory; give a directory")
+    parent = out if out.exists() else out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OptionError(f"{option} {out} 无法写入（{parent} 不可写）",
+                          f"{option} {out} cannot be written ({parent} is not writable)")
+
+
 def atomic_dir(out: Path):
     """Yield a temporary directory beside ``out``; on success its files replace ``out``'s.
 

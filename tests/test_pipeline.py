@@ -162,3 +162,30 @@ def test_jsonl_from_arrow_in_a_given_order(tmp_path):
     order = [6, 0, 3, 2, 5, 1, 4]
     write_jsonl(chunked, tmp_path / "a.jsonl", order=order)
     assert (tmp_path / "a.jsonl").read_text() == "".join(lines[i] for i in order)
+
+
+@pytest.mark.parametrize("case", ["out_is_a_file", "parent_not_writable", "capacity_zero", "capacity_negative"])
+def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, case):
+    """Checked before the submission is read: no work is wasted and nothing is written."""
+    import os
+
+    from scoring import pipeline
+    from scoring.errors import OptionError
+
+    read = []
+    monkeypatch.setattr(pipeline, "load_submission", lambda *a, **k: read.append(1) or (_ for _ in ()).throw(AssertionError))
+    out, capacity = tmp_path / "out", None
+    if case == "out_is_a_file":
+        out.write_text("not a directory")
+    elif case == "parent_not_writable":
+        if os.geteuid() == 0:
+            pytest.skip("root can write anywhere")
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        out = locked / "out"
+    else:
+        capacity = 0 if case == "capacity_zero" else -5
+    with pytest.raises(OptionError) as e:
+        pipeline.run_score(tmp_path / "nowhere", out, capacity=capacity)
+    assert not read
+    assert ("--out" in e.value.message_en) if case.startswith(("out", "parent")) else ("--capacity" in e.value.message_zh)

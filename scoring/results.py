@@ -177,7 +177,6 @@ def write_json(obj, path: Path) -> None:
         f.write("\n")
 
 
-@contextlib.contextmanager
 def check_output_dir(out, option: str = "--out") -> None:
     """Refuse, before any work, an output directory that is an existing file or whose nearest
     existing parent cannot be written."""
@@ -195,6 +194,7 @@ def check_output_dir(out, option: str = "--out") -> None:
                           f"{option} {out} cannot be written ({parent} is not writable)")
 
 
+@contextlib.contextmanager
 def atomic_dir(out: Path):
     """Yield a temporary directory beside ``out``; on success its files replace ``out``'s.
 

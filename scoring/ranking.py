@@ -1,8 +1,10 @@
 """Which policies an inspector with capacity N should visit first, and which carry a flag.
 
-``priority_score = p_missing + p_poor_quality + w[most severe finding]``: the chance that an
+``priority_score = m × (p_missing + p_poor_quality) + w[most severe finding]``: the chance that an
 inspection confirms missing or poor service, plus the value of the rule findings the
-inspector can verify on the spot (weights in the rulebook's ``priority`` section). Rank 1 is
+inspector can verify on the spot (weights in the rulebook's ``priority`` section). ``m`` is 1,
+or the rulebook's ``model_shift.model_weight`` when the submission is unlike the model's
+training data (scoring.shift). Rank 1 is
 the highest score; ties go to the smaller ``policy_id`` so the ranking is reproducible.
 
 A policy is flagged when it is within the capacity (rank ≤ N) and its probability for a class

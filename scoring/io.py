@@ -236,6 +236,9 @@ def _read_folder(folder: Path) -> dict[str, RawTable]:
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
             name = table_for(p.stem)
             if name:
+                # a link that leads out of the submission folder would read any file the user can
+                if p.is_symlink() and not p.resolve().is_relative_to(folder.resolve()):
+                    raise _fail("link_outside", file=p.name, path=folder, target=p.resolve())
                 found.setdefault(name, []).append(p)
     for name, paths in found.items():
         if len(paths) > 1:

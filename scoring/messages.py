@@ -51,6 +51,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "no_submission": ("找不到提交数据 {path}（应为文件夹或 .xlsx 工作簿）", "submission {path} not found (expected a folder or an .xlsx workbook)"),
     "not_container": ("{path} 不是可读取的提交数据（应为文件夹或 .xlsx 工作簿）", "{path} is not a readable submission (expected a folder or an .xlsx workbook)"),
     "missing_table": ("提交数据 {path} 缺少必需的表 {table}（{table_zh}）", "submission {path} has no {table} table ({table_zh}), which is required"),
+    "link_outside": (
+        "提交文件夹 {path} 中的 {file} 是指向文件夹之外（{target}）的链接，拒绝读取；请把文件本身放入提交文件夹",
+        "{file} in submission folder {path} is a link to {target}, outside the folder; refusing to read it. Put the file itself in the folder",
+    ),
     "duplicate_table": ("提交数据 {path} 中表 {table} 出现多次：{files}", "submission {path} holds table {table} more than once: {files}"),
     "unknown_sheet": ("工作簿 {path} 含有无法识别的工作表 {sheet}（应为 {allowed}）", "workbook {path} has an unknown sheet {sheet} (expected {allowed})"),
     "missing_column": ("{file} 缺少必需的列 {column}（{column_zh}）", "{file} is missing the required column {column} ({column_zh})"),

@@ -320,3 +320,34 @@ def test_cross_column_message_shows_the_rows_other_value(sub, tmp_path):
     msg = rej.loc[rej["row"] == "13"].iloc[0]
     assert f"不晚于保险起期 {start}（" in msg["message_zh"] and f"is not after start_date {start} (" in msg["message_en"]
     assert "[" not in msg["message_zh"] and len(msg["message_en"]) < 300
+
+
+def test_a_link_out_of_the_submission_folder_is_refused(tmp_path):
+    """A submission folder whose services.csv links to a file elsewhere must not be read (exit 2)."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+    from scoring.errors import SubmissionError
+
+    from .helpers import write
+
+    src = write(tmp_path / "src")
+    outside = tmp_path / "elsewhere" / "secret.csv"
+    outside.parent.mkdir()
+    shutil.copy(src / "services.csv", outside)
+    sub = tmp_path / "sub"
+    shutil.copytree(src, sub)
+    (sub / "services.csv").unlink()
+    (sub / "services.csv").symlink_to(outside)
+    with pytest.raises(SubmissionError) as e:
+        load_submission(sub)
+    assert "services.csv" in e.value.message_zh and "文件夹之外" in e.value.message_zh and "outside the folder" in e.value.message_en
+    assert CliRunner().invoke(app, ["validate", str(sub)]).exit_code == 2
+    # a link that stays inside the folder is just a file of the submission
+    (sub / "data").mkdir()
+    shutil.copy(outside, sub / "data" / "services.csv")
+    (sub / "services.csv").unlink()
+    (sub / "services.csv").symlink_to(sub / "data" / "services.csv")
+    assert load_submission(sub).counts["services"].rows_in > 0

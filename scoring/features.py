@@ -93,6 +93,8 @@ FEATURES: tuple[Feature, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 #: Filled by the model from what its training labels taught (scoring.memory), NaN until then.
 MEMORY_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.unit == "memory")
+#: Everything read from the submission itself (all but the memory features).
+SUBMISSION_FEATURES: tuple[str, ...] = tuple(f for f in FEATURE_NAMES if f not in MEMORY_FEATURES)
 #: Who did the work: the keys the model's memory and the peer features are kept by.
 KEY_COLUMNS: tuple[str, ...] = ("insurer_key", "provider_key")
 #: The peer features (column) and the policy feature each averages, by entity key.

@@ -169,13 +169,11 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
     if t in ("str", "id"):
         values = text
     elif t == "int":
-        values, bad = parsing.parse_int(text)
-        big = bad & parsing.too_large(text, parsing.INT_LIMIT) if bad.any() else bad
+        values, bad, big = parsing.parse_int(text)
         fails.add(bad & ~big, col.name, "not_int", raw_values)
         fails.add(big, col.name, "too_large", raw_values)
     elif t in ("money", "float"):
-        values, bad = parsing.parse_float(text)
-        big = bad & parsing.too_large(text) if bad.any() else bad
+        values, bad, big = parsing.parse_float(text)
         fails.add(bad & ~big, col.name, "not_number", raw_values)
         fails.add(big, col.name, "too_large", raw_values)
     elif t == "date":

@@ -44,7 +44,7 @@ from sklearn.preprocessing import StandardScaler
 
 from . import __version__
 from .errors import ModelError
-from .features import CATEGORICAL, FEATURE_NAMES, MEMORY_FEATURES
+from .features import CATEGORICAL, FEATURE_NAMES, KEY_COLUMNS, MEMORY_FEATURES, SUBMISSION_FEATURES
 from .io import sha256_file
 from .labels import CLASS_ZH, CLASSES
 from .memory import EntityMemory, fit_memory
@@ -163,8 +163,8 @@ def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
     every feature, memory included (cross-fitted for training rows)."""
     check_label_counts(outcome)
     M = X[list(FEATURE_NAMES)].to_numpy(dtype=float)
-    # A feature with no value at all in the training rows (e.g. track records when only the
-    # first year is labelled) is held constant: scikit-learn cannot bin an all-missing column.
+    # A feature with no value at all in the training rows (e.g. peer features when every insurer
+    # has one policy) is held constant: scikit-learn cannot bin an all-missing column.
     M[:, np.isnan(M).all(axis=0)] = 0.0
     estimators, calibration = {}, {}
     for cls in CLASSES:
@@ -252,8 +252,8 @@ def fit_with_memory(X: pd.DataFrame, outcome: pd.Series, seed: int = 0,
 
 
 def _baselines(Xtr, ytr_outcome, Xte, seed):
-    # the weighted rule count: integrity and critical findings per service count double
-    """Scores of the honest baselines on the test rows, per class."""
+    """Scores of the honest baselines on the test rows, per class: logistic regression on the same
+    features, and a weighted count of rule findings (integrity and critical findings count double)."""
     out = {}
     for cls in CLASSES:
         lr = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
@@ -266,9 +266,8 @@ def _baselines(Xtr, ytr_outcome, Xte, seed):
 
 def data_hash(X: pd.DataFrame, outcome: pd.Series) -> str:
     h = hashlib.sha256()
-    base = [f for f in FEATURE_NAMES if f not in MEMORY_FEATURES]
-    h.update(np.ascontiguousarray(X[base].to_numpy(dtype=float)).tobytes())
-    for c in ("insurer_key", "provider_key"):
+    h.update(np.ascontiguousarray(X[list(SUBMISSION_FEATURES)].to_numpy(dtype=float)).tobytes())
+    for c in KEY_COLUMNS:
         if c in X:
             h.update("|".join(map(str, X[c])).encode())
     h.update("|".join(map(str, X.index)).encode())

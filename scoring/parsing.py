@@ -66,48 +66,43 @@ def _fast_cast(arr: pa.Array, to: pa.DataType):
         return None
 
 
-def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal numbers, with optional thousands separators (``1,234.50``)."""
+def parse_float(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decimal numbers, with optional thousands separators (``1,234.50``): values (NaN where bad),
+    bad cells, and of those the ones written as a number too large to hold (``1e999``)."""
+    none = np.zeros(len(arr), dtype=bool)
     fast = _fast_cast(arr, pa.float64())
     if fast is not None:
         values = np.asarray(fast.to_numpy(zero_copy_only=False), dtype=np.float64)
         with np.errstate(invalid="ignore"):
             finite = np.isfinite(values) | np.isnan(values) & ~bool_mask(pc.is_valid(arr))
         if finite.all():
-            return values, np.zeros(len(arr), dtype=bool)
+            return values, none, none
     ok = pc.match_substring_regex(arr, _NUMBER)
     cleaned = pc.replace_substring(pc.if_else(ok, arr, pa.scalar(None, pa.string())), ",", "")
     values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    bad = _bad(arr, ok) | (bool_mask(ok) & np.isinf(values))  # "1e999" is a number too large to hold
-    return np.where(bad, np.nan, values), bad
+    too_big = bool_mask(pc.fill_null(ok, False)) & np.isinf(values)
+    bad = _bad(arr, ok) | too_big
+    return np.where(bad, np.nan, values), bad, too_big
 
 
 #: Whole numbers at or beyond this (2**63) cannot be held and are rejected, not wrapped round.
 INT_LIMIT = 2.0 ** 63
 
 
-def too_large(arr: pa.Array, limit: float = np.inf) -> np.ndarray:
-    """Cells written as a number whose magnitude cannot be held (at or beyond ``limit``; infinite
-    for decimals), so that they are rejected as such rather than as "not a number"."""
-    ok = pc.match_substring_regex(arr, _NUMBER)
-    cleaned = pc.replace_substring(pc.if_else(ok, arr, pa.scalar(None, pa.string())), ",", "")
-    values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return bool_mask(pc.fill_null(ok, False)) & (np.isinf(values) | (np.abs(values) >= limit))
-
-
-def parse_int(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Whole numbers; ``3.0`` (as Excel writes) is accepted. Nulls become NaN (float array)."""
+def parse_int(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whole numbers; ``3.0`` (as Excel writes) is accepted. Nulls become NaN (float array). Returns
+    values, bad cells, and of those the ones at or beyond :data:`INT_LIMIT`."""
     fast = _fast_cast(arr, pa.int64())
     if fast is not None:
-        return np.asarray(pc.cast(fast, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64), np.zeros(len(arr), dtype=bool)
+        none = np.zeros(len(arr), dtype=bool)
+        return np.asarray(pc.cast(fast, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64), none, none
     ok = pc.match_substring_regex(arr, _INT)
     cleaned = pc.replace_substring_regex(pc.if_else(ok, arr, pa.scalar(None, pa.string())), r"\.0*$", "")
     values = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        too_big = bool_mask(ok) & ~(np.abs(values) < INT_LIMIT)  # would wrap round in a 64-bit integer
+        too_big = bool_mask(pc.fill_null(ok, False)) & ~(np.abs(values) < INT_LIMIT)  # would wrap round in 64 bits
     bad = _bad(arr, ok) | too_big
-    return np.where(bad, np.nan, values), bad
+    return np.where(bad, np.nan, values), bad, too_big
 
 
 def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

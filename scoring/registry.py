@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import average_precision_score, brier_score_loss
 
 from .errors import ModelError, RegistryError
-from .features import FEATURE_NAMES, MEMORY_FEATURES
+from .features import SUBMISSION_FEATURES
 from .labels import CLASSES
 from .metrics import CI_BELOW, bootstrap_ci
 from .model import load_model, save_model, train
@@ -270,8 +270,7 @@ def _retrain(preps, X, labels, years, path: Path, seed, rulebook_version, popula
     new = scores(trained.held_out)
     old = None if champ is None else scores(champ)
     promoted, zh, en, info = decide(reg.rule, lte, new, old)
-    drift = {f: psi(Xr.loc[train_mask, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in FEATURE_NAMES
-             if f not in MEMORY_FEATURES}
+    drift = {f: psi(Xr.loc[train_mask, f].to_numpy(), Xr.loc[test, f].to_numpy()) for f in SUBMISSION_FEATURES}
     label_drift = {"train": labels[train_mask]["outcome"].value_counts(normalize=True).round(4).to_dict(),
                    "test": lte["outcome"].value_counts(normalize=True).round(4).to_dict()}
     version = f"v{len([d for d in reg.history if d.challenger]) + 1:03d}-{challenger.metadata['training_data_sha256'][:8]}"

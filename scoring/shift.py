@@ -33,14 +33,14 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from .features import FEATURE_NAMES, MEMORY_FEATURES
+from .features import SUBMISSION_FEATURES
 
 REFERENCE_ROWS = 4000
 MIN_ROWS = 100
 SAMPLE_ROWS = 3000
 PSI_SHIFTED = 0.25
 TOP = 5
-SHIFT_FEATURES: tuple[str, ...] = tuple(f for f in FEATURE_NAMES if f not in MEMORY_FEATURES and f != "elapsed_frac")
+SHIFT_FEATURES: tuple[str, ...] = tuple(f for f in SUBMISSION_FEATURES if f != "elapsed_frac")
 #: Peer features take one value per insurer or provider and sample: a classifier would tell two
 #: samples of the same market apart by those exact values, so they enter the PSI only.
 CLASSIFIER_FEATURES: tuple[str, ...] = tuple(f for f in SHIFT_FEATURES if "_peer_" not in f)

@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datasets.synth import draw_world, generate, write_submission, year_slice  # noqa: E402
-from scoring.features import FEATURE_NAMES, MEMORY_FEATURES  # noqa: E402
+from scoring.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
 from scoring.labels import CLASSES, labels_from  # noqa: E402
+from scoring.memory import SOURCES  # noqa: E402
 from scoring.metrics import class_metrics  # noqa: E402
 from scoring.model import DEFAULT_PARAMS, train  # noqa: E402
 from scoring.pipeline import labelled_set, population, prepare  # noqa: E402
@@ -114,7 +115,7 @@ def _oracle_scores(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame, seed: 
     """The same trees given insurer and provider ids as native categorical features, no memory."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    base = [f for f in FEATURE_NAMES if f not in MEMORY_FEATURES]
+    base = list(SUBMISSION_FEATURES)
     cats = {}
     for col in ("insurer_key", "provider_key"):
         known = pd.Index(sorted(Xtr[col].dropna().astype(str).unique()))
@@ -146,7 +147,7 @@ def memory_value(world_seeds: list[int], n: int, train_year: int, seed: int = 0,
             ours = t.model.predict(t.model.design(Xte))
             wiped = t.model.design(Xte).copy()
             for f in MEMORY_FEATURES:
-                wiped[f] = t.model.memory.prior["missing" if f.endswith("missing") else "poor_quality"]
+                wiped[f] = t.model.memory.prior[SOURCES[f][1]]
             nomem = t.model.predict(wiped)
             Xtr = X.reset_index(drop=True)
             oracle = _oracle_scores(Xtr, labels["outcome"].to_numpy(), Xte, seed)

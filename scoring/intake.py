@@ -36,8 +36,15 @@ ORDER = ("policies", "services", "staff", "inspections")
 
 @dataclass(frozen=True)
 class TableCounts:
+    """Row balance of one table: records in, rejected, and the physical lines they came from.
+
+    ``lines_in`` counts the file's data lines (blank lines and the lines of records that span
+    several included), so a record that swallowed lines is visible in the counts.
+    """
+
     rows_in: int
     rows_rejected: int
+    lines_in: int | None = None
 
     @property
     def rows_accepted(self) -> int:
@@ -90,9 +97,10 @@ class Submission:
 class _Failures:
     """Collects cell failures of one table as (positions, column, value, message) arrays."""
 
-    def __init__(self, file: str, rows: np.ndarray, order: dict[str, int]):
+    def __init__(self, file: str, rows: np.ndarray, order: dict[str, int], ends: np.ndarray | None = None):
         self.file = file
         self.rows = rows
+        self.ends = rows if ends is None else ends
         self.order = order
         self.parts: list[pd.DataFrame] = []
 
@@ -134,7 +142,7 @@ class _Failures:
         g = df.groupby("pos", sort=True)
         first = g.first()
         rows = self.rows[first.index.to_numpy()]
-        pz, pe = TEMPLATES["row_prefix"]
+        ends = self.ends[first.index.to_numpy()]
         zh_join = g["zh"].agg("；".join)
         en_join = g["en"].agg("; ".join)
         out = pd.DataFrame(
@@ -143,11 +151,17 @@ class _Failures:
                 "row": rows,
                 "column": first["column"].to_numpy(),
                 "value": first["value"].to_numpy(),
-                "message_zh": [pz.format(file=self.file, row=r) + m for r, m in zip(rows, zh_join.to_numpy())],
-                "message_en": [pe.format(file=self.file, row=r) + m for r, m in zip(rows, en_join.to_numpy())],
+                "message_zh": [_prefix(0, self.file, r, e) + m for r, e, m in zip(rows, ends, zh_join.to_numpy())],
+                "message_en": [_prefix(1, self.file, r, e) + m for r, e, m in zip(rows, ends, en_join.to_numpy())],
             }
         )
         return out
+
+
+def _prefix(lang: int, file: str, row: int, last: int) -> str:
+    """``file 第 row 行`` or, for a record over several lines, ``file 第 row–last 行``."""
+    key = "row_prefix" if last == row else "rows_prefix"
+    return TEMPLATES[key][lang].format(file=file, row=row, last=last)
 
 
 def _take(values, pos: np.ndarray) -> list:
@@ -214,15 +228,25 @@ def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
 _KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "agency_id"}
 
 
-def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray) -> tuple[dict, _Failures]:
-    """Parse and check every column; ``columns`` is emptied as it goes so memory is released."""
+def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray,
+                    ends: np.ndarray | None = None) -> tuple[dict, _Failures]:
+    """Parse and check every column; ``columns`` is emptied as it goes so memory is released.
+
+    ``ends`` holds each row's last line where records may span lines (CSV).
+    """
     order = {c.name: i for i, c in enumerate(table.columns)}
-    fails = _Failures(file, rows, order)
+    fails = _Failures(file, rows, order, ends)
+    spans = ends is not None and bool((ends != rows).any())
     values: dict[str, np.ndarray] = {}
     texts: dict[str, pa.Array] = {}  # cells as written, for messages
 
     def one(col: Column):
         raw_values = columns.pop(col.name)
+        if spans and not col.multiline:
+            # a line break in a name, code, date or number is the trace of an unpaired quote
+            # that swallowed the lines between into one record
+            broken = bool_mask(pc.fill_null(pc.match_substring_regex(raw_values, "[\\r\\n]"), False))
+            fails.add(broken & (ends != rows), col.name, "line_break", _shorten(raw_values, broken), first=rows, last=ends)
         fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
         if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
             if col.nonempty:
@@ -266,6 +290,21 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         is_agency = bool_mask(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
         fails.add(is_agency & agency, "agency_id", "agency_required", texts["agency_id"])
     return values, fails
+
+
+def _short_text(v: str | None, limit: int = 200) -> str:
+    """``v`` cut to ``limit`` characters with line breaks shown as ⏎, for messages: a record that
+    swallowed the rest of a file must not put the file into rejected.csv."""
+    v = (v or "").replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
+    return v if len(v) <= limit else v[: limit // 2] + " … " + v[-limit // 2:]
+
+
+def _shorten(values: pa.ChunkedArray, mask: np.ndarray) -> np.ndarray:
+    """The cells in ``mask`` as :func:`_short_text`, None elsewhere."""
+    out = np.empty(len(mask), dtype=object)
+    for i in np.flatnonzero(mask):
+        out[i] = _short_text(values[int(i)].as_py())
+    return out
 
 
 def _has_duplicates(key: pa.Array) -> bool:
@@ -316,16 +355,16 @@ def _frame(table: Table, values: dict, keep: np.ndarray) -> pd.DataFrame:
 def _malformed_frame(raw: RawTable) -> pd.DataFrame:
     if not raw.malformed:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTED_COLUMNS})
-    pz, pe = TEMPLATES["row_prefix"]
     zh_t, en_t = TEMPLATES["malformed_row"]
+    texts = [_short_text(t) for _, _, t in raw.malformed]
     return pd.DataFrame(
         {
             "table": raw.name,
-            "row": [r for r, _ in raw.malformed],
+            "row": [r for r, _, _ in raw.malformed],
             "column": "",
-            "value": [t for _, t in raw.malformed],
-            "message_zh": [pz.format(file=raw.file, row=r) + zh_t.format(value=t) for r, t in raw.malformed],
-            "message_en": [pe.format(file=raw.file, row=r) + en_t.format(value=t) for r, t in raw.malformed],
+            "value": texts,
+            "message_zh": [_prefix(0, raw.file, r, e) + zh_t.format(value=t) for (r, e, _), t in zip(raw.malformed, texts)],
+            "message_en": [_prefix(1, raw.file, r, e) + en_t.format(value=t) for (r, e, _), t in zip(raw.malformed, texts)],
         }
     )
 
@@ -352,11 +391,11 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
                     empty[c.name] = np.array([], dtype=np.float64)
             tables[name] = _frame(table, empty, np.zeros(0, dtype=bool))
             continue
-        n_rows, malformed = raw.data.num_rows, _malformed_frame(raw)
+        n_rows, malformed, lines = raw.data.num_rows, _malformed_frame(raw), raw.line_count
         columns = {c: raw.data.column(c) for c in raw.data.column_names}
-        file, rows = raw.file, raw.rows
+        file, rows, ends = raw.file, raw.rows, raw.last_rows
         del raw  # the raw text is released column by column while parsing
-        values, fails = _validate_table(table, columns, file, rows)
+        values, fails = _validate_table(table, columns, file, rows, ends)
         if table.references:
             _check_references(values, fails, table, policy_ids)
         bad = fails.mask(n_rows)
@@ -366,7 +405,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
         tables[name] = _frame(table, values, ~bad)
         part = pd.concat([fails.frame(name), malformed], ignore_index=True)
         rejected_parts.append(part)
-        counts[name] = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed))
+        counts[name] = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed), lines_in=lines)
         del values, columns
     rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else pd.DataFrame(columns=REJECTED_COLUMNS)
     order = {n: i for i, n in enumerate(ORDER)}
@@ -396,7 +435,7 @@ def validate_one(raw: RawTable, policy_ids) -> tuple[pd.DataFrame, pd.DataFrame]
     table = TABLES[raw.name]
     n_rows, malformed = raw.data.num_rows, _malformed_frame(raw)
     columns = {c: raw.data.column(c) for c in raw.data.column_names}
-    values, fails = _validate_table(table, columns, raw.file, raw.rows)
+    values, fails = _validate_table(table, columns, raw.file, raw.rows, raw.last_rows)
     if table.references:
         known = pa.array(list(policy_ids), pa.string())
         _check_references(values, fails, table, _PolicyIds(known, pa.array([], pa.string())))

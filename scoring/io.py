@@ -9,6 +9,8 @@ Structural problems raise :class:`~scoring.errors.SubmissionError`.
 from __future__ import annotations
 
 import codecs
+import csv
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import json
@@ -27,16 +29,22 @@ from .schema import TABLE_ALIASES, TABLES, Table
 
 EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
 _HASHER = ThreadPoolExecutor(max_workers=1)
+_LINES = ThreadPoolExecutor(max_workers=1)
 _CHUNK = 1 << 24
+#: Largest CSV field read (characters): Arrow's block size. Larger fields are refused by row.
+FIELD_LIMIT = 1 << 24
 
 
 @dataclass(frozen=True)
 class RawTable:
     """One table as read: every cell text (or null), canonical column names.
 
-    ``rows`` holds each data row's number in its file (1-based, header = row 1).
+    ``rows`` holds each data row's number in its file (1-based, header = row 1): for a
+    CSV, the physical line on which the record starts, and ``last_rows`` the line on which
+    it ends (a quoted value may hold line breaks). ``lines`` counts the physical data lines
+    below the header, blank lines included, so that every line is accounted for.
     ``malformed`` lists rows the reader could not split into the header's columns,
-    as ``(row, text)``; intake rejects them.
+    as ``(row, last_row, text)``; intake rejects them.
     """
 
     name: str
@@ -44,9 +52,20 @@ class RawTable:
     sha256: str
     data: pa.Table
     rows: np.ndarray
-    malformed: tuple[tuple[int, str], ...] = field(default=())
+    malformed: tuple[tuple[int, int, str], ...] = field(default=())
     extra_columns: tuple[str, ...] = field(default=())
     absent_columns: tuple[str, ...] = field(default=())
+    last_rows: np.ndarray | None = None
+    lines: int | None = None
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Each data row's last line (its first line where no record spans lines)."""
+        return self.rows if self.last_rows is None else self.last_rows
+
+    @property
+    def line_count(self) -> int:
+        return self.data.num_rows + len(self.malformed) if self.lines is None else self.lines
 
 
 def sha256_file(path: Path) -> str:
@@ -154,30 +173,87 @@ def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
     return table, bad
 
 
-def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, list[tuple[int, str]]]:
+@dataclass(frozen=True)
+class _Lines:
+    """Where each CSV record lies in the file: first and last physical line (1-based)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    data_lines: int  # physical lines below the header, blank lines included
+
+
+def _record_lines(path: Path, enc: str, label: str) -> _Lines:
+    """Walk the file with the standard CSV grammar and note each record's first and last line.
+
+    Arrow reports records, not lines: a quoted value with line breaks or a blank line would
+    shift every later row number. A field larger than :data:`FIELD_LIMIT` is refused here,
+    naming its line, instead of as an Arrow block error without one.
+    """
+    starts, ends = array("q"), array("q")
+    prev = 0
+    old = csv.field_size_limit(FIELD_LIMIT)
+    try:
+        with open(path, encoding="utf-8-sig" if enc == "utf-8" else enc, newline="") as f:
+            reader = csv.reader(f)
+            try:
+                for rec in reader:
+                    if rec:  # a blank line holds no record
+                        starts.append(prev + 1)
+                        ends.append(reader.line_num)
+                    prev = reader.line_num
+            except csv.Error as e:
+                if "field larger than field limit" in str(e):
+                    raise _fail("field_too_large", file=label, row=prev + 1, limit=FIELD_LIMIT) from None
+                raise _fail("not_a_table", file=label, detail=f"line {prev + 1}: {e}") from None
+    finally:
+        csv.field_size_limit(old)
+    s, e = np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64)
+    header_end = int(e[0]) if len(e) else 0
+    return _Lines(s[1:], e[1:], prev - header_end)
+
+
+def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, np.ndarray, int, list[tuple[int, int, str]]]:
     """Read a CSV as text columns. UTF-8 is tried first (Arrow validates it while reading);
-    a file that is not UTF-8 is checked whole against GB18030 before it is read as such."""
+    a file that is not UTF-8 is checked whole against GB18030 before it is read as such.
+
+    Returns the table, each row's first and last physical line, the number of data lines
+    and the malformed records as ``(line, last line, text)``.
+    """
     enc = "utf-8"
     try:
         try:
+            lines = _LINES.submit(_record_lines, path, enc, label)  # beside Arrow, which releases the GIL
             table, bad = _read_csv_as(path, enc, True)
         except (UnicodeDecodeError, pa.ArrowInvalid) as e:
             if isinstance(e, pa.ArrowInvalid) and "utf8" not in str(e).lower() and "utf-8" not in str(e).lower():
                 raise
+            try:
+                lines.result()
+            except (UnicodeDecodeError, SubmissionError):
+                pass
             enc = _detect_encoding(path)
+            lines = _LINES.submit(_record_lines, path, enc, label)
             table, bad = _read_csv_as(path, enc, True)
-        if bad:
-            # Quoted line breaks look like malformed rows to the fast reader: read again allowing them,
-            # single-threaded so that rows still malformed get their numbers.
+        where = lines.result()
+        if bad or (where.ends != where.starts).any():
+            # The fast reader splits blocks at line breaks: a record over several lines is read
+            # again allowing them, single-threaded so that malformed rows get their numbers.
             table, bad = _read_csv_as(path, enc, False, newlines=True)
     except pa.ArrowInvalid as e:
+        where = lines.result()  # a field too large for Arrow is named by its line here
         if "Empty CSV file" in str(e):
             raise _fail("empty_file", file=label) from None
         raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
-    skipped = np.array(sorted(n for n, _ in bad), dtype=np.int64)
-    total = table.num_rows + len(skipped)
-    rows = np.setdiff1d(np.arange(2, total + 2, dtype=np.int64), skipped, assume_unique=True)
-    return table, rows, [(int(n), t) for n, t in sorted(bad)]
+    records = table.num_rows + len(bad)
+    if len(where.starts) != records:
+        # the two readers disagree on where records end: no row number could be trusted
+        raise _fail("ambiguous_quotes", file=label, records=records, found=len(where.starts))
+    # Arrow numbers records from 1 (the header); skipped records are those numbers.
+    skipped = np.array(sorted(n for n, _ in bad), dtype=np.int64) - 2
+    keep = np.ones(records, dtype=bool)
+    keep[skipped] = False
+    malformed = [(int(where.starts[i]), int(where.ends[i]), t) for i, (_, t) in zip(skipped, sorted(bad))]
+    return table, where.starts[keep], where.ends[keep], where.data_lines, malformed
 
 
 def _read_json(path: Path, label: str) -> pa.Table:
@@ -203,11 +279,12 @@ def _read_file(table: Table, path: Path) -> RawTable:
     label = path.name
     if path.stat().st_size == 0:
         raise _fail("empty_file", file=label)
-    malformed: list[tuple[int, str]] = []
+    malformed: list[tuple[int, int, str]] = []
     suffix = path.suffix.lower()
     digest = _HASHER.submit(sha256_file, path)  # hashing runs beside the parse (hashlib releases the GIL)
+    last_rows, lines = None, None
     if suffix == ".csv":
-        data, rows, malformed = _read_csv(path, label)
+        data, rows, last_rows, lines, malformed = _read_csv(path, label)
     else:
         if suffix == ".parquet":
             try:
@@ -220,7 +297,7 @@ def _read_file(table: Table, path: Path) -> RawTable:
     if data.num_columns == 0:
         raise _fail("empty_file", file=label)
     data, extra, absent = _canonical(table, data, label)
-    return RawTable(table.name, label, digest.result(), data, rows, tuple(malformed), extra, absent)
+    return RawTable(table.name, label, digest.result(), data, rows, tuple(malformed), extra, absent, last_rows, lines)
 
 
 def table_for(stem: str) -> str | None:

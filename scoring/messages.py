@@ -46,7 +46,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '列数与表头不符（该行内容 "{value}"），无法读取',
         'has a different number of fields than the header (row text "{value}") and cannot be read',
     ),
+    "line_break": (
+        '含换行（第 {first}–{last} 行被读成一条记录，多半是一个未配对的引号吞并了其间各行），该列不能含换行；值 "{value}"',
+        'holds a line break (lines {first}-{last} were read as one record, most likely an unpaired quote swallowed the lines between); this column cannot hold one; value "{value}"',
+    ),
     "row_prefix": ("{file} 第 {row} 行 ", "{file} row {row}: "),
+    "rows_prefix": ("{file} 第 {row}–{last} 行 ", "{file} lines {row}-{last}: "),
     # --- intake: structural errors (stop the run, exit 2)
     "no_submission": ("找不到提交数据 {path}（应为文件夹或 .xlsx 工作簿）", "submission {path} not found (expected a folder or an .xlsx workbook)"),
     "not_container": ("{path} 不是可读取的提交数据（应为文件夹或 .xlsx 工作簿）", "{path} is not a readable submission (expected a folder or an .xlsx workbook)"),
@@ -61,6 +66,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "duplicate_column": ("{file} 的列 {column} 出现多次", "{file} has the column {column} more than once"),
     "empty_file": ("{file} 是空文件或没有表头行", "{file} is empty or has no header row"),
     "not_a_table": ("{file} 无法作为表格读取：{detail}", "{file} cannot be read as a table: {detail}"),
+    "field_too_large": (
+        "{file} 第 {row} 行起的一个字段超过 {limit} 个字符，无法读取（多半是一个未配对的引号吞并了文件其余部分）",
+        "{file}: a field starting on line {row} is longer than {limit} characters and cannot be read (most likely an unpaired quote swallowed the rest of the file)",
+    ),
+    "ambiguous_quotes": (
+        "{file} 的引号无法一致地解析（读出 {records} 条记录，按行扫描为 {found} 条），行号无法确定；请检查未配对的引号",
+        "{file} has quoting that cannot be read consistently ({records} records read, {found} found by lines), so row numbers cannot be trusted; check for unpaired quotes",
+    ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
 }
 

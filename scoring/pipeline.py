@@ -20,9 +20,10 @@ from .rulebook import RuleResults, Rulebook, load_rulebook, run_rules
 
 def balance_summary(sub: Submission) -> str:
     """Per-table row balance, Chinese first, one line per table."""
-    lines = ["表 / table        读入 in   接收 accepted   拒收 rejected"]
+    lines = ["表 / table        数据行 lines   读入 in   接收 accepted   拒收 rejected"]
     for name, c in sub.counts.items():
-        lines.append(f"{name:<16} {c.rows_in:>8} {c.rows_accepted:>14} {c.rows_rejected:>14}")
+        lines.append(f"{name:<16} {c.lines_in if c.lines_in is not None else c.rows_in:>12} {c.rows_in:>8} "
+                     f"{c.rows_accepted:>14} {c.rows_rejected:>14}")
     missing = [t for t in ("staff", "inspections") if t not in sub.present]
     if missing:
         lines.append("未提供的可选表 / optional tables not supplied: " + ", ".join(missing))
@@ -235,7 +236,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     tables = {}
     for name, c in sub.counts.items():
         tables[name] = {"rows_in": c.rows_in, "rows_scored": c.rows_accepted, "rows_rejected": c.rows_rejected,
-                        "balanced": c.rows_in == c.rows_accepted + c.rows_rejected}
+                        "balanced": c.rows_in == c.rows_accepted + c.rows_rejected,
+                        "lines_in": c.lines_in if c.lines_in is not None else c.rows_in}
     run = {
         "submission": str(submission),
         "input_sha256": {label: digest for label, digest in sub.files.values()},

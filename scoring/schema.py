@@ -83,6 +83,7 @@ class Column:
     min_exclusive: bool = False
     values: dict[str, str] | None = None  # enum code -> Chinese label
     default: str | None = None  # value used when an optional column is absent or empty
+    multiline: bool = False  # free text that may hold line breaks (a report summary, notes)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ SERVICES = Table(
         _opt("checkin_lon", "签到经度", "float", min=-180, max=180),
         _opt("satisfaction", "投保单位满意度", "int", min=1, max=5),
         Column("cost", "服务费用", "money", min=0),
-        _opt("report_summary", "服务报告摘要", "str"),
+        _opt("report_summary", "服务报告摘要", "str", multiline=True),
     ),
 )
 
@@ -201,7 +202,7 @@ INSPECTIONS = Table(
         Column("inspection_date", "核查日期", "date"),
         Column("inspector_org", "核查单位", "str", nonempty=False),
         Column("outcome", "核查结论", "enum", values=OUTCOMES),
-        _opt("notes", "备注", "str"),
+        _opt("notes", "备注", "str", multiline=True),
         _opt("selection", "抽查方式", "enum", values=SELECTIONS, default="targeted"),
     ),
 )

@@ -351,3 +351,101 @@ def test_a_link_out_of_the_submission_folder_is_refused(tmp_path):
     (sub / "services.csv").unlink()
     (sub / "services.csv").symlink_to(sub / "data" / "services.csv")
     assert load_submission(sub).counts["services"].rows_in > 0
+
+
+def _lines(path) -> list[str]:
+    """A CSV rewritten with minimal quoting (as a spreadsheet saves it), as physical lines."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df.to_csv(path, index=False)
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def _save(path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _open_quote(line: str, field: int, closing: bool = False) -> str:
+    f = line.split(",")
+    f[field] = f[field] + '"' if closing else '"' + f[field]
+    return ",".join(f)
+
+
+@pytest.mark.parametrize("column", ["enterprise_name", "insurer_id", "premium"])
+def test_stray_quote_swallowing_lines_is_rejected_naming_its_lines(sub, column):
+    """A quote opened on line 6 and closed on line 9 makes one record of four lines: the record
+    is rejected naming lines 6-9, and the counts say 4 lines were read as one record."""
+    path = sub / "policies.csv"
+    lines = _lines(path)
+    field = lines[0].split(",").index(column)
+    lines[5] = _open_quote(lines[5], field)
+    lines[8] = _open_quote(lines[8], field, closing=True)
+    _save(path, lines)
+    s = load_submission(sub)
+    n = len(world().tables["policies"])
+    c = s.counts["policies"]
+    assert (c.lines_in, c.rows_in) == (n, n - 3)
+    rej = s.rejected[s.rejected["table"] == "policies"]
+    assert rej["row"].tolist() == [6]
+    assert rej["column"].iloc[0] == column
+    assert "第 6–9 行" in rej["message_zh"].iloc[0] and "lines 6-9" in rej["message_en"].iloc[0]
+
+
+def test_blank_lines_do_not_shift_row_numbers(sub):
+    """Rows are physical lines: two blank lines above a bad cell do not move its number."""
+    set_cell(sub, "policies", 10, "employees", "0")
+    path = sub / "policies.csv"
+    lines = _lines(path)
+    lines[3:3] = ["", "\r"]
+    _save(path, lines)
+    s = load_submission(sub)
+    rej = s.rejected[s.rejected["table"] == "policies"]
+    assert rej["row"].tolist() == [14]  # header + 10 data rows + 2 blank lines + 1
+    assert "第 14 行" in rej["message_zh"].iloc[0]
+    n = len(world().tables["policies"])
+    assert (s.counts["policies"].lines_in, s.counts["policies"].rows_in) == (n + 2, n)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["quote", "close", "blank", "truncate"]),
+                          st.integers(1, 60), st.integers(0, 12)), min_size=1, max_size=6))
+def test_every_physical_line_is_accounted_for(clean, tmp_path_factory, corruptions):
+    """Random stray quotes, blank lines and truncated lines: the records' line spans and the blank
+    lines between them cover every line of the file once, and the counts balance."""
+    from scoring.io import read_submission
+
+    sub = tmp_path_factory.mktemp("corrupt")
+    shutil.copy(clean / "policies.csv", sub / "policies.csv")
+    shutil.copy(clean / "services.csv", sub / "services.csv")
+    path = sub / "policies.csv"
+    lines = _lines(path)[:62]
+    for kind, at, field in corruptions:
+        if kind == "blank":
+            lines.insert(at, "")
+        elif kind == "truncate":
+            lines[at] = lines[at][: len(lines[at]) // (field + 2)]
+        else:
+            f = lines[at].split(",")
+            f[field % len(f)] = f[field % len(f)] + '"' if kind == "close" else '"' + f[field % len(f)]
+            lines[at] = ",".join(f)
+    _save(path, lines)
+    physical = path.read_text(encoding="utf-8").split("\n")
+    if physical[-1] == "":
+        physical.pop()  # the last line's line break ends it, it does not start another
+    try:
+        raw = read_submission(sub)["policies"]
+    except SubmissionError as e:  # a quote left open to the end of the file: refused whole, by name
+        assert "policies.csv" in e.message_en
+        return
+    spans = sorted([(int(a), int(b)) for a, b in zip(raw.rows, raw.ends)] + [(r, e) for r, e, _ in raw.malformed])
+    covered = set()
+    for a, b in spans:
+        assert 2 <= a <= b <= len(physical)
+        assert covered.isdisjoint(range(a, b + 1))
+        covered.update(range(a, b + 1))
+    for line in set(range(2, len(physical) + 1)) - covered:
+        assert physical[line - 1].strip("\r") == "", (line, physical[line - 1])
+    assert raw.line_count == len(physical) - 1
+    s = load_submission(sub)
+    c = s.counts["policies"]
+    assert c.rows_in == len(spans) and c.lines_in == len(physical) - 1
+    assert c.rows_in == len(s["policies"]) + c.rows_rejected

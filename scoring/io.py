@@ -14,6 +14,8 @@ from array import array
 from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,13 @@ _LINES = ThreadPoolExecutor(max_workers=1)
 _CHUNK = 1 << 24
 #: Largest CSV field read (characters): Arrow's block size. Larger fields are refused by row.
 FIELD_LIMIT = 1 << 24
+#: Limits on an .xlsx workbook, checked before it is read (a 1 MB file can expand to gigabytes
+#: of XML, and one far cell makes a sheet of 17 billion). Each can be raised by its variable.
+XLSX_LIMITS = {
+    "SCORING_XLSX_MAX_MB": 256,  # uncompressed size of all parts, MiB
+    "SCORING_XLSX_MAX_ROWS": 1_048_576,  # rows per sheet (Excel's own limit)
+    "SCORING_XLSX_MAX_COLUMNS": 256,  # columns per sheet
+}
 
 
 @dataclass(frozen=True)
@@ -330,13 +339,37 @@ def _require_tables(path: Path, found) -> None:
             raise _fail("missing_table", path=path, table=t.name, table_zh=t.zh)
 
 
-def _read_workbook(path: Path) -> dict[str, RawTable]:
+def _limit(name: str) -> int:
+    try:
+        return int(os.environ.get(name, XLSX_LIMITS[name]))
+    except ValueError:
+        return XLSX_LIMITS[name]
+
+
+def open_workbook(path: Path):
+    """Open an .xlsx read-only after checking its uncompressed size against :data:`XLSX_LIMITS`.
+
+    The zip directory is read first: the sizes it states bound what decompression may produce
+    (a part that expands beyond its stated size fails its check).
+    """
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with zipfile.ZipFile(path) as zf:
+            size = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise _fail("not_a_table", file=path.name, detail=str(e) or type(e).__name__) from None
+    limit = _limit("SCORING_XLSX_MAX_MB")
+    if size > limit << 20:
+        raise _fail("xlsx_too_large", file=path.name, size=size >> 20, limit=limit, var="SCORING_XLSX_MAX_MB")
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a file that is not a workbook
         raise _fail("not_a_table", file=path.name, detail=str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+
+
+def _read_workbook(path: Path) -> dict[str, RawTable]:
+    wb = open_workbook(path)
     digest = sha256_file(path)
     out: dict[str, RawTable] = {}
     allowed = ", ".join(f"{t.name}/{t.zh}" for t in TABLES.values())
@@ -354,28 +387,61 @@ def _read_workbook(path: Path) -> dict[str, RawTable]:
     return out
 
 
+def _check_dimensions(ws, label: str) -> None:
+    """Refuse a sheet whose stated extent is beyond :data:`XLSX_LIMITS` before iterating it:
+    the reader pads every row to the sheet's width and every gap up to its last row."""
+    from openpyxl.utils import range_boundaries
+
+    try:
+        _, _, cols, rows = range_boundaries(ws.calculate_dimension())
+    except (ValueError, TypeError):
+        return  # no stated extent: only the cells present are read
+    for var, n, zh, en in (("SCORING_XLSX_MAX_ROWS", rows, "行", "rows"), ("SCORING_XLSX_MAX_COLUMNS", cols, "列", "columns")):
+        if n is not None and n > _limit(var):
+            raise _fail("sheet_too_large", file=label, extent=ws.calculate_dimension(), n=n, what_zh=zh, what_en=en,
+                        limit=_limit(var), var=var)
+
+
 def sheet_table(ws, name: str, label: str, digest: str) -> RawTable:
     """One worksheet (openpyxl) as the raw table ``name``: header row, then data rows as text.
 
-    Blank sheet rows are skipped; each data row keeps its sheet row number for messages.
+    Blank sheet rows are skipped; each data row keeps its sheet row number for messages. A row
+    with a value beyond the header's columns is malformed (its value would have no column). A
+    sheet beyond :data:`XLSX_LIMITS`, or whose XML cannot be read (truncated, or declaring
+    entities), is refused naming the row where reading stopped.
     """
-    it = ws.iter_rows(values_only=True)
-    header = next(it, None)
-    if header is None or all(h is None for h in header):
-        raise _fail("empty_file", file=label)
-    width = len(header)
-    cols: list[list] = [[] for _ in range(width)]
-    numbers: list[int] = []
-    for number, r in enumerate(it, start=2):
-        if r is None or all(v is None for v in r):
-            continue  # a blank sheet row is not a data row; numbering stays the sheet's
-        numbers.append(number)
-        for i in range(width):
-            cols[i].append(_cell_text(r[i] if i < len(r) else None))
+    _check_dimensions(ws, label)
+    number = 1
+    try:
+        it = ws.iter_rows(values_only=True)
+        header = next(it, None)
+        if header is None or all(h is None for h in header):
+            raise _fail("empty_file", file=label)
+        width = max(i for i, h in enumerate(header) if h is not None) + 1  # rows are padded to the sheet's width
+        header = header[:width]
+        cols: list[list] = [[] for _ in range(width)]
+        numbers: list[int] = []
+        malformed: list[tuple[int, int, str]] = []
+        for number, r in enumerate(it, start=2):
+            if r is None or all(v is None for v in r):
+                continue  # a blank sheet row is not a data row; numbering stays the sheet's
+            if any(v is not None for v in r[width:]):
+                malformed.append((number, number, ",".join("" if v is None else _cell_text(v) for v in r)))
+                continue
+            numbers.append(number)
+            for i in range(width):
+                cols[i].append(_cell_text(r[i] if i < len(r) else None))
+    except SubmissionError:
+        raise
+    except Exception as e:  # the XML parser's many errors: truncated parts, forbidden entities
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise _fail("sheet_unreadable", file=label, row=number + 1, detail=f"{type(e).__name__}: {detail}") from None
     rows = np.array(numbers, dtype=np.int64)
-    data = pa.table({f"{h}" if h is not None else f"_col{i}": pa.array(cols[i], pa.string()) for i, h in enumerate(header)})
+    names = [f"{h}" if h is not None else f"_col{i}" for i, h in enumerate(header)]
+    # a list, not a dict: a header written twice must reach the duplicate check, not overwrite
+    data = pa.table([pa.array(c, pa.string()) for c in cols], names=names)
     data, extra, absent = _canonical(TABLES[name], data, label)
-    return RawTable(name, label, digest, data, rows, (), extra, absent)
+    return RawTable(name, label, digest, data, rows, tuple(malformed), extra, absent, None, number - 1)
 
 
 def _cell_text(v) -> str | None:

@@ -74,6 +74,18 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{file} 的引号无法一致地解析（读出 {records} 条记录，按行扫描为 {found} 条），行号无法确定；请检查未配对的引号",
         "{file} has quoting that cannot be read consistently ({records} records read, {found} found by lines), so row numbers cannot be trusted; check for unpaired quotes",
     ),
+    "xlsx_too_large": (
+        "{file} 解压后为 {size} MiB，超过上限 {limit} MiB，未读取；请改用 CSV 或 Parquet 提交，或设置环境变量 {var} 提高上限",
+        "{file} expands to {size} MiB, above the limit of {limit} MiB, and was not read; submit CSV or Parquet instead, or raise the limit with the environment variable {var}",
+    ),
+    "sheet_too_large": (
+        "{file} 的范围为 {extent}（{n} {what_zh}），超过上限 {limit}，未读取；请删除多余的单元格，或设置环境变量 {var} 提高上限",
+        "{file} spans {extent} ({n} {what_en}), above the limit of {limit}, and was not read; delete the stray cells, or raise the limit with the environment variable {var}",
+    ),
+    "sheet_unreadable": (
+        "{file} 第 {row} 行附近的内容无法读取（{detail}）：工作簿已损坏或含有不允许的 XML 实体",
+        "{file} cannot be read near row {row} ({detail}): the workbook is damaged or declares XML entities, which are not allowed",
+    ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
 }
 

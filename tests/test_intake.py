@@ -260,6 +260,85 @@ def test_structural_unknown_sheet(tmp_path):
     _expect_structural(path, "无法识别的工作表 备忘", tmp_path)
 
 
+@pytest.fixture(scope="module")
+def small_xlsx(tmp_path_factory):
+    from datasets.synth import write_xlsx
+
+    return write_xlsx(world(60, 5), tmp_path_factory.mktemp("xlsx") / "sub.xlsx")
+
+
+def _patched_sheet(src, dst, change):
+    """Copy the workbook ``src`` to ``dst`` with the first sheet's XML passed through ``change``."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            zout.writestr(info, change(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return dst
+
+
+def _far_cell(src, dst):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src)
+    wb.worksheets[0]["XFD1048576"] = "x"
+    wb.save(dst)
+    return dst
+
+
+def _duplicate_header(src, dst):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src)
+    ws = wb.worksheets[0]
+    ws.cell(1, ws.max_column + 1, ws.cell(1, 2).value)
+    wb.save(dst)
+    return dst
+
+
+XXE = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><worksheet'
+
+# (how the workbook is spoiled, fragment of the Chinese message)
+HOSTILE_XLSX = [
+    (_far_cell, "超过上限 256"),  # one cell at XFD1048576: refused before 17 billion cells are padded
+    (_duplicate_header, "出现多次"),  # the CSV path exits 2 for the same input
+    (lambda s, d: _patched_sheet(s, d, lambda x: x.replace(b"<worksheet", XXE, 1)), "无法作为表格读取"),
+    (lambda s, d: _patched_sheet(s, d, lambda x: x[: len(x) // 2]), "行附近的内容无法读取"),
+]
+
+
+@pytest.mark.parametrize("spoil, fragment", HOSTILE_XLSX)
+def test_hostile_workbook_exits_2_naming_it(small_xlsx, tmp_path, spoil, fragment):
+    path = spoil(small_xlsx, tmp_path / "bad.xlsx")
+    e = _expect_structural(path, fragment, tmp_path)
+    assert "bad.xlsx" in e.message_zh and "bad.xlsx" in e.message_en
+
+
+def test_workbook_over_the_size_limit_is_refused_before_reading(small_xlsx, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCORING_XLSX_MAX_MB", "0")
+    e = _expect_structural(small_xlsx, "超过上限 0 MiB", tmp_path)
+    assert "SCORING_XLSX_MAX_MB" in e.message_zh and "SCORING_XLSX_MAX_MB" in e.message_en
+    monkeypatch.setenv("SCORING_XLSX_MAX_MB", "64")
+    assert load_submission(small_xlsx).rejected.empty
+
+
+def test_xlsx_value_beyond_the_header_is_a_rejected_row(small_xlsx, tmp_path):
+    """A value in a column without a header would be lost: its row is rejected as malformed."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(small_xlsx)
+    ws = wb.worksheets[0]
+    ws.cell(4, ws.max_column + 2, "多出的值")
+    ws.insert_rows(3)  # a blank row above: numbers stay the sheet's
+    wb.save(tmp_path / "wide.xlsx")
+    s = load_submission(tmp_path / "wide.xlsx")
+    rej = s.rejected[s.rejected["table"] == "policies"]
+    assert rej["row"].tolist() == [5] and "列数与表头不符" in rej["message_zh"].iloc[0]
+    assert s.counts["policies"].rows_in == len(world(60, 5).tables["policies"])
+    assert s.counts["policies"].lines_in == s.counts["policies"].rows_in + 1
+
+
 def test_cli_exit_code_2_on_structural_error(sub, tmp_path):
     from typer.testing import CliRunner
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from ..errors import ReviewError, SubmissionError
-from ..io import sha256_file, sheet_table
+from ..io import open_workbook, sha256_file, sheet_table
 from ..intake import REJECTED_COLUMNS, validate_one
 from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
 from .run import ReviewRun
@@ -210,13 +210,8 @@ class ImportResult:
 
 def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, reviewer: str) -> ImportResult:
     """Read a filled review workbook back into ``store`` (see the module docstring)."""
-    import openpyxl
-
     path = Path(path)
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types for a file that is not a workbook
-        raise SubmissionError(f"{path.name} 不是可读取的 Excel 工作簿：{e}", f"{path.name} is not a readable Excel workbook: {e}") from None
+    wb = open_workbook(path)
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
         raw = sheet_table(ws, "inspections", f"{path.name}[{ws.title}]", sha256_file(path))

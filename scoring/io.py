@@ -116,7 +116,11 @@ def _canonical(table: Table, data: pa.Table, file: str) -> tuple[pa.Table, tuple
             raise _fail("duplicate_column", file=file, column=canon)
         seen.add(canon)
         names.append(canon)
-        arrays.append(_as_text(col))
+        try:
+            arrays.append(_as_text(col))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # a list, struct or binary column holds no cell a contract column can take
+            raise _fail("nested_column", file=file, column=str(name), type=str(col.type)[:80]) from None
     for c in table.columns:
         if c.name not in seen:
             if not c.optional:
@@ -276,10 +280,17 @@ def _read_json(path: Path, label: str) -> pa.Table:
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise ValueError("expected an array of records / 应为记录数组")
         keys: dict[str, None] = {}
-        for r in records:
+        for i, r in enumerate(records):
             keys.update(dict.fromkeys(r))
+            for k, v in r.items():
+                if isinstance(v, (dict, list)):
+                    raise _fail("nested_value", file=label, row=i + 2, record=i + 1, column=k)
         cols = {k: [None if r.get(k) is None else str(r[k]) for r in records] for k in keys}
         return pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
+    except SubmissionError:
+        raise
+    except RecursionError:
+        raise _fail("not_a_table", file=label, detail="nested too deeply / 嵌套层数过多") from None
     except (ValueError, pa.ArrowInvalid) as e:
         raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
 

@@ -67,8 +67,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "empty_file": ("{file} 是空文件或没有表头行", "{file} is empty or has no header row"),
     "not_a_table": ("{file} 无法作为表格读取：{detail}", "{file} cannot be read as a table: {detail}"),
     "field_too_large": (
-        "{file} 第 {row} 行起的一个字段超过 {limit} 个字符，无法读取（多半是一个未配对的引号吞并了文件其余部分）",
-        "{file}: a field starting on line {row} is longer than {limit} characters and cannot be read (most likely an unpaired quote swallowed the rest of the file)",
+        "{file} 第 {row} 行起的一个字段超过 {limit} 个字符，无法读取（若非有意，多半是一个未配对的引号吞并了其后各行）",
+        "{file}: a field starting on line {row} is longer than {limit} characters and cannot be read (if not intended, an unpaired quote has swallowed the lines after it)",
     ),
     "ambiguous_quotes": (
         "{file} 的引号无法一致地解析（读出 {records} 条记录，按行扫描为 {found} 条），行号无法确定；请检查未配对的引号",
@@ -85,6 +85,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "sheet_unreadable": (
         "{file} 第 {row} 行附近的内容无法读取（{detail}）：工作簿已损坏或含有不允许的 XML 实体",
         "{file} cannot be read near row {row} ({detail}): the workbook is damaged or declares XML entities, which are not allowed",
+    ),
+    "nested_column": (
+        "{file} 的列 {column} 是嵌套或二进制类型（{type}），无法作为单元格读取；每列应为文本、数字或日期",
+        "{file}: column {column} has a nested or binary type ({type}) and cannot be read as cells; each column must be text, a number or a date",
+    ),
+    "nested_value": (
+        "{file} 第 {record} 条记录（第 {row} 行）的 {column} 是对象或数组，无法作为单元格读取；每个值应为文本、数字或日期",
+        "{file} record {record} (row {row}): {column} is an object or array and cannot be read as a cell; each value must be text, a number or a date",
     ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
 }

@@ -339,6 +339,55 @@ def test_xlsx_value_beyond_the_header_is_a_rejected_row(small_xlsx, tmp_path):
     assert s.counts["policies"].lines_in == s.counts["policies"].rows_in + 1
 
 
+def _list_parquet(sub):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    st = pd.read_csv(sub / "staff.csv", dtype=str, keep_default_na=False)
+    (sub / "staff.csv").unlink()
+    t = pa.Table.from_pandas(st).set_column(1, "agency_id", pa.array([[x] for x in st["agency_id"]], pa.list_(pa.string())))
+    pq.write_table(t, sub / "staff.parquet")
+
+
+def _nested_json(sub):
+    import json
+
+    recs = pd.read_csv(sub / "staff.csv", dtype=str, keep_default_na=False).to_dict("records")
+    recs[3]["agency_id"] = {"x": [1, 2]}
+    (sub / "staff.csv").unlink()
+    (sub / "staff.json").write_text(json.dumps(recs, ensure_ascii=False), encoding="utf-8")
+
+
+def _deep(sub, suffix, text):
+    (sub / "staff.csv").unlink()
+    (sub / f"staff{suffix}").write_text(text, encoding="utf-8")
+
+
+def _huge_field(sub):
+    from scoring.io import FIELD_LIMIT
+
+    lines = (sub / "staff.csv").read_text(encoding="utf-8").split("\n")
+    lines[5] = lines[5].replace(",", ',"' + "甲" * (FIELD_LIMIT + 1) + '",', 1)
+    (sub / "staff.csv").write_text("\n".join(lines), encoding="utf-8")
+
+
+# (how a table is spoiled, fragment of the Chinese message): each exits 2 naming the file and, where
+# one exists, the row, instead of an Arrow or Python traceback
+UNREADABLE = [
+    (_list_parquet, "staff.parquet 的列 agency_id 是嵌套或二进制类型"),
+    (_nested_json, "staff.json 第 4 条记录（第 5 行）的 agency_id 是对象或数组"),
+    (lambda sub: _deep(sub, ".json", "[" * 100_000 + "]" * 100_000), "staff.json 无法作为表格读取"),
+    (lambda sub: _deep(sub, ".jsonl", '{"staff_id":' + '{"a":' * 2000 + "1" + "}" * 2001 + "\n"), "staff.jsonl 的列 staff_id"),
+    (_huge_field, "staff.csv 第 6 行起的一个字段超过"),
+]
+
+
+@pytest.mark.parametrize("spoil, fragment", UNREADABLE)
+def test_unreadable_table_exits_2_naming_file_and_row(sub, tmp_path, spoil, fragment):
+    spoil(sub)
+    _expect_structural(sub, fragment, tmp_path)
+
+
 def test_cli_exit_code_2_on_structural_error(sub, tmp_path):
     from typer.testing import CliRunner
 

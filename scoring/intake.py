@@ -104,9 +104,12 @@ class _Failures:
         self.order = order
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask: np.ndarray, column: str, key: str, values, **fields) -> None:
+    def add(self, mask: np.ndarray, column: str, key: str, values, rank: int | None = None, **fields) -> None:
         """Record a failure of ``column`` on the rows in ``mask``; ``values`` (and array ``fields``)
-        may be Arrow or NumPy arrays: only the failing positions are turned into text."""
+        may be Arrow or NumPy arrays: only the failing positions are turned into text.
+
+        Failures of a row are listed by ``rank`` (default: the column's place in the table); the
+        first names the row in rejected.csv."""
         pos = np.flatnonzero(mask)
         if len(pos) == 0:
             return
@@ -125,7 +128,7 @@ class _Failures:
             en.append(f"{column} " + en_t.format(**f))
         self.parts.append(
             pd.DataFrame(
-                {"pos": pos, "order": self.order.get(column, -1), "column": column, "value": texts, "zh": zh, "en": en}
+                {"pos": pos, "order": self.order.get(column, -1) if rank is None else rank, "column": column, "value": texts, "zh": zh, "en": en}
             )
         )
 
@@ -323,8 +326,10 @@ def _check_references(values: dict, fails: _Failures, table: Table, policies: "_
         known = bool_mask(pc.is_in(ids, value_set=policies.all))
         rejected = bool_mask(pc.is_in(ids, value_set=policies.rejected))
         present = bool_mask(pc.is_valid(ids))
-        fails.add(present & ~known, col, "unknown_policy", ids)
-        fails.add(present & rejected, col, "policy_rejected", ids)
+        # a row's own failures come first: the cascade from its policy is added after them
+        after = len(table.columns) + 1
+        fails.add(present & ~known, col, "unknown_policy", ids, rank=after)
+        fails.add(present & rejected, col, "policy_rejected", ids, rank=after)
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,22 @@ def test_services_of_a_rejected_policy_are_rejected_with_that_reason(sub):
     assert pid not in set(s["services"]["policy_id"])
 
 
+@pytest.mark.parametrize("table, column, bad", [("services", "cost", "-1"), ("inspections", "outcome", "很好")])
+def test_a_rows_own_failure_comes_before_its_policys(sub, table, column, bad):
+    """A row rejected for its own cell and for its rejected policy is named by its own cell;
+    the cascade reason follows in the message."""
+    rows = pd.read_csv(sub / f"{table}.csv", dtype=str, keep_default_na=False)
+    pid = rows.loc[0, "policy_id"]
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    set_cell(sub, "policies", int(np.flatnonzero(pol["policy_id"] == pid)[0]), "employees", "-3")
+    set_cell(sub, table, 0, column, bad)
+    rej = load_submission(sub).rejected
+    row = rej[(rej["table"] == table) & (rej["row"] == 2)].iloc[0]
+    assert (row["column"], row["value"]) == (column, bad)
+    assert row["message_zh"].index(column) < row["message_zh"].index("已被拒收")
+    assert row["message_en"].index(column) < row["message_en"].index("was rejected")
+
+
 def test_malformed_csv_row_is_rejected_not_dropped(sub):
     with open(sub / "services.csv", "a", encoding="utf-8") as f:
         f.write("SVX,P1,training\n")

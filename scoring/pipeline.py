@@ -120,6 +120,8 @@ def run_evaluate(submission, model_dir=None, capacity: float = 0.10, rulebook: s
             **evaluate_scores(labels, scores, capacity)}
 
 
+POLICY_SCORE_COLUMNS = ["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
+                        "flag", "priority", "reasons", "priority_score"]
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "champion"
 NOT_VISIBLE = [
     {"item": "通知61号（四）", "zh": "将投保作为行政审批、许可前置条件：提交数据中不可见", "en": "insurance as a permit precondition: not visible in a submission"},
@@ -176,6 +178,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     rb = load_rulebook(rulebook)
     step("读取并校验提交数据 / reading and validating")
     sub = load_submission(submission)
+    if sub["policies"].empty:
+        _nothing_to_score(sub, submission, out, rb, as_of, started)
     step("运行规则库 / running the rulebook")
     prep = prepare(sub, rb, as_of)
     step("加载模型并评分 / scoring with the model")
@@ -219,8 +223,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     table["p_missing"] = table["p_missing"].round(6)
     table["p_poor_quality"] = table["p_poor_quality"].round(6)
     table["priority_score"] = table["priority_score"].round(6)
-    policy_scores = table[["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
-                           "flag", "priority", "reasons", "priority_score"]]
+    policy_scores = table[POLICY_SCORE_COLUMNS]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
     lines = pa.chunked_array([c for part in line_parts for c in part.chunks], pa.string())
@@ -233,18 +236,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     ended = policies.set_index("policy_id")["end_date"] < np.datetime64(prep.as_of, "s")
     insurers = summarise(policies, scored, findings, svc, ended, rb)
     finished = dt.datetime.now(dt.timezone.utc)
-    tables = {}
-    for name, c in sub.counts.items():
-        tables[name] = {"rows_in": c.rows_in, "rows_scored": c.rows_accepted, "rows_rejected": c.rows_rejected,
-                        "balanced": c.rows_in == c.rows_accepted + c.rows_rejected,
-                        "lines_in": c.lines_in if c.lines_in is not None else c.rows_in}
     run = {
-        "submission": str(submission),
-        "input_sha256": {label: digest for label, digest in sub.files.values()},
-        "tables": tables,
-        "rows_in": {t: v["rows_in"] for t, v in tables.items()},
-        "rows_rejected": {t: v["rows_rejected"] for t, v in tables.items()},
-        "rows_rejected_total": int(sum(v["rows_rejected"] for v in tables.values())),
+        **_balance(sub, submission),
         "policies_scored": int(n),
         "flagged": int((scored["flag"] != "").sum()),
         "capacity": int(cap),
@@ -274,6 +267,62 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         (tmp / "report.html").write_text(html, encoding="utf-8")
         write_json(run, tmp / "run.json")
     return run
+
+
+def _balance(sub: Submission, submission) -> dict:
+    """The part of ``run.json`` that accounts for every input row."""
+    tables = {}
+    for name, c in sub.counts.items():
+        tables[name] = {"rows_in": c.rows_in, "rows_scored": c.rows_accepted, "rows_rejected": c.rows_rejected,
+                        "balanced": c.rows_in == c.rows_accepted + c.rows_rejected,
+                        "lines_in": c.lines_in if c.lines_in is not None else c.rows_in}
+    return {
+        "submission": str(submission),
+        "input_sha256": {label: digest for label, digest in sub.files.values()},
+        "tables": tables,
+        "rows_in": {t: v["rows_in"] for t, v in tables.items()},
+        "rows_rejected": {t: v["rows_rejected"] for t, v in tables.items()},
+        "rows_rejected_total": int(sum(v["rows_rejected"] for v in tables.values())),
+    }
+
+
+def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, started) -> None:
+    """No policy survived validation: write what explains it (rejected.csv, run.json, a report and
+    the result files with their headers only), then stop with exit 2."""
+    import datetime as dt
+
+    from . import __version__
+    from .intake import REJECTED_COLUMNS, latest_date
+    from .report import render_empty
+    from .insurers import SUMMARY_COLUMNS
+    from .results import write_json
+    from .rulebook import FINDING_COLUMNS
+
+    c = sub.counts["policies"]
+    zh = (f"没有可评分的保单：保单表读入 {c.rows_in} 条记录，全部被拒收" if c.rows_in else "没有可评分的保单：保单表只有表头，没有数据行")
+    en = (f"no policy can be scored: all {c.rows_in} records of the policies table were rejected" if c.rows_in
+          else "no policy can be scored: the policies table has a header and no data rows")
+    zh += f"。原因见 {Path(out) / 'rejected.csv'}；run.json 与 report.html 已写出。"
+    en += f". The reasons are in {Path(out) / 'rejected.csv'}; run.json and report.html were written."
+    run = {
+        **_balance(sub, submission),
+        "policies_scored": 0, "flagged": 0, "capacity": 0,
+        "as_of": str(np.datetime64(as_of, "D") if as_of else latest_date(sub.tables)),
+        "model_version": None, "model_sha256": None, "rulebook_version": rb.version,
+        "status": "nothing_scored", "message_zh": zh, "message_en": en,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "tool_version": __version__,
+    }
+    with atomic_dir(Path(out)) as tmp:
+        for name, columns in (("policy_scores.csv", POLICY_SCORE_COLUMNS), ("findings.csv", FINDING_COLUMNS),
+                              ("insurer_summary.csv", SUMMARY_COLUMNS)):
+            write_csv(pd.DataFrame(columns=columns), tmp / name)
+        (tmp / "explanations.jsonl").write_bytes(b"")
+        write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
+        (tmp / "report.html").write_text(render_empty(run), encoding="utf-8")
+        write_json(run, tmp / "run.json")
+    raise SubmissionError(zh, en)
 
 
 def score_summary(run: dict, out) -> str:

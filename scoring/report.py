@@ -27,6 +27,14 @@ def _env() -> jinja2.Environment:
     return env.from_string(text)
 
 
+def render_empty(run: dict) -> str:
+    """The report of a run in which no policy survived validation: the row balance and why."""
+    overview = {"policies": 0, "rejected": run["rows_rejected_total"], "flagged": 0, "flag_missing": 0, "flag_poor": 0,
+                "critical": 0, "insurers": 0, "capacity": run["capacity"],
+                "balance": [{"table": t, **b} for t, b in run["tables"].items()]}
+    return _env().render(notices=[{"kind": "warn", "text": run["message_zh"]}], run=run, overview=overview)
+
+
 def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
            explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict) -> str:
     flagged = scored[scored["flag"] != ""].sort_values("priority")

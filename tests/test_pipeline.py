@@ -189,3 +189,30 @@ def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, case):
         pipeline.run_score(tmp_path / "nowhere", out, capacity=capacity)
     assert not read
     assert ("--out" in e.value.message_en) if case.startswith(("out", "parent")) else ("--capacity" in e.value.message_zh)
+
+
+@pytest.mark.parametrize("spoil, says", [
+    (lambda df: df.iloc[0:0], "只有表头"),  # a header-only policies file
+    (lambda df: df.assign(employees="0"), "全部被拒收"),  # every policy rejected
+])
+def test_nothing_to_score_still_explains_itself(sub, tmp_path, spoil, says):
+    """No policy survives validation: exit 2, and rejected.csv, run.json and a report say why."""
+    import shutil
+
+    s = tmp_path / "s"
+    shutil.copytree(sub, s)
+    pol = pd.read_csv(s / "policies.csv", dtype=str, keep_default_na=False)
+    pol = spoil(pol)
+    pol.to_csv(s / "policies.csv", index=False)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["score", str(s), "--out", str(out), "--quiet"])
+    assert r.exit_code == 2 and says in r.output and "no policy can be scored" in r.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["policies_scored"] == 0 and run["status"] == "nothing_scored" and says in run["message_zh"]
+    assert all(t["balanced"] for t in run["tables"].values())
+    rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
+    assert len(rejected) == run["rows_rejected_total"] >= len(pol) + len(pd.read_csv(s / "services.csv"))
+    assert list(pd.read_csv(out / "policy_scores.csv").columns)[:3] == ["policy_id", "insurer_id", "region_code"]
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert says in html and "保险机构评级" not in html

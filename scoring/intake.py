@@ -227,6 +227,9 @@ def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
                 fails.add(v > col.max, col.name, "above_max", raw_values, bound=_bound(col.max))
 
 
+#: First characters that make a spreadsheet cell a formula (``results.neutralise`` guards free text).
+_FORMULA_FIRST = pa.array(["=", "+", "-", "@"])
+
 #: Columns whose text as written is kept after parsing, for the messages of cross-column rules.
 _KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "agency_id"}
 
@@ -250,6 +253,12 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
             # that swallowed the lines between into one record
             broken = bool_mask(pc.fill_null(pc.match_substring_regex(raw_values, "[\\r\\n]"), False))
             fails.add(broken & (ends != rows), col.name, "line_break", _shorten(raw_values, broken), first=rows, last=ends)
+        if col.type == "id" or col.name.endswith("_id"):
+            # an identifier a spreadsheet would run as a formula cannot be written as it is and still
+            # join: refused here, so every output keeps identifiers exactly as submitted
+            first = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(raw_values), 0, 1)
+            formula = bool_mask(pc.fill_null(pc.is_in(first, value_set=_FORMULA_FIRST), False))
+            fails.add(formula, col.name, "formula_id", raw_values)
         fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
         if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
             if col.nonempty:

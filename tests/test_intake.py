@@ -156,6 +156,28 @@ def test_a_rows_own_failure_comes_before_its_policys(sub, table, column, bad):
     assert row["message_en"].index(column) < row["message_en"].index("was rejected")
 
 
+@pytest.mark.parametrize("table, column, value", [
+    ("policies", "policy_id", "-2+3"),
+    ("policies", "insurer_id", "=HYPERLINK(\"http://x\")"),
+    ("services", "service_id", "@SUM(A1)"),
+    ("services", "agency_id", "+86"),
+    ("inspections", "inspection_id", " =1+1"),
+])
+def test_identifier_that_a_spreadsheet_would_run_is_refused(sub, table, column, value):
+    """One policy for identifiers: refused at intake, so that every output keeps the ids it
+    writes exactly as submitted (a neutralised '-2+3 in one file and -2+3 in another would not join)."""
+    set_cell(sub, table, 4, column, value)
+    rej = load_submission(sub).rejected
+    row = rej[(rej["table"] == table) & (rej["row"] == 6)].iloc[0]
+    assert row["column"] == column and "电子表格会把它当作公式" in row["message_zh"] and "formula" in row["message_en"]
+
+
+def test_identifiers_with_a_slash_or_a_minus_inside_are_kept(sub):
+    set_cell(sub, "staff", 2, "staff_id", "ST/2023-01")
+    s = load_submission(sub)
+    assert s.rejected.empty and "ST/2023-01" in set(s["staff"]["staff_id"])
+
+
 def test_malformed_csv_row_is_rejected_not_dropped(sub):
     with open(sub / "services.csv", "a", encoding="utf-8") as f:
         f.write("SVX,P1,training\n")

@@ -88,14 +88,16 @@ def test_hostile_text_is_escaped_and_formulas_neutralised(sub, tmp_path):
     flagged = pd.read_csv(out / "policy_scores.csv", dtype=str, keep_default_na=False).iloc[0]["policy_id"]
     row = int((pol["policy_id"] == flagged).to_numpy().nonzero()[0][0])
     set_cell(hostile, "policies", row, "enterprise_name", "<script>alert(1)</script>")
-    set_cell(hostile, "policies", row, "insurer_id", "=HYPERLINK(\"http://x\")")
+    set_cell(hostile, "policies", row + 1, "insurer_id", "=HYPERLINK(\"http://x\")")
     out2 = tmp_path / "o2"
     run_score(hostile, out2)
     html = (out2 / "report.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    scores = (out2 / "policy_scores.csv").read_text(encoding="utf-8")
-    assert "'=HYPERLINK" in scores and ",=HYPERLINK" not in scores
+    # a formula identifier is refused at intake; the text quoted in rejected.csv is neutralised
+    rejected = (out2 / "rejected.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in rejected and ",=HYPERLINK" not in rejected and ',"=HYPERLINK' not in rejected
+    assert "=HYPERLINK" not in (out2 / "policy_scores.csv").read_text(encoding="utf-8-sig")
     assert "http://" not in html.split("<body>")[0]  # no external resources in the head
 
 

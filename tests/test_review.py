@@ -23,6 +23,8 @@ from scoring.review.store import ReviewStore
 from .helpers import set_cell, world
 
 HOSTILE = "<script>alert(1)</script>"
+SLASHED_FROM = world(600, 21).tables["policies"]["policy_id"].iloc[1]
+SLASHED = "P/2023/0001?#%"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,10 @@ def scored(tmp_path_factory):
     base = tmp_path_factory.mktemp("review")
     sub = write_submission(world(600, 21), base / "sub")
     set_cell(sub, "policies", 0, "enterprise_name", HOSTILE)
+    for table in ("policies", "services", "inspections"):  # an id with slashes, as some insurers number policies
+        df = pd.read_csv(sub / f"{table}.csv", dtype=str, keep_default_na=False)
+        df["policy_id"] = df["policy_id"].replace(SLASHED_FROM, SLASHED)
+        df.to_csv(sub / f"{table}.csv", index=False)
     out = base / "run"
     run_score(sub, out)
     return sub, out
@@ -361,3 +367,21 @@ def test_only_bound_host_names_are_answered(run_dir, host, token, status):
     assert r.status_code in ((200, 303) if status == 200 else (status,)), r.text[:200]
     if status == 421:
         assert "Host" in r.text and "主机名" in r.text
+
+
+def test_an_id_with_slashes_can_be_reviewed(run_dir):
+    """Ids holding / ? # % open, take a verdict and redirect back to their own page."""
+    from urllib.parse import quote
+
+    assert SLASHED in set(scores(run_dir)["policy_id"])
+    c = client(create_app(run_dir))
+    path = quote(SLASHED, safe="")
+    page = c.get(f"/policy/{path}")
+    assert page.status_code == 200 and "P/2023/0001?#%" in page.text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    r = c.post(action, data={"outcome": "missing", "selection": "targeted", "inspection_date": "2025-12-01",
+                             "inspector_org": "某安全评价公司", "reviewer": "张三", "notes": "", "csrf_token": token},
+               follow_redirects=True)
+    assert r.status_code == 200 and "P/2023/0001?#%" in r.text
+    assert ReviewStore(run_dir / "review.sqlite").current().set_index("policy_id").at[SLASHED, "outcome"] == "missing"

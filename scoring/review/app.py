@@ -210,11 +210,12 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
                     form=default, errors=errors or [], saved=saved, note=run.submission_note,
                     feature_zh={k: v.zh for k, v in BY_NAME.items()})
 
-    @app.get("/policy/{policy_id}", response_class=HTMLResponse)
+    # ``path``: an id may hold "/" (links encode it, and the server decodes %2F before routing)
+    @app.get("/policy/{policy_id:path}", response_class=HTMLResponse)
     def policy(request: Request, policy_id: str, saved: int = 0):
         return policy_page(request, policy_id, saved=bool(saved))
 
-    @app.post("/policy/{policy_id}/review", response_class=HTMLResponse)
+    @app.post("/policy/{policy_id:path}/review", response_class=HTMLResponse)
     async def review(request: Request, policy_id: str):
         form = await checked_form(request)
         if run.policy(policy_id) is None:
@@ -228,7 +229,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         except ValidationError as e:
             return policy_page(request, policy_id, errors=verdict_errors(e), form={**data, "reasons": reasons}, status=422)
         store.record(v, source="web", client=request.client.host if request.client else "")
-        resp = RedirectResponse(f"/policy/{policy_id}?saved=1", status_code=303)
+        resp = RedirectResponse(f"/policy/{quote(policy_id, safe='')}?saved=1", status_code=303)
         resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")
         return resp
 

@@ -194,27 +194,104 @@ def check_output_dir(out, option: str = "--out") -> None:
                           f"{option} {out} cannot be written ({parent} is not writable)")
 
 
+_TMP, _OLD = "tmp", "old"
+
+
+def _sibling(out: Path, kind: str) -> Path:
+    """A fresh hidden sibling of ``out`` whose name says whose it is: ``.NAME.KIND-PID-XXXX``."""
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-{os.getpid()}-", dir=out.parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(out: Path) -> list[Path]:
+    """Remove what killed runs left beside ``out``: temporary result sets of processes that no
+    longer exist. A previous result set left aside by a run killed mid-swap is put back when
+    ``out`` is missing. Returns the paths removed."""
+    import glob
+
+    removed = []
+    for p in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*-*")):
+        kind, _, rest = p.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in (_TMP, _OLD) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == _OLD and not out.exists() and (p / "set").is_dir():
+            os.replace(p / "set", out)
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _carry_over(out: Path, tmp: Path) -> None:
+    """Give the new set the entries of ``out`` it does not write (a review database, notes), as
+    hard links where possible, so that the old set stays whole until the swap."""
+    for p in out.iterdir():
+        dest = tmp / p.name
+        if dest.exists() or dest.is_symlink():
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.copytree(p, dest, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(p, dest)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
 @contextlib.contextmanager
 def atomic_dir(out: Path):
-    """Yield a temporary directory beside ``out``; on success its files replace ``out``'s.
+    """Yield a temporary directory beside ``out``; on success it replaces ``out`` as a whole.
 
-    On an exception the temporary directory is removed and ``out`` is left untouched.
-    Files already in ``out`` that the run does not write are kept.
+    The switch is one rename: a reader sees the old result set or the new one, never a mix.
+    Entries of ``out`` the run does not write (a review database) are carried over. On an
+    exception the temporary directory is removed and ``out`` is left untouched; temporaries
+    of killed runs are removed on the next run (:func:`clean_stale`).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    clean_stale(out)
+    tmp = _sibling(out, _TMP)
     try:
         yield tmp
+        if out.exists():
+            _carry_over(out, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if not out.exists():
         os.replace(tmp, out)
         return
-    for p in sorted(tmp.rglob("*")):
-        if p.is_file():
-            dest = out / p.relative_to(tmp)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if _exchange(tmp, out):  # tmp now holds the old set
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = _sibling(out, _OLD)  # elsewhere: two renames; between them out is briefly absent, never mixed
+    os.replace(out, old / "set")
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,5 +1,6 @@
 """End to end: ``scoring score`` on small generated submissions."""
 import hashlib
+import os
 import json
 
 import pandas as pd
@@ -218,3 +219,75 @@ def test_nothing_to_score_still_explains_itself(sub, tmp_path, spoil, says):
     assert list(pd.read_csv(out / "policy_scores.csv").columns)[:3] == ["policy_id", "insurer_id", "region_code"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert says in html and "保险机构评级" not in html
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two_renames"])
+def test_result_set_is_swapped_whole(tmp_path, monkeypatch, exchange):
+    """The new set replaces the old one in one switch: no file of the old set survives beside the
+    new ones, except what the run does not write (the review database), which is carried over."""
+    import scoring.results as results
+
+    if not exchange:
+        monkeypatch.setattr(results, "_exchange", lambda a, b: False)
+    out = tmp_path / "run"
+    with results.atomic_dir(out) as tmp:
+        (tmp / "policy_scores.csv").write_text("old\n")
+        (tmp / "findings.csv").write_text("old\n")
+    (out / "review.sqlite").write_bytes(b"verdicts")
+    before = out.stat().st_ino
+    with results.atomic_dir(out) as tmp:
+        (tmp / "policy_scores.csv").write_text("new\n")
+        (tmp / "findings.csv").write_text("new\n")
+    assert out.stat().st_ino != before  # a different directory, switched in whole
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {
+        "policy_scores.csv": b"new\n", "findings.csv": b"new\n", "review.sqlite": b"verdicts"}
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_temporaries_of_killed_runs_are_cleaned_and_a_set_left_aside_is_restored(tmp_path):
+    from scoring.results import atomic_dir
+
+    dead, out = _dead_pid(), tmp_path / "run"
+    (tmp_path / f".run.tmp-{dead}-abc").mkdir()
+    (tmp_path / f".run.tmp-{dead}-abc" / "big.csv").write_text("x" * 1000)
+    (tmp_path / f".run.old-{dead}-def" / "set").mkdir(parents=True)  # killed between two renames
+    (tmp_path / f".run.old-{dead}-def" / "set" / "policy_scores.csv").write_text("previous\n")
+    live = tmp_path / f".run.tmp-{os.getpid()}-ghi"  # a run still going: left alone
+    live.mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out):
+            raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run", live.name])
+    assert (out / "policy_scores.csv").read_text() == "previous\n"
+
+
+def test_killed_score_leaves_only_a_temporary_the_next_run_removes(sub, tmp_path):
+    """SIGKILL of `scoring score` while it writes: the old results stay whole, and the next run
+    removes what the killed one left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    run_score(sub, out)
+    first = (out / "policy_scores.csv").read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "scoring", "score", str(sub), "--out", str(out), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".run.tmp-*")) and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (out / "policy_scores.csv").read_bytes() == first
+    run_score(sub, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]

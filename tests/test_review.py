@@ -178,6 +178,31 @@ def test_csrf_is_refused(run_dir):
     assert ReviewStore(run_dir / "review.sqlite").count() == 0
 
 
+def test_upload_is_refused_before_anything_is_written(run_dir, monkeypatch):
+    """A multipart body (which the form parser would spool to disk) or an oversized form is refused
+    before the form is parsed: no temporary file, no verdict."""
+    import tempfile
+
+    import starlette.formparsers
+
+    from scoring.review import app as review_app
+
+    limit = getattr(review_app, "FORM_LIMIT", 64 * 1024)
+    spooled = []
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile",
+                        lambda *a, **k: spooled.append(1) or tempfile.SpooledTemporaryFile(*a, **k))
+    c = client(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    token = csrf(c, pid)
+    r = c.post(f"/policy/{pid}/review", data={"csrf_token": token, "outcome": "missing"},
+               files={"big": ("big.bin", b"\0" * (2 << 20))}, follow_redirects=False)
+    assert r.status_code == 415 and not spooled
+    r = post(c, pid, token=token, notes="注" * limit)
+    assert r.status_code == 413
+    assert ReviewStore(run_dir / "review.sqlite").count() == 0
+    assert post(c, pid, token=token, notes="正常备注").status_code == 303
+
+
 def test_hostile_text_is_escaped(run_dir):
     c = client(create_app(run_dir))
     pid = world(600, 21).tables["policies"]["policy_id"].iloc[0]

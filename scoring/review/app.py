@@ -49,6 +49,8 @@ TOP_REASONS = 5
 FLAGS = {"flagged": "已标记（全部）", "missing": "疑似服务缺失", "poor_quality": "疑似服务质量差", "unflagged": "未标记", "all": "全部保单"}
 STATUSES = {"all": "全部", "unreviewed": "未复核", "reviewed": "已复核"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+#: Largest verdict form accepted (bytes): notes of a few thousand characters fit many times over.
+FORM_LIMIT = 64 * 1024
 
 
 def _env() -> jinja2.Environment:
@@ -137,10 +139,27 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         return response
 
     async def checked_form(request: Request):
-        """The posted form, once its origin and CSRF token are verified (403 otherwise)."""
+        """The posted form, once its origin and CSRF token are verified (403 otherwise).
+
+        The verdict form is a small URL-encoded body: anything else (a multipart upload, which the
+        form parser would spool to disk before the token is read) is refused unread, and the body
+        is read only up to :data:`FORM_LIMIT` bytes (413 beyond)."""
         origin = request.headers.get("origin")
         if origin and urlsplit(origin).netloc != request.headers.get("host"):
             raise HTTPException(403, "跨站请求被拒绝 / cross-site request refused")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise HTTPException(415, "只接受 URL 编码的表单（不接受文件上传）/ only URL-encoded forms are accepted (no uploads)")
+        too_large = HTTPException(413, f"表单超过 {FORM_LIMIT} 字节 / form larger than {FORM_LIMIT} bytes")
+        length = request.headers.get("content-length", "")
+        if length and (not length.isdigit() or int(length) > FORM_LIMIT):
+            raise too_large
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > FORM_LIMIT:
+                raise too_large
+        request._body = bytes(body)  # Starlette's form parser reads the checked body from here
         form = await request.form()
         session = request.cookies.get("review_session")
         if not session or not hmac.compare_digest(str(form.get("csrf_token", "")).encode(), csrf_for(session).encode()):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,13 +25,55 @@ from pydantic import BaseModel, ConfigDict
 from .intake import Submission
 from .parsing import arrow
 from .results import round_sig
-from .schema import HIGH_RISK_INDUSTRIES, TABLES
+from .messages import TEMPLATES
+from .schema import HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
 
 Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal}
 OP_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=", "ne": "≠"}
 _ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
 EARTH_KM = 6371.0088
+
+#: Columns a service row takes from its policy (:attr:`Context.services`).
+POLICY_COLUMNS_ON_SERVICES = ("insurer_id", "region_code", "enterprise_id", "enterprise_name", "start_date", "end_date",
+                              "enterprise_lat", "enterprise_lon")
+#: Columns computed per scope beyond the submission's own, with their type class.
+DERIVED = {
+    "policy": {"province": "text", "prefecture": "text", "ended": "bool", "n_services": "number", "spend": "number"},
+    "service": {"provider": "text"},
+}
+_TYPE_CLASS = {"int": "number", "money": "number", "float": "number", "date": "date", "bool": "bool", "enum": "enum"}
+
+
+class ColumnInfo(NamedTuple):
+    type: str  # number, date, bool, enum or text
+    values: tuple[str, ...] = ()  # an enum's codes
+
+
+def frame_columns(scope: str) -> dict[str, ColumnInfo]:
+    """The columns a rule of ``scope`` can name, with their type class (for checks at load)."""
+    def info(c):
+        return ColumnInfo(_TYPE_CLASS.get(c.type, "text"), tuple(c.values or ()))
+
+    pol = {c.name: info(c) for c in TABLES["policies"].columns}
+    if scope == "service":
+        out = {c.name: info(c) for c in TABLES["services"].columns}
+        out.update({n: pol[n] for n in POLICY_COLUMNS_ON_SERVICES})
+    else:  # policy, region and insurer rules read the policies frame
+        out = pol
+        scope = "policy"
+    out.update({n: ColumnInfo(t) for n, t in DERIVED[scope].items()})
+    return out
+
+
+class Ref(NamedTuple):
+    """A column a rule's parameter names: where, which, the type classes it may have, and for an
+    enum column the values the parameter uses (each must be one of the column's)."""
+
+    field: str
+    column: str
+    types: tuple[str, ...] = ("number", "date", "bool", "enum", "text")
+    values: tuple = ()
 
 
 # ------------------------------------------------------------------------------ context
@@ -44,6 +86,7 @@ class Context:
         self.sub = sub
         self.as_of = np.datetime64(as_of, "s")
         self.present = sub.present
+        self._items: dict[str, np.ndarray] = {}
 
     def has(self, requirement: str) -> bool:
         """``"staff"`` (a table) or ``"services.checkin_lat"`` (an optional column) is present."""
@@ -61,13 +104,19 @@ class Context:
             ended=(p["end_date"] < self.as_of).to_numpy(),
         )
         agg = self.service_aggregates
-        return p.join(agg, on="policy_id").fillna({"n_services": 0, "spend": 0.0, "n_hazard_inspection": 0})
+        return p.join(agg, on="policy_id").fillna({"n_services": 0, "spend": 0.0})
 
     @cached_property
     def service_aggregates(self) -> pd.DataFrame:
-        s = self.sub["services"]
-        g = s.assign(_hi=(s["service_item"] == "hazard_inspection").to_numpy()).groupby("policy_id", sort=False)
-        return pd.DataFrame({"n_services": g.size(), "spend": g["cost"].sum(), "n_hazard_inspection": g["_hi"].sum()})
+        g = self.sub["services"].groupby("policy_id", sort=False)
+        return pd.DataFrame({"n_services": g.size(), "spend": g["cost"].sum()})
+
+    def item_count(self, item: str) -> np.ndarray:
+        """Services of ``item`` per policy, aligned with :attr:`policies` (computed for any item a rule names)."""
+        if item not in self._items:
+            is_item = (self.sub["services"]["service_item"] == item).to_numpy()
+            self._items[item] = np.bincount(self.policy_pos, weights=is_item, minlength=len(self.sub["policies"]))
+        return self._items[item]
 
     @cached_property
     def policy_pos(self) -> np.ndarray:
@@ -79,8 +128,7 @@ class Context:
         s = self.sub["services"].reset_index(drop=True)
         p = self.sub["policies"]
         pos = pa.array(self.policy_pos)
-        for c in ("insurer_id", "region_code", "enterprise_id", "enterprise_name", "start_date", "end_date",
-                  "enterprise_lat", "enterprise_lon"):
+        for c in POLICY_COLUMNS_ON_SERVICES:
             col = p[c]
             if hasattr(col.array, "__arrow_array__"):
                 s[c] = pc.take(arrow(col), pos).to_pandas()
@@ -135,12 +183,35 @@ class Kind:
     # on large submissions it runs in a worker process beside them (see rulebook._Background).
     background: bool = False
 
+    @property
+    def doc(self) -> str:
+        """What the kind tests, its parameters and an example (``scoring rules --kinds``)."""
+        import inspect
+
+        text = self.fn.__doc__ if self.params.__name__ == "NoParams" else self.params.__doc__
+        return inspect.cleandoc(text or "")
+
 
 KINDS: dict[str, Kind] = {}
 
 
 class Params(BaseModel):
+    """Parameters of a kind. ``refs`` lists the columns they name, checked against the scope's
+    columns (:func:`frame_columns`) when the rulebook loads."""
+
     model_config = ConfigDict(extra="forbid")
+
+    def refs(self) -> Iterator[Ref]:
+        return iter(())
+
+
+def _condition_refs(p) -> Iterator[Ref]:
+    for i, (col, _, _) in enumerate(getattr(p, "when_any", None) or []):
+        yield Ref(f"when_any[{i}]", col, ("number",))
+    for col, values in (getattr(p, "when_in", None) or {}).items():
+        yield Ref(f"when_in.{col}", col, ("enum", "text"), tuple(values))
+    for i, col in enumerate(getattr(p, "when_present", None) or []):
+        yield Ref(f"when_present[{i}]", col)
 
 
 def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False):
@@ -173,6 +244,12 @@ def join_text(*pieces) -> np.ndarray:
     parts = [pa.scalar(p, pa.string()) if isinstance(p, str)
              else pc.fill_null(pa.array(np.asarray(p, dtype=object), pa.string(), from_pandas=True), "") for p in pieces]
     return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False).astype(object)
+
+
+def _fill(template: str, n: np.ndarray) -> np.ndarray:
+    """A catalogue template with one ``{n}`` filled per row (``n`` as text)."""
+    before, after = template.split("{n}")
+    return join_text(before, n, after)
 
 
 def _num(frame, col) -> np.ndarray:
@@ -230,11 +307,24 @@ def _hits(mask: np.ndarray, observed, expected, observed_en=None) -> Hits:
 
 
 class ColumnVsValue(Params):
+    """A number column compared with a value: fires where ``column op value`` holds.
+
+    Parameters: ``column`` (a number column), ``op`` (lt le gt ge eq ne), ``value``; optional
+    ``when_any`` ([column, op, value] conditions, any of which must hold) and ``when_in``
+    ({column: [values]}, each must hold). Scopes: policy, service. A regional override may
+    change ``value`` only towards firing more often.
+    Example: ``{column: death_limit_per_person, op: lt, value: 300000}``.
+    """
+
     column: str
     op: Op
     value: float
     when_any: list[tuple[str, Op, float]] | None = None
     when_in: dict[str, list[str]] | None = None
+
+    def refs(self):
+        yield Ref("column", self.column, ("number",))
+        yield from _condition_refs(self)
 
 
 @kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"})
@@ -247,9 +337,15 @@ def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
 
 
 class ColumnOutsideBand(Params):
+    """A number column outside ``[low, high]``. Scopes: policy, service.
+    Example: ``{column: rate_factor, low: 0.7, high: 1.3}``."""
+
     column: str
     low: float
     high: float
+
+    def refs(self):
+        yield Ref("column", self.column, ("number",))
 
 
 @kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"})
@@ -260,8 +356,15 @@ def column_outside_band(ctx, frame, active, p: ColumnOutsideBand) -> Hits:
 
 
 class ColumnEquals(Params):
+    """A column equal to ``value`` (true/false for a yes/no column, a code for an enum column).
+    Scopes: policy, service. Example: ``{column: premium_charged_to_employees, value: true}``."""
+
     column: str
     value: bool | str | float
+
+    def refs(self):
+        values = (self.value,) if isinstance(self.value, str) else ()
+        yield Ref("column", self.column, ("bool",) if isinstance(self.value, bool) else ("enum", "text", "number"), values)
 
 
 @kind("column_equals", ColumnEquals, ("policy", "service"))
@@ -272,20 +375,40 @@ def column_equals(ctx, frame, active, p: ColumnEquals) -> Hits:
 
 
 class ColumnInSet(Params):
+    """An enum column holding one of ``values`` (codes, or {code: label}). The expected text is
+    the labels of the column's other values. Scopes: policy, service.
+    Example: ``{column: prevention_fee_account, values: [government, government_designated]}``."""
+
     column: str
-    values: dict[str, str]
+    values: list[str] | dict[str, str]
+
+    def refs(self):
+        yield Ref("values", self.column, ("enum",), tuple(self.values))
+
+
+def _labels(column: str) -> dict[str, str]:
+    return next((dict(c.values) for t in TABLES.values() for c in t.columns if c.name == column and c.values), {})
 
 
 @kind("column_in_set", ColumnInSet, ("policy", "service"))
 def column_in_set(ctx, frame, active, p: ColumnInSet) -> Hits:
     col = frame[p.column]
+    labels = {**_labels(p.column), **(p.values if isinstance(p.values, dict) else {})}
     fire = active & col.isin(list(p.values)).to_numpy()
-    zh = col.map(p.values).to_numpy(dtype=object)
-    return _hits(fire, zh, "保险机构专账", col.to_numpy(dtype=object))
+    zh = col.map(labels).to_numpy(dtype=object)
+    others = "、".join(label for code, label in labels.items() if code not in p.values)
+    return _hits(fire, zh, others, col.to_numpy(dtype=object))
 
 
 class ColumnsAllTrue(Params):
+    """Yes/no columns that must all be yes; fires naming those that are not. Scope: policy.
+    Example: ``{columns: {covers_employees: 从业人员伤亡, covers_rescue: 事故抢险救援费用}}``."""
+
     columns: dict[str, str]
+
+    def refs(self):
+        for c in self.columns:
+            yield Ref(f"columns.{c}", c, ("bool",))
 
 
 @kind("columns_all_true", ColumnsAllTrue, ("policy",))
@@ -295,12 +418,23 @@ def columns_all_true(ctx, frame, active, p: ColumnsAllTrue) -> Hits:
     labels, names = list(p.columns.values()), list(p.columns)
     zh = np.array(["、".join(l for l, o in zip(labels, r) if o) for r in off[rows]], dtype=object)
     en = np.array([", ".join(n for n, o in zip(names, r) if o) for r in off[rows]], dtype=object)
-    return Hits(rows, zh, np.full(len(rows), "全部五项", dtype=object), en)
+    expected = TEMPLATES["all_of"][0].format(n=len(labels), items="、".join(labels))
+    return Hits(rows, zh, np.full(len(rows), expected, dtype=object), en)
 
 
 class ColumnVsColumn(Params):
+    """Number columns compared pairwise: fires where any ``[left, op, right]`` holds, naming each.
+    ``when_present``: columns that must be filled. Scopes: policy, service.
+    Example: ``{pairs: [[aggregate_limit, lt, per_accident_limit]]}``."""
+
     pairs: list[tuple[str, Op, str]]
     when_present: list[str] | None = None
+
+    def refs(self):
+        for i, (left, _, right) in enumerate(self.pairs):
+            yield Ref(f"pairs[{i}]", left, ("number",))
+            yield Ref(f"pairs[{i}]", right, ("number",))
+        yield from _condition_refs(self)
 
 
 @kind("column_vs_column", ColumnVsColumn, ("policy", "service"))
@@ -327,9 +461,18 @@ _NEGATE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq
 
 
 class ProductMismatch(Params):
+    """A number column differing from the product of ``factors`` by more than ``tolerance``
+    (a share of the product). Scope: policy.
+    Example: ``{column: premium, factors: [premium_base, base_rate, rate_factor], tolerance: 0.02}``."""
+
     column: str
     factors: list[str]
     tolerance: float
+
+    def refs(self):
+        yield Ref("column", self.column, ("number",))
+        for i, f in enumerate(self.factors):
+            yield Ref(f"factors[{i}]", f, ("number",))
 
 
 @kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"})
@@ -342,10 +485,17 @@ def product_mismatch(ctx, frame, active, p: ProductMismatch) -> Hits:
 
 
 class RatioVsValue(Params):
+    """``numerator / denominator`` compared with ``value`` (shown as percentages). Scope: policy.
+    Example: ``{numerator: prevention_fee, denominator: premium, op: gt, value: 0.3}``."""
+
     numerator: str
     denominator: str
     op: Op
     value: float
+
+    def refs(self):
+        yield Ref("numerator", self.numerator, ("number",))
+        yield Ref("denominator", self.denominator, ("number",))
 
 
 @kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"})
@@ -358,11 +508,22 @@ def ratio_vs_value(ctx, frame, active, p: RatioVsValue) -> Hits:
 
 
 class PeerOutlier(Params):
+    """The product of ``factors`` (a rate) far from its peers': robust z (median and MAD of the log)
+    above ``z`` within groups of ``group_by`` of at least ``min_peers``; ``min_scale`` floors the
+    scale so tight groups do not flag small differences. Scope: policy.
+    Example: ``{factors: [base_rate, rate_factor], group_by: [province, industry, premium_base_type], z: 3.5, min_peers: 20}``."""
+
     factors: list[str]
     group_by: list[str]
     z: float
     min_peers: int
-    min_scale: float = 0.0  # floor of the robust scale (log units), so tight peer groups do not flag small differences
+    min_scale: float = 0.0
+
+    def refs(self):
+        for i, f in enumerate(self.factors):
+            yield Ref(f"factors[{i}]", f, ("number",))
+        for i, g in enumerate(self.group_by):
+            yield Ref(f"group_by[{i}]", g, ("enum", "text", "bool"))
 
 
 @kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower", "min_scale": "lower"})
@@ -391,6 +552,9 @@ def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
 
 
 class Grace(Params):
+    """No service record at all, once the period has ended or ``grace_days`` have passed since
+    its start (as of the run's date). Scope: policy. Example: ``{grace_days: 90}``."""
+
     grace_days: int
 
 
@@ -406,6 +570,9 @@ def no_services(ctx, frame, active, p: Grace) -> Hits:
 
 
 class MinCount(Params):
+    """An ended period with at least one but fewer than ``min_count`` service records. Scope: policy.
+    Example: ``{min_count: 2}``."""
+
     min_count: int
 
 
@@ -417,7 +584,11 @@ def service_count_below(ctx, frame, active, p: MinCount) -> Hits:
 
 
 class ItemMissing(Params):
-    item: str
+    """An ended period with services but none of ``item`` (a service_item code), for policies of
+    ``industries`` (high_risk: the industries of 办法2025 Art. 2; all). Scope: policy.
+    Example: ``{item: risk_assessment, industries: high_risk}``."""
+
+    item: Literal[tuple(SERVICE_ITEMS)]  # type: ignore[valid-type]
     industries: Literal["high_risk", "all"]
 
 
@@ -425,21 +596,30 @@ class ItemMissing(Params):
 def item_missing(ctx, frame, active, p: ItemMissing) -> Hits:
     hr = frame["industry"].isin(HIGH_RISK_INDUSTRIES).to_numpy() if p.industries == "high_risk" else True
     n = frame["n_services"].to_numpy()
-    fire = active & frame["ended"].to_numpy() & hr & (n >= 1) & (frame["n_hazard_inspection"].to_numpy() == 0)
+    fire = active & frame["ended"].to_numpy() & hr & (n >= 1) & (ctx.item_count(p.item) == 0)
     rows = np.flatnonzero(fire)
     k = n[rows].astype(np.int64).astype(str)
-    obs = np.char.add(np.char.add("共 ", k), " 次服务").astype(object)
-    return Hits(rows, obs, np.full(len(rows), p.item, dtype=object), np.char.add(k, " services").astype(object))
+    zh, en = (_fill(t, k) for t in TEMPLATES["services_count"])
+    return Hits(rows, zh, np.full(len(rows), SERVICE_ITEMS[p.item], dtype=object), en)
 
 
 class MinRatio(Params):
+    """An ended period whose ``spend`` (service cost recorded) is below ``min_ratio`` of ``fee``
+    (the prevention fee). Scope: policy. Example: ``{min_ratio: 0.5}``."""
+
     min_ratio: float
+    fee: str = "prevention_fee"
+    spend: str = "spend"
+
+    def refs(self):
+        yield Ref("fee", self.fee, ("number",))
+        yield Ref("spend", self.spend, ("number",))
 
 
 @kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"})
 def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
-    fee = _num(frame, "prevention_fee")
-    spend = frame["spend"].to_numpy(dtype=float)
+    fee = _num(frame, p.fee)
+    spend = _num(frame, p.spend)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = spend / fee
     fire = active & frame["ended"].to_numpy() & (fee > 0) & (spend < _broadcast(p.min_ratio, len(frame)) * fee)
@@ -451,7 +631,12 @@ def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
 
 
 class DateColumn(Params):
+    """A service date outside its policy's period. Scope: service. Example: ``{column: service_date}``."""
+
     column: str
+
+    def refs(self):
+        yield Ref("column", self.column, ("date",))
 
 
 @kind("date_outside_policy", DateColumn, ("service",))
@@ -465,8 +650,15 @@ def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
 
 
 class DateBefore(Params):
+    """A date column earlier than another (both filled). Scope: service.
+    Example: ``{column: report_date, reference: service_date}``."""
+
     column: str
     reference: str
+
+    def refs(self):
+        yield Ref("column", self.column, ("date",))
+        yield Ref("reference", self.reference, ("date",))
 
 
 @kind("date_before", DateBefore, ("service",))
@@ -477,22 +669,39 @@ def date_before(ctx, frame, active, p: DateBefore) -> Hits:
 
 
 class MissingValue(Params):
+    """``column`` still empty more than ``grace_days`` after ``since`` (a date column, by default
+    the service date), where ``when_any`` holds. Scope: service.
+    Example: ``{column: followup_date, grace_days: 60, when_any: [[hazards_found, gt, 0]]}``."""
+
     column: str
     grace_days: int
     when_any: list[tuple[str, Op, float]] | None = None
+    since: str = "service_date"
+
+    def refs(self):
+        yield Ref("column", self.column)
+        yield Ref("since", self.since, ("date",))
+        yield from _condition_refs(self)
 
 
 @kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"})
 def missing_value(ctx, frame, active, p: MissingValue) -> Hits:
-    age = (ctx.as_of - frame["service_date"].to_numpy()).astype("timedelta64[D]").astype(int)
+    age = (ctx.as_of - frame[p.since].to_numpy()).astype("timedelta64[D]").astype(int)
     fire = active & frame[p.column].isna().to_numpy() & (age > _broadcast(p.grace_days, len(frame))) & conditions(frame, p.when_any)
     return _hits(fire, age, str(p.grace_days))
 
 
 class DateGap(Params):
+    """More than ``max_days`` from date ``start`` to date ``end``. Scope: service.
+    Example: ``{start: service_date, end: report_date, max_days: 15}``."""
+
     start: str
     end: str
     max_days: int
+
+    def refs(self):
+        yield Ref("start", self.start, ("date",))
+        yield Ref("end", self.end, ("date",))
 
 
 @kind("date_gap_above", DateGap, ("service",), stricter={"max_days": "lower"})
@@ -506,11 +715,12 @@ def date_gap_above(ctx, frame, active, p: DateGap) -> Hits:
 
 
 class NoParams(Params):
-    pass
+    """No parameters: the kind's test is fixed (see the kind's description)."""
 
 
 @kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
+    """Every staff member listed on a service record has no qualification (staff table). Scope: service."""
     q = ctx.staff_qualification
     i = q["i"].to_numpy()
     listed = np.bincount(i, minlength=len(frame))
@@ -521,6 +731,7 @@ def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
 
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",))
 def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
+    """A staff id on a service record that the staff table does not list. Scope: service."""
     q = ctx.staff_qualification
     bad = q[~q["known"]]
     fire = np.zeros(len(frame), dtype=bool)
@@ -536,6 +747,10 @@ def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
 
 
 class Overlap(Params):
+    """One staff member at two or more enterprises on one day, with more than ``max_hours`` on
+    site in all or check-ins more than ``max_km`` apart. Scope: service.
+    Example: ``{max_hours: 10, max_km: 80}``."""
+
     max_hours: float
     max_km: float
 
@@ -656,6 +871,7 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
 
 @kind("shared_photo", NoParams, ("service",), background=True)
 def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
+    """The same photo hash on service records of two or more enterprises. Scope: service."""
     lists = pc.split_pattern(arrow(frame["photo_hashes"]), ";")
     parent = pc.list_parent_indices(lists)
     flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
@@ -679,9 +895,17 @@ _SLICE = 250_000
 
 
 class DuplicateText(Params):
+    """The same text (digits, spaces, punctuation and the enterprise's own name removed; at least
+    ``min_chars`` characters) in ``column`` from one provider for ``min_enterprises`` or more
+    enterprises. Scope: service.
+    Example: ``{column: report_summary, min_chars: 30, min_enterprises: 3}``."""
+
     column: str
     min_chars: int
     min_enterprises: int
+
+    def refs(self):
+        yield Ref("column", self.column, ("text",))
 
 
 @kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
@@ -720,12 +944,23 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
 
 
 class MaxKm(Params):
+    """A check-in (``lat``, ``lon``) more than ``max_km`` from the enterprise (``site_lat``,
+    ``site_lon``). Scope: service. Example: ``{max_km: 5}``."""
+
     max_km: float
+    lat: str = "checkin_lat"
+    lon: str = "checkin_lon"
+    site_lat: str = "enterprise_lat"
+    site_lon: str = "enterprise_lon"
+
+    def refs(self):
+        for f in ("lat", "lon", "site_lat", "site_lon"):
+            yield Ref(f, getattr(self, f), ("number",))
 
 
 @kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"})
 def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
-    km = haversine_km(_num(frame, "checkin_lat"), _num(frame, "checkin_lon"), _num(frame, "enterprise_lat"), _num(frame, "enterprise_lon"))
+    km = haversine_km(_num(frame, p.lat), _num(frame, p.lon), _num(frame, p.site_lat), _num(frame, p.site_lon))
     with np.errstate(invalid="ignore"):
         fire = active & (km > _broadcast(p.max_km, len(frame)))
     return _hits(fire, np.round(km, 1), fmt([p.max_km])[0])
@@ -735,10 +970,18 @@ def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
 
 
 class ShareExclusive(Params):
+    """In a prefecture, one value of ``column`` (a broker, a coinsurance group) holding at least
+    ``share`` of the policies (``among``: with a value, or all), where there are at least
+    ``min_policies``. Scope: region.
+    Example: ``{column: broker_id, share: 0.6, min_policies: 30, among: with_value}``."""
+
     column: str
     share: float
     min_policies: int
     among: Literal["with_value", "all"]
+
+    def refs(self):
+        yield Ref("column", self.column, ("text", "enum"))
 
 
 @kind("share_exclusive", ShareExclusive, ("region",), stricter={"share": "lower", "min_policies": "lower"})
@@ -760,6 +1003,10 @@ def share_exclusive(ctx, frame, active, p: ShareExclusive) -> Hits:
 
 
 class HHI(Params):
+    """Market concentration of insurers per prefecture and industry: Herfindahl index at least
+    ``hhi`` where there are at least ``min_policies``. Scope: region.
+    Example: ``{hhi: 0.5, min_policies: 30}``."""
+
     hhi: float
     min_policies: int
 
@@ -782,6 +1029,10 @@ def hhi(ctx, frame, active, p: HHI) -> Hits:
 
 
 class Blacklist(Params):
+    """An insurer with integrity findings (rule codes starting ``prefix``) on at least ``share`` of
+    its policies, or spending less than ``min_ratio`` of the prevention fee on ended policies.
+    Scope: insurer. Example: ``{share: 0.2, min_ratio: 0.5, prefix: INTEGRITY_}``."""
+
     share: float
     min_ratio: float
     prefix: str

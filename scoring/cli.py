@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 import typer.core
 
-from .errors import ScoringError, SubmissionError
+from .errors import RulebookError, ScoringError, SubmissionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="安责险事故预防服务评估 / work-safety liability insurance audit")
 
@@ -23,7 +23,8 @@ def _root() -> None:
 
 
 def _exit_code(exc: BaseException) -> int:
-    return 2 if isinstance(exc, SubmissionError) else 1
+    """2: the input cannot be read (a submission, or a rulebook given with --rulebook); 1: anything else."""
+    return 2 if isinstance(exc, (SubmissionError, RulebookError)) else 1
 
 
 def _run(fn, *args, **kwargs):
@@ -161,6 +162,7 @@ def retrain(
 @app.command()
 def rules(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
+    kinds: bool = typer.Option(False, "--kinds", help="列出可用的检查类型及其参数 / list the check kinds and their parameters"),
 ):
     """列出规则库中的规则 / list the rules with severity, clause, parameters and dates."""
     from rich.console import Console
@@ -168,6 +170,16 @@ def rules(
 
     from .rulebook import describe, load_rulebook
 
+    if kinds:
+        from .checks import KINDS
+
+        for name, k in sorted(KINDS.items()):
+            fields = ", ".join(f"{f}{'' if info.is_required() else '=' + repr(info.default)}"
+                               for f, info in k.params.model_fields.items())
+            typer.echo(f"{name}  [范围 scopes: {', '.join(k.scopes)}]"
+                       + (f"  [需要 needs: {', '.join(k.tables)}]" if k.tables else "")
+                       + f"\n  参数 params: {fields or '—'}\n  " + k.doc.replace("\n", "\n  ") + "\n")
+        return
     rb = _run(load_rulebook, rulebook)
     table = Table(title=f"规则库 rulebook {rb.version}", show_lines=False)
     for col in ("代码 code", "严重程度 severity", "范围 scope", "依据 clause", "施行 from", "止 to", "参数 params"):

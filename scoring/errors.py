@@ -4,7 +4,7 @@
 
     ScoringError (Exception)              base: message_zh / message_en
     ├── SubmissionError (ValueError)      the input cannot be read as a submission -> exit 2
-    ├── RulebookError (ValueError)        a rulebook file is malformed             -> exit 1
+    ├── RulebookError (ValueError)        a rulebook file is malformed             -> exit 2
     ├── ModelError (RuntimeError)         a model artifact is missing, tampered or mismatched -> exit 1
     ├── RegistryError (RuntimeError)      a model registry is corrupt or inconsistent -> exit 1
     ├── ReviewError (RuntimeError)        a review run or its database cannot be used -> exit 1

@@ -55,6 +55,9 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         'holds a line break (lines {first}-{last} were read as one record, most likely an unpaired quote swallowed the lines between); this column cannot hold one; value "{value}"',
     ),
     "row_prefix": ("{file} 第 {row} 行 ", "{file} row {row}: "),
+    # --- rule fragments (observed / expected texts of check kinds)
+    "all_of": ("全部 {n} 项（{items}）", "all {n} ({items})"),
+    "services_count": ("共 {n} 次服务", "{n} services"),
     "rows_prefix": ("{file} 第 {row}–{last} 行 ", "{file} lines {row}-{last}: "),
     # --- intake: structural errors (stop the run, exit 2)
     "no_submission": ("找不到提交数据 {path}（应为文件夹或 .xlsx 工作簿）", "submission {path} not found (expected a folder or an .xlsx workbook)"),

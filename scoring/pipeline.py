@@ -49,14 +49,39 @@ class Prepared:
     as_of: np.datetime64
     rules: RuleResults
     features: pd.DataFrame
+    out_of_scope: dict | None = None
+
+
+def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
+    """The submission as known on ``as_of``: policies that start after it, and service records and
+    inspections dated after it (or belonging to such a policy), are set aside and counted.
+
+    Returns the submission in scope and the counts (``run.json`` → ``out_of_scope``).
+    """
+    import dataclasses
+
+    day = np.datetime64(as_of, "D").astype("datetime64[s]")
+    pol, svc, insp = sub["policies"], sub["services"], sub["inspections"]
+    later = (pol["start_date"].to_numpy() > day)
+    gone = set(pol.loc[later, "policy_id"])
+    svc_out = (svc["service_date"].to_numpy() > day) | svc["policy_id"].isin(gone).to_numpy()
+    insp_out = (insp["inspection_date"].to_numpy() > day) | insp["policy_id"].isin(gone).to_numpy()
+    counts = {"as_of": str(np.datetime64(as_of, "D")), "policies_not_started": int(later.sum()),
+              "services_after": int(svc_out.sum()), "inspections_after": int(insp_out.sum())}
+    if not (later.any() or svc_out.any() or insp_out.any()):
+        return sub, counts
+    tables = {**sub.tables, "policies": pol[~later].reset_index(drop=True), "services": svc[~svc_out].reset_index(drop=True),
+              "inspections": insp[~insp_out].reset_index(drop=True)}
+    return dataclasses.replace(sub, tables=tables), counts
 
 
 def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> Prepared:
-    """Intake, rulebook and features: the common first half of every job."""
+    """Intake, the as-of cut, rulebook and features: the common first half of every job."""
     sub = submission if isinstance(submission, Submission) else load_submission(submission)
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+    sub, out_of_scope = in_scope(sub, as_of)
     rules = run_rules(sub, rulebook or load_rulebook(), as_of, progress=progress)
-    return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings))
+    return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings), out_of_scope)
 
 
 def population(preps: list[Prepared]) -> pd.DataFrame:
@@ -101,7 +126,7 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
     X, labels, years = labelled_set(preps)
     model = train(X.reset_index(drop=True), labels, years, seed=seed, population=population(preps)).model
     save_model(model, out, name=name, extra={
-        "rulebook_version": rb.version,
+        **rb.identity(),
         "training_source": source or [str(s) for s in submissions],
         "input_sha256": [dict(sorted((t, h) for t, (_, h) in p.sub.files.items())) for p in preps],
     })
@@ -180,12 +205,17 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     sub = load_submission(submission)
     if sub["policies"].empty:
         _nothing_to_score(sub, submission, out, rb, as_of, started)
+    day = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+    if in_scope(sub, day)[0]["policies"].empty:
+        _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
     step("运行规则库 / running the rulebook")
     prep = prepare(sub, rb, as_of)
+    sub = prep.sub  # as known on the as-of date
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     policies = sub["policies"]
     X = model.design(prep.features, inplace=True)  # prep is this run's own: no copy at a million rows
+    rules_match = rules_match_of(model, rb)
     step("比较提交数据与模型训练数据 / comparing the submission with the model's training data")
     shift = shift_of(model, X, rb)
     scores = model.predict(X)
@@ -245,6 +275,9 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         "model_version": model.version,
         "model_sha256": model.metadata.get("artifact_sha256"),
         "rulebook_version": rb.version,
+        "rulebook_sha256": rb.sha256,
+        "rules_match_model": rules_match,
+        "out_of_scope": prep.out_of_scope,
         "thresholds": thresholds,
         "priority_weights": rb.priority,
         "model_shift": shift,
@@ -286,7 +319,7 @@ def _balance(sub: Submission, submission) -> dict:
     }
 
 
-def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, started) -> None:
+def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, started, not_started: bool = False) -> None:
     """No policy survived validation: write what explains it (rejected.csv, run.json, a report and
     the result files with their headers only), then stop with exit 2."""
     import datetime as dt
@@ -299,16 +332,22 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
     from .rulebook import FINDING_COLUMNS
 
     c = sub.counts["policies"]
-    zh = (f"没有可评分的保单：保单表读入 {c.rows_in} 条记录，全部被拒收" if c.rows_in else "没有可评分的保单：保单表只有表头，没有数据行")
-    en = (f"no policy can be scored: all {c.rows_in} records of the policies table were rejected" if c.rows_in
-          else "no policy can be scored: the policies table has a header and no data rows")
+    day = str(np.datetime64(as_of, "D")) if as_of is not None else ""
+    if not_started:
+        zh = f"没有可评分的保单：评估日 {day} 时全部 {c.rows_accepted} 件保单尚未起保"
+        en = f"no policy can be scored: none of the {c.rows_accepted} policies had started by the as-of date {day}"
+    elif c.rows_in:
+        zh = f"没有可评分的保单：保单表读入 {c.rows_in} 条记录，全部被拒收"
+        en = f"no policy can be scored: all {c.rows_in} records of the policies table were rejected"
+    else:
+        zh, en = "没有可评分的保单：保单表只有表头，没有数据行", "no policy can be scored: the policies table has a header and no data rows"
     zh += f"。原因见 {Path(out) / 'rejected.csv'}；run.json 与 report.html 已写出。"
     en += f". The reasons are in {Path(out) / 'rejected.csv'}; run.json and report.html were written."
     run = {
         **_balance(sub, submission),
         "policies_scored": 0, "flagged": 0, "capacity": 0,
         "as_of": str(np.datetime64(as_of, "D") if as_of else latest_date(sub.tables)),
-        "model_version": None, "model_sha256": None, "rulebook_version": rb.version,
+        "model_version": None, "model_sha256": None, "rulebook_version": rb.version, "rulebook_sha256": rb.sha256,
         "status": "nothing_scored", "message_zh": zh, "message_en": en,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -338,6 +377,13 @@ def score_summary(run: dict, out) -> str:
     warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
     if warning:
         lines.insert(0, warning)
+    warning = rules_warning(run.get("rules_match_model") or {})
+    if warning:
+        lines.insert(0, warning)
+    oos = run.get("out_of_scope") or {}
+    if oos.get("policies_not_started") or oos.get("services_after") or oos.get("inspections_after"):
+        lines.append(f"评估日后的数据未使用 / after the as-of date, not used: 保单 policies {oos['policies_not_started']}，"
+                     f"服务记录 services {oos['services_after']}，核查 inspections {oos['inspections_after']}")
     lines.append(f"报告 report: {Path(out) / 'report.html'}")
     return "\n".join(lines)
 
@@ -353,6 +399,26 @@ def shift_of(model, X: pd.DataFrame, rb: Rulebook) -> dict:
             keys = X[col].dropna()
             unseen[name] = round(float((~keys.astype(str).isin(known)).mean()), 4) if len(keys) else None
     return model_shift(model.reference, X, rb.model_shift.warn_score, unseen=unseen)
+
+
+def rules_match_of(model, rb: Rulebook) -> dict:
+    """``run.json`` → ``rules_match_model``: were the rules that build the features (findings
+    counted per policy) the ones the model was trained with?"""
+    trained = model.metadata.get("rules_sha256")
+    return {"model": trained, "in_force": rb.rules_sha256,
+            "match": None if trained is None else trained == rb.rules_sha256,
+            "model_rulebook_version": model.metadata.get("rulebook_version"), "rulebook_version": rb.version}
+
+
+def rules_warning(match: dict) -> str:
+    """The warning a person reads when the rules in force differ from the model's ("" if not)."""
+    if match.get("match") is not False:
+        return ""
+    return (f"警告：当前规则库（{match['rulebook_version']}）与模型训练时的规则库（{match['model_rulebook_version']}）"
+            f"规则不同，由规则发现构成的特征（严重、较重、虚构迹象发现数）含义已变，模型概率可能偏移；请用当前规则库重新训练。"
+            f" / WARNING: the rules in force ({match['rulebook_version']}) differ from those the model was trained with "
+            f"({match['model_rulebook_version']}); features built from findings have changed meaning and the model's "
+            f"probabilities may be off. Retrain with the rules in force.")
 
 
 def shift_warning(shift: dict, model_weight: float) -> str:
@@ -380,7 +446,7 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)
-    return retrain(preps, X, labels, years, registry, seed=seed, rulebook_version=rb.version, population=population(preps))
+    return retrain(preps, X, labels, years, registry, seed=seed, rulebook=rb.identity(), population=population(preps))
 
 
 def resolve_model_dir(path) -> Path:

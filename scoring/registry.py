@@ -234,7 +234,7 @@ class registry_lock:
 
 
 def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, registry: str | Path, seed: int = 0,
-            rulebook_version: str = "", population: pd.DataFrame | None = None) -> Decision:
+            rulebook: dict | None = None, population: pd.DataFrame | None = None) -> Decision:
     """Train a challenger, compare it with the champion on held-out labels, record the decision.
 
     The comparison uses the challenger as fitted without the held-out labels (the latest
@@ -244,10 +244,10 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
     path = Path(registry)
     open_registry(path, create=True)  # a corrupt registry is refused before anything is trained
     with registry_lock(path):
-        return _retrain(preps, X, labels, years, path, seed, rulebook_version, population)
+        return _retrain(preps, X, labels, years, path, seed, rulebook or {}, population)
 
 
-def _retrain(preps, X, labels, years, path: Path, seed, rulebook_version, population) -> Decision:
+def _retrain(preps, X, labels, years, path: Path, seed, rulebook: dict, population) -> Decision:
     reg = open_registry(path, create=True)  # read under the lock: the history as it is now
     Xr = X.reset_index(drop=True)
     try:
@@ -274,7 +274,7 @@ def _retrain(preps, X, labels, years, path: Path, seed, rulebook_version, popula
     label_drift = {"train": labels[train_mask]["outcome"].value_counts(normalize=True).round(4).to_dict(),
                    "test": lte["outcome"].value_counts(normalize=True).round(4).to_dict()}
     version = f"v{len([d for d in reg.history if d.challenger]) + 1:03d}-{challenger.metadata['training_data_sha256'][:8]}"
-    save_model(challenger, path / version, name=version, extra={"rulebook_version": rulebook_version, "promotion_rule": reg.rule.text()})
+    save_model(challenger, path / version, name=version, extra={**rulebook, "promotion_rule": reg.rule.text()})
     before = reg.champion
     if promoted:
         reg.champion = version

@@ -101,12 +101,17 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
         "balance": [{"table": t, **b} for t, b in run["tables"].items()],
     }
-    from .pipeline import shift_warning
+    from .pipeline import rules_warning, shift_warning
 
     notices = []
-    warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
-    if warning:
-        notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
+    for warning in (shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0)),
+                    rules_warning(run.get("rules_match_model") or {})):
+        if warning:
+            notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
+    oos = run.get("out_of_scope") or {}
+    if oos.get("policies_not_started") or oos.get("services_after") or oos.get("inspections_after"):
+        notices.append({"kind": "info", "text": f"按评估日 {oos['as_of']} 的已知情况评估：其后起保的 {oos['policies_not_started']} 件保单未评分，"
+                                                f"其后日期的 {oos['services_after']} 条服务记录和 {oos['inspections_after']} 条核查结果未使用。"})
     if model.metadata.get("training_data") == "synthetic":
         notices.append({"kind": "info", "text": "本次使用的模型仅用合成数据训练，尚未见过真实核查结果：其排序是提示，不是依据；"
                                                 "请用本地核查结果重新训练（scoring train / scoring retrain）后再依赖模型排序。"})

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .checks import KINDS, Context, Hits
+from .checks import KINDS, Context, Hits, frame_columns
 from .parsing import arrow
 from .errors import RulebookError
 from .intake import Submission
@@ -52,13 +52,129 @@ class Override(BaseModel):
     source: str
 
 
-def _parse_params(model, params: dict, where: str):
+class RuleIssues(ValueError):
+    """What is wrong with one rule (or the rulebook): ``(field, message_zh, message_en)`` each."""
+
+    def __init__(self, issues: list[tuple[str, str, str]]):
+        self.issues = issues
+        super().__init__("; ".join(f"{f}: {en}" for f, _, en in issues))
+
+
+_TYPE_ZH = {"number": "数值", "date": "日期", "bool": "是/否", "enum": "枚举", "text": "文本"}
+_SCOPE_ZH = {"policy": "保单", "service": "服务记录", "region": "地区", "insurer": "保险机构"}
+
+
+def _given(err: dict) -> str:
+    v = err.get("input")
+    return "（未给出）" if v is None or isinstance(v, dict) and not v else repr(v)[:80]
+
+
+def pydantic_issue(err: dict, prefix: str = "") -> tuple[str, str, str]:
+    """One pydantic error as ``(field, zh, en)``: the Chinese line is written here, never the
+    library's English."""
+    field = ".".join(str(x) for x in err["loc"])
+    field = f"{prefix}.{field}" if prefix and field else prefix or field
+    t, ctx, given = err["type"], err.get("ctx") or {}, _given(err)
+    expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace(", ", "、")
+    if t == "value_error" and isinstance(ctx.get("error"), RuleIssues):  # pragma: no cover - expanded by the caller
+        raise AssertionError("RuleIssues are expanded by the caller")
+    zh = {
+        "missing": "缺少必填字段",
+        "extra_forbidden": f"不是可用的字段（拼写错误？）；给出的值 {given}",
+        "literal_error": f"应为 {expected} 之一；实为 {given}",
+        "enum": f"应为 {expected} 之一；实为 {given}",
+        "string_pattern_mismatch": f"格式不符（应匹配 {ctx.get('pattern', '')}）；实为 {given}",
+        "string_type": f"应为文本；实为 {given}",
+        "string_too_short": f"至少应有 {ctx.get('min_length', '')} 个字符；实为 {given}",
+        "int_parsing": f"应为整数；实为 {given}", "int_type": f"应为整数；实为 {given}",
+        "int_from_float": f"应为整数；实为 {given}",
+        "float_parsing": f"应为数字；实为 {given}", "float_type": f"应为数字；实为 {given}",
+        "bool_parsing": f"应为 true 或 false；实为 {given}", "bool_type": f"应为 true 或 false；实为 {given}",
+        "date_parsing": f"应为日期 YYYY-MM-DD；实为 {given}", "date_type": f"应为日期 YYYY-MM-DD；实为 {given}",
+        "date_from_datetime_parsing": f"应为日期 YYYY-MM-DD；实为 {given}",
+        "list_type": f"应为列表；实为 {given}", "dict_type": f"应为键值映射；实为 {given}",
+        "tuple_type": f"应为列表；实为 {given}", "too_short": f"项数不足；实为 {given}", "too_long": f"项数过多；实为 {given}",
+        "greater_than": f"应大于 {ctx.get('gt', '')}；实为 {given}", "greater_than_equal": f"应不小于 {ctx.get('ge', '')}；实为 {given}",
+        "less_than": f"应小于 {ctx.get('lt', '')}；实为 {given}", "less_than_equal": f"应不大于 {ctx.get('le', '')}；实为 {given}",
+        "model_type": f"应为键值映射；实为 {given}",
+    }.get(t, f"取值无效（{t}）；实为 {given}")
+    return field, zh, f"{err['msg']}; got {given}"
+
+
+def _parse_params(model, params: dict, where: str, issues: list):
     try:
         return model(**params)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise ValueError(f"{where}.{field}: {err['msg']}") from None
+        issues.extend(pydantic_issue(err, where) for err in e.errors(include_url=False))
+        return None
+
+
+def _reference_issues(parsed, scope: str) -> list[tuple[str, str, str]]:
+    """Columns and enum values a rule's parameters name, checked against the scope's columns."""
+    import difflib
+
+    cols = frame_columns(scope)
+    out = []
+    for ref in parsed.refs():
+        field = f"params.{ref.field}"
+        info = cols.get(ref.column)
+        kinds_zh, kinds_en = "、".join(_TYPE_ZH[t] for t in ref.types), ", ".join(ref.types)
+        if info is None:
+            near = difflib.get_close_matches(ref.column, [c for c, i in cols.items() if i.type in ref.types], n=3)
+            hint_zh = f"；是否应为 {'、'.join(near)}？" if near else ""
+            hint_en = f"; did you mean {', '.join(near)}?" if near else ""
+            out.append((field, f"{_SCOPE_ZH[scope]}规则可用的列中没有 {ref.column}（应为{kinds_zh}列）{hint_zh}",
+                        f"{scope} rules have no column {ref.column!r} (expected a {kinds_en} column){hint_en}"))
+        elif info.type not in ref.types:
+            out.append((field, f"列 {ref.column} 是{_TYPE_ZH[info.type]}列，此处应为{kinds_zh}列",
+                        f"column {ref.column!r} is a {info.type} column; expected {kinds_en}"))
+        elif ref.values and info.type == "enum":
+            bad = [v for v in ref.values if v not in info.values]
+            if bad:
+                out.append((field, f"{'、'.join(map(str, bad))} 不是列 {ref.column} 的取值；应为 {'、'.join(info.values)} 之一",
+                            f"{', '.join(map(str, bad))} is not a value of {ref.column}; must be one of {', '.join(info.values)}"))
+    return out
+
+
+def check_rule(kind: Any, scope: Any, params: Any, overrides: Any, start: Any = None, end: Any = None):
+    """Everything about one rule that its fields' types cannot say: the kind fits the scope, the
+    parameters parse and name existing columns and values, overrides only tighten. Works on raw
+    values too, so that a rule with a bad field still has its other problems reported.
+
+    Returns the parsed parameters (or None) and the issues found.
+    """
+    issues: list[tuple[str, str, str]] = []
+    k = KINDS.get(kind) if isinstance(kind, str) else None
+    if k is None:
+        return None, issues
+    scope_ok = scope in k.scopes
+    if isinstance(scope, str) and scope in SCOPE_ORDER and not scope_ok:
+        issues.append(("scope", f"检查类型 {kind} 只适用于 {'、'.join(k.scopes)} 范围；实为 {scope}",
+                       f"kind {kind!r} serves {', '.join(k.scopes)}; got scope {scope!r}"))
+    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+        issues.append(("effective_to", f"止期 {end} 早于施行日 {start}", f"effective_to {end} is before effective_from {start}"))
+    params = params if isinstance(params, dict) else {}
+    parsed = _parse_params(k.params, params, "params", issues)
+    if parsed is not None and scope_ok:
+        issues += _reference_issues(parsed, scope)
+    for o in overrides if isinstance(overrides, list) else []:
+        if not isinstance(o, dict) or not isinstance(o.get("params"), dict):
+            continue
+        where = f"overrides[{o.get('region_prefix')}].params"
+        if _parse_params(k.params, {**params, **o["params"]}, where, issues) is None:
+            continue
+        for name, value in o["params"].items():
+            direction = k.stricter.get(name)
+            if direction is None:
+                issues.append((f"{where}.{name}", f"参数 {name} 不能按地区覆盖", f"parameter {name!r} cannot be overridden by region"))
+                continue
+            base = params.get(name)
+            if direction == "op":
+                direction = "higher" if params.get("op") in ("lt", "le") else "lower"
+            if base is not None and ((direction == "higher" and value < base) or (direction == "lower" and value > base)):
+                issues.append((f"{where}.{name}", f"{value} 比 {base} 宽松；地区覆盖只能使规则更严",
+                               f"{value} is looser than {base}; overrides may only make a rule stricter"))
+    return parsed, issues
 
 
 class Rule(BaseModel):
@@ -85,40 +201,26 @@ class Rule(BaseModel):
     @classmethod
     def _known_kind(cls, v: str) -> str:
         if v not in KINDS:
-            raise ValueError(f"unknown check kind {v!r}; known: {', '.join(sorted(KINDS))}")
+            known = ", ".join(sorted(KINDS))
+            raise RuleIssues([("kind", f"未知的检查类型 {v!r}；应为 {known} 之一", f"unknown check kind {v!r}; must be one of {known}")])
         return v
 
     @field_validator("message_zh", "message_en")
     @classmethod
-    def _placeholders(cls, v: str) -> str:
+    def _placeholders(cls, v: str, info) -> str:
         used = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
         unknown = used - PLACEHOLDERS
         if unknown:
-            raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")
+            raise RuleIssues([(info.field_name, f"未知的占位符 {sorted(unknown)}；可用 {sorted(PLACEHOLDERS)}",
+                               f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")])
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "Rule":
-        k = KINDS[self.kind]
-        if self.scope not in k.scopes:
-            raise ValueError(f"scope {self.scope!r} does not fit kind {self.kind!r} (it serves {', '.join(k.scopes)})")
-        if self.effective_to and self.effective_to < self.effective_from:
-            raise ValueError("effective_to is before effective_from")
-        self._parsed = _parse_params(k.params, self.params, "params")
-        for o in self.overrides:
-            _parse_params(k.params, {**self.params, **o.params}, f"overrides[{o.region_prefix}].params")
-            for name, value in o.params.items():
-                direction = k.stricter.get(name)
-                if direction is None:
-                    raise ValueError(f"override for {o.region_prefix}: parameter {name!r} cannot be overridden by region")
-                base = self.params[name]
-                if direction == "op":
-                    op = self.params.get("op")
-                    direction = "higher" if op in ("lt", "le") else "lower"
-                if (direction == "higher" and value < base) or (direction == "lower" and value > base):
-                    raise ValueError(
-                        f"override for {o.region_prefix}: {name} = {value} is looser than {base}; overrides may only make a rule stricter"
-                    )
+        self._parsed, issues = check_rule(self.kind, self.scope, self.params,
+                                          [o.model_dump() for o in self.overrides], self.effective_from, self.effective_to)
+        if issues:
+            raise RuleIssues(issues)
         return self
 
     def in_force(self, day: np.ndarray | np.datetime64) -> np.ndarray:
@@ -163,12 +265,42 @@ class Rulebook(BaseModel):
         by_code: dict[str, list[Rule]] = {}
         for r in self.rules:
             by_code.setdefault(r.code, []).append(r)
+        issues = []
         for code, rules in by_code.items():
             rules = sorted(rules, key=lambda r: r.effective_from)
             for a, b in zip(rules, rules[1:]):
                 if a.effective_to is None or a.effective_to >= b.effective_from:
-                    raise ValueError(f"rule {code}: effective periods overlap ({a.effective_from}… and {b.effective_from}…)")
+                    issues.append((code, f"施行期重叠（{a.effective_from}… 与 {b.effective_from}…）",
+                                   f"effective periods overlap ({a.effective_from}… and {b.effective_from}…)"))
+        if issues:
+            raise RuleIssues(issues)
         return self
+
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the whole rulebook in canonical form (sorted keys, compact JSON): its identity,
+        whatever its hand-typed ``version`` says."""
+        return _canonical_sha256(self.model_dump(mode="json"))
+
+    @property
+    def rules_sha256(self) -> str:
+        """Hash of the rules alone, in a stable order: what the findings, and so the features
+        built from them (``n_integrity``, ``n_critical``, ``n_major``), depend on."""
+        rules = sorted((r.model_dump(mode="json") for r in self.rules), key=lambda r: (r["code"], r["effective_from"]))
+        return _canonical_sha256(rules)
+
+    def identity(self) -> dict:
+        """What a model's metadata and a run's run.json record of the rulebook in force."""
+        return {"rulebook_version": self.version, "rulebook_sha256": self.sha256, "rules_sha256": self.rules_sha256}
+
+
+def _canonical_sha256(obj) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 SHIPPED = "rulebook.yaml"
@@ -190,23 +322,41 @@ def _read_yaml(path: Path | None) -> dict:
 
 
 def _validate(data: dict, label: str) -> Rulebook:
+    """Validate a rulebook, reporting every error at once, each naming the rule and field."""
     try:
         return Rulebook(**data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = list(err["loc"])
-        where = ".".join(str(x) for x in loc)
-        code = ""
-        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-            rules = data.get("rules") or []
-            if loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
-                code = str(rules[loc[1]].get("code", ""))
-        field = ".".join(str(x) for x in loc[2:]) or where
-        msg = err["msg"]
-        raise RulebookError(
-            f"规则库 {label} 中规则 {code or where} 的字段 {field} 无效：{msg}",
-            f"rulebook {label}: rule {code or where}, field {field}: {msg}",
-        ) from None
+        found: list[tuple[str, str, str, str]] = []  # (rule, field, zh, en)
+        field_failed: set[int] = set()
+        rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+        for err in e.errors(include_url=False):
+            loc = list(err["loc"])
+            where = "规则库 rulebook"
+            if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+                r = rules[loc[1]] if loc[1] < len(rules) else None
+                where = str(r.get("code") or f"rules[{loc[1]}]") if isinstance(r, dict) else f"rules[{loc[1]}]"
+                loc = loc[2:]
+            error = (err.get("ctx") or {}).get("error")
+            if isinstance(error, RuleIssues) and where == "规则库 rulebook":  # across rules: the field is a code
+                found += [(code, "effective_from", zh, en) for code, zh, en in error.issues]
+            elif isinstance(error, RuleIssues):
+                found += [(where, field, zh, en) for field, zh, en in error.issues]
+            else:
+                field, zh, en = pydantic_issue({**err, "loc": loc})
+                found.append((where, field, zh, en))
+                if len(err["loc"]) >= 2 and err["loc"][0] == "rules" and isinstance(err["loc"][1], int):
+                    field_failed.add(err["loc"][1])
+        # a rule whose fields failed never reached its own checks: run them on the raw values
+        for i in sorted(field_failed):
+            r = rules[i] if i < len(rules) else None
+            if isinstance(r, dict):
+                _, more = check_rule(r.get("kind"), r.get("scope"), r.get("params"), r.get("overrides"))
+                code = str(r.get("code") or f"rules[{i}]")
+                found += [(code, f, z, x) for f, z, x in more if (code, f, z, x) not in found]
+        zh = "\n".join(f"  规则 {w} 的 {f or '定义'}：{z}" for w, f, z, _ in found)
+        en = "\n".join(f"  rule {w}, field {f or '(rule)'}: {x}" for w, f, _, x in found)
+        raise RulebookError(f"规则库 {label} 有 {len(found)} 处错误：\n{zh}",
+                            f"rulebook {label} has {len(found)} error(s):\n{en}") from None
 
 
 def load_rulebook(path: str | Path | None = None) -> Rulebook:

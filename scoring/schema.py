@@ -31,8 +31,10 @@ INDUSTRIES: dict[str, str] = {
     "fishery": "渔业生产",
     "other": "其他",
 }
-#: The eight high-risk industries that must insure (办法2025 Art. 2; 安全生产法 Art. 51).
-HIGH_RISK_INDUSTRIES: tuple[str, ...] = tuple(k for k in INDUSTRIES if k not in ("fishery", "other"))
+#: The high-risk industries that must insure: 矿山 (coal and non-coal)、危险化学品、烟花爆竹、交通运输、
+#: 建筑施工、民用爆炸物品、金属冶炼、渔业生产 — 办法2025 Art. 2 and 办法2017 Art. 6 list the same fields
+#: (安全生产法 Art. 51 makes insurance compulsory for high-risk industries). Only "other" is outside.
+HIGH_RISK_INDUSTRIES: tuple[str, ...] = tuple(k for k in INDUSTRIES if k != "other")
 
 PREMIUM_BASE_TYPES = {
     "per_capita": "按人数",

@@ -38,7 +38,7 @@ def main() -> None:
     name = f"champion-{len(world_seeds)}worlds-{a.policies // 1000}k"
     preps = keep["preps"].values()
     save_model(t.model, a.out, name=name, extra={
-        "rulebook_version": load_rulebook().version,
+        **load_rulebook().identity(),
         "training_data": "synthetic",
         "training_source": f"datasets/synth.py draw_world(seed, {a.policies}) for seeds {world_seeds}",
         "input_sha256": [dict(sorted((k, h) for k, (_, h) in p.sub.files.items())) for p in preps],

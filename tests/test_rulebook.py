@@ -202,3 +202,54 @@ def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError(f"worker {worker} outlived its parent ({sig})")
+
+
+BAD_RULES = """
+version: test
+base: shipped
+rules:
+  - code: TEST_TYPO
+    severity: major
+    scope: policy
+    kind: column_vs_value
+    clause: 测试条款
+    effective_from: 2020-01-01
+    params: {column: onsite_hour, op: lt, value: 1, when_in: {industry: [coal, construction]}}
+    message_zh: "{observed}"
+    message_en: "{observed}"
+  - code: TEST_SCOPE
+    severity: majr
+    scope: region
+    kind: item_missing
+    clause: 测试条款
+    effective_from: 2020-01-01
+    params: {item: risk_assessment, industries: high_risk}
+    message_zh: "{observed}"
+    message_en: "{observed}"
+"""
+
+
+def test_every_error_of_a_rulebook_is_reported_at_once_before_scoring(tmp_path):
+    """An unknown column, a misspelled enum value, a bad severity and a kind on the wrong scope:
+    exit 2 from `scoring rules`, all four in one message, each naming its rule and field, and
+    no library English in the Chinese lines."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD_RULES, encoding="utf-8")
+    r = CliRunner().invoke(app, ["rules", "--rulebook", str(path)])
+    assert r.exit_code == 2
+    zh, _, en = r.output.partition("Error:")
+    for needle in ("TEST_TYPO 的 params.column", "onsite_hour", "TEST_TYPO 的 params.when_in.industry", "coal 不是列 industry",
+                   "TEST_SCOPE 的 severity", "TEST_SCOPE 的 scope", "只适用于 policy"):
+        assert needle in zh, needle
+    assert "4 处错误" in zh and "4 error(s)" in en
+    for line in zh.splitlines()[1:]:
+        words = re.findall(r"[A-Za-z]{3,}", re.sub(r"'[^']*'|[A-Za-z_]+[._][A-Za-z_.\[\]0-9]*|[A-Z_]{4,}", "", line))
+        assert not [w for w in words if w.lower() in {"input", "should", "field", "required", "value", "error", "expected"}], line
+    r = CliRunner().invoke(app, ["score", str(Path(__file__).parents[1] / "datasets" / "sample"), "--out", str(tmp_path / "o"), "--rulebook", str(path)])
+    assert r.exit_code == 2 and not (tmp_path / "o").exists()

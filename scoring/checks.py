@@ -98,18 +98,14 @@ class Context:
     @cached_property
     def policies(self) -> pd.DataFrame:
         p = self.sub["policies"].reset_index(drop=True)
-        p = p.assign(
+        agg = self.sub.aggregates
+        return p.assign(
             province=p["region_code"].str[:2],
             prefecture=p["region_code"].str[:4] + "00",
-            ended=(p["end_date"] < self.as_of).to_numpy(),
+            ended=agg.ended(self.as_of),
+            n_services=agg.n_services,
+            spend=agg.spend,
         )
-        agg = self.service_aggregates
-        return p.join(agg, on="policy_id").fillna({"n_services": 0, "spend": 0.0})
-
-    @cached_property
-    def service_aggregates(self) -> pd.DataFrame:
-        g = self.sub["services"].groupby("policy_id", sort=False)
-        return pd.DataFrame({"n_services": g.size(), "spend": g["cost"].sum()})
 
     def item_count(self, item: str) -> np.ndarray:
         """Services of ``item`` per policy, aligned with :attr:`policies` (computed for any item a rule names)."""
@@ -118,10 +114,10 @@ class Context:
             self._items[item] = np.bincount(self.policy_pos, weights=is_item, minlength=len(self.sub["policies"]))
         return self._items[item]
 
-    @cached_property
+    @property
     def policy_pos(self) -> np.ndarray:
         """Each service's row in the policies table."""
-        return self.sub.service_policy_pos
+        return self.sub.aggregates.policy_pos
 
     @cached_property
     def services(self) -> pd.DataFrame:
@@ -134,28 +130,16 @@ class Context:
                 s[c] = pc.take(arrow(col), pos).to_pandas()
             else:
                 s[c] = col.to_numpy()[self.policy_pos]
-        provider = pc.coalesce(arrow(s["agency_id"]), pc.binary_join_element_wise("insurer:", arrow(s["insurer_id"]), ""))
-        s["provider"] = provider.to_pandas()
+        s["provider"] = self.sub.aggregates.service_provider.to_pandas()
         return s
 
-    @cached_property
+    @property
     def staff_long(self) -> pd.DataFrame:
-        """One row per listed staff member of each service: ``i`` (service row) and ``staff``."""
-        lists = pc.split_pattern(arrow(self.services["staff_ids"]), ";")
-        flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-        parent = pc.list_parent_indices(lists)
-        keep = pc.not_equal(flat, "")
-        return pd.DataFrame({"i": parent.filter(keep).to_numpy(), "staff": flat.filter(keep).to_pandas()})
+        return self.sub.aggregates.staff_long
 
-    @cached_property
+    @property
     def staff_qualification(self) -> pd.DataFrame:
-        """:attr:`staff_long` with ``known`` (listed in the staff table) and ``none`` (no qualification)."""
-        long, staff = self.staff_long, self.sub["staff"]
-        idx = pc.index_in(arrow(long["staff"]), value_set=arrow(staff["staff_id"]))
-        known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
-        qual = np.full(len(long), None, dtype=object)
-        qual[known] = staff["qualification"].to_numpy(dtype=object)[idx.filter(pc.is_valid(idx)).to_numpy()]
-        return long.assign(known=known, none=(qual == "none"))
+        return self.sub.aggregates.staff_qualification
 
     def frame(self, scope: str) -> pd.DataFrame:
         return self.policies if scope == "policy" else self.services
@@ -721,11 +705,7 @@ class NoParams(Params):
 @kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
     """Every staff member listed on a service record has no qualification (staff table). Scope: service."""
-    q = ctx.staff_qualification
-    i = q["i"].to_numpy()
-    listed = np.bincount(i, minlength=len(frame))
-    none = np.bincount(i, weights=q["none"].to_numpy(), minlength=len(frame))
-    fire = active & (listed > 0) & (none == listed)
+    fire = active & ctx.sub.aggregates.unqualified
     return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), "")
 
 

@@ -31,6 +31,7 @@ from .checks import sorted_unique
 from .parsing import arrow
 
 from .intake import Submission
+from .asof import in_scope
 from .schema import HIGH_RISK_INDUSTRIES, INDUSTRIES
 
 _INDUSTRY_CODES = {k: i for i, k in enumerate(INDUSTRIES)}
@@ -121,14 +122,13 @@ def _safe_div(a, b):
 
 def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per accepted policy (index ``policy_id``, in the policies' order): columns
-    :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`."""
+    :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`.
+    Only what was known on ``as_of`` is used (:func:`scoring.asof.in_scope`)."""
+    sub, _ = in_scope(sub, as_of)  # as known on the as-of date (no copy when nothing is later)
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
     s = sub["services"]
-    upto = s["service_date"].to_numpy() <= as_of
     pos = sub.service_policy_pos
-    if not upto.all():  # no copy of millions of rows when every record is on or before the as-of date
-        s, pos = s[upto], pos[upto]
     n = len(p)
     start = p["start_date"].to_numpy()
     end = p["end_date"].to_numpy()
@@ -171,27 +171,18 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     tail = elapsed_days[last.index.to_numpy()] - last.to_numpy()
     max_gap[gaps.index.to_numpy()] = np.maximum(gaps.to_numpy(), tail)
 
-    # staff: one row per listed person (Arrow split, no Python loop)
-    lists = pc.split_pattern(arrow(s["staff_ids"]), ";")
-    who = pc.utf8_trim_whitespace(pc.list_flatten(lists))
-    parent = pc.list_parent_indices(lists).to_numpy()
+    # staff: one row per listed person (shared with the checks: scoring.aggregates)
+    agg = sub.aggregates
+    long = agg.staff_long
     if "staff" in sub.present and len(sub["staff"]):
-        idx = pc.index_in(who, value_set=arrow(sub["staff"]["staff_id"]))
-        known = np.asarray(pc.is_valid(idx).to_numpy(zero_copy_only=False), dtype=bool)
-        quals = sub["staff"]["qualification"].to_numpy(dtype=object)
-        none = np.zeros(len(who), dtype=bool)
-        none[known] = quals[idx.filter(pc.is_valid(idx)).to_numpy()] == "none"
-        listed = np.bincount(parent, minlength=len(s))
-        n_none = np.bincount(parent, weights=none, minlength=len(s))
-        unq = (listed > 0) & (n_none == listed)
-        unqualified_share = _safe_div(per_policy(unq), n_services)
+        unqualified_share = _safe_div(per_policy(agg.unqualified), n_services)
     else:
         unqualified_share = np.full(n, np.nan)
-    n_staff = _distinct_per(pos[parent], pc.dictionary_encode(pc.if_else(pc.equal(who, ""), None, who)), n)
+    n_staff = _distinct_per(pos[long["i"].to_numpy()], pc.dictionary_encode(arrow(long["staff"])), n)
     n_items = _distinct_per(pos, pc.dictionary_encode(arrow(s["service_item"])), n)
 
     fee = p["prevention_fee"].to_numpy(dtype=float)
-    spend = per_policy(s["cost"].to_numpy(dtype=float))
+    spend = agg.spend
     f = pd.DataFrame(index=pd.Index(p["policy_id"], name="policy_id"))
     f["industry"] = p["industry"].map(_INDUSTRY_CODES).to_numpy(dtype=float)
     f["high_risk"] = p["industry"].isin(HIGH_RISK_INDUSTRIES).to_numpy(dtype=float)
@@ -241,7 +232,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     f["policy_critical"] = counts["policy_critical"]
     f["policy_major"] = counts["policy_major"]
     f["insurer_key"] = p["insurer_id"].to_numpy(dtype=object)
-    f["provider_key"] = _provider_key(p, s, pos)
+    f["provider_key"] = agg.policy_provider
     for col, (key, source) in PEERS.items():
         f[col] = leave_one_out_mean(f[key].to_numpy(dtype=object), f[source].to_numpy(dtype=float))
     for col in MEMORY_FEATURES:
@@ -267,23 +258,6 @@ def leave_one_out_mean(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     c = count[codes[valid]] - own_c[valid]
     out[valid] = np.divide(t, c, out=np.full(int(valid.sum()), np.nan), where=c > 0)
     return out
-
-
-def _provider_key(p: pd.DataFrame, s: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
-    """Who served the policy: the agency of its first service record, or, when the insurer served
-    with its own staff, ``insurer:<insurer_id>:<province>`` (the provincial branch's staff).
-    None for a policy without service records."""
-    first = np.full(len(p), -1, dtype=np.int64)
-    with_services, first_row = np.unique(pos, return_index=True)
-    first[with_services] = first_row
-    has = first >= 0
-    agency = pc.take(arrow(s["agency_id"]), pa.array(first[has]))
-    own = pc.binary_join_element_wise(
-        "insurer:", pa.array(p["insurer_id"].to_numpy(dtype=object)[has], pa.string()), ":",
-        pa.array(p["region_code"].astype(str).str[:2].to_numpy(dtype=object)[has], pa.string()), "")
-    provider = np.full(len(p), None, dtype=object)
-    provider[has] = pc.coalesce(agency, own).to_numpy(zero_copy_only=False)
-    return provider
 
 
 def _distinct_per(pos: np.ndarray, codes: pa.DictionaryArray, n: int) -> np.ndarray:

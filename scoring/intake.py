@@ -86,6 +86,14 @@ class Submission:
         return self.tables[name]
 
     @cached_property
+    def aggregates(self):
+        """Per-policy and per-service aggregates shared by checks, features and the pipeline
+        (:class:`scoring.aggregates.Aggregates`), computed once per submission."""
+        from .aggregates import Aggregates
+
+        return Aggregates(self)
+
+    @cached_property
     def service_policy_pos(self) -> np.ndarray:
         """Each accepted service's row in the accepted policies table (-1 where there is none;
         the intake rejects such services, so there is always one). Computed once per submission."""

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, KEY_COLUMNS, build_features
+from .asof import in_scope
 from .intake import Submission, latest_date, load_submission
 from .labels import labels_from
 from .metrics import evaluate_scores
@@ -50,29 +51,6 @@ class Prepared:
     rules: RuleResults
     features: pd.DataFrame
     out_of_scope: dict | None = None
-
-
-def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
-    """The submission as known on ``as_of``: policies that start after it, and service records and
-    inspections dated after it (or belonging to such a policy), are set aside and counted.
-
-    Returns the submission in scope and the counts (``run.json`` → ``out_of_scope``).
-    """
-    import dataclasses
-
-    day = np.datetime64(as_of, "D").astype("datetime64[s]")
-    pol, svc, insp = sub["policies"], sub["services"], sub["inspections"]
-    later = (pol["start_date"].to_numpy() > day)
-    gone = set(pol.loc[later, "policy_id"])
-    svc_out = (svc["service_date"].to_numpy() > day) | svc["policy_id"].isin(gone).to_numpy()
-    insp_out = (insp["inspection_date"].to_numpy() > day) | insp["policy_id"].isin(gone).to_numpy()
-    counts = {"as_of": str(np.datetime64(as_of, "D")), "policies_not_started": int(later.sum()),
-              "services_after": int(svc_out.sum()), "inspections_after": int(insp_out.sum())}
-    if not (later.any() or svc_out.any() or insp_out.any()):
-        return sub, counts
-    tables = {**sub.tables, "policies": pol[~later].reset_index(drop=True), "services": svc[~svc_out].reset_index(drop=True),
-              "inspections": insp[~insp_out].reset_index(drop=True)}
-    return dataclasses.replace(sub, tables=tables), counts
 
 
 def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> Prepared:
@@ -155,10 +133,16 @@ NOT_VISIBLE = [
 
 
 def default_model_dir() -> Path:
-    """The shipped champion (or ``$SCORING_MODEL``)."""
+    """The shipped champion (or ``$SCORING_MODEL``): ``models/champion`` of a checkout, else the
+    copy an installed wheel carries as package data (``scoring/_champion``)."""
     import os
+    from importlib import resources
 
-    return Path(os.environ.get("SCORING_MODEL", SHIPPED_MODEL))
+    if "SCORING_MODEL" in os.environ:
+        return Path(os.environ["SCORING_MODEL"])
+    if (SHIPPED_MODEL / "metadata.json").exists():
+        return SHIPPED_MODEL
+    return Path(str(resources.files("scoring").joinpath("_champion")))
 
 
 def _reasons(scored: pd.DataFrame, pf, model_text: dict[str, str]) -> pd.Series:
@@ -261,9 +245,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
-    cost = np.nan_to_num(sub["services"]["cost"].to_numpy(dtype=float, na_value=np.nan))
-    svc = pd.Series(np.bincount(sub.service_policy_pos, weights=cost, minlength=len(policies)), index=policies["policy_id"])
-    ended = policies.set_index("policy_id")["end_date"] < np.datetime64(prep.as_of, "s")
+    svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])
+    ended = pd.Series(sub.aggregates.ended(prep.as_of), index=policies["policy_id"])
     insurers = summarise(policies, scored, findings, svc, ended, rb)
     finished = dt.datetime.now(dt.timezone.utc)
     run = {

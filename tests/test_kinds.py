@@ -129,3 +129,17 @@ def test_item_missing_counts_the_item_it_names(sub):
     assert fired == expected and len(fired) > 0
     no_hi = {p for p, *_ in _fired(sub, "item_missing", "policy", {"item": "hazard_inspection", "industries": "high_risk"})}
     assert fired != no_hi
+
+
+def test_fishery_is_high_risk(sub):
+    """办法2025 Art. 2 and 办法2017 Art. 6 name 渔业生产 among the high-risk fields: the shipped
+    hazard-inspection rule reaches fishing enterprises."""
+    from scoring.rulebook import load_rulebook
+    from scoring.schema import HIGH_RISK_INDUSTRIES
+
+    assert set(HIGH_RISK_INDUSTRIES) == {"coal_mining", "non_coal_mining", "hazardous_chemicals", "fireworks",
+                                         "transportation", "construction", "civil_explosives", "metallurgy", "fishery"}
+    f = run_rules(sub, load_rulebook()).findings
+    fired = set(f.loc[f["rule_code"] == "SERVICE_HAZARD_INSPECTION_MISSING", "policy_id"])
+    fishing = set(sub["policies"].loc[sub["policies"]["industry"] == "fishery", "policy_id"])
+    assert fired & fishing

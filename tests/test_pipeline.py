@@ -291,3 +291,37 @@ def test_killed_score_leaves_only_a_temporary_the_next_run_removes(sub, tmp_path
     assert (out / "policy_scores.csv").read_bytes() == first
     run_score(sub, out)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_as_of_means_as_known_on_that_date(sub, tmp_path):
+    """Policies starting after --as-of are not scored; services and inspections dated after it are
+    not used; run.json counts both."""
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
+    insp = pd.read_csv(sub / "inspections.csv", dtype=str, keep_default_na=False)
+    as_of = sorted(pol["start_date"])[len(pol) // 2]
+    out = tmp_path / "o"
+    run_score(sub, out, as_of=as_of)
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    later = set(pol.loc[pol["start_date"] > as_of, "policy_id"])
+    svc_after = (svc["service_date"] > as_of) | svc["policy_id"].isin(later)
+    insp_after = (insp["inspection_date"] > as_of) | insp["policy_id"].isin(later)
+    assert run["out_of_scope"] == {"as_of": as_of, "policies_not_started": len(later),
+                                   "services_after": int(svc_after.sum()), "inspections_after": int(insp_after.sum())}
+    assert 0 < len(later) < len(pol)
+    scores = pd.read_csv(out / "policy_scores.csv", dtype=str, keep_default_na=False)
+    assert set(scores["policy_id"]) == set(pol["policy_id"]) - later and run["policies_scored"] == len(pol) - len(later)
+    findings = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
+    assert not set(findings["policy_id"]) & later
+    assert not set(findings["service_id"]) & set(svc.loc[svc_after, "service_id"])
+    assert "其后起保的" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_run_records_the_rulebook_in_force(run1):
+    from scoring.rulebook import load_rulebook
+
+    run = json.loads((run1 / "run.json").read_text(encoding="utf-8"))
+    rb = load_rulebook()
+    assert run["rulebook_sha256"] == rb.sha256 and len(rb.sha256) == 64
+    assert run["rules_match_model"]["in_force"] == rb.rules_sha256
+    assert run["out_of_scope"]["policies_not_started"] == 0

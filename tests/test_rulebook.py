@@ -253,3 +253,23 @@ def test_every_error_of_a_rulebook_is_reported_at_once_before_scoring(tmp_path):
         assert not [w for w in words if w.lower() in {"input", "should", "field", "required", "value", "error", "expected"}], line
     r = CliRunner().invoke(app, ["score", str(Path(__file__).parents[1] / "datasets" / "sample"), "--out", str(tmp_path / "o"), "--rulebook", str(path)])
     assert r.exit_code == 2 and not (tmp_path / "o").exists()
+
+
+def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
+    """Editing a rule changes the hashes even when the hand-typed version stays the same; a
+    comment or the order of rules in the file does not."""
+    import yaml
+
+    from scoring.rulebook import SHIPPED, load_rulebook
+
+    shipped = load_rulebook()
+    data = yaml.safe_load((Path(__file__).parents[1] / "scoring" / SHIPPED).read_text(encoding="utf-8"))
+    data["rules"] = data["rules"][::-1]
+    (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    same = load_rulebook(tmp_path / "reordered.yaml")
+    assert same.rules_sha256 == shipped.rules_sha256
+    data["rules"][0]["severity"] = "minor" if data["rules"][0]["severity"] != "minor" else "major"
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    edited = load_rulebook(tmp_path / "edited.yaml")
+    assert edited.version == shipped.version
+    assert edited.rules_sha256 != shipped.rules_sha256 and edited.sha256 != shipped.sha256

@@ -232,8 +232,28 @@ def join_text(*pieces) -> np.ndarray:
 
 def _fill(template: str, n: np.ndarray) -> np.ndarray:
     """A catalogue template with one ``{n}`` filled per row (``n`` as text)."""
-    before, after = template.split("{n}")
-    return join_text(before, n, after)
+    return text_rows(template, n=n)
+
+
+def text_rows(template: str, **fields) -> np.ndarray:
+    """A catalogue template (:data:`scoring.messages.TEMPLATES`) filled per row: each field is a
+    text array (one value per row) or a scalar (the same in every row)."""
+    import string
+
+    pieces = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(literal)
+        if name is not None:
+            v = fields[name]
+            pieces.append(str(v) if np.ndim(v) == 0 else np.asarray(v, dtype=object))
+    return join_text(*pieces)
+
+
+def both(key: str, **fields) -> tuple[np.ndarray, np.ndarray]:
+    """The Chinese and English texts of catalogue entry ``key``, filled per row."""
+    zh, en = TEMPLATES[key]
+    return text_rows(zh, **fields), text_rows(en, **fields)
 
 
 def _num(frame, col) -> np.ndarray:
@@ -354,8 +374,10 @@ class ColumnEquals(Params):
 @kind("column_equals", ColumnEquals, ("policy", "service"))
 def column_equals(ctx, frame, active, p: ColumnEquals) -> Hits:
     fire = active & (frame[p.column].to_numpy() == p.value)
-    text = {True: "是", False: "否"}
-    return _hits(fire, text.get(p.value, str(p.value)), text.get(not p.value, "") if isinstance(p.value, bool) else "")
+    if isinstance(p.value, bool):
+        seen, other = TEMPLATES["yes" if p.value else "no"], TEMPLATES["no" if p.value else "yes"]
+        return _hits(fire, seen[0], other[0], seen[1])
+    return _hits(fire, str(p.value), "")
 
 
 class ColumnInSet(Params):
@@ -525,11 +547,11 @@ def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
     fire = active & (size >= _broadcast(p.min_peers, len(frame))) & (scale > 0) & (z > _broadcast(p.z, len(frame)))
     rows = np.flatnonzero(fire)
     high = logr[rows] > med[rows]
-    zt = fmt(z[rows], 3)
-    r = fmt(rate[rows], 4)
-    obs = r + np.where(high, "（偏高，稳健 z = ", "（偏低，稳健 z = ") + zt + "）"
-    obs_en = r + np.where(high, " (high, robust z = ", " (low, robust z = ") + zt + ")"
-    return Hits(rows, obs.astype(object), fmt(np.exp(med[rows]), 4), obs_en.astype(object))
+    zt, r = fmt(z[rows], 3), fmt(rate[rows], 4)
+    hi_zh, hi_en = both("rate_high", rate=r, z=zt)
+    lo_zh, lo_en = both("rate_low", rate=r, z=zt)
+    return Hits(rows, np.where(high, hi_zh, lo_zh).astype(object), fmt(np.exp(med[rows]), 4),
+                np.where(high, hi_en, lo_en).astype(object))
 
 
 # ------------------------------------------------------------------------------ policy aggregates over services
@@ -549,8 +571,8 @@ def no_services(ctx, frame, active, p: Grace) -> Hits:
     fire = active & due & (frame["n_services"].to_numpy() == 0)
     rows = np.flatnonzero(fire)
     days = np.minimum(into[rows], 365).astype(str)
-    obs = np.char.add(np.char.add("保险期开始已 ", days), " 天").astype(object)
-    return Hits(rows, obs, np.full(len(rows), str(p.grace_days), dtype=object), np.char.add(days, " days into the period").astype(object))
+    zh, en = both("days_into_period", n=days)
+    return Hits(rows, zh, np.full(len(rows), str(p.grace_days), dtype=object), en)
 
 
 class MinCount(Params):
@@ -629,7 +651,7 @@ def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
     s, e = frame["start_date"].to_numpy(), frame["end_date"].to_numpy()
     fire = active & ((d < s) | (d > e))
     rows = np.flatnonzero(fire)
-    exp = np.char.add(np.char.add(dates(s[rows]).astype(str), " 至 "), dates(e[rows]).astype(str)).astype(object)
+    exp = text_rows(TEMPLATES["period"][0], start=dates(s[rows]), end=dates(e[rows]))
     return Hits(rows, dates(d[rows]), exp)
 
 
@@ -778,17 +800,12 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     fire &= active
     obs = np.empty(len(frame), dtype=object)
     exp = np.empty(len(frame), dtype=object)
-    d = dates(bad["date"].to_numpy()).astype(str)
-    obs[bad["i"].to_numpy()] = (
-        bad["staff"].astype(str) + " 于 " + d + " 在 " + bad["n"].astype(str) + " 家企业合计 "
-        + fmt(bad["sum_hours"]).astype(str) + " 小时、最远相距 " + fmt(bad["max_km"].round(1)).astype(str) + " 公里"
-    ).to_numpy()
-    exp[bad["i"].to_numpy()] = f"合计不超过 {fmt([p.max_hours])[0]} 小时且相距不超过 {fmt([p.max_km])[0]} 公里"
+    at = bad["i"].to_numpy()
+    zh, en = both("staff_overlap", staff=bad["staff"].astype(str).to_numpy(), date=dates(bad["date"].to_numpy()),
+                  n=bad["n"].astype(str).to_numpy(), hours=fmt(bad["sum_hours"]), km=fmt(bad["max_km"].round(1)))
     obs_en = np.empty(len(frame), dtype=object)
-    obs_en[bad["i"].to_numpy()] = (
-        bad["staff"].astype(str) + " on " + d + " at " + bad["n"].astype(str) + " enterprises, "
-        + fmt(bad["sum_hours"]).astype(str) + " hours in all, up to " + fmt(bad["max_km"].round(1)).astype(str) + " km apart"
-    ).to_numpy()
+    obs[at], obs_en[at] = zh, en
+    exp[at] = TEMPLATES["staff_overlap_limit"][0].format(hours=fmt([p.max_hours])[0], km=fmt([p.max_km])[0])
     return _hits(fire, obs, exp, obs_en)
 
 
@@ -976,8 +993,8 @@ def share_exclusive(ctx, frame, active, p: ShareExclusive) -> Hits:
     best["n"] = best["prefecture"].map(total).to_numpy()
     best["share"] = best["k"] / best["n"]
     best = best[(best["n"] >= p.min_policies) & (best["share"] >= p.share)].sort_values("prefecture")
-    obs = (best[p.column].astype(str) + " 占 " + pct(best["share"]).astype(str) + "（共 " + best["n"].astype(str) + " 件）").to_numpy(dtype=object)
-    obs_en = (best[p.column].astype(str) + " holds " + pct(best["share"]).astype(str) + " (of " + best["n"].astype(str) + ")").to_numpy(dtype=object)
+    obs, obs_en = both("share_of", value=best[p.column].astype(str).to_numpy(), share=pct(best["share"]),
+                       n=best["n"].astype(str).to_numpy())
     return Hits(np.arange(len(best)), obs, np.full(len(best), pct([p.share])[0], dtype=object), obs_en,
                 keys={"region_code": best["prefecture"].to_numpy(dtype=object)})
 
@@ -1002,8 +1019,10 @@ def hhi(ctx, frame, active, p: HHI) -> Hits:
     df = df[(df["n"] >= p.min_policies) & (df["hhi"] >= p.hhi)].sort_values(["prefecture", "industry"])
     from .schema import INDUSTRIES
 
-    obs = ("HHI " + fmt(df["hhi"].round(3)).astype(str) + "（" + df["industry"].map(INDUSTRIES) + "，" + df["n"].astype(str) + " 件）").to_numpy(dtype=object)
-    obs_en = ("HHI " + fmt(df["hhi"].round(3)).astype(str) + " (" + df["industry"] + ", " + df["n"].astype(str) + " policies)").to_numpy(dtype=object)
+    zh, en = TEMPLATES["hhi"]
+    common = {"hhi": fmt(df["hhi"].round(3)), "n": df["n"].astype(str).to_numpy()}
+    obs = text_rows(zh, industry=df["industry"].map(INDUSTRIES).to_numpy(dtype=object), **common)
+    obs_en = text_rows(en, industry=df["industry"].to_numpy(dtype=object), **common)
     return Hits(np.arange(len(df)), obs, np.full(len(df), fmt([p.hhi])[0], dtype=object), obs_en,
                 keys={"region_code": df["prefecture"].to_numpy(dtype=object)})
 
@@ -1034,7 +1053,6 @@ def insurer_blacklist(ctx, frame, active, p: Blacklist, findings: pa.Table | Non
     df = pd.DataFrame({"share": share, "ratio": ratio}).sort_index()
     df = df[(df["share"] >= p.share) | (df["ratio"] < p.min_ratio)]
     share_t, ratio_t = pct(df["share"]).astype(str), pct(df["ratio"]).astype(str)
-    obs = np.array([f"虚构迹象保单占 {a}；预防费用使用率 {b}" for a, b in zip(share_t, ratio_t)], dtype=object)
-    obs_en = np.array([f"integrity findings on {a} of policies; prevention fee spent {b}" for a, b in zip(share_t, ratio_t)], dtype=object)
-    exp = f"虚构迹象保单占比 < {pct([p.share])[0]} 且预防费用使用率 ≥ {pct([p.min_ratio])[0]}"
+    obs, obs_en = both("blacklist", share=share_t, ratio=ratio_t)
+    exp = TEMPLATES["blacklist_limit"][0].format(share=pct([p.share])[0], ratio=pct([p.min_ratio])[0])
     return Hits(np.arange(len(df)), obs, np.full(len(df), exp, dtype=object), obs_en, keys={"insurer_id": df.index.to_numpy(dtype=object)})

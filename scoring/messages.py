@@ -58,6 +58,24 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     # --- rule fragments (observed / expected texts of check kinds)
     "all_of": ("全部 {n} 项（{items}）", "all {n} ({items})"),
     "services_count": ("共 {n} 次服务", "{n} services"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "rate_high": ("{rate}（高于同组中位数，稳健 z = {z}）", "{rate} (above the peer median, robust z = {z})"),
+    "rate_low": ("{rate}（低于同组中位数，稳健 z = {z}）", "{rate} (below the peer median, robust z = {z})"),
+    "days_into_period": ("保险期开始已 {n} 天", "{n} days into the period"),
+    "period": ("{start} 至 {end}", "{start} to {end}"),
+    "staff_overlap": (
+        "{staff} 于 {date} 在 {n} 家企业合计 {hours} 小时、最远相距 {km} 公里",
+        "{staff} on {date} at {n} enterprises, {hours} hours in all, up to {km} km apart",
+    ),
+    "staff_overlap_limit": ("合计不超过 {hours} 小时且相距不超过 {km} 公里", "at most {hours} hours in all and {km} km apart"),
+    "share_of": ("{value} 占 {share}（共 {n} 件）", "{value} holds {share} (of {n})"),
+    "hhi": ("HHI {hhi}（{industry}，{n} 件）", "HHI {hhi} ({industry}, {n} policies)"),
+    "blacklist": ("虚构迹象保单占 {share}；预防费用使用率 {ratio}", "integrity findings on {share} of policies; prevention fee spent {ratio}"),
+    "blacklist_limit": (
+        "虚构迹象保单占比 < {share} 且预防费用使用率 ≥ {ratio}",
+        "integrity findings on < {share} of policies and prevention fee spent ≥ {ratio}",
+    ),
     "rows_prefix": ("{file} 第 {row}–{last} 行 ", "{file} lines {row}-{last}: "),
     # --- intake: structural errors (stop the run, exit 2)
     "no_submission": ("找不到提交数据 {path}（应为文件夹或 .xlsx 工作簿）", "submission {path} not found (expected a folder or an .xlsx workbook)"),

@@ -68,15 +68,22 @@ def neutralise(values: pa.Array) -> pa.Array:
     return pc.replace_with_mask(values, pa.array(mask), fixed)
 
 
+#: UTF-8 byte-order mark: Excel on a Chinese Windows reads a CSV without it as GBK (garbage).
+BOM = b"\xef\xbb\xbf"
+
+
 def write_csv(df: pd.DataFrame, path) -> None:
-    """Write ``df`` as UTF-8 CSV (Arrow's writer) to a path or binary file: neutralised text,
-    missing as empty, floats rounded.
+    """Write ``df`` as UTF-8 CSV with a byte-order mark (Arrow's writer) to a path or binary
+    file: neutralised text, missing as empty, floats rounded.
 
     Text cells are quoted, numbers are not; the same frame always gives the same bytes.
     """
+    if isinstance(path, (str, Path)):
+        with open(path, "wb") as f:
+            write_csv(df, f)
+        return
+    path.write(BOM)
     if not len(df.columns):
-        if isinstance(path, (str, Path)):
-            Path(path).write_text("", encoding="utf-8")
         return
     cols = {}
     for c in df.columns:

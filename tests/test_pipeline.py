@@ -325,3 +325,13 @@ def test_run_records_the_rulebook_in_force(run1):
     assert run["rulebook_sha256"] == rb.sha256 and len(rb.sha256) == 64
     assert run["rules_match_model"]["in_force"] == rb.rules_sha256
     assert run["out_of_scope"]["policies_not_started"] == 0
+
+
+def test_csv_outputs_open_in_excel_on_chinese_windows(run1):
+    """results-format v1.1: every CSV starts with a UTF-8 byte-order mark, without which Excel on a
+    Chinese Windows decodes the file as GBK; readers that strip a BOM see the same header."""
+    for name in ("policy_scores.csv", "findings.csv", "insurer_summary.csv", "rejected.csv"):
+        raw = (run1 / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), name
+        assert not raw[3:].startswith(b"\xef\xbb\xbf")
+        assert pd.read_csv(run1 / name, nrows=0).columns[0] in ("policy_id", "scope", "insurer_id", "table")

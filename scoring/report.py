@@ -19,6 +19,8 @@ from .schema import INDUSTRIES
 
 DETAILED = 50  # policies explained in full in the report
 LISTED = 500  # flagged policies listed in the table
+PRINT_LISTED = 100  # of which printed (A4 page budget: about 4 pages)
+PRINT_DETAILED = 12  # detailed cards printed (about 12 pages)
 
 
 def _env() -> jinja2.Environment:
@@ -27,11 +29,18 @@ def _env() -> jinja2.Environment:
     return env.from_string(text)
 
 
+def _balance_rows(run: dict) -> list[dict]:
+    """The row-balance table with Chinese table names."""
+    from .schema import TABLES
+
+    return [{"table": TABLES[t].zh if t in TABLES else t, "code": t, **b} for t, b in run["tables"].items()]
+
+
 def render_empty(run: dict) -> str:
     """The report of a run in which no policy survived validation: the row balance and why."""
     overview = {"policies": 0, "rejected": run["rows_rejected_total"], "flagged": 0, "flag_missing": 0, "flag_poor": 0,
                 "critical": 0, "insurers": 0, "capacity": run["capacity"],
-                "balance": [{"table": t, **b} for t, b in run["tables"].items()]}
+                "balance": _balance_rows(run)}
     return _env().render(notices=[{"kind": "warn", "text": run["message_zh"]}], run=run, overview=overview)
 
 
@@ -39,12 +48,14 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
            explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict) -> str:
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     pol = policies.set_index("policy_id")
-    by_clause = (findings.groupby(["rule_code", "severity", "clause"], sort=False)
+    names = {r.code: r.name_zh or r.code for r in rulebook.rules}
+    by_clause = (findings.groupby(["rule_code", "rule_name_zh", "severity", "severity_zh", "clause"], sort=False)
                  .agg(n=("rule_code", "size"), policies=("policy_id", "nunique")).reset_index()
                  .sort_values(["severity", "n"], key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}) if c.name == "severity" else -c)
                  .to_dict("records"))
     counts = findings["rule_code"].value_counts().head(15)
-    findings_plot = strip_ids(bar_chart(list(counts.index), list(counts.values), "发现数"), "fc") if len(counts) else ""
+    findings_plot = (strip_ids(bar_chart([names.get(c, c) for c in counts.index], list(counts.values), "发现数"), "fc")
+                     if len(counts) else "")
 
     def zh(code):
         return INDUSTRIES.get(code, code)
@@ -54,7 +65,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         flagged_rows.append({"priority": int(r["priority"]), "policy_id": pid, "insurer_id": pol.at[pid, "insurer_id"],
                              "enterprise_name": pol.at[pid, "enterprise_name"], "industry_zh": zh(pol.at[pid, "industry"]),
                              "flag_zh": CLASS_ZH[r["flag"]], "p_missing": r["p_missing"], "p_poor_quality": r["p_poor_quality"],
-                             "rule_codes": r["rule_codes"]})
+                             "rules": [names.get(c, c) for c in r["rule_codes"].split(";") if c]})
     shown = [rec["policy_id"] for rec in explanations[:DETAILED]]
     of_shown = findings[findings["policy_id"].isin(shown).to_numpy()]
     by_policy = {pid: f for pid, f in of_shown.groupby("policy_id")}
@@ -99,7 +110,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         "policies": len(scored), "rejected": run["rows_rejected_total"], "flagged": int(len(flagged)),
         "flag_missing": int((flagged["flag"] == "missing").sum()), "flag_poor": int((flagged["flag"] == "poor_quality").sum()),
         "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
-        "balance": [{"table": t, **b} for t, b in run["tables"].items()],
+        "balance": _balance_rows(run),
     }
     from .pipeline import rules_warning, shift_warning
 
@@ -119,5 +130,5 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         notices=notices, run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
-        weights=rulebook.priority, thresholds=thresholds,
+        weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,
     )

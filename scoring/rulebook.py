@@ -33,10 +33,11 @@ from .checks import KINDS, Context, Hits, frame_columns
 from .parsing import arrow
 from .errors import RulebookError
 from .intake import Submission
+from .labels import SEVERITY_ZH
 
 FINDING_COLUMNS = [
     "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
-    "observed", "expected", "message_zh", "message_en", "service_id",
+    "observed", "expected", "message_zh", "message_en", "service_id", "rule_name_zh", "severity_zh",
 ]
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
@@ -180,6 +181,7 @@ def check_rule(kind: Any, scope: Any, params: Any, overrides: Any, start: Any = 
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$")
+    name_zh: str | None = Field(None, min_length=2, max_length=30)  # short Chinese name a reader sees; the code when absent
     severity: Literal["critical", "major", "minor"]
     scope: Literal["policy", "service", "region", "insurer"]
     kind: str
@@ -285,9 +287,12 @@ class Rulebook(BaseModel):
 
     @property
     def rules_sha256(self) -> str:
-        """Hash of the rules alone, in a stable order: what the findings, and so the features
-        built from them (``n_integrity``, ``n_critical``, ``n_major``), depend on."""
-        rules = sorted((r.model_dump(mode="json") for r in self.rules), key=lambda r: (r["code"], r["effective_from"]))
+        """Hash of what decides which findings there are, rule by rule, in a stable order: the
+        features built from findings (integrity, critical and major counts) depend on it. Names,
+        clauses and message texts are left out: rewording a rule does not change a finding."""
+        keep = ("code", "severity", "scope", "kind", "params", "overrides", "effective_from", "effective_to")
+        rules = sorted(({k: r.model_dump(mode="json")[k] for k in keep} for r in self.rules),
+                       key=lambda r: (r["code"], r["effective_from"]))
         return _canonical_sha256(rules)
 
     def identity(self) -> dict:
@@ -479,6 +484,7 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
     observed, expected = _text_array(hits.observed, n), _text_array(hits.expected, n)
     obs_en = _text_array(hits.observed_en, n) if hits.observed_en is not None else observed
     cols.update(rule_code=_repeat(rule.code, n), severity=_repeat(rule.severity, n), clause=_repeat(rule.clause, n),
+                rule_name_zh=_repeat(rule.name_zh or rule.code, n), severity_zh=_repeat(SEVERITY_ZH[rule.severity], n),
                 observed=observed, expected=expected,
                 message_zh=_render(rule.message_zh, observed, expected, rule.clause),
                 message_en=_render(rule.message_en, obs_en, expected, rule.clause))
@@ -670,7 +676,8 @@ def describe(rulebook: Rulebook) -> pd.DataFrame:
         if r.overrides:
             params += "; overrides: " + ", ".join(f"{o.region_prefix}:{o.params}" for o in r.overrides)
         rows.append({
-            "code": r.code, "severity": r.severity, "scope": r.scope, "kind": r.kind, "clause": r.clause,
+            "code": r.code, "name_zh": r.name_zh or r.code, "severity": r.severity, "severity_zh": SEVERITY_ZH[r.severity],
+            "scope": r.scope, "scope_zh": _SCOPE_ZH[r.scope], "kind": r.kind, "clause": r.clause,
             "effective_from": str(r.effective_from), "effective_to": str(r.effective_to or ""), "params": params,
         })
     return pd.DataFrame(rows)

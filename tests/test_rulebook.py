@@ -268,6 +268,10 @@ def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
     (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     same = load_rulebook(tmp_path / "reordered.yaml")
     assert same.rules_sha256 == shipped.rules_sha256
+    data["rules"][0]["name_zh"] = "改过的名称"  # rewording is not a different rule
+    (tmp_path / "renamed.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    renamed = load_rulebook(tmp_path / "renamed.yaml")
+    assert renamed.rules_sha256 == shipped.rules_sha256 and renamed.sha256 != shipped.sha256
     data["rules"][0]["severity"] = "minor" if data["rules"][0]["severity"] != "minor" else "major"
     (tmp_path / "edited.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     edited = load_rulebook(tmp_path / "edited.yaml")

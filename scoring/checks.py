@@ -154,6 +154,7 @@ class Hits:
     expected: np.ndarray
     observed_en: np.ndarray | None = None
     keys: dict[str, np.ndarray] = field(default_factory=dict)  # region / insurer scope
+    expected_en: np.ndarray | None = None  # where the expected text is words, their English
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ def _text(x: np.ndarray) -> np.ndarray:
     return x.astype(object)
 
 
-def _hits(mask: np.ndarray, observed, expected, observed_en=None) -> Hits:
+def _hits(mask: np.ndarray, observed, expected, observed_en=None, expected_en=None) -> Hits:
     """Select the firing rows; full-length arrays are cut to them and numbers / dates become text."""
     rows = np.flatnonzero(mask)
 
@@ -304,7 +305,12 @@ def _hits(mask: np.ndarray, observed, expected, observed_en=None) -> Hits:
             return np.full(len(rows), x if isinstance(x, str) else _text(np.asarray([x]))[0], dtype=object)
         return _text(np.asarray(x)[rows])
 
-    return Hits(rows, take(observed), take(expected), take(observed_en))
+    return Hits(rows, take(observed), take(expected), take(observed_en), expected_en=take(expected_en))
+
+
+def english(column: str) -> str:
+    """A column's name as English words for messages ("aggregate_limit" -> "aggregate limit")."""
+    return column.removeprefix("covers_").replace("_", " ")
 
 
 # ------------------------------------------------------------------------------ single-row kinds
@@ -325,6 +331,7 @@ class ColumnVsValue(Params):
     value: float
     when_any: list[tuple[str, Op, float]] | None = None
     when_in: dict[str, list[str]] | None = None
+    expected: str | None = None  # the requirement as text where the bare value would mislead ("> 0")
 
     def refs(self):
         yield Ref("column", self.column, ("number",))
@@ -337,7 +344,7 @@ def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
     value = _broadcast(p.value, len(frame))
     with np.errstate(invalid="ignore"):
         fire = active & OPS[p.op](x, value) & conditions(frame, p.when_any, p.when_in)
-    return _hits(fire, x, value)
+    return _hits(fire, x, value if p.expected is None else p.expected)
 
 
 class ColumnOutsideBand(Params):
@@ -403,7 +410,8 @@ def column_in_set(ctx, frame, active, p: ColumnInSet) -> Hits:
     fire = active & col.isin(list(p.values)).to_numpy()
     zh = col.map(labels).to_numpy(dtype=object)
     others = "、".join(label for code, label in labels.items() if code not in p.values)
-    return _hits(fire, zh, others, col.to_numpy(dtype=object))
+    others_en = ", ".join(english(code) for code in labels if code not in p.values)
+    return _hits(fire, zh, others, col.map(english).to_numpy(dtype=object), others_en)
 
 
 class ColumnsAllTrue(Params):
@@ -423,9 +431,12 @@ def columns_all_true(ctx, frame, active, p: ColumnsAllTrue) -> Hits:
     rows = np.flatnonzero(active & off.any(axis=1))
     labels, names = list(p.columns.values()), list(p.columns)
     zh = np.array(["、".join(l for l, o in zip(labels, r) if o) for r in off[rows]], dtype=object)
-    en = np.array([", ".join(n for n, o in zip(names, r) if o) for r in off[rows]], dtype=object)
-    expected = TEMPLATES["all_of"][0].format(n=len(labels), items="、".join(labels))
-    return Hits(rows, zh, np.full(len(rows), expected, dtype=object), en)
+    en = np.array([", ".join(english(n) for n, o in zip(names, r) if o) for r in off[rows]], dtype=object)
+    zh_t, en_t = TEMPLATES["all_of"]
+    expected = zh_t.format(n=len(labels), items="、".join(labels))
+    expected_en = en_t.format(n=len(labels), items=", ".join(english(n) for n in names))
+    return Hits(rows, zh, np.full(len(rows), expected, dtype=object), en,
+                expected_en=np.full(len(rows), expected_en, dtype=object))
 
 
 class ColumnVsColumn(Params):
@@ -458,9 +469,10 @@ def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
         a, b = fmt(_num(frame, left)[rows]), fmt(_num(frame, right)[rows])
         sep_zh, sep_en = np.where(on & (zh != ""), "；", ""), np.where(on & (en != ""), "; ", "")
         zh = join_text(zh, sep_zh, np.where(on, join_text(_ZH[left] + " ", a, f" {OP_TEXT[op]} " + _ZH[right] + " ", b), ""))
-        en = join_text(en, sep_en, np.where(on, join_text(left + " ", a, f" {OP_TEXT[op]} " + right + " ", b), ""))
+        en = join_text(en, sep_en, np.where(on, join_text(english(left) + " ", a, f" {OP_TEXT[op]} " + english(right) + " ", b), ""))
     exp = "；".join(f"{_ZH[l]} {OP_TEXT[_NEGATE[o]]} {_ZH[r]}" for l, o, r in p.pairs)
-    return Hits(rows, zh, np.full(len(rows), exp, dtype=object), en)
+    exp_en = "; ".join(f"{english(l)} {OP_TEXT[_NEGATE[o]]} {english(r)}" for l, o, r in p.pairs)
+    return Hits(rows, zh, np.full(len(rows), exp, dtype=object), en, expected_en=np.full(len(rows), exp_en, dtype=object))
 
 
 _NEGATE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
@@ -570,9 +582,11 @@ def no_services(ctx, frame, active, p: Grace) -> Hits:
     due = frame["ended"].to_numpy() | (into > _broadcast(p.grace_days, len(frame)))
     fire = active & due & (frame["n_services"].to_numpy() == 0)
     rows = np.flatnonzero(fire)
-    days = np.minimum(into[rows], 365).astype(str)
-    zh, en = both("days_into_period", n=days)
-    return Hits(rows, zh, np.full(len(rows), str(p.grace_days), dtype=object), en)
+    zh, en = both("days_into_period", n=into[rows].astype(str))
+    ended = frame["ended"].to_numpy()[rows]
+    end_zh, end_en = both("period_ended", end=dates(frame["end_date"].to_numpy()[rows]))
+    return Hits(rows, np.where(ended, end_zh, zh).astype(object), np.full(len(rows), str(p.grace_days), dtype=object),
+                np.where(ended, end_en, en).astype(object))
 
 
 class MinCount(Params):
@@ -630,7 +644,8 @@ def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
         ratio = spend / fee
     fire = active & frame["ended"].to_numpy() & (fee > 0) & (spend < _broadcast(p.min_ratio, len(frame)) * fee)
     rows = np.flatnonzero(fire)
-    return Hits(rows, pct(ratio[rows]), np.full(len(rows), pct([p.min_ratio])[0], dtype=object))
+    shown = np.floor(ratio[rows] * 1000) / 1000  # rounded down: 49.96% reads 49.9%, never the 50.0% it missed
+    return Hits(rows, pct(shown), np.full(len(rows), pct([p.min_ratio])[0], dtype=object))
 
 
 # ------------------------------------------------------------------------------ service records
@@ -651,8 +666,8 @@ def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
     s, e = frame["start_date"].to_numpy(), frame["end_date"].to_numpy()
     fire = active & ((d < s) | (d > e))
     rows = np.flatnonzero(fire)
-    exp = text_rows(TEMPLATES["period"][0], start=dates(s[rows]), end=dates(e[rows]))
-    return Hits(rows, dates(d[rows]), exp)
+    exp, exp_en = both("period", start=dates(s[rows]), end=dates(e[rows]))
+    return Hits(rows, dates(d[rows]), exp, expected_en=exp_en)
 
 
 class DateBefore(Params):
@@ -728,7 +743,8 @@ class NoParams(Params):
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
     """Every staff member listed on a service record has no qualification (staff table). Scope: service."""
     fire = active & ctx.sub.aggregates.unqualified
-    return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), "")
+    zh, en = TEMPLATES["staff_qualified"]
+    return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), zh, expected_en=en)
 
 
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",))
@@ -742,7 +758,8 @@ def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
     obs = np.empty(len(frame), dtype=object)
     joined = bad.groupby("i")["staff"].agg(";".join)
     obs[joined.index.to_numpy()] = joined.to_numpy()
-    return _hits(fire, obs, "")
+    zh, en = TEMPLATES["staff_listed"]
+    return _hits(fire, obs, zh, expected_en=en)
 
 
 # ------------------------------------------------------------------------------ integrity across records
@@ -805,8 +822,11 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
                   n=bad["n"].astype(str).to_numpy(), hours=fmt(bad["sum_hours"]), km=fmt(bad["max_km"].round(1)))
     obs_en = np.empty(len(frame), dtype=object)
     obs[at], obs_en[at] = zh, en
-    exp[at] = TEMPLATES["staff_overlap_limit"][0].format(hours=fmt([p.max_hours])[0], km=fmt([p.max_km])[0])
-    return _hits(fire, obs, exp, obs_en)
+    limit = {"hours": fmt([p.max_hours])[0], "km": fmt([p.max_km])[0]}
+    exp[at] = TEMPLATES["staff_overlap_limit"][0].format(**limit)
+    exp_en = np.empty(len(frame), dtype=object)
+    exp_en[at] = TEMPLATES["staff_overlap_limit"][1].format(**limit)
+    return _hits(fire, obs, exp, obs_en, exp_en)
 
 
 _MIX = np.uint64(0x100000001B3)
@@ -885,7 +905,8 @@ def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
         fire[cand["i"].to_numpy()] = True
         first = cand.groupby("i")["h"].first()
         obs[first.index.to_numpy()] = first.to_numpy()
-    return _hits(fire & active, obs, "")
+    zh, en = TEMPLATES["photo_own"]
+    return _hits(fire & active, obs, zh, expected_en=en)
 
 
 _SLICE = 250_000
@@ -936,8 +957,9 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
         t["n"] = t.groupby(["prov", "norm"], sort=False)["ent"].transform("nunique")
         bad = t[t["n"] >= p.min_enterprises]
         fire[bad["i"].to_numpy()] = True
-        obs[bad["i"].to_numpy()] = (bad["n"] - 1).astype(str).to_numpy()
-    return _hits(fire & active, obs, str(p.min_enterprises))
+        obs[bad["i"].to_numpy()] = bad["n"].astype(str).to_numpy()
+    zh, en = (t.format(n=p.min_enterprises) for t in TEMPLATES["fewer_enterprises"])
+    return _hits(fire & active, obs, zh, expected_en=en)
 
 
 class MaxKm(Params):
@@ -1022,7 +1044,7 @@ def hhi(ctx, frame, active, p: HHI) -> Hits:
     zh, en = TEMPLATES["hhi"]
     common = {"hhi": fmt(df["hhi"].round(3)), "n": df["n"].astype(str).to_numpy()}
     obs = text_rows(zh, industry=df["industry"].map(INDUSTRIES).to_numpy(dtype=object), **common)
-    obs_en = text_rows(en, industry=df["industry"].to_numpy(dtype=object), **common)
+    obs_en = text_rows(en, industry=df["industry"].map(english).to_numpy(dtype=object), **common)
     return Hits(np.arange(len(df)), obs, np.full(len(df), fmt([p.hhi])[0], dtype=object), obs_en,
                 keys={"region_code": df["prefecture"].to_numpy(dtype=object)})
 
@@ -1054,5 +1076,6 @@ def insurer_blacklist(ctx, frame, active, p: Blacklist, findings: pa.Table | Non
     df = df[(df["share"] >= p.share) | (df["ratio"] < p.min_ratio)]
     share_t, ratio_t = pct(df["share"]).astype(str), pct(df["ratio"]).astype(str)
     obs, obs_en = both("blacklist", share=share_t, ratio=ratio_t)
-    exp = TEMPLATES["blacklist_limit"][0].format(share=pct([p.share])[0], ratio=pct([p.min_ratio])[0])
-    return Hits(np.arange(len(df)), obs, np.full(len(df), exp, dtype=object), obs_en, keys={"insurer_id": df.index.to_numpy(dtype=object)})
+    zh, en = (t.format(share=pct([p.share])[0], ratio=pct([p.min_ratio])[0]) for t in TEMPLATES["blacklist_limit"])
+    return Hits(np.arange(len(df)), obs, np.full(len(df), zh, dtype=object), obs_en,
+                keys={"insurer_id": df.index.to_numpy(dtype=object)}, expected_en=np.full(len(df), en, dtype=object))

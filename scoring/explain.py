@@ -85,35 +85,47 @@ def _typical(model: ServiceModel, feature: str, industry: float) -> float | None
     return v
 
 
-def _reference(model: ServiceModel, feature: str, industry: float) -> str:
+def _typical_shown(model: ServiceModel, feature: str, industry: float) -> str | None:
+    """The industry's typical value as a reader sees it (None where no comparison is made)."""
     typical = _typical(model, feature, industry)
     if typical is None or BY_NAME[feature].unit in ("industry", "bool"):
-        return ""
-    return f"（同行业通常为 {show(feature, typical)}）"
+        return None
+    return show(feature, typical)
+
+
+def _phrase(cls: str, feature: str, shown: str, typical: str | None, up: bool) -> tuple[str, bool]:
+    """The reason text, and whether it stands as a reason on its own.
+
+    A value equal to the industry's typical one does not push anything by itself: its SHAP
+    contribution comes from how it combines with other features (a tidy 100% report rate beside
+    signs of fabrication). Its text says so, and it is not offered as a reason.
+    """
+    name, direction, what = BY_NAME[feature].zh, "推高" if up else "降低", f"{CLASS_ZH[cls]}的可能"
+    value = f"{name}无记录" if shown == "无记录" else f"{name}为 {shown}"
+    if typical is not None and typical == shown:
+        return f"{value}，与同行业通常水平相同；其作用来自与其他特征的组合（{direction}{what}）", False
+    ref = f"（同行业通常为 {typical}）" if typical is not None else ""
+    return f"{value}{ref}，{direction}{what}", True
 
 
 def reason(model: ServiceModel, cls: str, feature: str, value: float, shap: float, industry: float) -> str:
-    direction = "推高" if shap > 0 else "降低"
-    ref = _reference(model, feature, industry)
-    return f"{BY_NAME[feature].zh}为 {show(feature, value)}{ref}，{direction}{CLASS_ZH[cls]}的可能"
+    return _phrase(cls, feature, show(feature, value), _typical_shown(model, feature, industry), shap > 0)[0]
 
 
 def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap: np.ndarray,
-           industry: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """:func:`reason` for one feature over many rows: the distinct texts and each row's index into
-    them. Each distinct value is shown once, each industry's reference looked up once, and a text
-    is built once per distinct (shown value, industry, direction)."""
+           industry: np.ndarray) -> tuple[np.ndarray, list[str], list[bool]]:
+    """:func:`reason` for one feature over many rows: the distinct texts, whether each stands as a
+    reason, and each row's index into them. Each distinct value is shown once, each industry's
+    reference looked up once, and a text is built once per distinct (shown value, industry, direction)."""
     uv, v_inv = np.unique(values, return_inverse=True, equal_nan=True)
     shown_codes, shown = pd.factorize(np.array([show(feature, v) for v in uv.tolist()], dtype=object))
     ui, i_inv = np.unique(industry, return_inverse=True, equal_nan=True)
-    refs = [_reference(model, feature, x) for x in ui.tolist()]
+    refs = [_typical_shown(model, feature, x) for x in ui.tolist()]
     up = np.asarray(shap) > 0
     combo = (shown_codes[v_inv.reshape(-1)].astype(np.int64) * len(ui) + i_inv.reshape(-1)) * 2 + up
     keys, inv = np.unique(combo, return_inverse=True)
-    head, tail = f"{BY_NAME[feature].zh}为 ", f"{CLASS_ZH[cls]}的可能"
-    texts = [f"{head}{shown[k // 2 // len(ui)]}{refs[k // 2 % len(ui)]}，{'推高' if k % 2 else '降低'}{tail}"
-             for k in keys.tolist()]
-    return inv.reshape(-1), texts
+    phrased = [_phrase(cls, feature, shown[k // 2 // len(ui)], refs[k // 2 % len(ui)], bool(k % 2)) for k in keys.tolist()]
+    return inv.reshape(-1), [t for t, _ in phrased], [r for _, r in phrased]
 
 
 _ENTITY_ZH = {"insurer_key": "该保险机构", "provider_key": "该服务主体"}
@@ -144,7 +156,7 @@ def _memory_texts(model: ServiceModel, cls: str, feature: str, keys: np.ndarray,
     combo = codes.astype(np.int64) * 2 + up
     found, inv = np.unique(combo, return_inverse=True)
     texts = [memory_reason(model, cls, feature, uniq[k // 2], 1.0 if k % 2 else -1.0) for k in found.tolist()]
-    return inv.reshape(-1), texts
+    return inv.reshape(-1), texts, [True] * len(texts)
 
 
 @dataclass
@@ -164,6 +176,10 @@ class Explanations:
     text_code: np.ndarray  # (n, k)
     texts: list[str]
     order: np.ndarray  # (n, k)
+    as_reason: list[bool] | None = None  # per text: offered as a reason on its own (see _phrase)
+
+    def _reason(self, code: int) -> bool:
+        return True if self.as_reason is None else self.as_reason[code]
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -172,19 +188,23 @@ class Explanations:
         v, sv, codes = self.values[i], self.shap[i], self.text_code[i]
         contributions = [
             {"feature": self.features[j], "value": None if v[j] != v[j] else float(v[j]), "shap": float(sv[j]),
-             "text_zh": self.texts[codes[j]]}
+             "text_zh": self.texts[codes[j]], "as_reason": self._reason(codes[j])}
             for j in self.order[i].tolist()
         ]
         return {"base_value": float(self.base_value), "raw_output": float(self.raw[i]), "link": "logit",
                 "contributions": contributions}
 
     def top_texts(self, n: int = 2) -> list[str]:
-        """Each row's ``n`` largest positive contributions as reasons, joined with "；"."""
+        """Each row's ``n`` largest positive contributions that stand as reasons, joined with "；"."""
+        ok = np.asarray([self._reason(c) for c in range(len(self.texts))], dtype=bool)
         rows = np.arange(len(self))[:, None]
-        first = self.order[:, :n]
-        positive = self.shap[rows, first] > 0
-        codes = np.where(positive, self.text_code[rows, first], -1)
-        return ["；".join(self.texts[c] for c in r if c >= 0) for r in codes.tolist()]
+        codes = self.text_code[rows, self.order]
+        usable = self.shap[rows, self.order] > 0
+        if len(ok):
+            usable &= ok[codes]
+        first = np.argsort(~usable, axis=1, kind="stable")[:, :n]  # the first n usable, in contribution order
+        picked = np.where(np.take_along_axis(usable, first, 1), np.take_along_axis(codes, first, 1), -1)
+        return ["；".join(self.texts[c] for c in r if c >= 0) for r in picked.tolist()]
 
     def json_bodies(self, chunk: int = 20_000) -> pa.ChunkedArray:
         """Per row, the members ``"base_value": …, "raw_output": …, "link": "logit", "contributions": […]``
@@ -192,6 +212,7 @@ class Explanations:
         rows (~7 kB a row): never one string array past Arrow's 2 GB offsets."""
         k = len(self.features)
         names, texts = json_strings(self.features), json_strings(self.texts)
+        flags = pa.array(["true" if self._reason(c) else "false" for c in range(len(self.texts))], pa.string())
         parts = []
         for a in range(0, len(self), chunk):
             b = min(a + chunk, len(self))
@@ -201,7 +222,8 @@ class Explanations:
                 "{\"feature\": ", names.take(pa.array(o.ravel())),
                 ", \"value\": ", json_numbers(self.values[rows, o].ravel()),
                 ", \"shap\": ", json_numbers(self.shap[rows, o].ravel()),
-                ", \"text_zh\": ", texts.take(pa.array(self.text_code[rows, o].ravel())), "}", "")
+                ", \"text_zh\": ", texts.take(pa.array(self.text_code[rows, o].ravel())),
+                ", \"as_reason\": ", flags.take(pa.array(self.text_code[rows, o].ravel())), "}", "")
             lists = pa.ListArray.from_arrays(pa.array(np.arange(0, (b - a) * k + 1, k, dtype=np.int32)), flat)
             parts.append(pc.binary_join_element_wise(
                 "\"base_value\": ", json_numbers(np.full(b - a, self.base_value)),
@@ -216,7 +238,7 @@ def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations
     names = list(model.features)
     if len(X) == 0:
         empty = np.zeros((0, len(names)))
-        return Explanations(names, empty, empty, 0.0, np.zeros(0), empty.astype(int), [], empty.astype(int))
+        return Explanations(names, empty, empty, 0.0, np.zeros(0), empty.astype(int), [], empty.astype(int), [])
     X = model.design(X)
     M = model.matrix(X)
     values, base_value = shap_values(est, M)
@@ -225,18 +247,19 @@ def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations
     if gap.max() > TOLERANCE:
         raise AssertionError(f"SHAP additivity broken by {gap.max():.2e}")
     ind = X["industry"].to_numpy(dtype=float)
-    codes, texts = [], []
+    codes, texts, as_reason = [], [], []
     from .memory import SOURCES
 
     for j, f in enumerate(names):
         if f in MEMORY_FEATURES:
-            inv, t = _memory_texts(model, cls, f, X[SOURCES[f][0]].to_numpy(dtype=object), values[:, j])
+            inv, t, ok = _memory_texts(model, cls, f, X[SOURCES[f][0]].to_numpy(dtype=object), values[:, j])
         else:
-            inv, t = _texts(model, cls, f, M[:, j], values[:, j], ind)
+            inv, t, ok = _texts(model, cls, f, M[:, j], values[:, j], ind)
         codes.append(inv + len(texts))
         texts.extend(t)
+        as_reason.extend(ok)
     order = np.argsort(-values, axis=1, kind="stable")
-    return Explanations(names, np.round(M, 6), values, base_value, raw, np.stack(codes, axis=1), texts, order)
+    return Explanations(names, np.round(M, 6), values, base_value, raw, np.stack(codes, axis=1), texts, order, as_reason)
 
 
 def explain(model: ServiceModel, X: pd.DataFrame, cls: str) -> list[dict]:

@@ -64,6 +64,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "rate_low": ("{rate}（低于同组中位数，稳健 z = {z}）", "{rate} (below the peer median, robust z = {z})"),
     "days_into_period": ("保险期开始已 {n} 天", "{n} days into the period"),
     "period": ("{start} 至 {end}", "{start} to {end}"),
+    "period_ended": ("保险期已于 {end} 结束", "the period ended on {end}"),
+    "staff_qualified": ("所列服务人员中至少一人有资质", "at least one listed staff member qualified"),
+    "staff_listed": ("列于服务人员名单", "listed in the staff table"),
+    "photo_own": ("仅用于本企业的服务记录", "used on this enterprise's records only"),
+    "fewer_enterprises": ("少于 {n} 家", "fewer than {n} enterprises"),
     "staff_overlap": (
         "{staff} 于 {date} 在 {n} 家企业合计 {hours} 小时、最远相距 {km} 公里",
         "{staff} on {date} at {n} enterprises, {hours} hours in all, up to {km} km apart",

@@ -74,7 +74,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         pid = rec["policy_id"]
         f = by_policy.get(pid, findings.iloc[0:0])
         f = f.sort_values("severity", key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}), kind="stable")
-        pos = [c for c in rec["contributions"] if c["shap"] > 0][:5]
+        pos = [c for c in rec["contributions"] if c["shap"] > 0 and c.get("as_reason", True)][:5]
         detailed.append({
             "priority": int(scored.at[pid, "priority"]), "policy_id": pid, "enterprise_name": pol.at[pid, "enterprise_name"],
             "insurer_id": pol.at[pid, "insurer_id"], "region_code": pol.at[pid, "region_code"], "industry_zh": zh(pol.at[pid, "industry"]),

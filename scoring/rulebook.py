@@ -42,6 +42,8 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
 PLACEHOLDERS = {"observed", "expected", "clause"}
+#: Parameters that only word a finding (kept out of the rules' hash: they decide no finding).
+TEXT_PARAMS = {"expected"}
 BACKGROUND_ROWS = 1_000_000  # policies + services from which background kinds run in a forked worker
 GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
 
@@ -291,9 +293,12 @@ class Rulebook(BaseModel):
         features built from findings (integrity, critical and major counts) depend on it. Names,
         clauses and message texts are left out: rewording a rule does not change a finding."""
         keep = ("code", "severity", "scope", "kind", "params", "overrides", "effective_from", "effective_to")
-        rules = sorted(({k: r.model_dump(mode="json")[k] for k in keep} for r in self.rules),
-                       key=lambda r: (r["code"], r["effective_from"]))
-        return _canonical_sha256(rules)
+        rules = []
+        for r in self.rules:
+            d = {k: r.model_dump(mode="json")[k] for k in keep}
+            d["params"] = {k: v for k, v in d["params"].items() if k not in TEXT_PARAMS}
+            rules.append(d)
+        return _canonical_sha256(sorted(rules, key=lambda r: (r["code"], r["effective_from"])))
 
     def identity(self) -> dict:
         """What a model's metadata and a run's run.json record of the rulebook in force."""
@@ -483,11 +488,12 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
         cols["region_code"] = _text_array(hits.keys.get("region_code"), n)
     observed, expected = _text_array(hits.observed, n), _text_array(hits.expected, n)
     obs_en = _text_array(hits.observed_en, n) if hits.observed_en is not None else observed
+    exp_en = _text_array(hits.expected_en, n) if hits.expected_en is not None else expected
     cols.update(rule_code=_repeat(rule.code, n), severity=_repeat(rule.severity, n), clause=_repeat(rule.clause, n),
                 rule_name_zh=_repeat(rule.name_zh or rule.code, n), severity_zh=_repeat(SEVERITY_ZH[rule.severity], n),
                 observed=observed, expected=expected,
                 message_zh=_render(rule.message_zh, observed, expected, rule.clause),
-                message_en=_render(rule.message_en, obs_en, expected, rule.clause))
+                message_en=_render(rule.message_en, obs_en, exp_en, rule.clause))
     return pa.table({c: cols[c] for c in FINDING_COLUMNS})
 
 

@@ -23,7 +23,7 @@ class Together(dict):
 CASES = {
     "column_vs_value": ("policy", {"column": "death_limit_per_person", "op": "lt", "value": 500000}, {
         "column": "medical_limit_per_person", "op": "ge", "value": 300000,
-        "when_any": [["employees", "gt", 100]], "when_in": {"industry": ["construction"]}}),
+        "when_any": [["employees", "gt", 100]], "when_in": {"industry": ["construction"]}, "expected": "≥ 500000"}),
     "column_outside_band": ("policy", {"column": "rate_factor", "low": 0.9, "high": 1.1}, {
         "column": "commission_rate", "low": 0.7, "high": 1.5}),
     "column_equals": ("policy", {"column": "premium_charged_to_employees", "value": True}, {

@@ -274,7 +274,7 @@ def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):
     for j, f in enumerate(model.features):
         if f in MEMORY_FEATURES:
             continue  # their reasons name the entity's inspections (tests/test_memory.py)
-        codes, texts = _texts(model, "missing", f, M[:, j], shap[:, j], ind)
+        codes, texts, _ = _texts(model, "missing", f, M[:, j], shap[:, j], ind)
         got = [texts[c] for c in codes]
         assert got == [reason(model, "missing", f, M[i, j], shap[i, j], ind[i]) for i in range(len(X))], f
 

@@ -323,8 +323,34 @@ def test_run_records_the_rulebook_in_force(run1):
     run = json.loads((run1 / "run.json").read_text(encoding="utf-8"))
     rb = load_rulebook()
     assert run["rulebook_sha256"] == rb.sha256 and len(rb.sha256) == 64
-    assert run["rules_match_model"]["in_force"] == rb.rules_sha256
+    assert run["rules_match_model"]["in_force"] == rb.rules_sha256 and run["rules_match_model"]["match"] is True
     assert run["out_of_scope"]["policies_not_started"] == 0
+
+
+def test_rules_unlike_the_models_warn(sub, tmp_path):
+    """A rulebook whose rules decide findings differently from those the model was trained with
+    (here one severity changed) warns on the terminal and in the report, and run.json says so."""
+    (tmp_path / "rb.yaml").write_text("""
+version: local
+base: shipped
+rules:
+  - code: SERVICE_NOT_SIGNED
+    name_zh: 服务记录无投保单位签字
+    severity: critical
+    scope: service
+    kind: column_equals
+    clause: AQ9010 第6章：服务记录经双方确认
+    effective_from: 2020-02-01
+    params: {column: enterprise_signed, value: false}
+    message_zh: 服务记录无投保单位签字确认（{clause}）
+    message_en: the record is not signed by the insured enterprise ({clause})
+""", encoding="utf-8")
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--rulebook", str(tmp_path / "rb.yaml"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "规则不同" in r.output and "differ from those the model was trained with" in r.output
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["rules_match_model"]["match"] is False
+    assert "规则不同" in (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
 
 
 def test_csv_outputs_open_in_excel_on_chinese_windows(run1):
@@ -335,3 +361,29 @@ def test_csv_outputs_open_in_excel_on_chinese_windows(run1):
         assert raw.startswith(b"\xef\xbb\xbf"), name
         assert not raw[3:].startswith(b"\xef\xbb\xbf")
         assert pd.read_csv(run1 / name, nrows=0).columns[0] in ("policy_id", "scope", "insurer_id", "table")
+
+
+def test_no_reason_pushes_from_a_typical_value(run1):
+    """A reason that says "X is v (typically v), pushing up …" contradicts itself: such a
+    contribution is kept in explanations.jsonl (as_reason false, said in words) and not offered
+    as a reason in policy_scores.csv or the report."""
+    import re
+
+    pattern = re.compile(r"为 ([^（，；]+)（同行业通常为 ([^）]+)）")
+    scores = pd.read_csv(run1 / "policy_scores.csv", dtype=str, keep_default_na=False)
+    shown = [m for text in scores["reasons"] for m in pattern.findall(text)]
+    assert shown and all(v != t for v, t in shown)
+    n_kept = 0
+    with open(run1 / "explanations.jsonl", encoding="utf-8") as f:
+        for line in f:
+            for c in json.loads(line)["contributions"]:
+                m = pattern.search(c["text_zh"])
+                if c["as_reason"]:
+                    assert not (m and m.group(1) == m.group(2)), c
+                else:
+                    n_kept += 1
+                    assert "与同行业通常水平相同" in c["text_zh"]
+    assert n_kept > 0
+    html = (run1 / "report.html").read_text(encoding="utf-8")
+    assert all(v != t for v, t in pattern.findall(html))
+    assert "为 无记录" not in html and "为 无记录" not in "".join(scores["reasons"])

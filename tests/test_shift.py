@@ -69,4 +69,4 @@ def test_scoring_warns_everywhere_a_person_looks(tmp_path):
     assert len(saved["model_sha256"]) == 64  # the whole artifact the results came from
     assert score_summary(run, tmp_path / "out").startswith("警告：本提交数据与模型的训练数据差异明显")
     html = (tmp_path / "out" / "report.html").read_text()
-    assert html.index("notice-warn") < html.index("<h2>概览</h2>")
+    assert html.index("notice-warn") < html.index(">概览</h2>")

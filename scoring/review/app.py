@@ -67,7 +67,7 @@ def reason_keys(run: ReviewRun, policy_id: str) -> list[dict]:
     out = []
     rec = run.explanation(policy_id)
     if rec:
-        for c in [c for c in rec["contributions"] if c["shap"] > 0][:TOP_REASONS]:
+        for c in [c for c in rec["contributions"] if c["shap"] > 0 and c.get("as_reason", True)][:TOP_REASONS]:
             out.append({"key": f"model:{c['feature']}", "kind": "模型", "text": c["text_zh"], "shap": c["shap"]})
     seen = set()
     for f in run.policy_findings(policy_id):
@@ -284,7 +284,7 @@ def review_stats(run: ReviewRun, store: ReviewStore) -> dict:
     top = []
     for pid in cur["policy_id"]:
         rec = run.explanation(pid)
-        pos = [c for c in rec["contributions"] if c["shap"] > 0] if rec else []
+        pos = [c for c in rec["contributions"] if c["shap"] > 0 and c.get("as_reason", True)] if rec else []
         top.append(BY_NAME[pos[0]["feature"]].zh if pos else "")
     cur["top_reason"] = top
     by_reason = [{"reason": r, "n": len(g), "confirmed": int(g["confirmed"].sum()), "rate": g["confirmed"].mean()}

@@ -132,7 +132,7 @@ class _Failures:
             f = dict(const, value=t)
             for k, arr in extra.items():
                 f[k] = _fmt(arr[i])
-            zh.append(f"{column} " + zh_t.format(**f))
+            zh.append(f"{_COLUMN_ZH.get(column, column)}（{column}）" + zh_t.format(**f))
             en.append(f"{column} " + en_t.format(**f))
         self.parts.append(
             pd.DataFrame(
@@ -209,8 +209,8 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
         fails.add(bad, col.name, "not_bool", raw_values)
     elif t == "enum":
         values, bad = parsing.parse_enum(text, col.values)
-        allowed = "、".join(col.values)
-        fails.add(bad, col.name, "not_enum", raw_values, allowed=allowed)
+        fails.add(bad, col.name, "not_enum", raw_values, allowed_zh="、".join(col.values.values()),
+                  allowed_en=", ".join(f"{code} ({label})" for code, label in col.values.items()))
     elif t == "region":
         values, bad = parsing.parse_region(text)
         fails.add(bad, col.name, "bad_region", raw_values)
@@ -234,6 +234,9 @@ def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
             if col.max is not None:
                 fails.add(v > col.max, col.name, "above_max", raw_values, bound=_bound(col.max))
 
+
+#: Chinese column names, for the Chinese messages ("核查日期（inspection_date）为空").
+_COLUMN_ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
 
 #: First characters that make a spreadsheet cell a formula (``results.neutralise`` guards free text).
 _FORMULA_FIRST = pa.array(["=", "+", "-", "@"])

@@ -15,7 +15,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '"{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)',
     ),
     "not_bool": ('值 "{value}" 不是布尔值（应为 是/否、true/false、1/0、Y/N）', '"{value}" is not a boolean (expected true/false, 1/0, 是/否, Y/N)'),
-    "not_enum": ('值 "{value}" 不在允许范围内（应为 {allowed} 之一）', '"{value}" is not allowed (expected one of {allowed})'),
+    "not_enum": ('值 "{value}" 不在允许范围内（应为 {allowed_zh} 之一）', '"{value}" is not allowed (expected one of {allowed_en})'),
     "below_min": ('值 "{value}" 小于下限 {bound}', '"{value}" is below the minimum {bound}'),
     "not_above_min": ('值 "{value}" 应大于 {bound}', '"{value}" must be greater than {bound}'),
     "above_max": ('值 "{value}" 大于上限 {bound}', '"{value}" is above the maximum {bound}'),

@@ -284,6 +284,16 @@ def test_excel_round_trip(run_dir, scored, tmp_path):
     assert res.not_reviewed == n - 4
     rej = res.rejected.set_index("row")
     assert rej.at[4, "column"] == "outcome" and "差不多" in rej.at[4, "message_zh"]
+    assert "服务到位、服务质量差、服务缺失" in rej.at[4, "message_zh"] and "核查结论（outcome）" in rej.at[4, "message_zh"]
+    notes = openpyxl.load_workbook(book)["说明"]
+    command = next(c.value for c in notes["A"] if c.value and c.value.startswith("Import: "))[len("Import: "):]
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    args = [str(book) if a == "this-file.xlsx" else "王五" if a == "NAME" else a for a in command.split()[1:]]
+    r = CliRunner().invoke(app, args)  # the command as the sheet writes it runs
+    assert r.exit_code == 0, r.output
     assert rej.at[5, "column"] == "inspection_date"
     assert rej.at[n + 2, "column"] == "policy_id"
     cur = store.current().set_index("policy_id")

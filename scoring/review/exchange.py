@@ -174,7 +174,8 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
     for line in (
         "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
         "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
-        f"导入：scoring review import {run.path} 本文件.xlsx",
+        f"导入（在命令行中，把“姓名”换成复核人）：scoring review import {run.path} 本文件.xlsx --reviewer 姓名",
+        f"Import: scoring review import {run.path} this-file.xlsx --reviewer NAME",
         "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
         "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
     ):

@@ -142,21 +142,28 @@ def retrain(
     submissions: Optional[list[Path]] = typer.Argument(None, help="带核查结果的提交数据 / labelled submissions"),
     registry: Path = typer.Option(..., "--registry", help="模型注册库目录 / model registry directory"),
     rollback: Optional[str] = typer.Option(None, "--rollback", help="恢复为指定版本的冠军 / restore an earlier champion"),
-    seed: int = typer.Option(0, "--seed"),
-    rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
+    start_with_champion: bool = typer.Option(
+        False, "--start-with-champion",
+        help="空注册库先以内置冠军模型为初始冠军 / seed an empty registry with the shipped champion"),
+    seed: int = typer.Option(0, "--seed", help="随机种子 / random seed"),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件 / rulebook file"),
 ):
     """挑战者与冠军比较，按注册库规则决定是否晋升 / train a challenger and promote it only if better."""
-    from .pipeline import run_retrain
+    from .pipeline import default_model_dir, run_retrain
+    from .registry import decision_line, metric_lines
+    from .registry import seed as seed_registry
 
-    d = _run(run_retrain, submissions or [], registry, seed=seed, rulebook=rulebook, rollback_to=rollback)
-    typer.echo(f"{d.action}: {d.champion_before} → {d.champion_after}（挑战者 challenger {d.challenger}）")
-    typer.echo(d.reason_zh)
-    typer.echo(d.reason_en)
-    for who, per in (getattr(d, "metrics", None) or {}).items():
-        for cls, m in per.items():
-            ci = m.get("average_precision_ci")
-            typer.echo(f"  {who} {cls}: n={m.get('n')} 阳性 positives={m.get('positives')} AP {m.get('average_precision')}"
-                       + (f" [{ci[0]}, {ci[1]}]" if ci else "") + f" Brier {m.get('brier')}")
+    decisions = []
+    if start_with_champion:
+        decisions.append(_run(seed_registry, registry, default_model_dir()))
+    if submissions or rollback or not start_with_champion:
+        decisions.append(_run(run_retrain, submissions or [], registry, seed=seed, rulebook=rulebook, rollback_to=rollback))
+    for d in decisions:
+        typer.echo(decision_line(d))
+        typer.echo(d.reason_zh)
+        typer.echo(d.reason_en)
+        for line in metric_lines(getattr(d, "metrics", None)):
+            typer.echo(f"  {line}")
 
 
 @app.command()

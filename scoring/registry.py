@@ -105,17 +105,45 @@ def open_registry(path: str | Path, create: bool = False) -> Registry:
     return reg
 
 
+ACTION_ZH = {"promote": "晋升挑战者", "keep": "保留冠军", "rollback": "回滚", "seed": "设定初始冠军"}
+_WHO_ZH = {"challenger": "挑战者", "champion": "冠军"}
+_CLASS_ZH = {"missing": "服务缺失", "poor_quality": "服务质量差"}
+
+
+def decision_line(d: Decision) -> str:
+    """One line a person reads: what was decided, and the champion before and after."""
+    def name(v):
+        return v or "（无 none）"
+
+    return (f"{ACTION_ZH.get(d.action, d.action)} {d.action}：冠军 champion {name(d.champion_before)} → {name(d.champion_after)}"
+            + (f"（挑战者 challenger {d.challenger}）" if d.challenger else ""))
+
+
+def metric_lines(metrics: dict) -> list[str]:
+    """Per model and class: n, positives, AP with its interval, Brier."""
+    out = []
+    for who, per in (metrics or {}).items():
+        for cls, m in per.items():
+            ci = m.get("average_precision_ci")
+            out.append(f"{_WHO_ZH.get(who, who)} {_CLASS_ZH.get(cls, cls)}：n={m.get('n')}，阳性 {m.get('positives')}，"
+                       f"平均精确率 AP {m.get('average_precision')}" + (f" [{ci[0]}, {ci[1]}]" if ci else "")
+                       + f"，Brier {m.get('brier')}")
+    return out
+
+
 def save_registry(path: Path, reg: Registry) -> None:
     _write_atomic(path / REGISTRY_FILE, json.dumps(reg.model_dump(), ensure_ascii=False, indent=2) + "\n")
     lines = ["# 模型晋升记录 Model decisions", "", reg.rule.text(), ""]
     for d in reg.history:
-        lines += [f"## {d.at} — {d.action}", "", f"- 挑战者 challenger: {d.challenger}; 冠军 champion: {d.champion_before} → {d.champion_after}",
-                  f"- {d.reason_zh}", f"- {d.reason_en}"]
+        lines += [f"## {d.at} — {ACTION_ZH.get(d.action, d.action)}", "", f"- {decision_line(d)}",
+                  f"- 理由：{d.reason_zh}", f"- Reason: {d.reason_en}"]
         extra = d.model_dump(exclude={"at", "action", "challenger", "champion_before", "champion_after", "reason_zh", "reason_en"})
-        if "metrics" in extra:
-            lines.append(f"- 指标 metrics: `{json.dumps(extra['metrics'], ensure_ascii=False)}`")
-        if "evaluated_on" in extra:
-            lines.append(f"- 评估样本 evaluated on: `{json.dumps(extra['evaluated_on'], ensure_ascii=False)}`")
+        for line in metric_lines(extra.get("metrics")):
+            lines.append(f"- {line}")
+        ev = extra.get("evaluated_on") or {}
+        if ev:
+            lines.append(f"- 评估样本：{ev.get('slice', '')} 共 {ev.get('n', '')} 个标签"
+                         + (f"，AP 差值 90% 区间 {ev['ap_difference_ci']}" if ev.get("ap_difference_ci") else ""))
         lines.append("")
     _write_atomic(path / "decisions.md", "\n".join(lines) + "\n")
 
@@ -290,6 +318,33 @@ def _retrain(preps, X, labels, years, path: Path, seed, rulebook: dict, populati
     reg.history.append(d)
     save_registry(path, reg)
     return d
+
+
+def seed(registry: str | Path, model_dir: str | Path) -> Decision:
+    """Start a registry with ``model_dir`` (the shipped champion, typically) as its champion, so
+    that ``scoring score --model REGISTRY`` works before any local retraining. Only an empty
+    registry can be seeded; the model is verified and copied in, and the decision recorded."""
+    import shutil
+
+    path = Path(registry)
+    open_registry(path, create=True)
+    with registry_lock(path):
+        reg = open_registry(path, create=True)
+        if reg.champion is not None:
+            raise RegistryError(f"注册库 {path} 已有冠军 {reg.champion}，不能再设定初始冠军",
+                                f"registry {path} already has a champion ({reg.champion}); it cannot be seeded")
+        model = load_model(Path(model_dir))  # verifies every file against the sealed metadata
+        version = f"v000-{model.version}"
+        if not (path / version).exists():
+            shutil.copytree(model_dir, path / version)
+        d = Decision(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="seed", challenger=version,
+                     champion_before=None, champion_after=version,
+                     reason_zh=f"以模型 {model.version} 作为初始冠军（来自 {model_dir}）；之后的挑战者须按晋升条件胜过它",
+                     reason_en=f"started with {model.version} as champion (from {model_dir}); later challengers must beat it by the rule")
+        reg.champion = version
+        reg.history.append(d)
+        save_registry(path, reg)
+        return d
 
 
 def rollback(registry: str | Path, version: str) -> Decision:

@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -179,3 +180,28 @@ def test_a_busy_registry_stops_with_a_message(tmp_path):
     assert "正被另一个" in e.value.message_zh and "in use" in e.value.message_en
     with registry_lock(tmp_path / "reg", wait=0.3):  # released when the first ended
         pass
+
+
+def test_a_new_registry_starts_with_the_shipped_champion(tmp_path):
+    """`scoring retrain --registry R --start-with-champion` gives an empty registry a champion, so
+    `scoring score --model R` works before any local retraining; a second seeding is refused."""
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+    from scoring.pipeline import default_model_dir
+
+    reg = tmp_path / "reg"
+    r = CliRunner().invoke(app, ["retrain", "--registry", str(reg), "--start-with-champion"])
+    assert r.exit_code == 0, r.output
+    assert "设定初始冠军" in r.output and "None" not in r.output
+    champion = open_registry(reg).champion
+    shipped = json.loads((default_model_dir() / "metadata.json").read_text(encoding="utf-8"))
+    assert champion == f"v000-{shipped['version']}"
+    assert "设定初始冠军" in (reg / "decisions.md").read_text(encoding="utf-8")
+    sub = write_submission(world(300, 9), tmp_path / "s")
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--model", str(reg), "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["model_sha256"] == shipped["artifact_sha256"]
+    r = CliRunner().invoke(app, ["retrain", "--registry", str(reg), "--start-with-champion"])
+    assert r.exit_code == 1 and "已有冠军" in r.output

@@ -70,7 +70,7 @@ def grade_text(rulebook: Rulebook) -> list[str]:
         if r:
             parts = [f"标记率 ≥ {r.flag_rate:.0%}", f"有严重发现的保单占比 ≥ {r.critical_rate:.0%}", f"预防费用使用率 < {r.spend_below:.0%}"]
             if r.blacklist_candidate:
-                parts.insert(0, "黑名单候选（INSURER_BLACKLIST_CANDIDATE）")
+                parts.insert(0, "列为保险机构黑名单候选")
             lines.append(f"{letter}：" + "，或".join(parts))
     lines.append("A：以上均不满足")
     return lines

@@ -29,6 +29,45 @@ def _env() -> jinja2.Environment:
     return env.from_string(text)
 
 
+def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict) -> dict:
+    """Policies, flags and findings by policy year, by prefecture (with names) and by insurer."""
+    from .regions import province_name, region_name
+
+    p = pol[["insurer_id", "region_code", "start_date"]].join(scored[["flag"]])
+    p["year"] = pd.to_datetime(p["start_date"]).dt.year
+    p["prefecture"] = p["region_code"].astype(str).str[:4] + "00"
+    p["flagged"] = p["flag"] != ""
+    on_policy = findings[findings["policy_id"].notna() & (findings["policy_id"] != "")]
+    crit = on_policy[on_policy["severity"] == "critical"].groupby("policy_id").size()
+    major = on_policy[on_policy["severity"] == "major"].groupby("policy_id").size()
+    p["critical"] = crit.reindex(p.index).fillna(0).to_numpy()
+    p["major"] = major.reindex(p.index).fillna(0).to_numpy()
+    top_rule = (on_policy.assign(prefecture=on_policy["region_code"].astype(str).str[:4] + "00")
+                .groupby("prefecture")["rule_code"].agg(lambda c: c.value_counts().index[0]))
+
+    def table(key):
+        g = p.groupby(key)
+        return pd.DataFrame({"policies": g.size(), "flagged": g["flagged"].sum(), "critical": g["critical"].sum(),
+                             "major": g["major"].sum(), "with_critical": g["critical"].apply(lambda c: int((c > 0).sum()))})
+
+    years = table("year").reset_index()
+    years["flag_rate"] = years["flagged"] / years["policies"]
+    regions = table("prefecture").reset_index()
+    regions["name"] = regions["prefecture"].map(region_name)
+    regions["province"] = regions["prefecture"].map(province_name)
+    regions["flag_rate"] = regions["flagged"] / regions["policies"]
+    regions["top_rule"] = regions["prefecture"].map(top_rule).map(lambda c: names.get(c, c) if isinstance(c, str) else "")
+    regions = regions.sort_values(["province", "prefecture"])
+    per_insurer = []
+    for ins, g in on_policy.groupby("insurer_id", sort=True):
+        top = g["rule_code"].value_counts().head(5)
+        fl = p[(p["insurer_id"] == ins) & p["flagged"]]
+        per_insurer.append({"insurer_id": ins, "rules": [{"name": names.get(c, c), "code": c, "n": int(n)} for c, n in top.items()],
+                            "flag_missing": int((fl["flag"] == "missing").sum()), "flag_poor": int((fl["flag"] == "poor_quality").sum()),
+                            "by_year": [{"year": int(y), "flagged": int(k)} for y, k in fl.groupby("year").size().items()]})
+    return {"years": years.to_dict("records"), "regions": regions.to_dict("records"), "per_insurer": per_insurer}
+
+
 def _balance_rows(run: dict) -> list[dict]:
     """The row-balance table with Chinese table names."""
     from .schema import TABLES
@@ -60,12 +99,15 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
     def zh(code):
         return INDUSTRIES.get(code, code)
 
+    from .regions import region_name
+
     flagged_rows = []
     for pid, r in flagged.head(LISTED).iterrows():
         flagged_rows.append({"priority": int(r["priority"]), "policy_id": pid, "insurer_id": pol.at[pid, "insurer_id"],
                              "enterprise_name": pol.at[pid, "enterprise_name"], "industry_zh": zh(pol.at[pid, "industry"]),
                              "flag_zh": CLASS_ZH[r["flag"]], "p_missing": r["p_missing"], "p_poor_quality": r["p_poor_quality"],
-                             "rules": [names.get(c, c) for c in r["rule_codes"].split(";") if c]})
+                             "rules": [names.get(c, c) for c in r["rule_codes"].split(";") if c],
+                             "region": region_name(pol.at[pid, "region_code"])})
     shown = [rec["policy_id"] for rec in explanations[:DETAILED]]
     of_shown = findings[findings["policy_id"].isin(shown).to_numpy()]
     by_policy = {pid: f for pid, f in of_shown.groupby("policy_id")}
@@ -131,4 +173,5 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,
+        breakdown=breakdowns(pol, scored, findings, names),
     )

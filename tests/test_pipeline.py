@@ -387,3 +387,32 @@ def test_no_reason_pushes_from_a_typical_value(run1):
     html = (run1 / "report.html").read_text(encoding="utf-8")
     assert all(v != t for v, t in pattern.findall(html))
     assert "为 无记录" not in html and "为 无记录" not in "".join(scores["reasons"])
+
+
+def test_report_names_rules_and_severities_in_chinese(run1):
+    """Rule codes appear only small beside their Chinese names; severities read 严重/较重/一般;
+    tables are named in Chinese; the page fits a 1366 px window (measured where Chromium is)."""
+    import re
+
+    from scoring.rulebook import load_rulebook
+
+    html = (run1 / "report.html").read_text(encoding="utf-8")
+    codes = {r.code for r in load_rulebook().rules}
+    bare = re.sub(r'<small class="code">[^<]*</small>', "", html)
+    bare = re.sub(r"<script>.*?</script>", "", bare, flags=re.S)
+    assert not [c for c in codes if re.search(rf"\b{c}\b", bare)]
+    assert 'class="sev-critical">严重<' in html and ">critical<" not in bare and ">major<" not in bare
+    assert "<td>保单<small" in html and "<td>policies</td>" not in html
+    findings = pd.read_csv(run1 / "findings.csv", dtype=str, keep_default_na=False)
+    assert (findings["rule_name_zh"] != "").all() and set(findings["severity_zh"]) <= {"严重", "较重", "一般"}
+
+
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="needs Debian's chromium")
+def test_report_fits_a_1366_px_window(run1):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "report_width.py"
+    r = subprocess.run([sys.executable, str(script), str(run1 / "report.html"), "1366"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

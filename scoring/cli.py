@@ -14,7 +14,8 @@ import typer.core
 
 from .errors import RulebookError, ScoringError, SubmissionError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="安责险事故预防服务评估 / work-safety liability insurance audit")
+# rich_markup_mode=None: plain help ("--quiet  不显示进度"), not typer's boxes with "<bool>" beside every flag
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="安责险事故预防服务评估 / work-safety liability insurance audit")
 
 
 @app.callback()
@@ -35,14 +36,36 @@ def _run(fn, *args, **kwargs):
         raise typer.Exit(_exit_code(e)) from None
 
 
+class _Steps:
+    """Long steps on a terminal: one line per step with a spinner and the time it took (rich)."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(SpinnerColumn(finished_text="✓"), TextColumn("{task.description}"), TimeElapsedColumn(),
+                            console=Console(stderr=True))
+        self.task = None
+        self.bar.start()
+
+    def __call__(self, message: str) -> None:
+        self._finish()
+        self.task = self.bar.add_task(message, total=1)
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, completed=1)
+
+    def close(self) -> None:
+        self._finish()
+        self.bar.stop()
+
+
 def _progress(quiet: bool):
-    """Stage messages on a terminal (stderr); silent when piped or with --quiet."""
+    """Step progress on a terminal (stderr); None (silent) when piped or with --quiet."""
     if quiet or not sys.stderr.isatty():
         return None
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    return lambda msg: console.log(msg)
+    return _Steps()
 
 
 @app.command()
@@ -66,8 +89,13 @@ def score(
         except ValueError:
             typer.echo(f"错误：--as-of 值 \"{as_of}\" 不是有效日期（应为 YYYY-MM-DD）\nError: --as-of \"{as_of}\" is not a valid date (expected YYYY-MM-DD)", err=True)
             raise typer.Exit(1)
-    run = _run(run_score, submission, out, model_dir=model, rulebook=rulebook, as_of=as_of, capacity=capacity,
-               progress=_progress(quiet))
+    steps = _progress(quiet)
+    try:
+        run = _run(run_score, submission, out, model_dir=model, rulebook=rulebook, as_of=as_of, capacity=capacity,
+                   progress=steps)
+    finally:
+        if steps is not None:
+            steps.close()
     typer.echo(score_summary(run, out))
 
 
@@ -205,7 +233,7 @@ class _ReviewGroup(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
-review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True,
+review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True, rich_markup_mode=None,
                          help="复核：网页复核、导出核查结果、Excel 复核表 / evaluator review")
 app.add_typer(review_app, name="review")
 

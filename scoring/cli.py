@@ -259,8 +259,17 @@ def review_serve(
 
     from .review.app import create_app
 
+    import json
+
+    from .review.app import earlier_verdicts
+    from .review.store import DB_NAME, ReviewStore
+
     web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host)
     shown = f"http://{host}:{port}/" + (f"?token=…" if token else "")
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    note = earlier_verdicts(ReviewStore(db or run_dir / DB_NAME), run)
+    if note:
+        typer.echo(note)
     typer.echo(f"复核网页 review app: {shown}（Ctrl+C 停止 / to stop）")
     uvicorn.run(web, host=host, port=port, log_level="warning")
 

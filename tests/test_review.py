@@ -420,3 +420,24 @@ def test_an_id_with_slashes_can_be_reviewed(run_dir):
                follow_redirects=True)
     assert r.status_code == 200 and "P/2023/0001?#%" in r.text
     assert ReviewStore(run_dir / "review.sqlite").current().set_index("policy_id").at[SLASHED, "outcome"] == "missing"
+
+
+def test_review_speaks_beijing_time_remembers_the_reviewer_and_warns_of_older_verdicts(run_dir):
+    import json
+
+    from scoring.review.app import beijing, earlier_verdicts
+
+    assert beijing("2025-11-03T09:04:05+00:00") == "2025-11-03 17:04:05"
+    c = client(create_app(run_dir))
+    pid, other = scores(run_dir)["policy_id"].iloc[:2]
+    assert post(c, pid, reviewer="张三", inspector_org="某安全评价公司").status_code == 303
+    page = c.get(f"/policy/{pid}").text
+    recorded = ReviewStore(run_dir / "review.sqlite").history(pid)[-1]["recorded_at"]
+    assert beijing(recorded) in page and "北京时间" in page
+    form = c.get(f"/policy/{other}").text  # the next policy's form starts with who and for whom
+    assert 'value="张三"' in form and 'value="某安全评价公司"' in form
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    store = ReviewStore(run_dir / "review.sqlite")
+    assert "1 件保单" in earlier_verdicts(store, run) and "之前" not in earlier_verdicts(store, run)
+    rescored = {**run, "finished_at": "2999-01-01T00:00:00+00:00"}  # the run directory scored again later
+    assert "针对的是旧的评分结果" in earlier_verdicts(store, rescored)

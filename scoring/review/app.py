@@ -19,6 +19,7 @@ Protection:
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import hmac
@@ -39,6 +40,7 @@ from ..features import BY_NAME
 from ..labels import CLASS_ZH
 from ..plots import shap_bars
 from ..results import write_csv
+from ..regions import region_name
 from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
 from .exchange import inspections_table
 from .run import ReviewRun
@@ -51,6 +53,35 @@ STATUSES = {"all": "全部", "unreviewed": "未复核", "reviewed": "已复核"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: Largest verdict form accepted (bytes): notes of a few thousand characters fit many times over.
 FORM_LIMIT = 64 * 1024
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")  # China keeps UTC+8 all year
+
+
+def beijing(iso: str) -> str:
+    """A recorded UTC timestamp as Beijing time, to the second ("2025-11-03 17:04:05")."""
+    try:
+        t = dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def earlier_verdicts(store: "ReviewStore", run: dict) -> str:
+    """What a reviewer should know on opening a run that already has verdicts ("" if none)."""
+    cur = store.current()
+    if cur.empty:
+        return ""
+    text = f"本运行已有 {len(cur)} 件保单的复核结论"
+    finished = run.get("finished_at")
+    if finished:
+        older = int((pd.to_datetime(cur["recorded_at"], utc=True) < pd.to_datetime(finished, utc=True)).sum())
+        if older:
+            text += (f"；其中 {older} 件记录于本次评分结果生成（{beijing(finished)}）之前，针对的是旧的评分结果，"
+                     f"请复查 / {older} of them predate this run's results and were made on an earlier scoring")
+    return text + f" / this run already has verdicts on {len(cur)} policies"
 
 
 def _env() -> jinja2.Environment:
@@ -96,6 +127,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
     secret = secrets.token_bytes(32)
     insurers = sorted(run.scores["insurer_id"].unique())  # filter choices, fixed for the run
     codes = sorted(run.findings["rule_code"].unique())
+    rule_names = dict(zip(run.findings["rule_code"], run.findings["rule_name_zh"]))
     app = FastAPI(title="安责险复核 / review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.run, app.state.store = run, store
 
@@ -201,12 +233,15 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         rows = []
         for (pid, r), name in zip(part.iterrows(), run.names(part.index)):
             c = cur.loc[pid] if pid in cur.index else None
-            rows.append({**r.to_dict(), "enterprise_name": name, "industry_zh": INDUSTRIES.get(r["industry"], r["industry"]),
+            rows.append({**r.to_dict(), "enterprise_name": name,
+                         "rule_names": "、".join(rule_names.get(c, c) for c in str(r["rule_codes"]).split(";") if c),
+                         "region_name": region_name(r["region_code"]), "industry_zh": INDUSTRIES.get(r["industry"], r["industry"]),
                          "flag_zh": CLASS_ZH.get(r["flag"], ""), "verdict": OUTCOMES[c["outcome"]] if c is not None else ""})
         params = {"insurer": insurer, "region": region, "industry": industry, "rule": rule, "flag": flag, "status": status}
         return page("list.html.j2", request, rows=rows, total=len(sel), page_no=page_no, pages=pages, params=params,
                     query=lambda **kw: "?" + urlencode({**params, **kw}), insurers=insurers, industries=INDUSTRIES,
-                    rule_codes=codes, flags=FLAGS, statuses=STATUSES, reviewed=len(cur), note=run.submission_note)
+                    rule_codes=codes, rule_names=rule_names, flags=FLAGS, statuses=STATUSES, reviewed=len(cur),
+                    note=run.submission_note)
 
     def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: bool = False):
         p = run.policy(policy_id)
@@ -216,11 +251,12 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         plot = None
         if rec:
             plot = Markup(shap_bars(rec, CLASS_ZH[rec["flag"]]))
-        history = store.history(policy_id)
+        history = [{**h, "recorded_bj": beijing(h["recorded_at"])} for h in store.history(policy_id)]
         current = history[-1] if history else None
         default = form or {
             "outcome": current["outcome"] if current else "", "selection": current["selection"] if current else "targeted",
-            "inspection_date": current["inspection_date"] if current else "", "inspector_org": current["inspector_org"] if current else "",
+            "inspection_date": current["inspection_date"] if current else "",
+            "inspector_org": current["inspector_org"] if current else unquote(request.cookies.get("inspector_org", "")),
             "notes": current["notes"] if current else "", "reviewer": unquote(request.cookies.get("reviewer", "")),
             "reasons": current["reasons"] if current else {},
         }
@@ -249,7 +285,8 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             return policy_page(request, policy_id, errors=verdict_errors(e), form={**data, "reasons": reasons}, status=422)
         store.record(v, source="web", client=request.client.host if request.client else "")
         resp = RedirectResponse(f"/policy/{quote(policy_id, safe='')}?saved=1", status_code=303)
-        resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")
+        resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")  # remembered for the next verdict
+        resp.set_cookie("inspector_org", quote(v.inspector_org), httponly=True, samesite="strict")
         return resp
 
     @app.get("/stats", response_class=HTMLResponse)

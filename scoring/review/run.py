@@ -63,6 +63,8 @@ class ReviewRun:
         scores.index.name = None
         f = _read_csv(path / "findings.csv")
         f = f[f["policy_id"] != ""]
+        if "rule_name_zh" not in f:  # a run written before results-format v1.1
+            f = f.assign(rule_name_zh=f["rule_code"], severity_zh=f["severity"])
         f = f.assign(_s=f["severity"].map(SEVERITY_ORDER)).sort_values(["policy_id", "_s", "rule_code"], kind="stable")
         findings = f.drop(columns="_s").set_index("policy_id", drop=False)
         findings.index.name = None

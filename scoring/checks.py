@@ -189,6 +189,37 @@ class Params(BaseModel):
     def refs(self) -> Iterator[Ref]:
         return iter(())
 
+    def sentence(self) -> str:
+        """The parameters as a Chinese sentence for the report's methodology ("" where the rule's
+        name says it all)."""
+        return ""
+
+
+OP_ZH = {"lt": "低于", "le": "不高于", "gt": "高于", "ge": "不低于", "eq": "等于", "ne": "不等于"}
+
+
+def zh(column: str) -> str:
+    """A column's Chinese name (the derived columns of the frames included)."""
+    return {**_ZH, "spend": "服务费用合计", "n_services": "服务次数", "province": "省份", "prefecture": "地市",
+            "ended": "保险期已结束", "provider": "服务主体"}.get(column, column)
+
+
+def num(x: float) -> str:
+    return fmt([x])[0]
+
+
+def when_text(p) -> str:
+    """The conditions of a rule as words: "，且（… 或 …）", "，且 … 为 …", "，且已填写 …"."""
+    parts = []
+    if getattr(p, "when_any", None):
+        parts.append("（" + " 或 ".join(f"{zh(c)}{OP_ZH[o]} {num(v)}" for c, o, v in p.when_any) + "）")
+    for col, values in (getattr(p, "when_in", None) or {}).items():
+        labels = _labels(col)
+        parts.append(f"{zh(col)}为" + "、".join(labels.get(v, v) for v in values))
+    if getattr(p, "when_present", None):
+        parts.append("已填写" + "、".join(zh(c) for c in p.when_present))
+    return "，且" + "，且".join(parts) if parts else ""
+
 
 def _condition_refs(p) -> Iterator[Ref]:
     for i, (col, _, _) in enumerate(getattr(p, "when_any", None) or []):
@@ -337,6 +368,9 @@ class ColumnVsValue(Params):
         yield Ref("column", self.column, ("number",))
         yield from _condition_refs(self)
 
+    def sentence(self) -> str:
+        return f"{zh(self.column)}{OP_ZH[self.op]} {num(self.value)}" + when_text(self)
+
 
 @kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"})
 def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
@@ -358,6 +392,9 @@ class ColumnOutsideBand(Params):
     def refs(self):
         yield Ref("column", self.column, ("number",))
 
+    def sentence(self) -> str:
+        return f"{zh(self.column)}不在 {num(self.low)}—{num(self.high)} 之间"
+
 
 @kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"})
 def column_outside_band(ctx, frame, active, p: ColumnOutsideBand) -> Hits:
@@ -376,6 +413,10 @@ class ColumnEquals(Params):
     def refs(self):
         values = (self.value,) if isinstance(self.value, str) else ()
         yield Ref("column", self.column, ("bool",) if isinstance(self.value, bool) else ("enum", "text", "number"), values)
+
+    def sentence(self) -> str:
+        value = ("是" if self.value else "否") if isinstance(self.value, bool) else _labels(self.column).get(str(self.value), self.value)
+        return f"{zh(self.column)}为“{value}”"
 
 
 @kind("column_equals", ColumnEquals, ("policy", "service"))
@@ -397,6 +438,10 @@ class ColumnInSet(Params):
 
     def refs(self):
         yield Ref("values", self.column, ("enum",), tuple(self.values))
+
+    def sentence(self) -> str:
+        labels = {**_labels(self.column), **(self.values if isinstance(self.values, dict) else {})}
+        return f"{zh(self.column)}为" + "或".join(f"“{labels.get(v, v)}”" for v in self.values)
 
 
 def _labels(column: str) -> dict[str, str]:
@@ -423,6 +468,9 @@ class ColumnsAllTrue(Params):
     def refs(self):
         for c in self.columns:
             yield Ref(f"columns.{c}", c, ("bool",))
+
+    def sentence(self) -> str:
+        return "未全部包含：" + "、".join(self.columns.values())
 
 
 @kind("columns_all_true", ColumnsAllTrue, ("policy",))
@@ -452,6 +500,9 @@ class ColumnVsColumn(Params):
             yield Ref(f"pairs[{i}]", left, ("number",))
             yield Ref(f"pairs[{i}]", right, ("number",))
         yield from _condition_refs(self)
+
+    def sentence(self) -> str:
+        return "；".join(f"{zh(a)}{OP_ZH[o]}{zh(b)}" for a, o, b in self.pairs) + when_text(self)
 
 
 @kind("column_vs_column", ColumnVsColumn, ("policy", "service"))
@@ -492,6 +543,9 @@ class ProductMismatch(Params):
         for i, f in enumerate(self.factors):
             yield Ref(f"factors[{i}]", f, ("number",))
 
+    def sentence(self) -> str:
+        return f"{zh(self.column)}与 {'×'.join(zh(f) for f in self.factors)} 相差超过 {self.tolerance:.0%}"
+
 
 @kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"})
 def product_mismatch(ctx, frame, active, p: ProductMismatch) -> Hits:
@@ -514,6 +568,9 @@ class RatioVsValue(Params):
     def refs(self):
         yield Ref("numerator", self.numerator, ("number",))
         yield Ref("denominator", self.denominator, ("number",))
+
+    def sentence(self) -> str:
+        return f"{zh(self.numerator)}占{zh(self.denominator)}的比例{OP_ZH[self.op]} {self.value:.0%}"
 
 
 @kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"})
@@ -542,6 +599,10 @@ class PeerOutlier(Params):
             yield Ref(f"factors[{i}]", f, ("number",))
         for i, g in enumerate(self.group_by):
             yield Ref(f"group_by[{i}]", g, ("enum", "text", "bool"))
+
+    def sentence(self) -> str:
+        return (f"{'×'.join(zh(f) for f in self.factors)} 偏离同组（{'、'.join(zh(g) for g in self.group_by)}）中位数，"
+                f"稳健 z 值超过 {num(self.z)}（组内至少 {self.min_peers} 件）")
 
 
 @kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower", "min_scale": "lower"})
@@ -575,6 +636,9 @@ class Grace(Params):
 
     grace_days: int
 
+    def sentence(self) -> str:
+        return f"保险期开始 {self.grace_days} 天后（或期满时）仍无任何服务记录"
+
 
 @kind("no_services", Grace, ("policy",), stricter={"grace_days": "lower"})
 def no_services(ctx, frame, active, p: Grace) -> Hits:
@@ -595,6 +659,9 @@ class MinCount(Params):
 
     min_count: int
 
+    def sentence(self) -> str:
+        return f"已结束的保险期内有服务但少于 {self.min_count} 次"
+
 
 @kind("service_count_below", MinCount, ("policy",), stricter={"min_count": "higher"})
 def service_count_below(ctx, frame, active, p: MinCount) -> Hits:
@@ -610,6 +677,10 @@ class ItemMissing(Params):
 
     item: Literal[tuple(SERVICE_ITEMS)]  # type: ignore[valid-type]
     industries: Literal["high_risk", "all"]
+
+    def sentence(self) -> str:
+        who = "高危行业" if self.industries == "high_risk" else "全部"
+        return f"{who}保单已结束的保险期内没有“{SERVICE_ITEMS[self.item]}”服务"
 
 
 @kind("item_missing", ItemMissing, ("policy",))
@@ -635,6 +706,9 @@ class MinRatio(Params):
         yield Ref("fee", self.fee, ("number",))
         yield Ref("spend", self.spend, ("number",))
 
+    def sentence(self) -> str:
+        return f"已结束的保险期内{zh(self.spend)}低于{zh(self.fee)}的 {self.min_ratio:.0%}"
+
 
 @kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"})
 def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
@@ -659,6 +733,9 @@ class DateColumn(Params):
     def refs(self):
         yield Ref("column", self.column, ("date",))
 
+    def sentence(self) -> str:
+        return f"{zh(self.column)}不在保险期间内"
+
 
 @kind("date_outside_policy", DateColumn, ("service",))
 def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
@@ -680,6 +757,9 @@ class DateBefore(Params):
     def refs(self):
         yield Ref("column", self.column, ("date",))
         yield Ref("reference", self.reference, ("date",))
+
+    def sentence(self) -> str:
+        return f"{zh(self.column)}早于{zh(self.reference)}"
 
 
 @kind("date_before", DateBefore, ("service",))
@@ -704,6 +784,9 @@ class MissingValue(Params):
         yield Ref("since", self.since, ("date",))
         yield from _condition_refs(self)
 
+    def sentence(self) -> str:
+        return f"{zh(self.since)}后 {self.grace_days} 天仍无{zh(self.column)}" + when_text(self)
+
 
 @kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"})
 def missing_value(ctx, frame, active, p: MissingValue) -> Hits:
@@ -723,6 +806,9 @@ class DateGap(Params):
     def refs(self):
         yield Ref("start", self.start, ("date",))
         yield Ref("end", self.end, ("date",))
+
+    def sentence(self) -> str:
+        return f"{zh(self.start)}至{zh(self.end)}超过 {self.max_days} 天"
 
 
 @kind("date_gap_above", DateGap, ("service",), stricter={"max_days": "lower"})
@@ -772,6 +858,9 @@ class Overlap(Params):
 
     max_hours: float
     max_km: float
+
+    def sentence(self) -> str:
+        return f"同一人员同日在多家企业服务，合计超过 {num(self.max_hours)} 小时或签到相距超过 {num(self.max_km)} 公里"
 
 
 @kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
@@ -925,6 +1014,9 @@ class DuplicateText(Params):
     def refs(self):
         yield Ref("column", self.column, ("text",))
 
+    def sentence(self) -> str:
+        return f"同一服务主体的{zh(self.column)}（至少 {self.min_chars} 字）在 {self.min_enterprises} 家及以上企业雷同"
+
 
 @kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
       background=True)
@@ -976,6 +1068,9 @@ class MaxKm(Params):
         for f in ("lat", "lon", "site_lat", "site_lon"):
             yield Ref(f, getattr(self, f), ("number",))
 
+    def sentence(self) -> str:
+        return f"签到位置距企业超过 {num(self.max_km)} 公里"
+
 
 @kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"})
 def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
@@ -1001,6 +1096,10 @@ class ShareExclusive(Params):
 
     def refs(self):
         yield Ref("column", self.column, ("text", "enum"))
+
+    def sentence(self) -> str:
+        base = "有该项的保单" if self.among == "with_value" else "全部保单"
+        return f"地市内单一{zh(self.column)}占{base}的比例不低于 {self.share:.0%}（至少 {self.min_policies} 件）"
 
 
 @kind("share_exclusive", ShareExclusive, ("region",), stricter={"share": "lower", "min_policies": "lower"})
@@ -1028,6 +1127,9 @@ class HHI(Params):
 
     hhi: float
     min_policies: int
+
+    def sentence(self) -> str:
+        return f"地市内同行业保险机构集中度 HHI 不低于 {num(self.hhi)}（至少 {self.min_policies} 件）"
 
 
 @kind("hhi", HHI, ("region",), stricter={"hhi": "lower", "min_policies": "lower"})
@@ -1057,6 +1159,9 @@ class Blacklist(Params):
     share: float
     min_ratio: float
     prefix: str
+
+    def sentence(self) -> str:
+        return f"虚构迹象保单占比不低于 {self.share:.0%}，或已结束保单的预防费用使用率低于 {self.min_ratio:.0%}"
 
 
 @kind("insurer_blacklist", Blacklist, ("insurer",), stricter={"share": "lower", "min_ratio": "higher"})

@@ -1,6 +1,6 @@
 """Command line: parse arguments, call one library function, map errors to exit codes.
 
-Exit codes (``../shared/spec/cli.md``): 0 done, 2 the input cannot be read as a
+Exit codes (``docs/spec/cli.md``): 0 done, 2 the input cannot be read as a
 submission, 1 anything else.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Read a submission container into raw string tables.
 
 A submission is a folder of ``.csv`` / ``.parquet`` / ``.json`` / ``.jsonl`` files or one
-``.xlsx`` workbook (``../shared/spec/submission-format.md``). This module finds the
+``.xlsx`` workbook (``docs/spec/submission-format.md``). This module finds the
 tables, detects CSV encodings, maps Chinese headers to canonical names and returns every
 cell as text, so that :mod:`scoring.intake` parses and validates one uniform shape.
 Structural problems raise :class:`~scoring.errors.SubmissionError`.

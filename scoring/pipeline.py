@@ -124,7 +124,7 @@ def run_evaluate(submission, model_dir=None, capacity: float = 0.10, rulebook: s
 
 
 POLICY_SCORE_COLUMNS = ["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
-                        "flag", "priority", "reasons", "priority_score"]
+                        "flag", "priority", "reasons", "priority_score", "industry_zh", "region_name", "flag_zh"]
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "champion"
 NOT_VISIBLE = [
     {"item": "通知61号（四）", "zh": "将投保作为行政审批、许可前置条件：提交数据中不可见", "en": "insurance as a permit precondition: not visible in a submission"},
@@ -237,6 +237,14 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     table["p_missing"] = table["p_missing"].round(6)
     table["p_poor_quality"] = table["p_poor_quality"].round(6)
     table["priority_score"] = table["priority_score"].round(6)
+    from .labels import CLASS_ZH
+    from .regions import region_name
+    from .schema import INDUSTRIES
+
+    table["industry_zh"] = table["industry"].map(INDUSTRIES).fillna(table["industry"])
+    codes = table["region_code"].astype(str)
+    table["region_name"] = codes.map({c: region_name(c) for c in codes.unique()})
+    table["flag_zh"] = table["flag"].map(CLASS_ZH).fillna("")
     policy_scores = table[POLICY_SCORE_COLUMNS]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])

@@ -4,7 +4,7 @@ The rulebook (``rulebook.yaml`` beside this module, or a user's file) binds the 
 of :mod:`scoring.checks` to parameters, clauses, effective dates and message templates.
 :func:`load_rulebook` validates it with pydantic and fails with a message naming the rule
 and field; :func:`run_rules` applies every rule in force and returns the findings table of
-``../shared/spec/results-format.md`` plus the rules that could not be checked.
+``docs/spec/results-format.md`` plus the rules that could not be checked.
 
 Effective dating: policy rules by the policy's ``start_date``, service rules by the
 ``service_date``, region and insurer rules by the run's as-of date. Regional overrides
@@ -682,6 +682,7 @@ def describe(rulebook: Rulebook) -> pd.DataFrame:
         if r.overrides:
             params += "; overrides: " + ", ".join(f"{o.region_prefix}:{o.params}" for o in r.overrides)
         rows.append({
+            "sentence": r.parsed.sentence(),
             "code": r.code, "name_zh": r.name_zh or r.code, "severity": r.severity, "severity_zh": SEVERITY_ZH[r.severity],
             "scope": r.scope, "scope_zh": _SCOPE_ZH[r.scope], "kind": r.kind, "clause": r.clause,
             "effective_from": str(r.effective_from), "effective_to": str(r.effective_to or ""), "params": params,

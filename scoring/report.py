@@ -119,7 +119,8 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         pos = [c for c in rec["contributions"] if c["shap"] > 0 and c.get("as_reason", True)][:5]
         detailed.append({
             "priority": int(scored.at[pid, "priority"]), "policy_id": pid, "enterprise_name": pol.at[pid, "enterprise_name"],
-            "insurer_id": pol.at[pid, "insurer_id"], "region_code": pol.at[pid, "region_code"], "industry_zh": zh(pol.at[pid, "industry"]),
+            "insurer_id": pol.at[pid, "insurer_id"], "region_code": pol.at[pid, "region_code"],
+            "region_name": region_name(pol.at[pid, "region_code"]), "industry_zh": zh(pol.at[pid, "industry"]),
             "period": f"{pol.at[pid, 'start_date']:%Y-%m-%d} 至 {pol.at[pid, 'end_date']:%Y-%m-%d}",
             "flag_zh": CLASS_ZH[rec["flag"]], "probability": rec["probability"], "threshold": rec["threshold"],
             "reasons": [c["text_zh"] for c in pos],

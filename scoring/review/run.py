@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..errors import ReviewError
+from ..regions import region_name
 from ..schema import INDUSTRIES, SERVICE_ITEMS
 
 REQUIRED = ("run.json", "policy_scores.csv", "findings.csv", "explanations.jsonl")
@@ -128,6 +129,7 @@ class ReviewRun:
             return None
         d = self.scores.loc[policy_id].to_dict()
         d["industry_zh"] = INDUSTRIES.get(d["industry"], d["industry"])
+        d["region_name"] = region_name(d["region_code"])
         if self.policies is not None and policy_id in self.policies.index:
             p = self.policies.loc[policy_id]
             d.update(enterprise_name=p["enterprise_name"], enterprise_id=p["enterprise_id"],

@@ -21,15 +21,28 @@ def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
     Returns the submission in scope and the counts (``run.json`` → ``out_of_scope``).
     """
     day = np.datetime64(as_of, "D").astype("datetime64[s]")
-    pol, svc, insp = sub["policies"], sub["services"], sub["inspections"]
+    pol, svc, insp, clm = sub["policies"], sub["services"], sub["inspections"], sub["claims"]
     later = (pol["start_date"].to_numpy() > day)
     gone = set(pol.loc[later, "policy_id"])
     svc_out = (svc["service_date"].to_numpy() > day) | svc["policy_id"].isin(gone).to_numpy()
     insp_out = (insp["inspection_date"].to_numpy() > day) | insp["policy_id"].isin(gone).to_numpy()
+    # a claim is known once reported; what happened to it after the as-of date is not (a later closing
+    # leaves it open, a later payment is not yet paid)
+    clm_out = (clm["report_date"].to_numpy() > day) | clm["policy_id"].isin(gone).to_numpy()
     counts = {"as_of": str(np.datetime64(as_of, "D")), "policies_not_started": int(later.sum()),
               "services_after": int(svc_out.sum()), "inspections_after": int(insp_out.sum())}
-    if not (later.any() or svc_out.any() or insp_out.any()):
+    if "claims" in sub.present:
+        counts["claims_after"] = int(clm_out.sum())
+    closed_later = ~clm_out & (clm["closed_date"].to_numpy() > day)
+    if not (later.any() or svc_out.any() or insp_out.any() or clm_out.any() or closed_later.any()):
         return sub, counts
+    claims = clm[~clm_out].copy()
+    later_close = claims["closed_date"].to_numpy() > day
+    if later_close.any():  # as known then: still open, with its eventual payment as the reserve
+        claims.loc[later_close, "reserve_amount"] = claims.loc[later_close, ["paid_amount", "reserve_amount"]].sum(axis=1)
+        claims.loc[later_close, "paid_amount"] = 0.0
+        claims.loc[later_close, "status"] = "open"
+        claims.loc[later_close, "closed_date"] = np.datetime64("NaT")
     tables = {**sub.tables, "policies": pol[~later].reset_index(drop=True), "services": svc[~svc_out].reset_index(drop=True),
-              "inspections": insp[~insp_out].reset_index(drop=True)}
+              "inspections": insp[~insp_out].reset_index(drop=True), "claims": claims.reset_index(drop=True)}
     return dataclasses.replace(sub, tables=tables), counts

@@ -31,7 +31,7 @@ from .schema import TABLES, Column, Table
 
 REJECTED_COLUMNS = ["table", "row", "column", "value", "message_zh", "message_en"]
 #: Order in which tables are validated: references point at policies.
-ORDER = ("policies", "services", "staff", "inspections")
+ORDER = ("policies", "services", "staff", "inspections", "claims")
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,8 @@ _COLUMN_ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
 _FORMULA_FIRST = pa.array(["=", "+", "-", "@"])
 
 #: Columns whose text as written is kept after parsing, for the messages of cross-column rules.
-_KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "agency_id"}
+_KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "agency_id", "accident_date", "report_date",
+              "closed_date"}
 
 
 def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray,
@@ -312,6 +313,15 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
         agency = bool_mask(pc.is_null(values["agency_id"]))
         is_agency = bool_mask(pc.fill_null(pc.equal(values["provider_type"], "agency"), False))
         fails.add(is_agency & agency, "agency_id", "agency_required", texts["agency_id"])
+    if table.name == "claims":
+        acc, rep, closed = values["accident_date"], values["report_date"], values["closed_date"]
+        fails.add(~np.isnat(acc) & ~np.isnat(rep) & (rep < acc), "report_date", "report_before_accident",
+                  texts["report_date"], other=texts["accident_date"])
+        is_open = bool_mask(pc.fill_null(pc.equal(values["status"], "open"), False))
+        fails.add(~is_open & np.isnat(closed) & bool_mask(pc.is_valid(values["status"])), "closed_date", "closed_required",
+                  texts["closed_date"])
+        fails.add(~np.isnat(closed) & ~np.isnat(rep) & (closed < rep), "closed_date", "closed_before_report",
+                  texts["closed_date"], other=texts["report_date"])
     return values, fails
 
 
@@ -485,6 +495,7 @@ AS_OF_COLUMNS = {
     "policies": ("start_date",),
     "services": ("service_date", "report_date", "followup_date"),
     "inspections": ("inspection_date",),
+    "claims": ("report_date", "closed_date"),
 }
 
 

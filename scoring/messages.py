@@ -42,6 +42,9 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '值 "{value}" 大于发现隐患数 {other}',
         '"{value}" is greater than hazards_found {other}',
     ),
+    "report_before_accident": ('值 "{value}" 早于事故日期 {other}（报案不能早于事故）', '"{value}" is before accident_date {other} (a claim cannot be reported before the accident)'),
+    "closed_required": ("为空，但赔案状态不是未决（open）时必须填写结案日期", "is empty, but closed_date is required unless the status is open"),
+    "closed_before_report": ('值 "{value}" 早于报案日期 {other}', '"{value}" is before report_date {other}'),
     "agency_required": (
         "为空，但服务主体为受托技术服务机构（agency）时必须填写服务机构代码",
         "is empty, but agency_id is required when provider_type is agency",

@@ -68,6 +68,8 @@ QUALIFICATIONS = {
     "none": "无",
 }
 OUTCOMES = {"adequate": "服务到位", "poor_quality": "服务质量差", "missing": "服务缺失"}
+ACCIDENT_LEVELS = {"general": "一般", "larger": "较大", "major": "重大", "especially_major": "特别重大"}
+CLAIM_STATUSES = {"open": "未决", "paid": "已赔付结案", "denied": "拒赔", "withdrawn": "撤案"}
 SELECTIONS = {"targeted": "重点抽查", "random": "随机抽查"}
 
 
@@ -209,6 +211,28 @@ INSPECTIONS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (POLICIES, SERVICES, STAFF, INSPECTIONS)}
+CLAIMS = Table(
+    "claims",
+    "赔案",
+    key="claim_id",
+    required=False,
+    references=("policy_id",),
+    columns=(
+        Column("claim_id", "赔案号", "id"),
+        Column("policy_id", "保单号", "id"),
+        Column("accident_date", "事故日期", "date"),
+        Column("report_date", "报案日期", "date"),
+        _opt("accident_level", "事故等级", "enum", values=ACCIDENT_LEVELS),
+        Column("deaths", "死亡人数", "int", min=0),
+        Column("injuries", "受伤人数", "int", min=0),
+        Column("status", "赔案状态", "enum", values=CLAIM_STATUSES),
+        Column("paid_amount", "已付赔款", "money", min=0),
+        Column("reserve_amount", "未决估损", "money", min=0),
+        _opt("closed_date", "结案日期", "date"),
+        _opt("denial_reason", "拒赔原因", "str", multiline=True),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (POLICIES, SERVICES, STAFF, INSPECTIONS, CLAIMS)}
 #: Chinese sheet / file names accepted for each table.
 TABLE_ALIASES: dict[str, str] = {t.zh: t.name for t in TABLES.values()}

@@ -438,7 +438,7 @@ def test_cli_exit_code_2_on_structural_error(sub, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-TYPED = [(t.name, c.name) for t in TABLES.values() if t.name != "inspections" for c in t.columns if c.type not in ("str", "id")]
+TYPED = [(t.name, c.name) for t in TABLES.values() if t.name not in ("inspections", "claims") for c in t.columns if c.type not in ("str", "id")]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -615,3 +615,57 @@ def test_every_physical_line_is_accounted_for(clean, tmp_path_factory, corruptio
     c = s.counts["policies"]
     assert c.rows_in == len(spans) and c.lines_in == len(physical) - 1
     assert c.rows_in == len(s["policies"]) + c.rows_rejected
+
+
+CLAIM_COLUMNS = ["claim_id", "policy_id", "accident_date", "report_date", "accident_level", "deaths", "injuries", "status",
+                 "paid_amount", "reserve_amount", "closed_date", "denial_reason"]
+
+
+def _claims(pid: str) -> list[list[str]]:
+    good = [pid, "2023-03-01", "2023-03-02", "general", "1", "2", "paid", "400000", "0", "2023-04-01", ""]
+    rows = {
+        "C-OK1": good,
+        "C-OK2": [pid, "2023-05-01", "2023-05-03", "", "0", "1", "open", "0", "50000", "", ""],
+        "C-DENIED": [pid, "2023-06-01", "2023-06-02", "一般", "0", "1", "拒赔", "0", "0", "2023-06-20", "不属于保险责任"],
+        "C-REPORT": [pid, "2023-03-05", "2023-03-01", "", "0", "1", "open", "0", "1", "", ""],  # reported before the accident
+        "C-CLOSED": [pid, "2023-03-05", "2023-03-06", "", "0", "1", "paid", "1", "0", "", ""],  # paid, never closed
+        "C-EARLY": [pid, "2023-03-05", "2023-03-06", "", "0", "1", "paid", "1", "0", "2023-03-01", ""],  # closed before report
+        "C-NEG": [pid, "2023-03-05", "2023-03-06", "", "0", "1", "open", "-5", "0", "", ""],
+        "C-STATUS": [pid, "2023-03-05", "2023-03-06", "", "0", "1", "pending", "0", "0", "", ""],
+        "C-LEVEL": [pid, "2023-03-05", "2023-03-06", "huge", "0", "1", "open", "0", "0", "", ""],
+        "C-DEATHS": [pid, "2023-03-05", "2023-03-06", "", "x", "1", "open", "0", "0", "", ""],
+        "C-POLICY": ["NO-SUCH-POLICY", "2023-03-05", "2023-03-06", "", "0", "1", "open", "0", "0", "", ""],
+    }
+    return [[cid, *r] for cid, r in rows.items()]
+
+
+# claim id -> (column named in rejected.csv, fragment of the Chinese message)
+CLAIM_REJECTS = {
+    "C-REPORT": ("report_date", "早于事故日期"),
+    "C-CLOSED": ("closed_date", "必须填写结案日期"),
+    "C-EARLY": ("closed_date", "早于报案日期"),
+    "C-NEG": ("paid_amount", "小于下限 0"),
+    "C-STATUS": ("status", "未决、已赔付结案、拒赔、撤案"),
+    "C-LEVEL": ("accident_level", "不在允许范围内"),
+    "C-DEATHS": ("deaths", "不是整数"),
+    "C-POLICY": ("policy_id", "不在保单表中"),
+}
+
+
+@pytest.mark.parametrize("chinese", [False, True], ids=["claims.csv", "赔案.csv"])
+def test_claims_table_is_validated_by_its_contract(sub, chinese):
+    """Every rule of the claims contract (v1.1): each bad row rejected naming its column; Chinese
+    headers, Chinese enum labels and the file name 赔案 accepted; every row accounted for."""
+    from scoring.schema import TABLES
+
+    pid = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)["policy_id"].iloc[0]
+    header = [TABLES["claims"].column(c).zh for c in CLAIM_COLUMNS] if chinese else CLAIM_COLUMNS
+    pd.DataFrame(_claims(pid), columns=header).to_csv(sub / ("赔案.csv" if chinese else "claims.csv"), index=False)
+    s = load_submission(sub)
+    assert "claims" in s.present and s.counts["claims"].rows_in == 11 == s.counts["claims"].rows_accepted + s.counts["claims"].rows_rejected
+    assert set(s["claims"]["claim_id"]) == {"C-OK1", "C-OK2", "C-DENIED"}
+    assert s["claims"].set_index("claim_id").at["C-DENIED", "status"] == "denied"
+    rej = s.rejected[s.rejected["table"] == "claims"]
+    assert len(rej) == len(CLAIM_REJECTS)
+    for row, (column, fragment) in zip(rej.itertuples(), CLAIM_REJECTS.values()):
+        assert row.column == column and fragment in row.message_zh, (row.column, row.message_zh)

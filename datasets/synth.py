@@ -211,6 +211,7 @@ class Config:
     service_scale: float = 1.0  # multiplies the number of service visits (benchmarks use 1.12 for 5 per policy)
     with_staff: bool = True
     with_inspections: bool = True
+    with_claims: bool = True
     world: WorldParams = field(default_factory=WorldParams)
 
 
@@ -927,6 +928,144 @@ def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, p
     return truth.drop_duplicates().sort_values(["rule_code", "policy_id", "service_id", "insurer_id", "region_code"], kind="stable").reset_index(drop=True)
 
 
+#: Accidents a year per policy by industry, the rate the declared ``accidents_prev_year`` follows
+#: (``_pricing``): 8% where work is most dangerous, 4% elsewhere. *assumption*
+def _accident_rate(industry: np.ndarray) -> np.ndarray:
+    return np.where(np.isin(industry, ["coal_mining", "non_coal_mining", "fireworks", "construction"]), 0.08, 0.04)
+
+
+def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Accidents and their claims, consistent with the accident history the policies declare.
+
+    Drawn with a random stream of their own, so the other tables do not change. A policy renewed
+    by the same enterprise has exactly the accidents (and deaths) its renewal declares for the
+    year before, dated in that year; a policy not renewed in the data draws them at its
+    industry's rate. Each accident is reported within 0-10 days; 93% are paid (closed 5-50 days
+    after the report), 5% denied and 2% withdrawn; those reported in the last 60 days before the
+    snapshot are still open with a reserve. Deaths cost the per-person death limit, injuries a
+    share of the medical limit, some accidents third-party damage. *assumption*
+
+    Planted (truth returned as frames): understated histories, one overpriced cell (its claims
+    removed), one underpriced cell (claims tripled), slow settlements and claims open too long.
+    """
+    rng = np.random.default_rng([cfg.seed, 2018])
+    n = len(p)
+    start = p["start_date"].to_numpy().astype("datetime64[D]")
+    end = p["end_date"].to_numpy().astype("datetime64[D]")
+    snap = np.datetime64(snapshot, "D")
+    # the renewal of each policy: the same enterprise's next policy, starting within 30 days of its end
+    order = np.lexsort((start, p["enterprise_id"].to_numpy()))
+    ent = p["enterprise_id"].to_numpy()[order]
+    nxt = np.full(n, -1)
+    same = ent[1:] == ent[:-1]
+    nxt[order[:-1][same]] = order[1:][same]
+    renewed = nxt >= 0
+    renewed[renewed] &= (start[nxt[renewed]] - end[renewed]).astype(np.int64) <= 30
+    k = np.where(renewed, p["accidents_prev_year"].to_numpy()[np.maximum(nxt, 0)],
+                 rng.poisson(_accident_rate(p["industry"].to_numpy())))
+    deaths = np.where(renewed, p["deaths_prev_year"].to_numpy()[np.maximum(nxt, 0)], rng.binomial(k, 0.3))
+    lo = np.where(renewed, np.maximum(start, start[np.maximum(nxt, 0)] - np.timedelta64(365, "D")), start)
+    hi = np.minimum(np.where(renewed, np.minimum(end, start[np.maximum(nxt, 0)] - np.timedelta64(1, "D")), end), snap - np.timedelta64(1, "D"))
+    k = np.where(hi >= lo, k, 0)
+    truth: list[pd.DataFrame] = []
+    # understated history: a renewal that declares no accident, whose policy had one
+    eligible = np.flatnonzero(renewed & (k == 0) & (hi >= lo) & (p["accidents_prev_year"].to_numpy()[np.maximum(nxt, 0)] == 0))
+    m = max(1, int(round(cfg.violation_rate * len(eligible)))) if len(eligible) else 0
+    under = rng.choice(eligible, size=m, replace=False) if m else np.array([], dtype=np.int64)
+    k[under] = 1
+    deaths[under] = 0
+    understated = pd.DataFrame({"rule_code": "ACCIDENT_HISTORY_UNDERSTATED", "scope": "policy",
+                                "policy_id": p["policy_id"].to_numpy()[nxt[under]], "_pol": under})
+    truth.append(understated)
+    pol = np.repeat(np.arange(n), k)
+    span = (hi[pol] - lo[pol]).astype(np.int64) + 1
+    acc_date = lo[pol] + np.floor(rng.random(len(pol)) * span).astype("timedelta64[D]")
+    # deaths spread over the policy's accidents
+    d = np.zeros(len(pol), dtype=np.int64)
+    first = np.r_[0, np.cumsum(k)[:-1]]
+    for i in np.flatnonzero(deaths > 0):
+        d[first[i] + rng.integers(0, k[i], deaths[i])] += 1 if k[i] else 0
+    c = pd.DataFrame({"_pol": pol, "accident_date": acc_date, "deaths": d, "injuries": rng.poisson(1.2, len(pol)) + (d == 0)})
+    # cells: one overpriced (claims removed), one underpriced (claims tripled), among cells of 60+ policies
+    year = p["year"].to_numpy()
+    cell = pd.DataFrame({"ins": p["insurer_id"].to_numpy(), "ind": p["industry"].to_numpy(),
+                         "prov": p["region_code"].astype(str).str[:2].to_numpy(), "year": year})
+    # a cell's expected accidents: the loss-ratio rules need 30+ policies and enough expected claims
+    # for a one-sided Poisson test at 1% (more than 4.6), so plants go only where they could be seen
+    cell["rate"] = _accident_rate(p["industry"].to_numpy())
+    g = cell.groupby(["ins", "ind", "prov", "year"])
+    size, expected = g.size(), g["rate"].sum()
+    big = size[(size >= 40) & (expected >= 6)]
+    if len(big):
+        early = big[big.index.get_level_values("year") < cfg.last_year]
+        if len(early):
+            over = early.sort_values(ascending=False, kind="stable").index[0]
+            members = np.flatnonzero((cell[["ins", "ind", "prov", "year"]].apply(tuple, axis=1) == over).to_numpy())
+            c = c[~np.isin(c["_pol"].to_numpy(), members)]
+            truth[0] = understated[~np.isin(understated["_pol"].to_numpy(), members)]  # their claims went with the cell
+            truth.append(pd.DataFrame({"rule_code": ["LOSS_RATIO_EXCESSIVE_RATE"], "scope": ["insurer"],
+                                       "insurer_id": [over[0]], "region_code": [over[2] + "0000"]}))
+        last = big[(big.index.get_level_values("year") == cfg.last_year)]
+        if len(last):
+            under_cell = last.sort_values(ascending=False, kind="stable").index[0]
+            members = np.flatnonzero((cell[["ins", "ind", "prov", "year"]].apply(tuple, axis=1) == under_cell).to_numpy())
+            # policies of the last year have no renewal in the data: more accidents contradict no declaration
+            lam = 2.5 * _accident_rate(p["industry"].to_numpy()[members]) * 6
+            extra = np.repeat(members, rng.poisson(lam))
+            ok = end[extra] >= start[extra]
+            extra = extra[ok & (np.minimum(end[extra], snap - np.timedelta64(1, "D")) >= start[extra])]
+            lo_e, hi_e = start[extra], np.minimum(end[extra], snap - np.timedelta64(1, "D"))
+            dates = lo_e + np.floor(rng.random(len(extra)) * ((hi_e - lo_e).astype(np.int64) + 1)).astype("timedelta64[D]")
+            c = pd.concat([c, pd.DataFrame({"_pol": extra, "accident_date": dates, "deaths": rng.binomial(1, 0.3, len(extra)),
+                                            "injuries": rng.poisson(1.2, len(extra)) + 1})], ignore_index=True)
+            truth.append(pd.DataFrame({"rule_code": ["LOSS_RATIO_INADEQUATE_RATE"], "scope": ["insurer"],
+                                       "insurer_id": [under_cell[0]], "region_code": [under_cell[2] + "0000"]}))
+    c = c.sort_values(["accident_date", "_pol"], kind="stable").reset_index(drop=True)
+    m = len(c)
+    pl = c["_pol"].to_numpy()
+    report = c["accident_date"].to_numpy() + rng.integers(0, 11, m).astype("timedelta64[D]")
+    report = np.minimum(report, snap)
+    status = _choice(rng, ["paid", "denied", "withdrawn"], [0.93, 0.05, 0.02], m).astype(object)
+    close = report + rng.integers(5, 51, m).astype("timedelta64[D]")
+    # slow settlements and claims left open: planted on paid claims reported well before the snapshot
+    old = np.flatnonzero((status == "paid") & (report < snap - np.timedelta64(400, "D")))
+    n_slow = min(len(old), max(1, int(round(cfg.violation_rate * 2 * m)))) if len(old) else 0
+    slow = rng.choice(old, size=n_slow, replace=False) if n_slow else np.array([], dtype=np.int64)
+    close[slow] = report[slow] + rng.integers(90, 200, len(slow)).astype("timedelta64[D]")
+    rest = np.setdiff1d(old, slow)
+    n_open = min(len(rest), max(1, int(round(cfg.violation_rate * 2 * m)))) if len(rest) else 0
+    stale = rng.choice(rest, size=n_open, replace=False) if n_open else np.array([], dtype=np.int64)
+    recent = report > snap - np.timedelta64(60, "D")
+    is_open = (recent & (status == "paid") & (close > snap)) | np.isin(np.arange(m), stale)
+    status[is_open] = "open"
+    death_lim = p["death_limit_per_person"].to_numpy(dtype=float)[pl]
+    med_lim = p["medical_limit_per_person"].to_numpy(dtype=float)[pl]
+    cost = (c["deaths"].to_numpy() * death_lim * rng.uniform(0.9, 1.0, m)
+            + c["injuries"].to_numpy() * med_lim * rng.uniform(0.1, 0.6, m)
+            + (rng.random(m) < 0.2) * rng.uniform(2e4, 2e5, m))
+    cost = np.round(cost, 2)
+    paid = np.where(status == "paid", cost, 0.0)
+    reserve = np.where(status == "open", np.round(cost * rng.uniform(0.8, 1.2, m), 2), 0.0)
+    closed = np.where(status == "open", np.datetime64("NaT"), np.minimum(close, snap).astype("datetime64[D]"))
+    level = np.where(c["deaths"].to_numpy() >= 3, "larger", "general").astype(object)
+    claims = pd.DataFrame({
+        "claim_id": [f"CL{i + 1:09d}" for i in range(m)],
+        "policy_id": p["policy_id"].to_numpy()[pl],
+        "accident_date": c["accident_date"].to_numpy().astype("datetime64[s]"),
+        "report_date": report.astype("datetime64[s]"),
+        "accident_level": level, "deaths": c["deaths"].to_numpy(), "injuries": c["injuries"].to_numpy(),
+        "status": status, "paid_amount": paid, "reserve_amount": reserve,
+        "closed_date": closed.astype("datetime64[s]"),
+        "denial_reason": np.where(status == "denied", "不属于保险责任范围", None),
+    })
+    slow_ids = claims["policy_id"].to_numpy()[slow]
+    stale_ids = claims["policy_id"].to_numpy()[stale]
+    truth[0] = truth[0].drop(columns="_pol")
+    truth.append(pd.DataFrame({"rule_code": "CLAIM_SETTLEMENT_SLOW", "scope": "policy", "policy_id": slow_ids}))
+    truth.append(pd.DataFrame({"rule_code": "CLAIM_OPEN_TOO_LONG", "scope": "policy", "policy_id": stale_ids}))
+    return claims, truth
+
+
 def _inspections(rng, cfg: Config, p: pd.DataFrame, s: pd.DataFrame, snapshot) -> pd.DataFrame:
     """Labels: risk-targeted inspections of ended policies, plus a random audit slice."""
     n = len(p)
@@ -1014,8 +1153,15 @@ def generate(cfg: Config = Config()) -> World:
         tables["staff"] = staff[[c.name for c in TABLES["staff"].columns]].copy()
     if insp is not None:
         tables["inspections"] = insp
+    claim_truth = []
+    if cfg.with_claims:
+        tables["claims"], claim_truth = _claims(cfg, p, snapshot)
     as_of = latest_date(tables)
     truth = _truth(cfg, p, s, staff, planted_p, planted_s, market, as_of)
+    if claim_truth:
+        truth = pd.concat([truth, *claim_truth], ignore_index=True)
+        truth = truth[["rule_code", "scope", "policy_id", "service_id", "insurer_id", "region_code"]].drop_duplicates()
+        truth = truth.sort_values(["rule_code", "policy_id", "service_id", "insurer_id", "region_code"], kind="stable").reset_index(drop=True)
     if not cfg.with_staff:
         truth = truth[~truth["rule_code"].isin(["SERVICE_UNQUALIFIED_STAFF", "SERVICE_UNKNOWN_STAFF"])].reset_index(drop=True)
     hidden = pd.DataFrame(

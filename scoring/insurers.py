@@ -15,12 +15,13 @@ from .rulebook import Rulebook
 
 SUMMARY_COLUMNS = ["insurer_id", "policies", "flagged", "findings_critical", "findings_major", "mean_p_missing",
                    "mean_p_poor_quality", "grade", "insurer_name", "flag_rate", "critical_rate", "spend_ratio",
-                   "blacklist_candidate"]
+                   "blacklist_candidate", "earned_premium", "incurred_losses", "loss_ratio"]
 
 
 def summarise(policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, spend: pd.Series, ended: pd.Series,
-              rulebook: Rulebook) -> pd.DataFrame:
-    """One row per insurer, sorted by insurer_id."""
+              rulebook: Rulebook, rate_cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per insurer, sorted by insurer_id; earned premium, incurred losses and the loss
+    ratio from ``rate_cells`` when the submission had claims (empty otherwise)."""
     p = policies[["policy_id", "insurer_id", "insurer_name", "prevention_fee"]].set_index("policy_id")
     p = p.join(scored[["p_missing", "p_poor_quality", "flag"]])
     p["spend"] = spend.reindex(p.index).fillna(0).to_numpy()
@@ -45,6 +46,13 @@ def summarise(policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFra
     black = set(findings.loc[findings["rule_code"] == "INSURER_BLACKLIST_CANDIDATE", "insurer_id"])
     out["blacklist_candidate"] = out.index.isin(list(black))
     out["grade"] = grade(out, rulebook)
+    if rate_cells is not None and len(rate_cells):
+        r = rate_cells.groupby("insurer_id")[["earned_premium", "incurred_losses"]].sum()
+        out["earned_premium"] = r["earned_premium"].reindex(out.index).round(2)
+        out["incurred_losses"] = r["incurred_losses"].reindex(out.index).round(2)
+        out["loss_ratio"] = (out["incurred_losses"] / out["earned_premium"].where(out["earned_premium"] > 0)).round(4)
+    else:
+        out["earned_premium"] = out["incurred_losses"] = out["loss_ratio"] = np.nan
     return out.reset_index()[SUMMARY_COLUMNS]
 
 

@@ -72,6 +72,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "staff_listed": ("列于服务人员名单", "listed in the staff table"),
     "photo_own": ("仅用于本企业的服务记录", "used on this enterprise's records only"),
     "fewer_enterprises": ("少于 {n} 家", "fewer than {n} enterprises"),
+    "loss_ratio": (
+        "{province}{industry}行业 {year} 年保单 {n} 件：赔付率 {lr}（可信度 {z}；赔案 {k} 件，按市场频率应约 {mu} 件），按目标赔付率测算费率应调整 {change}",
+        "province {province}, {industry}, {year} policies ({n}): loss ratio {lr} (credibility {z}; {k} claims where the market's frequency implies about {mu}); indicated rate change {change}",
+    ),
+    "history_declared": ("申报上年度事故 {a} 起、死亡 {d} 人", "declared {a} accidents and {d} deaths in the year before"),
+    "history_claims": ("赔案记录显示事故 {a} 起、死亡 {d} 人", "claims show {a} accidents and {d} deaths"),
+    "claim_closed_after": ("赔案 {claim} 报案后 {n} 天才结案", "claim {claim} closed {n} days after it was reported"),
+    "claim_open_for": ("赔案 {claim} 报案已 {n} 天仍未结案", "claim {claim} still open {n} days after it was reported"),
+    "within_days": ("报案后 {n} 天内", "within {n} days of the report"),
     "staff_overlap": (
         "{staff} 于 {date} 在 {n} 家企业合计 {hours} 小时、最远相距 {km} 公里",
         "{staff} on {date} at {n} enterprises, {hours} hours in all, up to {km} km apart",

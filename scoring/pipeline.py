@@ -255,7 +255,12 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     step("汇总保险机构 / summarising insurers")
     svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])
     ended = pd.Series(sub.aggregates.ended(prep.as_of), index=policies["policy_id"])
-    insurers = summarise(policies, scored, findings, svc, ended, rb)
+    insurers = summarise(policies, scored, findings, svc, ended, rb, prep.rules.rate_cells)
+    adequacy = None
+    if prep.rules.rate_cells is not None:
+        from .rates import adequacy_table
+
+        adequacy = adequacy_table(prep.rules.rate_cells, [r for r in rb.rules if r.kind == "loss_ratio" and r.in_force(prep.as_of)])
     finished = dt.datetime.now(dt.timezone.utc)
     run = {
         **_balance(sub, submission),
@@ -287,7 +292,10 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         write_jsonl(lines, tmp / "explanations.jsonl", order=line_order)
         write_csv(insurers, tmp / "insurer_summary.csv")
         write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
-        html = render(run, policies, scored, findings, insurers, ordered_detail, rb, model, prep.rules.not_checkable, cap, thresholds)
+        if adequacy is not None:
+            write_csv(adequacy, tmp / "rate_adequacy.csv")
+        html = render(run, policies, scored, findings, insurers, ordered_detail, rb, model, prep.rules.not_checkable, cap, thresholds,
+                      adequacy=adequacy)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         write_json(run, tmp / "run.json")
     return run

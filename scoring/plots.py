@@ -78,6 +78,20 @@ def bar_chart(labels: list[str], values: list[float], xlabel: str) -> str:
     return _svg(fig)
 
 
+def loss_ratio_chart(labels: list[str], values: list[float], credibility: list[float], band: tuple[float, float]) -> str:
+    """Credible loss ratio per cell (bar shade: credibility) with the band the rules accept."""
+    fig, ax = _barh_figure(labels)
+    low, high = band
+    ax.axvspan(low, high, color="#d5f5e3", zorder=0, label=f"可接受区间 {low:.0%}—{high:.0%}")
+    colors = [(0.49, 0.4, 0.03, 0.35 + 0.65 * min(1.0, max(0.0, z))) for z in credibility]
+    ax.barh(range(len(values))[::-1], values, color=colors, zorder=2)
+    ax.set_yticks(range(len(values))[::-1], labels, fontsize=9)
+    ax.set_xlabel("可信赔付率（颜色越深可信度越高；绿色为规则接受的赔付率区间）", fontsize=9)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return _svg(fig)
+
+
 def strip_ids(svg: str, prefix: str) -> str:
     """Make element ids unique per plot so several inline SVGs can share one page."""
     return re.sub(r'(id="|url\(#|href="#)([^")]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)

@@ -68,6 +68,33 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
     return {"years": years.to_dict("records"), "regions": regions.to_dict("records"), "per_insurer": per_insurer}
 
 
+def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
+    """费率合理性: a chart of credible loss ratios and the cells with findings, in words."""
+    from .plots import loss_ratio_chart
+
+    if adequacy is None or adequacy.empty:
+        return None
+    rules = {r.code: r for r in rulebook.rules if r.kind == "loss_ratio"}
+    low = min((r.parsed.min_lr for r in rules.values() if r.parsed.min_lr is not None), default=0.0)
+    high = max((r.parsed.max_lr for r in rules.values() if r.parsed.max_lr is not None), default=1.0)
+    min_policies = min((r.parsed.min_policies for r in rules.values()), default=30)
+    shown = adequacy[adequacy["policies"] >= min_policies].sort_values("policies", ascending=False).head(20)
+    labels = [f"{r.insurer_id} {r.province_name} {r.industry_zh} {r.policy_year}（{r.policies} 件）" for r in shown.itertuples()]
+    chart = strip_ids(loss_ratio_chart(labels, shown["credible_loss_ratio"].fillna(0).tolist(),
+                                       shown["credibility"].fillna(0).tolist(), (low, high)), "lr") if len(shown) else ""
+    hits = adequacy[adequacy["rule_codes"] != ""].sort_values("indicated_rate_change", kind="stable")
+    lines = []
+    for r in hits.itertuples():
+        change = r.indicated_rate_change
+        verb = f"可下调约 {-change:.0%}" if change < 0 else f"需上调约 {change:.0%}"
+        names = "、".join(rules[c].name_zh or c for c in r.rule_codes.split(";") if c in rules)
+        lines.append(f"{r.insurer_id} 在{r.province_name}{r.industry_zh}行业 {r.policy_year} 年保单（{r.policies} 件）的赔付率为 "
+                     f"{r.loss_ratio:.0%}（可信度 {r.credibility:.2f}；赔案 {int(r.claims)} 件，按市场频率应约 {r.expected_claims:.1f} 件），"
+                     f"按目标赔付率 {r.target_loss_ratio:.0%} 测算费率{verb}。［{names}］")
+    return {"chart": chart, "lines": lines, "cells": int(len(adequacy)), "shown": int(len(shown)), "min_policies": min_policies,
+            "low": low, "high": high}
+
+
 def _balance_rows(run: dict) -> list[dict]:
     """The row-balance table with Chinese table names."""
     from .schema import TABLES
@@ -84,7 +111,8 @@ def render_empty(run: dict) -> str:
 
 
 def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
-           explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict) -> str:
+           explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict,
+           adequacy: pd.DataFrame | None = None) -> str:
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     pol = policies.set_index("policy_id")
     names = {r.code: r.name_zh or r.code for r in rulebook.rules}
@@ -174,5 +202,5 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,
-        breakdown=breakdowns(pol, scored, findings, names),
+        breakdown=breakdowns(pol, scored, findings, names), rates=rate_section(adequacy, rulebook),
     )

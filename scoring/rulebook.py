@@ -253,6 +253,15 @@ class ShiftPolicy(BaseModel):
     model_weight: float = Field(0.5, ge=0.0, le=1.0)
 
 
+class RateSettings(BaseModel):
+    """How rate adequacy is measured (scoring.rates): the expense ratio that, with the prevention
+    fee share, sets the target loss ratio, and the claims for full credibility."""
+
+    model_config = ConfigDict(extra="forbid")
+    expense_ratio: float = Field(0.25, ge=0, lt=1)
+    full_credibility_claims: float = Field(1082.0, gt=0)
+
+
 class Rulebook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str
@@ -263,6 +272,7 @@ class Rulebook(BaseModel):
         default_factory=lambda: {"critical": 0.5, "major": 0.2, "minor": 0.05})
     grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
     model_shift: "ShiftPolicy" = Field(default_factory=lambda: ShiftPolicy())
+    rate_adequacy: RateSettings = Field(default_factory=RateSettings)
 
     @model_validator(mode="after")
     def _no_overlap(self) -> "Rulebook":
@@ -386,6 +396,7 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "priority": user_data.get("priority", shipped.priority),
         "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
         "model_shift": user_data.get("model_shift", shipped.model_shift.model_dump()),
+        "rate_adequacy": user_data.get("rate_adequacy", shipped.rate_adequacy.model_dump()),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],
     }
     return _validate(data, str(path))
@@ -398,6 +409,7 @@ class RuleResults:
     findings: pd.DataFrame
     not_checkable: list[dict]
     rulebook_version: str
+    rate_cells: pd.DataFrame | None = None  # loss experience per cell (scoring.rates), when claims were given
 
 
 def _region_params(rule: Rule, regions: np.ndarray):
@@ -503,7 +515,7 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
 
     rulebook = rulebook or load_rulebook()
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
-    ctx = Context(sub, as_of)
+    ctx = Context(sub, as_of, rulebook.rate_adequacy)
     parts: list[pa.Table] = []
     frame = None
     not_checkable: list[dict] = []
@@ -552,13 +564,14 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
         parts.extend(background.results())
     finally:
         background.close()
+    cells = ctx.rate_cells if ctx.has("claims") else None
     del ctx, frame, background
     table = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
     parts.clear()  # the sorted copy below is then the only one (millions of findings at 1M policies)
     table = table.take(finding_order(table))
     findings = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
-    return RuleResults(findings, not_checkable, rulebook.version)
+    return RuleResults(findings, not_checkable, rulebook.version, cells)
 
 
 def _active(rule: Rule, frame: pd.DataFrame) -> np.ndarray:

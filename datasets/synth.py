@@ -1188,7 +1188,7 @@ def year_slice(world: World, years) -> World:
         pd.to_datetime(pol["start_date"]).dt.year.isin(years).to_numpy()
     ids = set(pol["policy_id"].to_numpy()[keep])
     tables = {"policies": pol[keep].reset_index(drop=True)}
-    for name in ("services", "inspections"):
+    for name in ("services", "inspections", "claims"):
         if name in world.tables:
             t = world.tables[name]
             tables[name] = t[t["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)

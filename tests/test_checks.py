@@ -53,9 +53,31 @@ def base():
     return p.astype(object), s.astype(object), st.astype(object)
 
 
+CLAIM_COLUMNS = ["claim_id", "policy_id", "accident_date", "report_date", "deaths", "injuries", "status", "paid_amount",
+                 "reserve_amount", "closed_date"]
+
+
+def claim(pid, accident, report, status="paid", paid=50000, closed=None, deaths=0):
+    return {"policy_id": pid, "accident_date": accident, "report_date": report, "deaths": deaths, "injuries": 1,
+            "status": status, "paid_amount": paid if status == "paid" else 0, "reserve_amount": paid if status == "open" else 0,
+            "closed_date": closed if status != "open" else ""}
+
+
+def C(*rows, then=None):
+    """Claims for the case (the base has a claims table with none), and an optional policy change."""
+    def m(p, s, st):
+        if then:
+            then(p, s, st)
+    m.claims = list(rows)
+    return m
+
+
 def run(tmp_path, mutate, staff=True):
     p, s, st = base()
     mutate(p, s, st)
+    rows = getattr(mutate, "claims", [])
+    pd.DataFrame([{"claim_id": f"C{k:04d}", **r} for k, r in enumerate(rows)], columns=CLAIM_COLUMNS).to_csv(
+        tmp_path / "claims.csv", index=False)
     if "_drop" in s:
         s = s[s["_drop"] != True].drop(columns="_drop")  # noqa: E712 - object column with NaN
     p.to_csv(tmp_path / "policies.csv", index=False)
@@ -174,6 +196,36 @@ def km(x):
     return x / 111.19508
 
 
+def one_insurer_market(p, s, st):
+    """P000-P031 insured by I0 in 石嘴山; P032-P039 by I1 in 太原: I0's cell (32 policies) is judged
+    against the coal market elsewhere, where each of I1's policies had a claim."""
+    p["insurer_id"] = ["I0"] * 32 + ["I1"] * 8
+    p.loc[32:, "region_code"] = "140100"
+
+
+MARKET_CLAIMS = [claim(f"P{i:03d}", "2024-06-01", "2024-06-02", closed="2024-06-20") for i in range(32, 40)]
+
+
+def cell_claims(n, paid=100000):
+    return [claim(f"P{i % 32:03d}", "2024-05-01", "2024-05-02", paid=paid, closed="2024-05-20") for i in range(n)]
+
+
+CLAIM_CASES = [
+    ("CLAIM_SETTLEMENT_SLOW", "closed 61 days after report", C(claim("P000", "2024-03-01", "2024-03-02", closed="2024-05-02")), {"policy_id": "P000"}, True),
+    ("CLAIM_SETTLEMENT_SLOW", "closed 60 days after report", C(claim("P000", "2024-03-01", "2024-03-02", closed="2024-05-01")), {"policy_id": "P000"}, False),
+    ("CLAIM_OPEN_TOO_LONG", "open 181 days", C(claim("P000", "2024-12-01", "2024-12-31", status="open")), {"policy_id": "P000"}, True),
+    ("CLAIM_OPEN_TOO_LONG", "open 180 days", C(claim("P000", "2024-12-01", "2025-01-01", status="open")), {"policy_id": "P000"}, False),
+    ("ACCIDENT_HISTORY_UNDERSTATED", "renewal declares none", C(claim("P000", "2024-06-01", "2024-06-02", closed="2024-06-30"),
+     then=both(P("enterprise_id", CODES[0], 1), P("start_date", "2025-01-01", 1), P("end_date", "2025-12-31", 1))), {"policy_id": "P001"}, True),
+    ("ACCIDENT_HISTORY_UNDERSTATED", "renewal declares it", C(claim("P000", "2024-06-01", "2024-06-02", closed="2024-06-30"),
+     then=both(P("enterprise_id", CODES[0], 1), P("start_date", "2025-01-01", 1), P("end_date", "2025-12-31", 1),
+               P("accidents_prev_year", 1, 1))), {"policy_id": "P001"}, False),
+    ("LOSS_RATIO_EXCESSIVE_RATE", "no claim where 32 were due", C(*MARKET_CLAIMS, then=one_insurer_market), {"insurer_id": "I0"}, True),
+    ("LOSS_RATIO_EXCESSIVE_RATE", "claims as the market", C(*MARKET_CLAIMS, *cell_claims(30), then=one_insurer_market), {"insurer_id": "I0"}, False),
+    ("LOSS_RATIO_INADEQUATE_RATE", "100 claims where 32 were due", C(*MARKET_CLAIMS, *cell_claims(100), then=one_insurer_market), {"insurer_id": "I0"}, True),
+    ("LOSS_RATIO_INADEQUATE_RATE", "loss ratio over 1 but claims as the market", C(*MARKET_CLAIMS, *cell_claims(30), then=one_insurer_market), {"insurer_id": "I0"}, False),
+]
+
 CASES = [
     # code, label, mutation, key, fires
     ("LIMIT_DEATH_BELOW_FLOOR", "2024 below 30万", P("death_limit_per_person", 299999), {"policy_id": "P000"}, True),
@@ -266,6 +318,9 @@ CASES = [
     ("INSURER_BLACKLIST_CANDIDATE", "spend 50%", spend(0.5001, policies=range(0, N, 5)), {"insurer_id": "I0"}, False),
     ("INSURER_BLACKLIST_CANDIDATE", "integrity on 1 of 8 policies", S("photo_hashes", "h0000", "S0050"), {"insurer_id": "I0"}, True),
 ]
+
+
+CASES += CLAIM_CASES
 
 
 @pytest.mark.parametrize("code,label,mutate,key,fires", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])

@@ -68,6 +68,11 @@ CASES = {
     "hhi": ("region", {"hhi": 0.3, "min_policies": 10}, {"hhi": 0.6, "min_policies": 40}),
     "insurer_blacklist": ("insurer", {"share": 0.05, "min_ratio": 0.5, "prefix": "INTEGRITY_"}, {
         "share": 0.5, "min_ratio": 0.95, "prefix": "SERVICE_"}),
+    # claims: the test world's cells are small, so the base rule asks for little evidence
+    "loss_ratio": ("insurer", {"min_lr": 0.5, "min_policies": 3, "alpha": 0.99}, {
+        "min_lr": 0.05, "max_lr": Together(min_lr=None, max_lr=0.5), "min_policies": 40, "alpha": 0.01}),
+    "accident_history_understated": ("policy", {"window_days": 365}, {"window_days": 30}),
+    "claim_days": ("policy", {"status": "paid", "max_days": 30}, {"status": "open", "max_days": 45}),
 }
 
 

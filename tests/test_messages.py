@@ -8,7 +8,7 @@ import pytest
 from scoring.messages import TEMPLATES
 
 #: Latin words a Chinese line may carry: values the user types or reads as such, and units.
-ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-DD", "YYYY/MM/DD", "GB/T", "Parquet"}
+ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-DD", "YYYY/MM/DD", "GB/T", "Parquet", "open"}
 
 
 def _fields(text: str) -> set:

@@ -310,8 +310,10 @@ def test_as_of_means_as_known_on_that_date(sub, tmp_path):
     later = set(pol.loc[pol["start_date"] > as_of, "policy_id"])
     svc_after = (svc["service_date"] > as_of) | svc["policy_id"].isin(later)
     insp_after = (insp["inspection_date"] > as_of) | insp["policy_id"].isin(later)
-    assert run["out_of_scope"] == {"as_of": as_of, "policies_not_started": len(later),
-                                   "services_after": int(svc_after.sum()), "inspections_after": int(insp_after.sum())}
+    clm = pd.read_csv(sub / "claims.csv", dtype=str, keep_default_na=False)
+    clm_after = (clm["report_date"] > as_of) | clm["policy_id"].isin(later)
+    assert run["out_of_scope"] == {"as_of": as_of, "policies_not_started": len(later), "services_after": int(svc_after.sum()),
+                                   "inspections_after": int(insp_after.sum()), "claims_after": int(clm_after.sum())}
     assert 0 < len(later) < len(pol)
     scores = pd.read_csv(out / "policy_scores.csv", dtype=str, keep_default_na=False)
     assert set(scores["policy_id"]) == set(pol["policy_id"]) - later and run["policies_scored"] == len(pol) - len(later)

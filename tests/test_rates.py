@@ -66,11 +66,18 @@ def test_a_cell_without_claims_is_not_flagged_when_few_were_expected(big):
     from scoring.rates import fires
 
     _, sub = big
-    cells = rate_cells(sub["policies"], sub["claims"], np.datetime64("2025-12-31"))
-    quiet = cells[(cells["claims"] == 0) & (cells["policies"] >= 30) & (cells["expected_claims"] < 4.5)]
+    pol, claims, as_of = sub["policies"], sub["claims"], np.datetime64("2025-12-31")
+    cells = rate_cells(pol, claims, as_of)
+    small = cells[(cells["policies"] >= 30) & (cells["expected_claims"] < 4.5)]
+    assert len(small)
+    key = pol["insurer_id"] + pol["industry"] + pol["region_code"].str[:2] + pol["start_date"].dt.year.astype(str)
+    chosen = set(small["insurer_id"] + small["industry"] + small["province"] + small["policy_year"].astype(str))
+    silent = claims[~claims["policy_id"].isin(pol.loc[key.isin(chosen), "policy_id"])]  # their claims taken away
+    again = rate_cells(pol, silent, as_of)
+    quiet = again[(again["insurer_id"] + again["industry"] + again["province"] + again["policy_year"].astype(str)).isin(chosen)]
+    assert (quiet["loss_ratio"] == 0).all() and len(quiet) == len(small)
     rule = next(r for r in load_rulebook().rules if r.code == "LOSS_RATIO_EXCESSIVE_RATE").parsed
-    assert len(quiet) and not fires(quiet, rule.min_lr, rule.max_lr, rule.min_policies, rule.alpha).any()
-    assert (quiet["loss_ratio"] == 0).all()
+    assert not fires(quiet, rule.min_lr, rule.max_lr, rule.min_policies, rule.alpha).any()
 
 
 def test_claims_rules_are_effective_dated(big, tmp_path):
@@ -117,3 +124,18 @@ def test_scoring_writes_rate_adequacy_and_the_report_leads_with_the_overpricing(
     assert first.startswith(over["insurer_id"]) and "费率明显高于风险" in first and "可下调" in first
     summary = pd.read_csv(out / "insurer_summary.csv")
     assert summary["loss_ratio"].notna().all() and (summary["earned_premium"] > 0).all()
+
+
+def test_loss_ratio_findings_say_what_was_seen_and_required(big):
+    import re
+
+    _, sub = big
+    f = run_rules(sub).findings
+    f = f[f["rule_code"].isin(LOSS_CODES)]
+    assert len(f) == 2
+    for row in f.itertuples():
+        assert row.observed and row.expected and row.observed != row.expected
+        assert "赔付率" in row.observed and "可信度" in row.observed and row.rule_name_zh
+        clause = next(r.clause for r in load_rulebook().rules if r.code == row.rule_code)
+        en = row.message_en.replace(clause, "")
+        assert not re.search(r"[\u4e00-\u9fff]", en) and not re.search(r"\b[a-z]+_[a-z_]+\b", en), en

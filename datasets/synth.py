@@ -967,6 +967,7 @@ def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[
     lo = np.where(renewed, np.maximum(start, start[np.maximum(nxt, 0)] - np.timedelta64(365, "D")), start)
     hi = np.minimum(np.where(renewed, np.minimum(end, start[np.maximum(nxt, 0)] - np.timedelta64(1, "D")), end), snap - np.timedelta64(1, "D"))
     k = np.where(hi >= lo, k, 0)
+    deaths = np.minimum(deaths, np.where(k > 0, 100, 0))  # no accident in the data, no death either
     truth: list[pd.DataFrame] = []
     # understated history: a renewal that declares no accident, whose policy had one
     eligible = np.flatnonzero(renewed & (k == 0) & (hi >= lo) & (p["accidents_prev_year"].to_numpy()[np.maximum(nxt, 0)] == 0))
@@ -983,8 +984,8 @@ def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[
     # deaths spread over the policy's accidents
     d = np.zeros(len(pol), dtype=np.int64)
     first = np.r_[0, np.cumsum(k)[:-1]]
-    for i in np.flatnonzero(deaths > 0):
-        d[first[i] + rng.integers(0, k[i], deaths[i])] += 1 if k[i] else 0
+    for i in np.flatnonzero((deaths > 0) & (k > 0)):
+        np.add.at(d, first[i] + rng.integers(0, k[i], deaths[i]), 1)
     c = pd.DataFrame({"_pol": pol, "accident_date": acc_date, "deaths": d, "injuries": rng.poisson(1.2, len(pol)) + (d == 0)})
     # cells: one overpriced (claims removed), one underpriced (claims tripled), among cells of 60+ policies
     year = p["year"].to_numpy()

@@ -195,6 +195,18 @@ def retrain(
 
 
 @app.command()
+def convert(
+    submission: Path = typer.Argument(..., help="提交数据（文件夹、.xlsx 或数据集）/ submission"),
+    out: Path = typer.Option(..., "--out", help="数据集目录 / dataset directory"),
+):
+    """校验一次并写成按保单年度和省份分区的 Parquet 数据集 / validate once, write a partitioned Parquet dataset."""
+    from .dataset import convert as run_convert, summary
+
+    balance = _run(run_convert, submission, out)
+    typer.echo(summary(balance, out))
+
+
+@app.command()
 def rules(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
     kinds: bool = typer.Option(False, "--kinds", help="列出可用的检查类型及其参数 / list the check kinds and their parameters"),

@@ -327,9 +327,30 @@ def table_for(stem: str) -> str | None:
     return TABLE_ALIASES.get(stem.strip())
 
 
+def _read_table_dir(table: Table, path: Path) -> RawTable:
+    """A table directory of a partitioned Parquet dataset (``scoring convert``; scoring.dataset)."""
+    from .dataset import read_table_dir
+
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.parquet")):
+        h.update(str(f.relative_to(path)).encode() + bytes.fromhex(sha256_file(f)))
+    label = f"{path.name}/"
+    try:
+        data = read_table_dir(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+    if data.num_columns == 0:
+        raise _fail("empty_file", file=label)
+    data, extra, absent = _canonical(table, data, label)
+    return RawTable(table.name, label, h.hexdigest(), data, np.arange(2, data.num_rows + 2, dtype=np.int64), (), extra, absent)
+
+
 def _read_folder(folder: Path) -> dict[str, RawTable]:
     found: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
+        if p.is_dir() and not p.is_symlink() and table_for(p.name) and any(p.rglob("*.parquet")):
+            found.setdefault(table_for(p.name), []).append(p)  # a table of a partitioned dataset
+            continue
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
             name = table_for(p.stem)
             if name:
@@ -341,7 +362,7 @@ def _read_folder(folder: Path) -> dict[str, RawTable]:
         if len(paths) > 1:
             raise _fail("duplicate_table", path=folder, table=name, files=", ".join(p.name for p in paths))
     _require_tables(folder, found)
-    return {name: _read_file(TABLES[name], paths[0]) for name, paths in found.items()}
+    return {name: (_read_table_dir if paths[0].is_dir() else _read_file)(TABLES[name], paths[0]) for name, paths in found.items()}
 
 
 def _require_tables(path: Path, found) -> None:

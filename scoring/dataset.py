@@ -1,0 +1,112 @@
+"""A submission as a partitioned Parquet dataset (``scoring convert``; cli.md v1.1).
+
+Layout of ``DATASET_DIR``::
+
+    policies/policy_year=2024/province=32/part-0.parquet   accepted rows, typed
+    services/policy_year=…/province=…/…                     partitioned with their policies
+    inspections/…, claims/…                                 likewise
+    staff/part-0.parquet                                    not partitioned (staff cross provinces)
+    rejected.csv                                            what validation refused, as ``scoring validate`` writes it
+    convert.json                                            source files, their sha256 and the row balance
+
+Validation happens once, on conversion, exactly as intake does; a dataset holds only accepted
+rows. Reading it back (:func:`scoring.io.read_submission` on the folder) gives the same typed
+values: dates, numbers, booleans and text round-trip through Parquet without loss, and the
+partition columns ``policy_year`` and ``province`` are dropped as columns outside the contract.
+A dataset partitioned this way is also what a distributed engine reads one partition at a time.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from .intake import REJECTED_COLUMNS, load_submission
+from .results import atomic_dir, check_output_dir, write_csv, write_json
+from .schema import TABLES
+
+PARTITIONS = ["policy_year", "province"]
+#: Tables partitioned with their policies (the others are written whole).
+WITH_POLICY = ("services", "inspections", "claims")
+
+
+def _partition_keys(policies: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"policy_id": policies["policy_id"].to_numpy(),
+                         "policy_year": pd.to_datetime(policies["start_date"]).dt.year.astype("int32").to_numpy(),
+                         "province": policies["region_code"].astype(str).str[:2].to_numpy()})
+
+
+def _arrow(name: str, df: pd.DataFrame) -> pa.Table:
+    """The table's contract columns, typed as validated (dates as dates, optional ints nullable)."""
+    cols = {}
+    for c in TABLES[name].columns:
+        v = df[c.name]
+        if c.type == "date":
+            cols[c.name] = pa.array(v.to_numpy().astype("datetime64[D]"), pa.date32(), from_pandas=True)
+        elif c.type == "int":
+            cols[c.name] = pa.array(v, pa.int64(), from_pandas=True)
+        elif c.type in ("money", "float"):
+            cols[c.name] = pa.array(v.to_numpy(dtype=float, na_value=np.nan), pa.float64(), from_pandas=True)
+        elif c.type == "bool":
+            cols[c.name] = pa.array(v.to_numpy(dtype=bool), pa.bool_())
+        else:
+            cols[c.name] = pa.array(v.astype(object).where(v.notna(), None), pa.string())
+    return pa.table(cols)
+
+
+def convert(submission, out) -> dict:
+    """Validate ``submission`` and write it as a dataset in ``out`` (atomically). Returns the balance."""
+    check_output_dir(out)
+    sub = load_submission(submission)
+    keys = _partition_keys(sub["policies"])
+    balance = {name: {"rows_in": c.rows_in, "rows_written": c.rows_accepted, "rows_rejected": c.rows_rejected}
+               for name, c in sub.counts.items()}
+    with atomic_dir(Path(out)) as tmp:
+        for name in sub.present:
+            table = _arrow(name, sub[name])
+            if name == "staff":
+                (tmp / name).mkdir()
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, tmp / name / "part-0.parquet")
+                continue
+            part = keys if name == "policies" else keys.set_index("policy_id").reindex(sub[name]["policy_id"]).reset_index()
+            table = table.append_column("policy_year", pa.array(part["policy_year"].to_numpy(), pa.int32()))
+            table = table.append_column("province", pa.array(part["province"].to_numpy(), pa.string()))
+            # rows in the order validated, so that a dataset read back is the same submission
+            table = table.append_column("_row", pa.array(np.arange(len(table)), pa.int64()))
+            pads.write_dataset(table, tmp / name, format="parquet", partitioning=PARTITIONS, partitioning_flavor="hive",
+                               basename_template="part-{i}.parquet", existing_data_behavior="error")
+        write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
+        write_json({"source": str(submission), "input_sha256": {label: digest for label, digest in sub.files.values()},
+                    "tables": balance, "partitioning": PARTITIONS}, tmp / "convert.json")
+    return balance
+
+
+def read_table_dir(path: Path) -> pa.Table:
+    """One table directory of a dataset, in the order it was validated, without the partition columns."""
+    ds = pads.dataset(path, format="parquet", partitioning="hive")
+    table = ds.to_table()
+    if "_row" in table.column_names:
+        table = table.take(pa.compute.sort_indices(table, [("_row", "ascending")])).drop_columns(["_row"])
+    return table.drop_columns([c for c in PARTITIONS if c in table.column_names])
+
+
+def is_dataset(folder: Path) -> bool:
+    return (Path(folder) / "convert.json").exists() or (Path(folder) / "policies").is_dir()
+
+
+def summary(balance: dict, out) -> str:
+    lines = ["表 / table        读入 in   写出 written   拒收 rejected"]
+    for name, b in balance.items():
+        lines.append(f"{name:<16} {b['rows_in']:>8} {b['rows_written']:>12} {b['rows_rejected']:>12}")
+    lines.append(f"数据集 dataset: {out}；拒收明细 rejected rows: {Path(out) / 'rejected.csv'}")
+    return "\n".join(lines)
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -78,15 +78,22 @@ def bar_chart(labels: list[str], values: list[float], xlabel: str) -> str:
     return _svg(fig)
 
 
-def loss_ratio_chart(labels: list[str], values: list[float], credibility: list[float], band: tuple[float, float]) -> str:
-    """Credible loss ratio per cell (bar shade: credibility) with the band the rules accept."""
-    fig, ax = _barh_figure(labels)
+def loss_ratio_chart(labels: list[str], values: list[float], credibility: list[float], band: tuple[float, float],
+                     own: list[float] | None = None, cap: float = 2.0) -> str:
+    """Credible loss ratio per cell (bar shade: credibility) with the band the rules accept, and the
+    cell's own loss ratio as a marker (shown at ``cap`` when above it)."""
+    fig, ax = _barh_figure(labels, plot_width=5.6)
     low, high = band
-    ax.axvspan(low, high, color="#d5f5e3", zorder=0, label=f"可接受区间 {low:.0%}—{high:.0%}")
+    ax.axvspan(low, high, color="#d5f5e3", zorder=0)
     colors = [(0.49, 0.4, 0.03, 0.35 + 0.65 * min(1.0, max(0.0, z))) for z in credibility]
-    ax.barh(range(len(values))[::-1], values, color=colors, zorder=2)
-    ax.set_yticks(range(len(values))[::-1], labels, fontsize=9)
-    ax.set_xlabel("可信赔付率（颜色越深可信度越高；绿色为规则接受的赔付率区间）", fontsize=9)
+    ys = list(range(len(values))[::-1])
+    ax.barh(ys, [min(v, cap) for v in values], color=colors, zorder=2)
+    if own is not None:
+        ax.scatter([min(v, cap) for v in own], ys, marker="D", s=18, color="#1f3a5f", zorder=3)
+    ax.set_xlim(0, cap * 1.05)
+    ax.set_yticks(ys, labels, fontsize=9)
+    ax.set_xlabel(f"柱：可信赔付率（颜色越深可信度越高）；◆：本单元赔付率（超过 {cap:.0%} 画在 {cap:.0%}）\n"
+                  f"绿色：规则接受的赔付率区间", fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return _svg(fig)

@@ -81,7 +81,8 @@ def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
     shown = adequacy[adequacy["policies"] >= min_policies].sort_values("policies", ascending=False).head(20)
     labels = [f"{r.insurer_id} {r.province_name} {r.industry_zh} {r.policy_year}（{r.policies} 件）" for r in shown.itertuples()]
     chart = strip_ids(loss_ratio_chart(labels, shown["credible_loss_ratio"].fillna(0).tolist(),
-                                       shown["credibility"].fillna(0).tolist(), (low, high)), "lr") if len(shown) else ""
+                                       shown["credibility"].fillna(0).tolist(), (low, high),
+                                       own=shown["loss_ratio"].fillna(0).tolist()), "lr") if len(shown) else ""
     hits = adequacy[adequacy["rule_codes"] != ""].sort_values("indicated_rate_change", kind="stable")
     lines = []
     for r in hits.itertuples():

@@ -136,6 +136,33 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{file} 第 {record} 条记录（第 {row} 行）的 {column} 是对象或数组，无法作为单元格读取；每个值应为文本、数字或日期",
         "{file} record {record} (row {row}): {column} is an object or array and cannot be read as a cell; each value must be text, a number or a date",
     ),
+    # --- run notices (terminal, report, run.json)
+    "nothing_not_started": (
+        "没有可评分的保单：评估日 {day} 时全部 {n} 件保单尚未起保",
+        "no policy can be scored: none of the {n} policies had started by the as-of date {day}",
+    ),
+    "nothing_all_rejected": (
+        "没有可评分的保单：保单表读入 {n} 条记录，全部被拒收",
+        "no policy can be scored: all {n} records of the policies table were rejected",
+    ),
+    "nothing_header_only": ("没有可评分的保单：保单表只有表头，没有数据行", "no policy can be scored: the policies table has a header and no data rows"),
+    "nothing_where": ("。原因见 {rejected}；run.json 与 report.html 已写出。", ". The reasons are in {rejected}; run.json and report.html were written."),
+    "rules_differ": (
+        "警告：当前规则库（{now}）与模型训练时的规则库（{then}）规则不同，由规则发现构成的特征（严重、较重、虚构迹象发现数）含义已变，模型概率可能偏移；请用当前规则库重新训练。",
+        "WARNING: the rules in force ({now}) differ from those the model was trained with ({then}); features built from findings have changed meaning and the model's probabilities may be off. Retrain with the rules in force.",
+    ),
+    "shift": (
+        "警告：本提交数据与模型的训练数据差异明显（区分度 {score} ≥ {warn}），差异最大的特征：{names_zh}。模型排序可能不可靠，优先级已改为更多依据规则发现（模型权重 {weight}）。",
+        "WARNING: this submission is unlike the model's training data (shift score {score} ≥ {warn}; most shifted: {names_en}); the model's ranking may not hold here, so priority leans on the rule findings (model weight {weight}).",
+    ),
+    "out_of_scope": (
+        "按评估日 {day} 的已知情况评估：其后起保的 {policies} 件保单未评分，其后日期的 {services} 条服务记录、{inspections} 条核查结果和 {claims} 条赔案未使用。",
+        "judged as known on {day}: {policies} policies starting later were not scored; {services} service records, {inspections} inspections and {claims} claims dated later were not used.",
+    ),
+    "synthetic_model": (
+        "本次使用的模型仅用合成数据训练，尚未见过真实核查结果：其排序是提示，不是依据；请用本地核查结果重新训练（scoring train / scoring retrain）后再依赖模型排序。",
+        "the model in use was trained on synthetic data only and has seen no real inspection outcome: its ranking is a hint, not evidence; retrain on local inspections (scoring train / scoring retrain) before relying on it.",
+    ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
 }
 

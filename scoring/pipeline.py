@@ -332,16 +332,16 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
 
     c = sub.counts["policies"]
     day = str(np.datetime64(as_of, "D")) if as_of is not None else ""
+    from .messages import render as say
+
     if not_started:
-        zh = f"没有可评分的保单：评估日 {day} 时全部 {c.rows_accepted} 件保单尚未起保"
-        en = f"no policy can be scored: none of the {c.rows_accepted} policies had started by the as-of date {day}"
+        zh, en = say("nothing_not_started", day=day, n=c.rows_accepted)
     elif c.rows_in:
-        zh = f"没有可评分的保单：保单表读入 {c.rows_in} 条记录，全部被拒收"
-        en = f"no policy can be scored: all {c.rows_in} records of the policies table were rejected"
+        zh, en = say("nothing_all_rejected", n=c.rows_in)
     else:
-        zh, en = "没有可评分的保单：保单表只有表头，没有数据行", "no policy can be scored: the policies table has a header and no data rows"
-    zh += f"。原因见 {Path(out) / 'rejected.csv'}；run.json 与 report.html 已写出。"
-    en += f". The reasons are in {Path(out) / 'rejected.csv'}; run.json and report.html were written."
+        zh, en = say("nothing_header_only")
+    where = say("nothing_where", rejected=Path(out) / "rejected.csv")
+    zh, en = zh + where[0], en + where[1]
     run = {
         **_balance(sub, submission),
         "policies_scored": 0, "flagged": 0, "capacity": 0,
@@ -413,11 +413,9 @@ def rules_warning(match: dict) -> str:
     """The warning a person reads when the rules in force differ from the model's ("" if not)."""
     if match.get("match") is not False:
         return ""
-    return (f"警告：当前规则库（{match['rulebook_version']}）与模型训练时的规则库（{match['model_rulebook_version']}）"
-            f"规则不同，由规则发现构成的特征（严重、较重、虚构迹象发现数）含义已变，模型概率可能偏移；请用当前规则库重新训练。"
-            f" / WARNING: the rules in force ({match['rulebook_version']}) differ from those the model was trained with "
-            f"({match['model_rulebook_version']}); features built from findings have changed meaning and the model's "
-            f"probabilities may be off. Retrain with the rules in force.")
+    from .messages import render as say
+
+    return " / ".join(say("rules_differ", now=match["rulebook_version"], then=match["model_rulebook_version"]))
 
 
 def shift_warning(shift: dict, model_weight: float) -> str:
@@ -426,12 +424,11 @@ def shift_warning(shift: dict, model_weight: float) -> str:
         return ""
     from .features import BY_NAME
 
-    names = "、".join(BY_NAME[f].zh for f in shift.get("features", [])[:3])
-    return (f"警告：本提交数据与模型的训练数据差异明显（区分度 {shift['score']:.2f} ≥ {shift['warn_score']:.2f}），"
-            f"差异最大的特征：{names}。模型排序可能不可靠，优先级已改为更多依据规则发现（模型权重 {model_weight:g}）。"
-            f" / WARNING: this submission is unlike the model's training data (shift score {shift['score']:.2f} ≥ "
-            f"{shift['warn_score']:.2f}; most shifted: {', '.join(shift.get('features', [])[:3])}); the model's ranking may "
-            f"not hold here, so priority leans on the rule findings (model weight {model_weight:g}).")
+    from .messages import render as say
+
+    top = shift.get("features", [])[:3]
+    return " / ".join(say("shift", score=f"{shift['score']:.2f}", warn=f"{shift['warn_score']:.2f}", weight=f"{model_weight:g}",
+                          names_zh="、".join(BY_NAME[f].zh for f in top), names_en=", ".join(top)))
 
 
 def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | None = None, rollback_to: str | None = None):

@@ -191,13 +191,15 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
                     rules_warning(run.get("rules_match_model") or {})):
         if warning:
             notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
+    from .messages import TEMPLATES
+
     oos = run.get("out_of_scope") or {}
-    if oos.get("policies_not_started") or oos.get("services_after") or oos.get("inspections_after"):
-        notices.append({"kind": "info", "text": f"按评估日 {oos['as_of']} 的已知情况评估：其后起保的 {oos['policies_not_started']} 件保单未评分，"
-                                                f"其后日期的 {oos['services_after']} 条服务记录和 {oos['inspections_after']} 条核查结果未使用。"})
+    if any(oos.get(k) for k in ("policies_not_started", "services_after", "inspections_after", "claims_after")):
+        notices.append({"kind": "info", "text": TEMPLATES["out_of_scope"][0].format(
+            day=oos["as_of"], policies=oos["policies_not_started"], services=oos["services_after"],
+            inspections=oos["inspections_after"], claims=oos.get("claims_after", 0))})
     if model.metadata.get("training_data") == "synthetic":
-        notices.append({"kind": "info", "text": "本次使用的模型仅用合成数据训练，尚未见过真实核查结果：其排序是提示，不是依据；"
-                                                "请用本地核查结果重新训练（scoring train / scoring retrain）后再依赖模型排序。"})
+        notices.append({"kind": "info", "text": TEMPLATES["synthetic_model"][0]})
     return _env().render(
         notices=notices, run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,

@@ -8,7 +8,8 @@ import pytest
 from scoring.messages import TEMPLATES
 
 #: Latin words a Chinese line may carry: values the user types or reads as such, and units.
-ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-DD", "YYYY/MM/DD", "GB/T", "Parquet", "open"}
+ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-DD", "YYYY/MM/DD", "GB/T", "Parquet", "open",
+           "run.json", "report.html", "scoring", "train", "retrain"}  # file names and commands a user types
 
 
 def _fields(text: str) -> set:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -31,7 +32,6 @@ from .schema import TABLE_ALIASES, TABLES, Table
 
 EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
 _HASHER = ThreadPoolExecutor(max_workers=1)
-_LINES = ThreadPoolExecutor(max_workers=1)
 _CHUNK = 1 << 24
 #: Largest CSV field read (characters): Arrow's block size. Larger fields are refused by row.
 FIELD_LIMIT = 1 << 24
@@ -225,46 +225,72 @@ def _record_lines(path: Path, enc: str, label: str) -> _Lines:
     return _Lines(s[1:], e[1:], prev - header_end)
 
 
+def _has_blank_line(path: Path) -> bool:
+    """Whether the file holds an empty line (Arrow skips it, so records and lines part ways)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return m.find(b"\n\n") >= 0 or m.find(b"\n\r\n") >= 0 or m[:1] == b"\n" or m[:2] == b"\r\n"
+
+
+def _has_line_break(table: pa.Table) -> bool:
+    """Whether any cell holds a line break (a quoted value over several lines)."""
+    for col in table.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            for ch in ("\n", "\r"):
+                if pc.any(pc.match_substring(col, ch)).as_py():
+                    return True
+    return False
+
+
 def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, np.ndarray, int, list[tuple[int, int, str]]]:
     """Read a CSV as text columns. UTF-8 is tried first (Arrow validates it while reading);
     a file that is not UTF-8 is checked whole against GB18030 before it is read as such.
 
     Returns the table, each row's first and last physical line, the number of data lines
-    and the malformed records as ``(line, last line, text)``.
+    and the malformed records as ``(line, last line, text)``. Where records and lines may part
+    ways (a blank line, a cell holding a line break) every record's lines are found by
+    :func:`_record_lines`; otherwise record k is line k + 1 and no second pass is needed.
     """
     enc = "utf-8"
     try:
         try:
-            lines = _LINES.submit(_record_lines, path, enc, label)  # beside Arrow, which releases the GIL
             table, bad = _read_csv_as(path, enc, True)
         except (UnicodeDecodeError, pa.ArrowInvalid) as e:
             if isinstance(e, pa.ArrowInvalid) and "utf8" not in str(e).lower() and "utf-8" not in str(e).lower():
                 raise
-            try:
-                lines.result()
-            except (UnicodeDecodeError, SubmissionError):
-                pass
             enc = _detect_encoding(path)
-            lines = _LINES.submit(_record_lines, path, enc, label)
             table, bad = _read_csv_as(path, enc, True)
-        where = lines.result()
-        if bad or (where.ends != where.starts).any():
+        spans = _has_blank_line(path) or _has_line_break(table)
+        if bad or spans:
             # The fast reader splits blocks at line breaks: a record over several lines is read
             # again allowing them, single-threaded so that malformed rows get their numbers.
             table, bad = _read_csv_as(path, enc, False, newlines=True)
+            spans = spans or _has_line_break(table) or any("\n" in t or "\r" in t for _, t in bad)
     except pa.ArrowInvalid as e:
-        where = lines.result()  # a field too large for Arrow is named by its line here
+        try:
+            _record_lines(path, enc, label)  # a field too large for Arrow is named by its line here
+        except UnicodeDecodeError:
+            pass
         if "Empty CSV file" in str(e):
             raise _fail("empty_file", file=label) from None
         raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
     records = table.num_rows + len(bad)
-    if len(where.starts) != records:
-        # the two readers disagree on where records end: no row number could be trusted
-        raise _fail("ambiguous_quotes", file=label, records=records, found=len(where.starts))
     # Arrow numbers records from 1 (the header); skipped records are those numbers.
     skipped = np.array(sorted(n for n, _ in bad), dtype=np.int64) - 2
     keep = np.ones(records, dtype=bool)
     keep[skipped] = False
+    if not spans:  # one record per line
+        lines = np.arange(2, records + 2, dtype=np.int64)
+        malformed = [(int(lines[i]), int(lines[i]), t) for i, (_, t) in zip(skipped, sorted(bad))]
+        return table, lines[keep], lines[keep], records, malformed
+    where = _record_lines(path, enc, label)
+    if len(where.starts) != records:
+        # the two readers disagree on where records end: no row number could be trusted
+        raise _fail("ambiguous_quotes", file=label, records=records, found=len(where.starts))
     malformed = [(int(where.starts[i]), int(where.ends[i]), t) for i, (_, t) in zip(skipped, sorted(bad))]
     return table, where.starts[keep], where.ends[keep], where.data_lines, malformed
 

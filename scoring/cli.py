@@ -220,10 +220,13 @@ def rules(
     if kinds:
         from .checks import KINDS
 
+        from .messages import TEMPLATES
+
         for name, k in sorted(KINDS.items()):
             fields = ", ".join(f"{f}{'' if info.is_required() else '=' + repr(info.default)}"
                                for f, info in k.params.model_fields.items())
-            typer.echo(f"{name}  [范围 scopes: {', '.join(k.scopes)}]"
+            zh, en = TEMPLATES.get(f"kind:{name}", ("", ""))
+            typer.echo(f"{name}：{zh} / {en}  [范围 scopes: {', '.join(k.scopes)}]"
                        + (f"  [需要 needs: {', '.join(k.tables)}]" if k.tables else "")
                        + f"\n  参数 params: {fields or '—'}\n  " + k.doc.replace("\n", "\n  ") + "\n")
         return

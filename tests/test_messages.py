@@ -32,3 +32,9 @@ def test_chinese_line_has_no_untranslated_english(key):
     words = re.findall(r"[A-Za-z][A-Za-z/_.-]*", re.sub(r"\{[^}]*\}", "", TEMPLATES[key][0]))
     stray = [w for w in words if w not in ALLOWED and not w.isupper()]
     assert not stray, stray
+
+
+def test_every_check_kind_has_a_line_in_both_languages():
+    from scoring.checks import KINDS
+
+    assert {k for k in TEMPLATES if k.startswith("kind:")} == {f"kind:{k}" for k in KINDS}

@@ -30,41 +30,59 @@ def _env() -> jinja2.Environment:
 
 
 def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict) -> dict:
-    """Policies, flags and findings by policy year, by prefecture (with names) and by insurer."""
+    """Policies, flags and findings by policy year, by prefecture (with names) and by insurer.
+
+    Findings are counted through integer codes (each finding's policy row and rule), never copied:
+    at a million policies there are tens of millions of them."""
+    import numpy as np
+
     from .regions import province_name, region_name
 
     p = pol[["insurer_id", "region_code", "start_date"]].join(scored[["flag"]])
     p["year"] = pd.to_datetime(p["start_date"]).dt.year
     p["prefecture"] = p["region_code"].astype(str).str[:4] + "00"
     p["flagged"] = p["flag"] != ""
-    on_policy = findings[findings["policy_id"].notna() & (findings["policy_id"] != "")]
-    crit = on_policy[on_policy["severity"] == "critical"].groupby("policy_id").size()
-    major = on_policy[on_policy["severity"] == "major"].groupby("policy_id").size()
-    p["critical"] = crit.reindex(p.index).fillna(0).to_numpy()
-    p["major"] = major.reindex(p.index).fillna(0).to_numpy()
-    top_rule = (on_policy.assign(prefecture=on_policy["region_code"].astype(str).str[:4] + "00")
-                .groupby("prefecture")["rule_code"].agg(lambda c: c.value_counts().index[0]))
+    n = len(p)
+    at = p.index.get_indexer(findings["policy_id"])  # -1 for region and insurer findings
+    on = at >= 0
+    sev = findings["severity"].to_numpy(dtype=object)
+    p["critical"] = np.bincount(at[on & (sev == "critical")], minlength=n)
+    p["major"] = np.bincount(at[on & (sev == "major")], minlength=n)
+    rule, rules = pd.factorize(findings["rule_code"])
+    k = max(len(rules), 1)
+
+    def top_rules(group: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Per group of policies: finding counts by rule (groups × rules), and the group labels."""
+        g, labels = pd.factorize(group)
+        counts = np.bincount(g[at[on]] * k + rule[on], minlength=len(labels) * k).reshape(len(labels), k)
+        return counts, np.asarray(labels)
 
     def table(key):
         g = p.groupby(key)
         return pd.DataFrame({"policies": g.size(), "flagged": g["flagged"].sum(), "critical": g["critical"].sum(),
-                             "major": g["major"].sum(), "with_critical": g["critical"].apply(lambda c: int((c > 0).sum()))})
+                             "major": g["major"].sum(), "with_critical": (p["critical"] > 0).groupby(p[key]).sum()})
 
     years = table("year").reset_index()
     years["flag_rate"] = years["flagged"] / years["policies"]
+    counts, labels = top_rules(p["prefecture"])
+    top_rule = {lab: (names.get(rules[c.argmax()], rules[c.argmax()]) if c.sum() else "") for lab, c in zip(labels, counts)}
     regions = table("prefecture").reset_index()
     regions["name"] = regions["prefecture"].map(region_name)
     regions["province"] = regions["prefecture"].map(province_name)
     regions["flag_rate"] = regions["flagged"] / regions["policies"]
-    regions["top_rule"] = regions["prefecture"].map(top_rule).map(lambda c: names.get(c, c) if isinstance(c, str) else "")
+    regions["top_rule"] = regions["prefecture"].map(top_rule).fillna("")
     regions = regions.sort_values(["province", "prefecture"])
+    counts, labels = top_rules(p["insurer_id"])
+    flagged = p[p["flagged"]]
     per_insurer = []
-    for ins, g in on_policy.groupby("insurer_id", sort=True):
-        top = g["rule_code"].value_counts().head(5)
-        fl = p[(p["insurer_id"] == ins) & p["flagged"]]
-        per_insurer.append({"insurer_id": ins, "rules": [{"name": names.get(c, c), "code": c, "n": int(n)} for c, n in top.items()],
+    for ins, c in sorted(zip(labels, counts), key=lambda t: t[0]):
+        if not c.sum():
+            continue
+        best = [j for j in np.argsort(-c, kind="stable")[:5] if c[j]]
+        fl = flagged[flagged["insurer_id"] == ins]
+        per_insurer.append({"insurer_id": ins, "rules": [{"name": names.get(rules[j], rules[j]), "code": rules[j], "n": int(c[j])} for j in best],
                             "flag_missing": int((fl["flag"] == "missing").sum()), "flag_poor": int((fl["flag"] == "poor_quality").sum()),
-                            "by_year": [{"year": int(y), "flagged": int(k)} for y, k in fl.groupby("year").size().items()]})
+                            "by_year": [{"year": int(y), "flagged": int(m)} for y, m in fl.groupby("year").size().items()]})
     return {"years": years.to_dict("records"), "regions": regions.to_dict("records"), "per_insurer": per_insurer}
 
 

@@ -1001,7 +1001,7 @@ def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[
         early = big[big.index.get_level_values("year") < cfg.last_year]
         if len(early):
             over = early.sort_values(ascending=False, kind="stable").index[0]
-            members = np.flatnonzero((cell[["ins", "ind", "prov", "year"]].apply(tuple, axis=1) == over).to_numpy())
+            members = g.indices[over]
             c = c[~np.isin(c["_pol"].to_numpy(), members)]
             truth[0] = understated[~np.isin(understated["_pol"].to_numpy(), members)]  # their claims went with the cell
             truth.append(pd.DataFrame({"rule_code": ["LOSS_RATIO_EXCESSIVE_RATE"], "scope": ["insurer"],
@@ -1009,7 +1009,7 @@ def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[
         last = big[(big.index.get_level_values("year") == cfg.last_year)]
         if len(last):
             under_cell = last.sort_values(ascending=False, kind="stable").index[0]
-            members = np.flatnonzero((cell[["ins", "ind", "prov", "year"]].apply(tuple, axis=1) == under_cell).to_numpy())
+            members = g.indices[under_cell]
             # policies of the last year have no renewal in the data: more accidents contradict no declaration
             lam = 2.5 * _accident_rate(p["industry"].to_numpy()[members]) * 6
             extra = np.repeat(members, rng.poisson(lam))

@@ -23,6 +23,7 @@ class Aggregates:
 
     def __init__(self, sub):
         self.sub = sub
+        self._items: dict[str, np.ndarray] = {}
 
     @property
     def n_policies(self) -> int:
@@ -43,6 +44,13 @@ class Aggregates:
         """Service cost recorded per policy, yuan (aligned with the policies table)."""
         cost = self.sub["services"]["cost"].to_numpy(dtype=float, na_value=np.nan)
         return np.bincount(self.policy_pos, weights=np.nan_to_num(cost), minlength=self.n_policies)
+
+    def item_count(self, item: str) -> np.ndarray:
+        """Services of ``item`` per policy (for any item a rule names; each counted once)."""
+        if item not in self._items:
+            is_item = (self.sub["services"]["service_item"] == item).to_numpy()
+            self._items[item] = np.bincount(self.policy_pos, weights=is_item, minlength=self.n_policies)
+        return self._items[item]
 
     def ended(self, as_of) -> np.ndarray:
         """Policies whose period ended before ``as_of``."""

@@ -14,15 +14,24 @@ import numpy as np
 from .intake import Submission
 
 
+def _day(as_of) -> np.datetime64:
+    return np.datetime64(as_of, "D").astype("datetime64[s]")
+
+
+def started(policies, as_of) -> np.ndarray:
+    """The policies that had started by ``as_of`` (the others are out of scope)."""
+    return policies["start_date"].to_numpy() <= _day(as_of)
+
+
 def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
     """The submission as known on ``as_of``: policies that start after it, and service records and
     inspections dated after it (or belonging to such a policy), are set aside and counted.
 
     Returns the submission in scope and the counts (``run.json`` → ``out_of_scope``).
     """
-    day = np.datetime64(as_of, "D").astype("datetime64[s]")
+    day = _day(as_of)
     pol, svc, insp, clm = sub["policies"], sub["services"], sub["inspections"], sub["claims"]
-    later = (pol["start_date"].to_numpy() > day)
+    later = ~started(pol, as_of)
     gone = set(pol.loc[later, "policy_id"])
     svc_out = (svc["service_date"].to_numpy() > day) | svc["policy_id"].isin(gone).to_numpy()
     insp_out = (insp["inspection_date"].to_numpy() > day) | insp["policy_id"].isin(gone).to_numpy()

@@ -26,12 +26,14 @@ from .intake import Submission
 from .parsing import arrow
 from .results import round_sig
 from .messages import TEMPLATES
-from .schema import HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
+from .schema import COLUMN_ZH, HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
 
 Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal}
 OP_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=", "ne": "≠"}
-_ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
+#: Chinese names of every column a rule can name: the schema's and the frames' derived ones.
+_ZH = {**COLUMN_ZH, "spend": "服务费用合计", "n_services": "服务次数", "province": "省份", "prefecture": "地市",
+       "ended": "保险期已结束", "provider": "服务主体"}
 EARTH_KM = 6371.0088
 
 #: Columns a service row takes from its policy (:attr:`Context.services`).
@@ -87,7 +89,6 @@ class Context:
         self.as_of = np.datetime64(as_of, "s")
         self.rate_settings = rate_settings  # rulebook.RateSettings: expense ratio, full credibility
         self.present = sub.present
-        self._items: dict[str, np.ndarray] = {}
 
     def has(self, requirement: str) -> bool:
         """``"staff"`` (a table) or ``"services.checkin_lat"`` (an optional column) is present."""
@@ -107,13 +108,6 @@ class Context:
             n_services=agg.n_services,
             spend=agg.spend,
         )
-
-    def item_count(self, item: str) -> np.ndarray:
-        """Services of ``item`` per policy, aligned with :attr:`policies` (computed for any item a rule names)."""
-        if item not in self._items:
-            is_item = (self.sub["services"]["service_item"] == item).to_numpy()
-            self._items[item] = np.bincount(self.policy_pos, weights=is_item, minlength=len(self.sub["policies"]))
-        return self._items[item]
 
     @property
     def policy_pos(self) -> np.ndarray:
@@ -150,14 +144,6 @@ class Context:
         p = self.sub["policies"]
         at = pd.Index(p["policy_id"]).get_indexer(c["policy_id"])
         return c.assign(i=at, enterprise_id=p["enterprise_id"].to_numpy()[at])
-
-    @property
-    def staff_long(self) -> pd.DataFrame:
-        return self.sub.aggregates.staff_long
-
-    @property
-    def staff_qualification(self) -> pd.DataFrame:
-        return self.sub.aggregates.staff_qualification
 
     def frame(self, scope: str) -> pd.DataFrame:
         return self.policies if scope == "policy" else self.services
@@ -218,8 +204,7 @@ OP_ZH = {"lt": "低于", "le": "不高于", "gt": "高于", "ge": "不低于", "
 
 def zh(column: str) -> str:
     """A column's Chinese name (the derived columns of the frames included)."""
-    return {**_ZH, "spend": "服务费用合计", "n_services": "服务次数", "province": "省份", "prefecture": "地市",
-            "ended": "保险期已结束", "provider": "服务主体"}.get(column, column)
+    return _ZH.get(column, column)
 
 
 def num(x: float) -> str:
@@ -278,11 +263,6 @@ def join_text(*pieces) -> np.ndarray:
     parts = [pa.scalar(p, pa.string()) if isinstance(p, str)
              else pc.fill_null(pa.array(np.asarray(p, dtype=object), pa.string(), from_pandas=True), "") for p in pieces]
     return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False).astype(object)
-
-
-def _fill(template: str, n: np.ndarray) -> np.ndarray:
-    """A catalogue template with one ``{n}`` filled per row (``n`` as text)."""
-    return text_rows(template, n=n)
 
 
 def text_rows(template: str, **fields) -> np.ndarray:
@@ -705,10 +685,10 @@ class ItemMissing(Params):
 def item_missing(ctx, frame, active, p: ItemMissing) -> Hits:
     hr = frame["industry"].isin(HIGH_RISK_INDUSTRIES).to_numpy() if p.industries == "high_risk" else True
     n = frame["n_services"].to_numpy()
-    fire = active & frame["ended"].to_numpy() & hr & (n >= 1) & (ctx.item_count(p.item) == 0)
+    fire = active & frame["ended"].to_numpy() & hr & (n >= 1) & (ctx.sub.aggregates.item_count(p.item) == 0)
     rows = np.flatnonzero(fire)
     k = n[rows].astype(np.int64).astype(str)
-    zh, en = (_fill(t, k) for t in TEMPLATES["services_count"])
+    zh, en = both("services_count", n=k)
     return Hits(rows, zh, np.full(len(rows), SERVICE_ITEMS[p.item], dtype=object), en)
 
 
@@ -854,7 +834,7 @@ def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",))
 def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
     """A staff id on a service record that the staff table does not list. Scope: service."""
-    q = ctx.staff_qualification
+    q = ctx.sub.aggregates.staff_qualification
     bad = q[~q["known"]]
     fire = np.zeros(len(frame), dtype=bool)
     fire[bad["i"].to_numpy()] = True
@@ -883,7 +863,7 @@ class Overlap(Params):
 
 @kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
 def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
-    long = ctx.staff_long
+    long = ctx.sub.aggregates.staff_long
     i = long["i"].to_numpy()
     # staff-days at two or more enterprises, by integer codes: (staff, day) key, then (key, enterprise)
     staff = pc.dictionary_encode(arrow(long["staff"]))

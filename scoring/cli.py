@@ -280,7 +280,7 @@ def review_serve(
     from .review.store import DB_NAME, ReviewStore
 
     web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host)
-    shown = f"http://{host}:{port}/" + (f"?token=…" if token else "")
+    shown = f"http://{host}:{port}/" + ("?token=…" if token else "")
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     note = earlier_verdicts(ReviewStore(db or run_dir / DB_NAME), run)
     if note:

@@ -17,13 +17,13 @@ A dataset partitioned this way is also what a distributed engine reads one parti
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from .intake import REJECTED_COLUMNS, load_submission
 from .results import atomic_dir, check_output_dir, write_csv, write_json
@@ -70,8 +70,6 @@ def convert(submission, out) -> dict:
             table = _arrow(name, sub[name])
             if name == "staff":
                 (tmp / name).mkdir()
-                import pyarrow.parquet as pq
-
                 pq.write_table(table, tmp / name / "part-0.parquet")
                 continue
             part = keys if name == "policies" else keys.set_index("policy_id").reindex(sub[name]["policy_id"]).reset_index()
@@ -96,10 +94,6 @@ def read_table_dir(path: Path) -> pa.Table:
     return table.drop_columns([c for c in PARTITIONS if c in table.column_names])
 
 
-def is_dataset(folder: Path) -> bool:
-    return (Path(folder) / "convert.json").exists() or (Path(folder) / "policies").is_dir()
-
-
 def summary(balance: dict, out) -> str:
     lines = ["表 / table        读入 in   写出 written   拒收 rejected"]
     for name, b in balance.items():
@@ -107,6 +101,3 @@ def summary(balance: dict, out) -> str:
     lines.append(f"数据集 dataset: {out}；拒收明细 rejected rows: {Path(out) / 'rejected.csv'}")
     return "\n".join(lines)
 
-
-def load_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ from . import parsing, uscc
 from .parsing import bool_mask
 from .io import RawTable, read_submission
 from .messages import TEMPLATES
-from .schema import TABLES, Column, Table
+from .schema import COLUMN_ZH, TABLES, Column, Table
 
 REJECTED_COLUMNS = ["table", "row", "column", "value", "message_zh", "message_en"]
 #: Order in which tables are validated: references point at policies.
@@ -132,7 +132,7 @@ class _Failures:
             f = dict(const, value=t)
             for k, arr in extra.items():
                 f[k] = _fmt(arr[i])
-            zh.append(f"{_COLUMN_ZH.get(column, column)}（{column}）" + zh_t.format(**f))
+            zh.append(f"{COLUMN_ZH.get(column, column)}（{column}）" + zh_t.format(**f))
             en.append(f"{column} " + en_t.format(**f))
         self.parts.append(
             pd.DataFrame(
@@ -234,9 +234,6 @@ def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
             if col.max is not None:
                 fails.add(v > col.max, col.name, "above_max", raw_values, bound=_bound(col.max))
 
-
-#: Chinese column names, for the Chinese messages ("核查日期（inspection_date）为空").
-_COLUMN_ZH = {c.name: c.zh for t in TABLES.values() for c in t.columns}
 
 #: First characters that make a spreadsheet cell a formula (``results.neutralise`` guards free text).
 _FORMULA_FIRST = pa.array(["=", "+", "-", "@"])

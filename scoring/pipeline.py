@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, KEY_COLUMNS, build_features
-from .asof import in_scope
+from .asof import in_scope, started as started_by
 from .intake import Submission, latest_date, load_submission
 from .labels import labels_from
 from .metrics import evaluate_scores
@@ -190,7 +190,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     if sub["policies"].empty:
         _nothing_to_score(sub, submission, out, rb, as_of, started)
     day = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
-    if in_scope(sub, day)[0]["policies"].empty:
+    if not started_by(sub["policies"], day).any():
         _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
     step("运行规则库 / running the rulebook")
     prep = prepare(sub, rb, as_of)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import resources
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from .insurers import grade_text
@@ -34,8 +35,6 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
 
     Findings are counted through integer codes (each finding's policy row and rule), never copied:
     at a million policies there are tens of millions of them."""
-    import numpy as np
-
     from .regions import province_name, region_name
 
     p = pol[["insurer_id", "region_code", "start_date"]].join(scored[["flag"]])

@@ -234,5 +234,7 @@ CLAIMS = Table(
 )
 
 TABLES: dict[str, Table] = {t.name: t for t in (POLICIES, SERVICES, STAFF, INSPECTIONS, CLAIMS)}
+#: Each column's Chinese name, for messages and reports (a name shared by tables: the last table's).
+COLUMN_ZH: dict[str, str] = {c.name: c.zh for t in TABLES.values() for c in t.columns}
 #: Chinese sheet / file names accepted for each table.
 TABLE_ALIASES: dict[str, str] = {t.zh: t.name for t in TABLES.values()}

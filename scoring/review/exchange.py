@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import ValidationError
 
-from ..errors import ReviewError, SubmissionError
+from ..errors import ReviewError
 from ..io import open_workbook, sha256_file, sheet_table
 from ..intake import REJECTED_COLUMNS, validate_one
 from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS

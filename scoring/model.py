@@ -59,6 +59,9 @@ TRUSTED_TYPES = frozenset({
 DEFAULT_PARAMS = dict(max_iter=150, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=30, l2_regularization=1.0,
                       early_stopping=False)
 MIN_TEST_LABELS = 40
+#: Least Platt slope: below it the out-of-fold log-odds did not rank the class, and the slope is
+#: held here instead of turning the estimator's ranking round (:func:`platt`).
+MIN_CALIBRATION_SLOPE = 0.05
 #: One labelled year: this share of its inspections, the latest by inspection date, is held out.
 HOLDOUT_SHARE = 0.25
 #: Fewest labels of each class a fit needs (the calibration folds need one in each of five).
@@ -166,7 +169,7 @@ def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
     # A feature with no value at all in the training rows (e.g. peer features when every insurer
     # has one policy) is held constant: scikit-learn cannot bin an all-missing column.
     M[:, np.isnan(M).all(axis=0)] = 0.0
-    estimators, calibration = {}, {}
+    estimators, calibration, held = {}, {}, {}
     for cls in CLASSES:
         y = (np.asarray(outcome) == cls).astype(int)
         oof = np.zeros(len(y))
@@ -175,10 +178,35 @@ def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
             Mtr = M[tr].copy()
             Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0
             oof[te] = _estimator(seed, cls).fit(Mtr, y[tr]).decision_function(M[te])
-        platt = LogisticRegression(C=1e6).fit(oof.reshape(-1, 1), y)
-        calibration[cls] = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+        calibration[cls], slope = platt(oof, y)
+        if slope < MIN_CALIBRATION_SLOPE:
+            held[cls] = round(slope, 4)
         estimators[cls] = _estimator(seed, cls).fit(M, y)
-    return ServiceModel(estimators, calibration)
+    model = ServiceModel(estimators, calibration)
+    if held:
+        model.metadata["calibration_held"] = held
+    return model
+
+
+def platt(raw: np.ndarray, y: np.ndarray) -> tuple[tuple[float, float], float]:
+    """Platt scaling of out-of-fold log-odds ``raw`` for labels ``y``: ((slope, intercept), the
+    unconstrained slope). Calibration must never turn a ranking round: where the out-of-fold
+    log-odds do not rank the class (unconstrained slope below :data:`MIN_CALIBRATION_SLOPE`,
+    possibly negative), the slope is held at that floor and only the intercept is fitted, so
+    the probabilities stay near the base rate and keep the estimator's order."""
+    from scipy.optimize import minimize_scalar
+
+    fitted = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
+    slope, intercept = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+    if slope >= MIN_CALIBRATION_SLOPE:
+        return (slope, intercept), slope
+    a = MIN_CALIBRATION_SLOPE
+
+    def nll(b: float) -> float:
+        z = a * raw + b
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
+    return (a, float(minimize_scalar(nll).x)), slope
 
 
 def temporal_split(years: pd.Series, min_test: int = MIN_TEST_LABELS) -> int:

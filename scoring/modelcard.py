@@ -112,6 +112,15 @@ with every insurer and agency of it unknown to the model's memory; all of its la
 """
 
 
+def _held(meta: dict) -> str:
+    """A warning per class whose out-of-fold log-odds did not rank it (scoring.model.platt)."""
+    held = meta.get("calibration_held") or {}
+    return "".join(
+        f"\n> **{CLASS_ZH[c]}：训练标签的交叉验证未显示排序能力**（Platt 斜率 {a}），斜率按下限保留，概率接近基准率，"
+        f"排序仅供参考。 / The out-of-fold log-odds did not rank this class (Platt slope {a}); the slope is held at its "
+        f"floor, probabilities stay near the base rate and the order is weak evidence.\n" for c, a in held.items()) + ("\n" if held else "")
+
+
 def model_card(meta: dict) -> str:
     v = meta.get("validation", {})
     pv = meta.get("package_versions", {})
@@ -166,7 +175,7 @@ inflated); `random` = the random-audit slice only (unbiased, but small).
 
 ### 校准 Calibration (reliability, held out, all labels)
 Probabilities are Platt-scaled log-odds fitted out-of-fold on the training labels.
-{_reliability(v)}
+{_held(meta)}{_reliability(v)}
 
 ## 标记阈值 Flag thresholds
 A policy is flagged only within the inspection capacity and when its probability exceeds the

@@ -300,3 +300,30 @@ def test_shap_per_tree_pattern_equals_shap_row_by_row(trained, prep):
         assert base_fast == base_slow
         assert np.abs(fast - slow).max() < 1e-9
         assert np.abs(base_fast + fast.sum(axis=1) - est.decision_function(X)).max() < 1e-6
+
+
+def test_calibration_never_turns_a_ranking_round():
+    """Out-of-fold log-odds that rank a class backwards (a model with no skill for it on few
+    labels) must not become probabilities that rank it backwards: the slope is held at its floor."""
+    from scoring.model import MIN_CALIBRATION_SLOPE, platt
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.25).astype(int)
+    raw = -1.5 * y + rng.normal(0, 1, 400)  # anti-correlated with the label
+    (a, b), slope = platt(raw, y)
+    assert slope < 0 and a == MIN_CALIBRATION_SLOPE
+    p = 1 / (1 + np.exp(-(a * raw + b)))
+    assert (np.diff(p[np.argsort(raw)]) >= 0).all()  # the estimator's order is kept
+    assert abs(p.mean() - y.mean()) < 0.02  # and the probabilities sit at the base rate
+    good = 1.5 * y + rng.normal(0, 1, 400)
+    (a2, _), slope2 = platt(good, y)
+    assert a2 == slope2 > 1.0  # a class the log-odds rank keeps its fitted slope
+
+
+def test_model_card_warns_when_a_class_had_no_out_of_fold_skill(trained):
+    from scoring.modelcard import model_card
+
+    meta = {**trained[0].metadata, "calibration_held": {"poor_quality": -0.0932}}
+    card = model_card(meta)
+    assert "服务质量差 poor_quality：训练标签的交叉验证未显示排序能力" in card and "-0.0932" in card
+    assert "未显示排序能力" not in model_card({**trained[0].metadata, "calibration_held": {}})

@@ -6,7 +6,10 @@ the model, so the model and the rulebook tell one story, but as *rates*: a count
 with the number of visits (integrity findings on a policy's records) would make a busy policy
 look suspicious and a policy with no visits look safe, so findings on service records are
 counted per service record. Only the number of visits itself is a count, because it is the
-evidence (AQ 9010 sets how often an enterprise must be served).
+evidence (AQ 9010 sets how often an enterprise must be served). Signs of fabrication enter in
+two kinds: physical traces (one person in two places on a day, a photo at two enterprises, a
+check-in far from the site) and repeated report wording, which genuine work also shows where a
+provider pastes boilerplate (:data:`TEXT_KINDS`); apart, the model can weigh each by itself.
 
 Three groups:
 
@@ -75,16 +78,19 @@ FEATURES: tuple[Feature, ...] = (
     Feature("n_staff", "参与服务人员数", "count"),
     Feature("agency_share", "由受托技术服务机构提供的服务占比", "pct"),
     Feature("spend_ratio", "服务费用占应投入预防费用比例", "pct"),
-    Feature("integrity_per_service", "平均每条服务记录的虚构迹象类规则发现数", "number"),
+    Feature("integrity_trace_per_service", "平均每条服务记录的现场痕迹类虚构迹象数（同日多地、影像重复、签到过远）", "number"),
+    Feature("integrity_text_per_service", "平均每条服务记录的报告文本雷同迹象数", "number"),
     Feature("critical_per_service", "平均每条服务记录的其他严重规则发现数", "number"),
     Feature("major_per_service", "平均每条服务记录的其他较重规则发现数", "number"),
     Feature("policy_critical", "保单层面严重规则发现数", "count"),
     Feature("policy_major", "保单层面较重规则发现数", "count"),
     Feature("insurer_peer_services", "该保险机构其他保单的折算全年服务次数", "number"),
-    Feature("insurer_peer_integrity", "该保险机构其他保单每条服务记录的虚构迹象数", "number"),
+    Feature("insurer_peer_trace", "该保险机构其他保单每条服务记录的现场痕迹类虚构迹象数", "number"),
+    Feature("insurer_peer_text", "该保险机构其他保单每条服务记录的报告文本雷同迹象数", "number"),
     Feature("insurer_peer_spend", "该保险机构其他保单的预防费用使用率", "pct"),
     Feature("provider_peer_services", "该服务主体其他保单的折算全年服务次数", "number"),
-    Feature("provider_peer_integrity", "该服务主体其他保单每条服务记录的虚构迹象数", "number"),
+    Feature("provider_peer_trace", "该服务主体其他保单每条服务记录的现场痕迹类虚构迹象数", "number"),
+    Feature("provider_peer_text", "该服务主体其他保单每条服务记录的报告文本雷同迹象数", "number"),
     Feature("provider_peer_hours", "该服务主体其他保单的平均现场服务时长", "hours"),
     Feature("insurer_memory_missing", "该保险机构以往核查中服务缺失的比例", "memory"),
     Feature("insurer_memory_poor", "该保险机构以往核查中服务质量差的比例", "memory"),
@@ -101,16 +107,28 @@ KEY_COLUMNS: tuple[str, ...] = ("insurer_key", "provider_key")
 #: The peer features (column) and the policy feature each averages, by entity key.
 PEERS: dict[str, tuple[str, str]] = {
     "insurer_peer_services": ("insurer_key", "services_per_year"),
-    "insurer_peer_integrity": ("insurer_key", "integrity_per_service"),
+    "insurer_peer_trace": ("insurer_key", "integrity_trace_per_service"),
+    "insurer_peer_text": ("insurer_key", "integrity_text_per_service"),
     "insurer_peer_spend": ("insurer_key", "spend_ratio"),
     "provider_peer_services": ("provider_key", "services_per_year"),
-    "provider_peer_integrity": ("provider_key", "integrity_per_service"),
+    "provider_peer_trace": ("provider_key", "integrity_trace_per_service"),
+    "provider_peer_text": ("provider_key", "integrity_text_per_service"),
     "provider_peer_hours": ("provider_key", "mean_hours"),
 }
 BY_NAME = {f.name: f for f in FEATURES}
 #: Industry enters as its code: shap's TreeExplainer does not follow native categorical splits of
 #: HistGradientBoosting exactly, and explanations must add up, so trees split the codes as numbers.
 CATEGORICAL: tuple[str, ...] = ()
+#: Check kinds whose integrity findings rest on a report's wording. Providers paste boilerplate
+#: into genuine reports too, so this evidence is weaker and varies by provider; it enters apart
+#: from the physical traces (one person in two places on a day, one photo at two enterprises, a
+#: check-in far from the site), which genuine work rarely leaves.
+TEXT_KINDS = frozenset({"duplicate_text"})
+
+
+def text_rules(rulebook) -> frozenset[str]:
+    """Codes of the rulebook's integrity rules whose evidence is a report's wording (:data:`TEXT_KINDS`)."""
+    return frozenset(r.code for r in rulebook.rules if r.kind in TEXT_KINDS)
 
 
 def _safe_div(a, b):
@@ -120,10 +138,13 @@ def _safe_div(a, b):
         return np.where(b > 0, a / b, np.nan)
 
 
-def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None) -> pd.DataFrame:
+def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
+                   text_codes: frozenset[str] | None = None) -> pd.DataFrame:
     """One row per accepted policy (index ``policy_id``, in the policies' order): columns
     :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`.
-    Only what was known on ``as_of`` is used (:func:`scoring.asof.in_scope`)."""
+    Only what was known on ``as_of`` is used (:func:`scoring.asof.in_scope`). ``text_codes``:
+    the integrity rules whose evidence is wording (:func:`text_rules`; the shipped rulebook's
+    when not given)."""
     sub, _ = in_scope(sub, as_of)  # as known on the as-of date (no copy when nothing is later)
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
@@ -214,20 +235,26 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None)
     f["n_staff"] = n_staff
     f["agency_share"] = _safe_div(per_policy(s["provider_type"].to_numpy() == "agency"), n_services)
     f["spend_ratio"] = _safe_div(spend, fee * elapsed_frac)
-    counts = {c: np.zeros(n) for c in ("integrity", "critical", "major", "policy_critical", "policy_major")}
+    if text_codes is None:
+        from .rulebook import load_rulebook
+
+        text_codes = text_rules(load_rulebook())
+    counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
         # counted on Arrow columns: no copy of the findings' text
         at = f.index.get_indexer(findings["policy_id"])
         scope = findings["scope"].to_numpy(dtype=object)
         on_service = (at >= 0) & (scope == "service")
         on_policy = (at >= 0) & (scope == "policy")
-        integ = np.asarray(pc.fill_null(pc.starts_with(arrow(findings["rule_code"]), "INTEGRITY_"), False), dtype=bool)
+        codes = arrow(findings["rule_code"])
+        integ = np.asarray(pc.fill_null(pc.starts_with(codes, "INTEGRITY_"), False), dtype=bool)
+        text = np.asarray(pc.fill_null(pc.is_in(codes, pa.array(sorted(text_codes), pa.string())), False), dtype=bool)
         sev = findings["severity"].to_numpy(dtype=object)
-        for col, mask in (("integrity", on_service & integ), ("critical", on_service & ~integ & (sev == "critical")),
+        for col, mask in (("integrity_trace", on_service & integ & ~text), ("integrity_text", on_service & integ & text), ("critical", on_service & ~integ & (sev == "critical")),
                           ("major", on_service & ~integ & (sev == "major")), ("policy_critical", on_policy & (sev == "critical")),
                           ("policy_major", on_policy & (sev == "major"))):
             counts[col] = np.bincount(at[mask], minlength=n).astype(float)
-    for col in ("integrity", "critical", "major"):
+    for col in ("integrity_trace", "integrity_text", "critical", "major"):
         f[f"{col}_per_service"] = _safe_div(counts[col], n_services)
     f["policy_critical"] = counts["policy_critical"]
     f["policy_major"] = counts["policy_major"]

@@ -71,7 +71,10 @@ MIN_CLASS_LABELS = 5
 MONOTONIC: dict[str, dict[str, int]] = {
     "missing": {
         # signs of fabricated records (通知61号（三）虚假服务; AQ 9010 服务记录真实) never make missing service less likely
-        "integrity_per_service": +1,
+        "integrity_trace_per_service": +1,
+        # a report text repeated across enterprises is weaker evidence (boilerplate), but still
+        # never evidence of real service
+        "integrity_text_per_service": +1,
         # a larger share of the prevention fee actually spent on service (办法 事故预防费用) never makes it more likely
         "spend_ratio": -1,
         # more visits per year on record (AQ 9010 sets the frequency) never make missing service more likely
@@ -281,13 +284,13 @@ def fit_with_memory(X: pd.DataFrame, outcome: pd.Series, seed: int = 0,
 
 def _baselines(Xtr, ytr_outcome, Xte, seed):
     """Scores of the honest baselines on the test rows, per class: logistic regression on the same
-    features, and a weighted count of rule findings (integrity and critical findings count double)."""
+    features, and a weighted count of rule findings (physical signs of fabrication and critical findings count double, repeated report texts once)."""
     out = {}
     for cls in CLASSES:
         lr = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
         lr.fit(Xtr[list(FEATURE_NAMES)].to_numpy(dtype=float), (ytr_outcome == cls).astype(int))
         out[("logistic_regression", cls)] = lr.predict_proba(Xte[list(FEATURE_NAMES)].to_numpy(dtype=float))[:, 1]
-        out[("rule_count", cls)] = (2 * Xte["integrity_per_service"].fillna(0) + 2 * Xte["critical_per_service"].fillna(0)
+        out[("rule_count", cls)] = (2 * Xte["integrity_trace_per_service"].fillna(0) + Xte["integrity_text_per_service"].fillna(0) + 2 * Xte["critical_per_service"].fillna(0)
                                     + Xte["major_per_service"].fillna(0) + 2 * Xte["policy_critical"] + Xte["policy_major"]).to_numpy(dtype=float)
     return out
 

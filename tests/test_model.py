@@ -258,7 +258,7 @@ def test_explanation_lines_read_back_as_the_records(trained, prep):
         assert got == want
     tops = e.top_texts(2)
     r0 = e.record(0)["contributions"]
-    assert tops[0] == "；".join(c["text_zh"] for c in r0[:2] if c["shap"] > 0)
+    assert tops[0] == "；".join([c["text_zh"] for c in r0 if c["shap"] > 0 and c["as_reason"]][:2])
 
 
 def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):

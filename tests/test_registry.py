@@ -16,9 +16,9 @@ from .helpers import world
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("reg")
-    full = write_submission(world(8000, 31), root / "full")
-    # a weak start: the latest year not inspected yet; in the years before, fewer labels, a third
-    # of them wrong, except in the year before the latest (the weak model's own test year), of
+    full = write_submission(world(12000, 31), root / "full")
+    # a weak start: the latest year not inspected yet; in the years before, few labels (30%),
+    # 60% of them shuffled, except in the year before the latest (the weak model's own test year), of
     # which half the labels are kept, all correct
     weak = root / "weak"
     shutil.copytree(full, weak)
@@ -27,9 +27,9 @@ def data(tmp_path_factory):
     newest = year == year.max()
     latest = year == str(int(year.max()) - 1)
     rng = np.random.default_rng(2)
-    keep = ~newest & (rng.random(len(insp)) < np.where(latest, 0.5, 0.6))
+    keep = ~newest & (rng.random(len(insp)) < np.where(latest, 0.5, 0.3))
     insp = insp[keep].copy()
-    noisy = ~latest[keep].to_numpy() & (rng.random(len(insp)) < 0.3)
+    noisy = ~latest[keep].to_numpy() & (rng.random(len(insp)) < 0.6)
     insp.loc[noisy, "outcome"] = rng.permutation(insp.loc[noisy, "outcome"].to_numpy())
     insp.to_csv(weak / "inspections.csv", index=False)
     shuffled = root / "shuffled"

@@ -171,6 +171,11 @@ class Kind:
     # Long and independent of the other rules (sorting millions of keys, regular expressions):
     # on large submissions it runs in a worker process beside them (see rulebook._Background).
     background: bool = False
+    # Its findings on a policy read only that policy, its own services and claims, and the staff
+    # table: a Dask run applies it per partition (scoring.distributed). Any kind that compares a
+    # policy with others (peers, duplicates across enterprises, one person in two places, market
+    # shares, loss-ratio cells, an enterprise's other years) is not local and runs on the whole.
+    local: bool = False
 
     @property
     def doc(self) -> str:
@@ -233,9 +238,9 @@ def _condition_refs(p) -> Iterator[Ref]:
         yield Ref(f"when_present[{i}]", col)
 
 
-def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False):
+def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False, local=False):
     def register(fn):
-        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables), background)
+        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables), background, local)
         return fn
 
     return register
@@ -370,7 +375,7 @@ class ColumnVsValue(Params):
         return f"{zh(self.column)}{OP_ZH[self.op]} {num(self.value)}" + when_text(self)
 
 
-@kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"})
+@kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"}, local=True)
 def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
     x = _num(frame, p.column)
     value = _broadcast(p.value, len(frame))
@@ -394,7 +399,7 @@ class ColumnOutsideBand(Params):
         return f"{zh(self.column)}不在 {num(self.low)}—{num(self.high)} 之间"
 
 
-@kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"})
+@kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"}, local=True)
 def column_outside_band(ctx, frame, active, p: ColumnOutsideBand) -> Hits:
     x = _num(frame, p.column)
     fire = active & ((x < p.low) | (x > p.high))
@@ -417,7 +422,7 @@ class ColumnEquals(Params):
         return f"{zh(self.column)}为“{value}”"
 
 
-@kind("column_equals", ColumnEquals, ("policy", "service"))
+@kind("column_equals", ColumnEquals, ("policy", "service"), local=True)
 def column_equals(ctx, frame, active, p: ColumnEquals) -> Hits:
     fire = active & (frame[p.column].to_numpy() == p.value)
     if isinstance(p.value, bool):
@@ -446,7 +451,7 @@ def _labels(column: str) -> dict[str, str]:
     return next((dict(c.values) for t in TABLES.values() for c in t.columns if c.name == column and c.values), {})
 
 
-@kind("column_in_set", ColumnInSet, ("policy", "service"))
+@kind("column_in_set", ColumnInSet, ("policy", "service"), local=True)
 def column_in_set(ctx, frame, active, p: ColumnInSet) -> Hits:
     col = frame[p.column]
     labels = {**_labels(p.column), **(p.values if isinstance(p.values, dict) else {})}
@@ -471,7 +476,7 @@ class ColumnsAllTrue(Params):
         return "未全部包含：" + "、".join(self.columns.values())
 
 
-@kind("columns_all_true", ColumnsAllTrue, ("policy",))
+@kind("columns_all_true", ColumnsAllTrue, ("policy",), local=True)
 def columns_all_true(ctx, frame, active, p: ColumnsAllTrue) -> Hits:
     off = np.column_stack([~frame[c].to_numpy(dtype=bool) for c in p.columns])
     rows = np.flatnonzero(active & off.any(axis=1))
@@ -503,7 +508,7 @@ class ColumnVsColumn(Params):
         return "；".join(f"{zh(a)}{OP_ZH[o]}{zh(b)}" for a, o, b in self.pairs) + when_text(self)
 
 
-@kind("column_vs_column", ColumnVsColumn, ("policy", "service"))
+@kind("column_vs_column", ColumnVsColumn, ("policy", "service"), local=True)
 def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
     fired = []
     for left, op, right in p.pairs:
@@ -545,7 +550,7 @@ class ProductMismatch(Params):
         return f"{zh(self.column)}与 {'×'.join(zh(f) for f in self.factors)} 相差超过 {self.tolerance:.0%}"
 
 
-@kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"})
+@kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"}, local=True)
 def product_mismatch(ctx, frame, active, p: ProductMismatch) -> Hits:
     expected = np.prod([_num(frame, f) for f in p.factors], axis=0)
     x = _num(frame, p.column)
@@ -571,7 +576,7 @@ class RatioVsValue(Params):
         return f"{zh(self.numerator)}占{zh(self.denominator)}的比例{OP_ZH[self.op]} {self.value:.0%}"
 
 
-@kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"})
+@kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"}, local=True)
 def ratio_vs_value(ctx, frame, active, p: RatioVsValue) -> Hits:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = _num(frame, p.numerator) / _num(frame, p.denominator)
@@ -638,7 +643,7 @@ class Grace(Params):
         return f"保险期开始 {self.grace_days} 天后（或期满时）仍无任何服务记录"
 
 
-@kind("no_services", Grace, ("policy",), stricter={"grace_days": "lower"})
+@kind("no_services", Grace, ("policy",), stricter={"grace_days": "lower"}, local=True)
 def no_services(ctx, frame, active, p: Grace) -> Hits:
     into = (ctx.as_of - frame["start_date"].to_numpy()).astype("timedelta64[D]").astype(int)
     due = frame["ended"].to_numpy() | (into > _broadcast(p.grace_days, len(frame)))
@@ -661,7 +666,7 @@ class MinCount(Params):
         return f"已结束的保险期内有服务但少于 {self.min_count} 次"
 
 
-@kind("service_count_below", MinCount, ("policy",), stricter={"min_count": "higher"})
+@kind("service_count_below", MinCount, ("policy",), stricter={"min_count": "higher"}, local=True)
 def service_count_below(ctx, frame, active, p: MinCount) -> Hits:
     n = frame["n_services"].to_numpy()
     fire = active & frame["ended"].to_numpy() & (n >= 1) & (n < _broadcast(p.min_count, len(frame)))
@@ -681,7 +686,7 @@ class ItemMissing(Params):
         return f"{who}保单已结束的保险期内没有“{SERVICE_ITEMS[self.item]}”服务"
 
 
-@kind("item_missing", ItemMissing, ("policy",))
+@kind("item_missing", ItemMissing, ("policy",), local=True)
 def item_missing(ctx, frame, active, p: ItemMissing) -> Hits:
     hr = frame["industry"].isin(HIGH_RISK_INDUSTRIES).to_numpy() if p.industries == "high_risk" else True
     n = frame["n_services"].to_numpy()
@@ -708,7 +713,7 @@ class MinRatio(Params):
         return f"已结束的保险期内{zh(self.spend)}低于{zh(self.fee)}的 {self.min_ratio:.0%}"
 
 
-@kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"})
+@kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"}, local=True)
 def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
     fee = _num(frame, p.fee)
     spend = _num(frame, p.spend)
@@ -735,7 +740,7 @@ class DateColumn(Params):
         return f"{zh(self.column)}不在保险期间内"
 
 
-@kind("date_outside_policy", DateColumn, ("service",))
+@kind("date_outside_policy", DateColumn, ("service",), local=True)
 def date_outside_policy(ctx, frame, active, p: DateColumn) -> Hits:
     d = frame[p.column].to_numpy()
     s, e = frame["start_date"].to_numpy(), frame["end_date"].to_numpy()
@@ -760,7 +765,7 @@ class DateBefore(Params):
         return f"{zh(self.column)}早于{zh(self.reference)}"
 
 
-@kind("date_before", DateBefore, ("service",))
+@kind("date_before", DateBefore, ("service",), local=True)
 def date_before(ctx, frame, active, p: DateBefore) -> Hits:
     a, b = frame[p.column].to_numpy(), frame[p.reference].to_numpy()
     fire = active & ~np.isnat(a) & ~np.isnat(b) & (a < b)
@@ -786,7 +791,7 @@ class MissingValue(Params):
         return f"{zh(self.since)}后 {self.grace_days} 天仍无{zh(self.column)}" + when_text(self)
 
 
-@kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"})
+@kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"}, local=True)
 def missing_value(ctx, frame, active, p: MissingValue) -> Hits:
     age = (ctx.as_of - frame[p.since].to_numpy()).astype("timedelta64[D]").astype(int)
     fire = active & frame[p.column].isna().to_numpy() & (age > _broadcast(p.grace_days, len(frame))) & conditions(frame, p.when_any)
@@ -809,7 +814,7 @@ class DateGap(Params):
         return f"{zh(self.start)}至{zh(self.end)}超过 {self.max_days} 天"
 
 
-@kind("date_gap_above", DateGap, ("service",), stricter={"max_days": "lower"})
+@kind("date_gap_above", DateGap, ("service",), stricter={"max_days": "lower"}, local=True)
 def date_gap_above(ctx, frame, active, p: DateGap) -> Hits:
     a, b = frame[p.start].to_numpy(), frame[p.end].to_numpy()
     gap = (b - a).astype("timedelta64[D]")
@@ -823,7 +828,7 @@ class NoParams(Params):
     """No parameters: the kind's test is fixed (see the kind's description)."""
 
 
-@kind("staff_unqualified", NoParams, ("service",), tables=("staff",))
+@kind("staff_unqualified", NoParams, ("service",), tables=("staff",), local=True)
 def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
     """Every staff member listed on a service record has no qualification (staff table). Scope: service."""
     fire = active & ctx.sub.aggregates.unqualified
@@ -831,7 +836,7 @@ def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
     return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), zh, expected_en=en)
 
 
-@kind("staff_unknown", NoParams, ("service",), tables=("staff",))
+@kind("staff_unknown", NoParams, ("service",), tables=("staff",), local=True)
 def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
     """A staff id on a service record that the staff table does not list. Scope: service."""
     q = ctx.sub.aggregates.staff_qualification
@@ -1070,7 +1075,7 @@ class MaxKm(Params):
         return f"签到位置距企业超过 {num(self.max_km)} 公里"
 
 
-@kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"})
+@kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"}, local=True)
 def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
     km = haversine_km(_num(frame, p.lat), _num(frame, p.lon), _num(frame, p.site_lat), _num(frame, p.site_lon))
     with np.errstate(invalid="ignore"):
@@ -1282,7 +1287,7 @@ class ClaimDays(Params):
         return f"评估日时赔案报案已超过 {self.max_days} 天仍未结案"
 
 
-@kind("claim_days", ClaimDays, ("policy",), stricter={"max_days": "lower"}, tables=("claims",))
+@kind("claim_days", ClaimDays, ("policy",), stricter={"max_days": "lower"}, tables=("claims",), local=True)
 def claim_days(ctx, frame, active, p: ClaimDays) -> Hits:
     c = ctx.claims
     c = c[(c["status"] == p.status) & (c["i"] >= 0)]

@@ -77,6 +77,9 @@ def score(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="评估日 YYYY-MM-DD，默认取提交数据中最晚日期 / as-of date"),
     capacity: Optional[int] = typer.Option(None, "--capacity", help="可核查保单数，默认为 10% / policies that can be inspected"),
     quiet: bool = typer.Option(False, "--quiet", help="不显示进度 / no progress output"),
+    engine: str = typer.Option("local", "--engine", help="local（单进程，默认）或 dask（Dask 集群）/ local or dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask 调度器地址，如 tcp://host:8786；不给则在本机启动 / Dask scheduler address"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="本机 Dask 工作进程数，默认 2 / local Dask worker processes"),
 ):
     """评分：校验、规则、模型、解释、报告 / validate, run the rulebook, score, explain and report."""
     from .pipeline import run_score, score_summary
@@ -92,7 +95,7 @@ def score(
     steps = _progress(quiet)
     try:
         run = _run(run_score, submission, out, model_dir=model, rulebook=rulebook, as_of=as_of, capacity=capacity,
-                   progress=steps)
+                   progress=steps, engine=engine, scheduler=scheduler, workers=workers)
     finally:
         if steps is not None:
             steps.close()

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ModelError, SubmissionError
-from .features import FEATURE_NAMES, KEY_COLUMNS, build_features
+from .features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
 from .asof import in_scope, started as started_by
 from .intake import Submission, latest_date, load_submission
 from .labels import labels_from
@@ -53,13 +53,21 @@ class Prepared:
     out_of_scope: dict | None = None
 
 
-def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> Prepared:
-    """Intake, the as-of cut, rulebook and features: the common first half of every job."""
+def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None, client=None) -> Prepared:
+    """Intake, the as-of cut, rulebook and features: the common first half of every job.
+    ``client``: a Dask client; the partition-local rules then run on its cluster
+    (:mod:`scoring.distributed`), with the same results."""
     sub = submission if isinstance(submission, Submission) else load_submission(submission)
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
     sub, out_of_scope = in_scope(sub, as_of)
-    rules = run_rules(sub, rulebook or load_rulebook(), as_of, progress=progress)
-    return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings), out_of_scope)
+    rulebook = rulebook or load_rulebook()
+    if client is not None:
+        from .distributed import run_rules_dask
+
+        rules = run_rules_dask(client, sub, rulebook, as_of, progress=progress)
+    else:
+        rules = run_rules(sub, rulebook, as_of, progress=progress)
+    return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings, text_rules(rulebook)), out_of_scope)
 
 
 def population(preps: list[Prepared]) -> pd.DataFrame:
@@ -158,8 +166,10 @@ def _reasons(scored: pd.DataFrame, pf, model_text: dict[str, str]) -> pd.Series:
 
 
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
-              progress=None) -> dict:
-    """``scoring score``: everything in results-format.md, written atomically into ``out``."""
+              progress=None, engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> dict:
+    """``scoring score``: everything in results-format.md, written atomically into ``out``.
+    ``engine="dask"`` runs the rulebook's partition-local work on a Dask cluster (``scheduler``,
+    or a LocalCluster of ``workers`` processes started for the run): same outputs."""
     import datetime as dt
 
     from . import __version__
@@ -180,6 +190,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     from .results import check_output_dir
 
     check_output_dir(out)
+    if engine not in ("local", "dask"):
+        raise OptionError(f"--engine 应为 local 或 dask；现为 {engine}", f"--engine must be local or dask; got {engine}")
     if capacity is not None and capacity < 1:
         raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
                           f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
@@ -193,7 +205,18 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     if not started_by(sub["policies"], day).any():
         _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
     step("运行规则库 / running the rulebook")
-    prep = prepare(sub, rb, as_of)
+    if engine == "dask":
+        from .distributed import cluster
+
+        with cluster(scheduler, workers) as client:
+            n_workers = len(client.scheduler_info()["workers"])
+            step(f"Dask 集群 {n_workers} 个工作进程 / Dask cluster with {n_workers} workers"
+                 + (f" at {scheduler}" if scheduler else ""))
+            prep = prepare(sub, rb, as_of, progress=progress, client=client)
+        engine_info = {"name": "dask", "workers": n_workers, **({"scheduler": scheduler} if scheduler else {})}
+    else:
+        prep = prepare(sub, rb, as_of)
+        engine_info = {"name": "local", "workers": 1}
     sub = prep.sub  # as known on the as-of date
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
@@ -281,6 +304,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         "model_training_data": model.metadata.get("training_data", "unknown"),
         "not_checkable": prep.rules.not_checkable,
         "not_visible": NOT_VISIBLE,
+        "engine": engine_info,
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": finished.isoformat(timespec="seconds"),
         "tool_version": __version__,

@@ -515,12 +515,32 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
 
     rulebook = rulebook or load_rulebook()
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+    table, not_checkable, cells = rule_findings(sub, rulebook, as_of, progress=progress)
+    return sorted_results(table, not_checkable, rulebook, cells)
+
+
+def sorted_results(table: pa.Table | None, not_checkable: list[dict], rulebook: Rulebook, cells=None) -> RuleResults:
+    """The findings table in findings.csv order, as the :class:`RuleResults` every job reads."""
+    if table is None:
+        table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
+    table = table.take(finding_order(table))
+    findings = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    return RuleResults(findings, not_checkable, rulebook.version, cells)
+
+
+def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rules=None,
+                  prior: pa.Table | None = None) -> tuple[pa.Table | None, list[dict], pd.DataFrame | None]:
+    """The findings of ``rules`` (default: every rule of ``rulebook``) on ``sub`` at ``as_of``,
+    unsorted, with the rules that could not be checked and the loss-experience cells.
+    ``prior``: findings of the other rules computed elsewhere (the partitions of a Dask run);
+    the insurer pass reads them as its own, and they are part of the returned table."""
     ctx = Context(sub, as_of, rulebook.rate_adequacy)
-    parts: list[pa.Table] = []
+    parts: list[pa.Table] = [prior] if prior is not None and prior.num_rows else []
     frame = None
     not_checkable: list[dict] = []
     seen_missing: set[str] = set()
-    ordered = sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
+    ordered = sorted(rulebook.rules if rules is None else rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
     background = _Background(ordered, ctx)
     try:
         for rule in ordered:
@@ -566,12 +586,9 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
         background.close()
     cells = ctx.rate_cells if ctx.has("claims") else None
     del ctx, frame, background
-    table = pa.concat_tables(parts) if parts else pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
-    parts.clear()  # the sorted copy below is then the only one (millions of findings at 1M policies)
-    table = table.take(finding_order(table))
-    findings = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    return RuleResults(findings, not_checkable, rulebook.version, cells)
+    table = pa.concat_tables(parts) if parts else None
+    parts.clear()  # the sorted copy is then the only one (millions of findings at 1M policies)
+    return table, not_checkable, cells
 
 
 def _active(rule: Rule, frame: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,137 @@
+"""`scoring score --engine dask`: the same results as the local engine, byte for byte, with the
+cross-partition rules seeing across partitions, and a worker that dies mid-run retried."""
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from datasets.synth import write_submission
+from scoring.cli import app
+from scoring.distributed import partition_keys, partitions
+from scoring.intake import load_submission
+
+from .helpers import world
+
+WorkerPlugin = pytest.importorskip("distributed").WorkerPlugin
+
+OUTPUTS = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rate_adequacy.csv", "rejected.csv")
+
+
+def _cross_province(folder):
+    """Plant what only a global step can see: a photo reused by service records of two provinces,
+    and one person at two enterprises of two provinces on one day."""
+    pol = pd.read_csv(folder / "policies.csv", dtype=str, keep_default_na=False)
+    svc = pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
+    prov = svc["policy_id"].map(pol.set_index("policy_id")["region_code"].str[:2])
+    year = svc["policy_id"].map(pol.set_index("policy_id")["start_date"].str[:4])
+    has_photo = svc["photo_hashes"] != ""
+    a = svc.index[has_photo & (prov == prov.iloc[0]) & (year == "2024")][0]
+    b = svc.index[has_photo & (prov != prov.iloc[a]) & (year == "2024")][0]
+    svc.loc[b, "photo_hashes"] = svc.loc[a, "photo_hashes"].split(";")[0] + ";" + svc.loc[b, "photo_hashes"]
+    c = svc.index[(prov == prov.iloc[a]) & (year == "2023")][3]
+    d = svc.index[(prov != prov.iloc[a]) & (year == "2023")][3]
+    svc.loc[d, "service_date"] = svc.loc[c, "service_date"]
+    svc.loc[d, "staff_ids"] = svc.loc[c, "staff_ids"].split(";")[0]
+    svc.loc[[c, d], "onsite_hours"] = "7"  # 14 hours on site in one day, at two enterprises
+    svc.to_csv(folder / "services.csv", index=False)
+    return svc.loc[[a, b], "service_id"].tolist(), svc.loc[[c, d], "service_id"].tolist()
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dask")
+    sub = write_submission(world(900, 21), tmp / "s")
+    photo_pair, staff_pair = _cross_province(sub)
+    runner = CliRunner()
+    for engine, out in (("local", "local"), ("dask", "dask")):
+        args = ["score", str(sub), "--out", str(tmp / out), "--quiet", "--engine", engine]
+        r = runner.invoke(app, args + (["--workers", "2"] if engine == "dask" else []))
+        assert r.exit_code == 0, r.output
+    return tmp, sub, photo_pair, staff_pair
+
+
+def test_dask_engine_gives_byte_identical_results(scored):
+    tmp, sub, _, _ = scored
+    for name in OUTPUTS:
+        assert (tmp / "local" / name).read_bytes() == (tmp / "dask" / name).read_bytes(), name
+    run_local = json.loads((tmp / "local" / "run.json").read_text(encoding="utf-8"))
+    run_dask = json.loads((tmp / "dask" / "run.json").read_text(encoding="utf-8"))
+    assert run_local["engine"] == {"name": "local", "workers": 1}
+    assert run_dask["engine"] == {"name": "dask", "workers": 2}
+    assert run_dask["not_checkable"] == run_local["not_checkable"]
+    assert "Dask" in (tmp / "dask" / "report.html").read_text(encoding="utf-8")
+    # the submission really spans several partitions, so the equality above is not a triviality
+    assert len(set(partition_keys(load_submission(sub)))) >= 10
+
+
+def test_cross_partition_rules_see_across_partitions(scored):
+    tmp, _, photo_pair, staff_pair = scored
+    f = pd.read_csv(tmp / "dask" / "findings.csv", dtype=str, keep_default_na=False)
+    photo = set(f.loc[f["rule_code"] == "INTEGRITY_DUPLICATE_PHOTO", "service_id"])
+    staff = set(f.loc[f["rule_code"] == "INTEGRITY_STAFF_OVERLAP", "service_id"])
+    assert set(photo_pair) <= photo
+    assert set(staff_pair) <= staff
+
+
+def test_partitions_hold_every_row_once():
+    sub = load_submission(write_submission(world(900, 21), __import__("tempfile").mkdtemp()))
+    parts = partitions(sub)
+    for table in ("policies", "services", "inspections", "claims"):
+        ids = pd.concat([p[table]["policy_id"] for _, p in parts])
+        assert len(ids) == len(sub[table]) and set(ids) == set(sub[table]["policy_id"])
+    for _, p in parts:  # a partition is one policy year of one province, with its own records only
+        assert len(set(partition_keys(p))) == 1
+        assert set(p["services"]["policy_id"]) <= set(p["policies"]["policy_id"])
+        assert len(p["staff"]) == len(sub["staff"])
+
+
+def test_unknown_engine_is_refused(tmp_path):
+    sub = write_submission(world(200, 5), tmp_path / "s")
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--engine", "spark", "--quiet"])
+    assert r.exit_code != 0 and "--engine" in r.output and not (tmp_path / "o").exists()
+
+
+class _DieOnce(WorkerPlugin):
+    """A worker plugin: the first worker to start a rules task exits on the spot (as a killed
+    process would), once per marker file; its nanny starts a new worker and Dask runs the task again."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def setup(self, worker):
+        self.worker = worker
+
+    def transition(self, key, start, finish, **kw):
+        import os
+
+        if finish == "executing" and str(key).startswith("rules-"):
+            try:
+                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.close(fd)
+            os._exit(1)
+
+    def teardown(self, worker):
+        pass
+
+
+def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored, tmp_path):
+    import cloudpickle
+    from distributed import Client, LocalCluster
+    import sys
+
+    tmp, sub, _, _ = scored
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "died"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as client:
+        client.register_plugin(_DieOnce(str(marker)), name="die-once")
+        r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask",
+                                     "--scheduler", lc.scheduler_address])
+    assert r.exit_code == 0, r.output
+    assert marker.exists()  # a worker did die during the run
+    for name in OUTPUTS:
+        assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["engine"]["name"] == "dask" and run["engine"]["scheduler"] == lc.scheduler_address

@@ -40,11 +40,14 @@ import pandas as pd
 import pyarrow as pa
 
 from .checks import KINDS
+from .errors import OptionError
 from .intake import Submission
 from .rulebook import SCOPE_ORDER, Rulebook, RuleResults, rule_findings, sorted_results
 
 #: Memory limit per worker of a LocalCluster started for the run (Dask spills to disk above 60%).
 DEFAULT_WORKER_MEMORY = "4GiB"
+#: Seconds to wait for a scheduler given with ``--scheduler``.
+CONNECT_TIMEOUT = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +69,12 @@ def cluster(scheduler: str | None = None, workers: int | None = None, memory_lim
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise OptionError(f"无法连接 Dask 调度器 {scheduler}（{CONNECT_TIMEOUT} 秒内无响应或地址无效）：{e}",
+                              f"cannot reach the Dask scheduler at {scheduler} (no answer within {CONNECT_TIMEOUT} s, or not an address): {e}") from e
+        with client:
             yield client
         return
     with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, memory_limit=memory_limit,

@@ -192,6 +192,11 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     check_output_dir(out)
     if engine not in ("local", "dask"):
         raise OptionError(f"--engine 应为 local 或 dask；现为 {engine}", f"--engine must be local or dask; got {engine}")
+    if engine == "local" and (scheduler or workers is not None):
+        raise OptionError("--scheduler 和 --workers 只用于 --engine dask", "--scheduler and --workers apply to --engine dask only")
+    if workers is not None and (workers < 1 or scheduler):
+        raise OptionError(f"--workers 应为不小于 1 的整数，且只用于本机集群（不给 --scheduler 时）；现为 {workers}",
+                          f"--workers must be at least 1, and applies to a local cluster only (no --scheduler); got {workers}")
     if capacity is not None and capacity < 1:
         raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
                           f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
@@ -395,6 +400,9 @@ def score_summary(run: dict, out) -> str:
         f"标记核查 flagged (capacity {run['capacity']}): {run['flagged']}",
         f"评估日 as-of: {run['as_of']}；模型 model: {run['model_version']}；规则库 rulebook: {run['rulebook_version']}",
     ]
+    eng = run.get("engine") or {}
+    if eng.get("name") == "dask":
+        lines.append(f"引擎 engine: Dask，{eng['workers']} 个工作进程 workers" + (f"，调度器 scheduler {eng['scheduler']}" if eng.get("scheduler") else ""))
     if run["not_checkable"]:
         lines.append("无法检查 not checkable: " + ", ".join(r["rule_code"] for r in run["not_checkable"]))
     warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))

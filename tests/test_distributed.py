@@ -48,6 +48,7 @@ def scored(tmp_path_factory):
         args = ["score", str(sub), "--out", str(tmp / out), "--quiet", "--engine", engine]
         r = runner.invoke(app, args + (["--workers", "2"] if engine == "dask" else []))
         assert r.exit_code == 0, r.output
+        assert ("引擎 engine: Dask，2 个工作进程" in r.output) == (engine == "dask")
     return tmp, sub, photo_pair, staff_pair
 
 
@@ -135,3 +136,27 @@ def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored
         assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
     run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
     assert run["engine"]["name"] == "dask" and run["engine"]["scheduler"] == lc.scheduler_address
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--engine", "dask", "--workers", "0"], "--workers 应为不小于 1 的整数"),
+    (["--workers", "2"], "--scheduler 和 --workers 只用于 --engine dask"),
+    (["--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"], "只用于本机集群"),
+])
+def test_engine_options_that_cannot_work_are_refused_before_any_output(tmp_path, args, says):
+    sub = write_submission(world(200, 5), tmp_path / "s")
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet"] + args)
+    assert r.exit_code == 1 and says in r.output and not (tmp_path / "o").exists()
+
+
+def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monkeypatch):
+    import scoring.distributed as d
+    from scoring.errors import OptionError
+    from scoring.pipeline import run_score
+
+    monkeypatch.setattr(d, "CONNECT_TIMEOUT", 1)
+    sub = write_submission(world(200, 5), tmp_path / "s")
+    with pytest.raises(OptionError) as e:
+        run_score(sub, tmp_path / "o", engine="dask", scheduler="tcp://127.0.0.1:9")
+    assert "无法连接 Dask 调度器 tcp://127.0.0.1:9" in e.value.args[0] and "cannot reach" in str(e.value.args)
+    assert not (tmp_path / "o").exists()

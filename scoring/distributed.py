@@ -27,7 +27,8 @@ engine's byte for byte:
    code on the same inputs.
 
 The driver therefore holds the whole submission and its findings, as the local engine does;
-what the cluster takes over is the rulebook's partition-local work.
+what the cluster takes over is the rulebook's partition-local work, a few partitions in flight
+per worker (:data:`IN_FLIGHT_PER_WORKER`).
 """
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ from .rulebook import SCOPE_ORDER, Rulebook, RuleResults, rule_findings, sorted_
 
 #: Memory limit per worker of a LocalCluster started for the run (Dask spills to disk above 60%).
 DEFAULT_WORKER_MEMORY = "4GiB"
+#: Partitions in flight per worker: enough to keep every worker busy, few enough that the
+#: driver holds only a handful of partition copies at a time.
+IN_FLIGHT_PER_WORKER = 2
 #: Seconds to wait for a scheduler given with ``--scheduler``.
 CONNECT_TIMEOUT = 20
 
@@ -63,10 +67,17 @@ class EngineInfo:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None, memory_limit: str = DEFAULT_WORKER_MEMORY) -> Iterator:
+def cluster(scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None) -> Iterator:
     """A ``distributed.Client``: to ``scheduler`` if given, else to a LocalCluster of ``workers``
-    single-threaded worker processes (default 2) started for the run and closed after it."""
+    single-threaded worker processes (default 2) started for the run and closed after it, each
+    limited to ``memory_limit`` (default: the environment's ``SCORING_DASK_WORKER_MEMORY``, else
+    :data:`DEFAULT_WORKER_MEMORY`; Dask spills to disk as a worker nears it). Workers of an
+    existing cluster have the limit they were started with (``dask worker --memory-limit``)."""
+    import os
+
     from distributed import Client, LocalCluster
+
+    memory_limit = memory_limit or os.environ.get("SCORING_DASK_WORKER_MEMORY", DEFAULT_WORKER_MEMORY)
 
     if scheduler:
         try:
@@ -90,23 +101,23 @@ def partition_keys(sub: Submission) -> np.ndarray:
     return year + "/" + province
 
 
-def partitions(sub: Submission) -> list[tuple[str, Submission]]:
+def partitions(sub: Submission) -> Iterator[tuple[str, Submission]]:
     """The submission cut into partitions (each a :class:`Submission` of its policies with their
-    service records, inspections and claims, and the whole staff table), in key order."""
+    service records, inspections and claims, and the whole staff table), in key order, one at a
+    time: a partition is cut when it is about to be sent, so the driver never holds a second
+    copy of the whole submission."""
     keys = partition_keys(sub)
     pol = sub["policies"]
     codes, names = pd.factorize(keys, sort=True)
     svc_code = codes[sub.service_policy_pos]
     pid_code = pd.Series(codes, index=pol["policy_id"].to_numpy())
     by_pid = {t: pid_code.reindex(sub[t]["policy_id"].to_numpy()).to_numpy() for t in ("inspections", "claims")}
-    out = []
     for k, name in enumerate(names):
         tables = {**sub.tables,
                   "policies": pol[codes == k].reset_index(drop=True),
                   "services": sub["services"][svc_code == k].reset_index(drop=True),
                   **{t: sub[t][by_pid[t] == k].reset_index(drop=True) for t in by_pid}}
-        out.append((str(name), dataclasses.replace(sub, tables=tables)))
-    return out
+        yield str(name), dataclasses.replace(sub, tables=tables)
 
 
 def _local_findings(part: Submission, rulebook: Rulebook, as_of, codes: list[str]):
@@ -122,19 +133,33 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
     codes = sorted({r.code for r in local})
-    parts = partitions(sub)
     if progress:
-        progress(f"{len(parts)} partitions, {len(local)} partition-local rules on the cluster")
-    futures = [client.submit(_local_findings, part, rulebook, as_of, codes, key=f"rules-{name}", pure=False)
-               for name, part in parts]
-    del parts
+        progress(f"{len(local)} partition-local rules on the cluster, per policy year × province")
+    # a bounded window of partitions in flight: each is cut, sent, checked and dropped in turn
+    from distributed import as_completed
+
+    window = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+    todo = partitions(sub)
+    done = as_completed()
+    results: dict[str, tuple] = {}
+
+    def send() -> None:
+        for name, part in todo:
+            done.add(client.submit(_local_findings, part, rulebook, as_of, codes, key=f"rules-{name}", pure=False))
+            return
+
+    for _ in range(window):
+        send()
+    for fut in done:
+        results[str(fut.key)[len("rules-"):]] = fut.result()
+        fut.release()
+        send()
     tables, not_checkable = [], []
-    for fut in futures:
-        table, nc = fut.result()
+    for name in sorted(results):
+        table, nc = results.pop(name)
         if table is not None:
             tables.append(table)
         not_checkable.extend(x for x in nc if x["rule_code"] not in {y["rule_code"] for y in not_checkable})
-        fut.release()
     prior = pa.concat_tables(tables, promote_options="default") if tables else None
     del tables
     if progress:

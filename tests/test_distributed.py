@@ -77,7 +77,7 @@ def test_cross_partition_rules_see_across_partitions(scored):
 
 def test_partitions_hold_every_row_once():
     sub = load_submission(write_submission(world(900, 21), __import__("tempfile").mkdtemp()))
-    parts = partitions(sub)
+    parts = list(partitions(sub))
     for table in ("policies", "services", "inspections", "claims"):
         ids = pd.concat([p[table]["policy_id"] for _, p in parts])
         assert len(ids) == len(sub[table]) and set(ids) == set(sub[table]["policy_id"])
@@ -160,3 +160,12 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monk
         run_score(sub, tmp_path / "o", engine="dask", scheduler="tcp://127.0.0.1:9")
     assert "无法连接 Dask 调度器 tcp://127.0.0.1:9" in e.value.args[0] and "cannot reach" in str(e.value.args)
     assert not (tmp_path / "o").exists()
+
+
+def test_worker_memory_is_a_setting(monkeypatch):
+    from scoring.distributed import cluster
+
+    monkeypatch.setenv("SCORING_DASK_WORKER_MEMORY", "1GiB")
+    with cluster(workers=1) as client:
+        limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
+    assert limits == [2**30]

@@ -75,7 +75,11 @@ def cluster(scheduler: str | None = None, workers: int | None = None, memory_lim
     existing cluster have the limit they were started with (``dask worker --memory-limit``)."""
     import os
 
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as e:
+        raise OptionError("--engine dask 需要 Dask：pip install \"ancx-scoring[dask]\"",
+                          "--engine dask needs Dask: pip install \"ancx-scoring[dask]\"") from e
 
     memory_limit = memory_limit or os.environ.get("SCORING_DASK_WORKER_MEMORY", DEFAULT_WORKER_MEMORY)
 

@@ -169,3 +169,23 @@ def test_worker_memory_is_a_setting(monkeypatch):
     with cluster(workers=1) as client:
         limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
     assert limits == [2**30]
+
+
+def test_without_dask_installed_the_engine_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    from scoring.errors import OptionError
+    from scoring.pipeline import run_score
+
+    real = builtins.__import__
+
+    def no_distributed(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and (name == "distributed" or name.startswith("distributed.")):
+            raise ImportError("No module named 'distributed'")
+        return real(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    sub = write_submission(world(200, 5), tmp_path / "s")
+    with pytest.raises(OptionError) as e:
+        run_score(sub, tmp_path / "o", engine="dask")
+    assert 'pip install "ancx-scoring[dask]"' in e.value.args[0] and not (tmp_path / "o").exists()

@@ -189,3 +189,58 @@ def test_without_dask_installed_the_engine_says_what_to_install(tmp_path, monkey
     with pytest.raises(OptionError) as e:
         run_score(sub, tmp_path / "o", engine="dask")
     assert 'pip install "ancx-scoring[dask]"' in e.value.args[0] and not (tmp_path / "o").exists()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    from pathlib import Path
+
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_killing_the_driver_leaves_no_worker_behind(tmp_path):
+    """A regulator's job killed mid-run (SIGKILL, no clean-up possible) must not leave Dask
+    worker processes running on the machine."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    sub = write_submission(world(3000, 8), tmp_path / "s")
+    code = "from scoring.cli import main; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "score", str(sub), "--out", str(tmp_path / "o"), "--engine", "dask",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.time() + 60
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+        workers = _descendants(proc.pid)
+    assert len(workers) >= 2, "the run ended before its cluster could be seen"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    def running(p: int) -> bool:  # exists and is not a zombie waiting for its parent to reap it
+        try:
+            return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 30
+    while time.time() < deadline and any(running(p) for p in workers):
+        time.sleep(0.5)
+    assert not [p for p in workers if running(p)]
+    assert not (tmp_path / "o").exists()

@@ -1,6 +1,7 @@
 """The jobs behind the commands, as library functions the CLI calls."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,26 +203,25 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
                           f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
     started = dt.datetime.now(dt.timezone.utc)
     rb = load_rulebook(rulebook)
-    step("读取并校验提交数据 / reading and validating")
-    sub = load_submission(submission)
-    if sub["policies"].empty:
-        _nothing_to_score(sub, submission, out, rb, as_of, started)
-    day = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
-    if not started_by(sub["policies"], day).any():
-        _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
-    step("运行规则库 / running the rulebook")
-    if engine == "dask":
-        from .distributed import cluster
+    with contextlib.ExitStack() as stack:
+        client, engine_info = None, {"name": "local", "workers": 1}
+        if engine == "dask":  # the cluster first: an unreachable scheduler is said before any work
+            from .distributed import cluster
 
-        with cluster(scheduler, workers) as client:
+            client = stack.enter_context(cluster(scheduler, workers))
             n_workers = len(client.scheduler_info()["workers"])
+            engine_info = {"name": "dask", "workers": n_workers, **({"scheduler": scheduler} if scheduler else {})}
             step(f"Dask 集群 {n_workers} 个工作进程 / Dask cluster with {n_workers} workers"
                  + (f" at {scheduler}" if scheduler else ""))
-            prep = prepare(sub, rb, as_of, progress=progress, client=client)
-        engine_info = {"name": "dask", "workers": n_workers, **({"scheduler": scheduler} if scheduler else {})}
-    else:
-        prep = prepare(sub, rb, as_of)
-        engine_info = {"name": "local", "workers": 1}
+        step("读取并校验提交数据 / reading and validating")
+        sub = load_submission(submission)
+        if sub["policies"].empty:
+            _nothing_to_score(sub, submission, out, rb, as_of, started)
+        day = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+        if not started_by(sub["policies"], day).any():
+            _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
+        step("运行规则库 / running the rulebook")
+        prep = prepare(sub, rb, as_of, progress=progress if client is not None else None, client=client)
     sub = prep.sub  # as known on the as-of date
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())

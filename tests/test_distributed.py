@@ -156,8 +156,10 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monk
 
     monkeypatch.setattr(d, "CONNECT_TIMEOUT", 1)
     sub = write_submission(world(200, 5), tmp_path / "s")
+    steps = []
     with pytest.raises(OptionError) as e:
-        run_score(sub, tmp_path / "o", engine="dask", scheduler="tcp://127.0.0.1:9")
+        run_score(sub, tmp_path / "o", engine="dask", scheduler="tcp://127.0.0.1:9", progress=steps.append)
+    assert steps == []  # said before the submission is read
     assert "无法连接 Dask 调度器 tcp://127.0.0.1:9" in e.value.args[0] and "cannot reach" in str(e.value.args)
     assert not (tmp_path / "o").exists()
 

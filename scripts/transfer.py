@@ -1,7 +1,7 @@
 """Does the model hold on data it was not built on? Two measurements on generated worlds.
 
     python scripts/transfer.py worlds [--seeds 1-8] [--policies 20000] [--fresh 101-104]
-    python scripts/transfer.py memory [--seeds 1-6] [--policies 20000] [--train-year 2023]
+    python scripts/transfer.py memory [--seeds 1-6] [--policies 20000] [--train-year 2023] [--seed 0]
 
 ``worlds``: leave-one-world-out. For each world drawn by ``datasets.synth.draw_world``, a model
 trained on the other worlds only scores that world's submission alone (its insurers and agencies
@@ -173,13 +173,14 @@ def main() -> None:
     ap.add_argument("--fresh", default="")
     ap.add_argument("--policies", type=int, default=20_000)
     ap.add_argument("--train-year", type=int, default=2023)
+    ap.add_argument("--seed", type=int, default=0, help="seed of training (cross-fitting folds, calibration folds)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     if a.what == "worlds":
-        res = leave_one_world_out(seeds(a.seeds or "1-8"), a.policies, seeds(a.fresh) if a.fresh else [])
+        res = leave_one_world_out(seeds(a.seeds or "1-8"), a.policies, seeds(a.fresh) if a.fresh else [], seed=a.seed)
         print(json.dumps({"summary": res["summary"], "fresh_summary": res.get("fresh_summary")}, indent=2))
     else:
-        res = memory_value(seeds(a.seeds or "1-6"), a.policies, a.train_year)
+        res = memory_value(seeds(a.seeds or "1-6"), a.policies, a.train_year, seed=a.seed)
         print("| world | class | train labels | test labels (positives) | memory | ids as categorical (oracle) | memory wiped | gap |")
         print("|---|---|---|---|---|---|---|---|")
         for r in res["rows"]:

@@ -34,7 +34,9 @@ PARTITIONS = ["policy_year", "province"]
 WITH_POLICY = ("services", "inspections", "claims")
 
 
-def _partition_keys(policies: pd.DataFrame) -> pd.DataFrame:
+def partition_keys(policies: pd.DataFrame) -> pd.DataFrame:
+    """Per policy, the partition it belongs to: its policy year and province (the 2-digit region
+    prefix). The Dask engine partitions by the same keys (:mod:`scoring.distributed`)."""
     return pd.DataFrame({"policy_id": policies["policy_id"].to_numpy(),
                          "policy_year": pd.to_datetime(policies["start_date"]).dt.year.astype("int32").to_numpy(),
                          "province": policies["region_code"].astype(str).str[:2].to_numpy()})
@@ -62,7 +64,7 @@ def convert(submission, out) -> dict:
     """Validate ``submission`` and write it as a dataset in ``out`` (atomically). Returns the balance."""
     check_output_dir(out)
     sub = load_submission(submission)
-    keys = _partition_keys(sub["policies"])
+    keys = partition_keys(sub["policies"])
     balance = {name: {"rows_in": c.rows_in, "rows_written": c.rows_accepted, "rows_rejected": c.rows_rejected}
                for name, c in sub.counts.items()}
     with atomic_dir(Path(out)) as tmp:

@@ -43,7 +43,8 @@ import pyarrow as pa
 from .checks import KINDS
 from .errors import OptionError
 from .intake import Submission
-from .rulebook import SCOPE_ORDER, Rulebook, RuleResults, rule_findings, sorted_results
+from .dataset import partition_keys as convert_keys
+from .rulebook import Rule, Rulebook, RuleResults, rule_findings, rule_order, sorted_results
 
 #: Memory limit per worker of a LocalCluster started for the run (Dask spills to disk above 60%).
 DEFAULT_WORKER_MEMORY = "4GiB"
@@ -52,18 +53,6 @@ DEFAULT_WORKER_MEMORY = "4GiB"
 IN_FLIGHT_PER_WORKER = 2
 #: Seconds to wait for a scheduler given with ``--scheduler``.
 CONNECT_TIMEOUT = 20
-
-
-@dataclasses.dataclass(frozen=True)
-class EngineInfo:
-    """What run.json and the report say about the engine."""
-
-    engine: str
-    workers: int
-    scheduler: str | None = None
-
-    def as_dict(self) -> dict:
-        return {"name": self.engine, "workers": self.workers, **({"scheduler": self.scheduler} if self.scheduler else {})}
 
 
 @contextlib.contextmanager
@@ -99,10 +88,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None, memory_lim
 
 def partition_keys(sub: Submission) -> np.ndarray:
     """Per policy, its partition: ``"<policy year>/<province>"`` (the convert layout)."""
-    p = sub["policies"]
-    year = p["start_date"].dt.year.astype("Int64").astype(str).to_numpy(dtype=object)
-    province = p["region_code"].astype(str).str[:2].to_numpy(dtype=object)
-    return year + "/" + province
+    k = convert_keys(sub["policies"])
+    return k["policy_year"].astype(str).to_numpy(dtype=object) + "/" + k["province"].to_numpy(dtype=object)
 
 
 def partitions(sub: Submission) -> Iterator[tuple[str, Submission]]:
@@ -124,9 +111,8 @@ def partitions(sub: Submission) -> Iterator[tuple[str, Submission]]:
         yield str(name), dataclasses.replace(sub, tables=tables)
 
 
-def _local_findings(part: Submission, rulebook: Rulebook, as_of, codes: list[str]):
-    """On a worker: the findings of the partition-local rules ``codes`` on one partition."""
-    rules = [r for r in rulebook.rules if r.code in set(codes)]
+def _local_findings(part: Submission, rulebook: Rulebook, as_of, rules: list[Rule]):
+    """On a worker: the findings of the partition-local ``rules`` on one partition."""
     table, not_checkable, _ = rule_findings(part, rulebook, as_of, rules=rules)
     return table, not_checkable
 
@@ -136,7 +122,6 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
     of the module's plan): the same findings, in the same order."""
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
-    codes = sorted({r.code for r in local})
     if progress:
         progress(f"{len(local)} partition-local rules on the cluster, per policy year × province")
     # a bounded window of partitions in flight: each is cut, sent, checked and dropped in turn
@@ -149,7 +134,7 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
 
     def send() -> None:
         for name, part in todo:
-            done.add(client.submit(_local_findings, part, rulebook, as_of, codes, key=f"rules-{name}", pure=False))
+            done.add(client.submit(_local_findings, part, rulebook, as_of, local, key=f"rules-{name}", pure=False))
             return
 
     for _ in range(window):
@@ -158,19 +143,21 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
         results[str(fut.key)[len("rules-"):]] = fut.result()
         fut.release()
         send()
-    tables, not_checkable = [], []
+    tables, not_checkable = [], {}
     for name in sorted(results):
         table, nc = results.pop(name)
         if table is not None:
             tables.append(table)
-        not_checkable.extend(x for x in nc if x["rule_code"] not in {y["rule_code"] for y in not_checkable})
+        for x in nc:  # every partition reports the same structurally uncheckable rules
+            not_checkable.setdefault(x["rule_code"], x)
     prior = pa.concat_tables(tables, promote_options="default") if tables else None
     del tables
     if progress:
         progress(f"{len(glob)} cross-partition rules on the whole submission")
     table, nc_global, cells = rule_findings(sub, rulebook, as_of, rules=glob, prior=prior)
     del prior
-    ordered = [r.code for r in sorted(rulebook.rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))]
-    rank = {c: i for i, c in reversed(list(enumerate(ordered)))}
-    merged = sorted(not_checkable + nc_global, key=lambda x: rank[x["rule_code"]])
+    rank: dict[str, int] = {}
+    for i, r in enumerate(rule_order(rulebook.rules)):
+        rank.setdefault(r.code, i)
+    merged = sorted([*not_checkable.values(), *nc_global], key=lambda x: rank[x["rule_code"]])
     return sorted_results(table, merged, rulebook, cells)

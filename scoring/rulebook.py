@@ -529,6 +529,11 @@ def sorted_results(table: pa.Table | None, not_checkable: list[dict], rulebook: 
     return RuleResults(findings, not_checkable, rulebook.version, cells)
 
 
+def rule_order(rules: list[Rule]) -> list[Rule]:
+    """The order rules run in: by scope, the insurer pass last (it reads every other finding)."""
+    return sorted(rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
+
+
 def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rules=None,
                   prior: pa.Table | None = None) -> tuple[pa.Table | None, list[dict], pd.DataFrame | None]:
     """The findings of ``rules`` (default: every rule of ``rulebook``) on ``sub`` at ``as_of``,
@@ -540,7 +545,7 @@ def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rul
     frame = None
     not_checkable: list[dict] = []
     seen_missing: set[str] = set()
-    ordered = sorted(rulebook.rules if rules is None else rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
+    ordered = rule_order(rulebook.rules if rules is None else rules)
     background = _Background(ordered, ctx)
     try:
         for rule in ordered:

@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_intake import data_args, ensure_data  # noqa: E402
 
 from scoring.explain import explain  # noqa: E402
-from scoring.features import build_features  # noqa: E402
+from scoring.features import build_features, text_rules  # noqa: E402
 from scoring.intake import latest_date, load_submission  # noqa: E402
 from scoring.model import load_model  # noqa: E402
 from scoring.pipeline import default_model_dir  # noqa: E402
-from scoring.rulebook import run_rules  # noqa: E402
+from scoring.rulebook import load_rulebook, run_rules  # noqa: E402
 
 
 def main() -> None:
@@ -34,12 +34,14 @@ def main() -> None:
     a = ap.parse_args()
     sub = load_submission(ensure_data(a.data, a.policies, a.service_scale))
     as_of = latest_date(sub.tables)
-    findings = run_rules(sub, as_of=as_of).findings
+    rulebook = load_rulebook()
+    findings = run_rules(sub, rulebook, as_of=as_of).findings
+    text_codes = text_rules(rulebook)  # as prepare passes them: the timed step reads no rulebook
     model = load_model(default_model_dir())
     rows = {"features": [], "predict": [], "shap": []}
     for _ in range(a.repeat):
         t = time.perf_counter()
-        X = build_features(sub, as_of, findings)
+        X = build_features(sub, as_of, findings, text_codes)
         rows["features"].append(time.perf_counter() - t)
         t = time.perf_counter()
         p = model.predict(X)

@@ -36,7 +36,7 @@ from scoring.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
 from scoring.labels import CLASSES, labels_from  # noqa: E402
 from scoring.memory import SOURCES  # noqa: E402
 from scoring.metrics import class_metrics  # noqa: E402
-from scoring.model import DEFAULT_PARAMS, train  # noqa: E402
+from scoring.model import DEFAULT_PARAMS, MONOTONIC, train  # noqa: E402
 from scoring.pipeline import labelled_set, population, prepare  # noqa: E402
 
 
@@ -112,7 +112,9 @@ def leave_one_world_out(world_seeds: list[int], n: int, fresh: list[int] = (), s
 
 
 def _oracle_scores(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame, seed: int) -> dict:
-    """The same trees given insurer and provider ids as native categorical features, no memory."""
+    """The same trees given insurer and provider ids as native categorical features instead of the
+    memory: the same parameters and the same monotonic constraints on the features both share
+    (without them the comparison would measure the constraints, not the memory)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     base = list(SUBMISSION_FEATURES)
@@ -126,7 +128,8 @@ def _oracle_scores(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame, seed: 
     params = {**DEFAULT_PARAMS}
     out = {}
     for cls in CLASSES:
-        est = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, **params)
+        cst = [MONOTONIC.get(cls, {}).get(f, 0) for f in base] + [0, 0]
+        est = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, monotonic_cst=cst, **params)
         out[cls] = est.fit(Mtr, (ytr == cls).astype(int)).predict_proba(Mte)[:, 1]
     return out
 

@@ -183,3 +183,29 @@ def test_run_train_saves_memory_and_reference(tmp_path, one_year):
     assert meta["memory_summary"]["provider_key"] > 3
     m = load_model(tmp_path / "m")
     assert m.reference is not None and len(m.reference) > 100
+
+
+def test_the_memory_oracle_is_the_same_model_with_ids_so_it_keeps_the_constraints():
+    """scripts/transfer.py compares the memory with trees given the ids instead; those trees keep
+    the model's monotonic constraints, or the gap would measure the constraints, not the memory."""
+    import importlib.util
+    from pathlib import Path
+
+    from scoring.features import SUBMISSION_FEATURES
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "transfer.py"
+    spec = importlib.util.spec_from_file_location("transfer_script", path)
+    transfer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(transfer)
+    rng = np.random.default_rng(0)
+    n = 1200
+    X = pd.DataFrame({f: rng.random(n) for f in SUBMISSION_FEATURES})
+    X["insurer_key"] = rng.choice(["A", "B", "C"], n)
+    X["provider_key"] = rng.choice(["P", "Q"], n)
+    # labels that contradict the regulation's direction: missing rises with the share of the fee spent
+    y = np.where(rng.random(n) < X["spend_ratio"].to_numpy(), "missing", "adequate")
+    grid = pd.concat([X.iloc[[0]]] * 11, ignore_index=True)
+    grid["spend_ratio"] = np.linspace(0, 1, 11)
+    p = transfer._oracle_scores(X, y, grid, seed=0)["missing"]
+    assert MONOTONIC["missing"]["spend_ratio"] == -1
+    assert np.all(np.diff(p) <= 1e-12)  # never rises, though the labels say it should

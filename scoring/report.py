@@ -105,10 +105,16 @@ def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
     for r in hits.itertuples():
         change = r.indicated_rate_change
         verb = f"可下调约 {-change:.0%}" if change < 0 else f"需上调约 {change:.0%}"
-        names = "、".join(rules[c].name_zh or c for c in r.rule_codes.split(";") if c in rules)
+        codes = [c for c in r.rule_codes.split(";") if c in rules]
+        names = "、".join(rules[c].name_zh or c for c in codes)
+        # a rule fires on the cell's own experience; the indication leans on the market as far as
+        # credibility is low, so the two can point different ways: say so rather than leave it to the reader
+        wants_up = any(rules[c].parsed.max_lr is not None for c in codes)
+        against = (change < 0) if wants_up else (change > 0)
+        caveat = "；单元可信度低，测算以市场经验为主，规则依据的是本单元赔案数与市场频率的显著偏离" if against else ""
         lines.append(f"{r.insurer_id} 在{r.province_name}{r.industry_zh}行业 {r.policy_year} 年保单（{r.policies} 件）的赔付率为 "
                      f"{r.loss_ratio:.0%}（可信度 {r.credibility:.2f}；赔案 {int(r.claims)} 件，按市场频率应约 {r.expected_claims:.1f} 件），"
-                     f"按目标赔付率 {r.target_loss_ratio:.0%} 测算费率{verb}。［{names}］")
+                     f"与市场加权后为 {r.credible_loss_ratio:.0%}，按目标赔付率 {r.target_loss_ratio:.0%} 测算费率{verb}{caveat}。［{names}］")
     return {"chart": chart, "lines": lines, "cells": int(len(adequacy)), "shown": int(len(shown)), "min_policies": min_policies,
             "low": low, "high": high}
 

@@ -139,3 +139,31 @@ def test_loss_ratio_findings_say_what_was_seen_and_required(big):
         clause = next(r.clause for r in load_rulebook().rules if r.code == row.rule_code)
         en = row.message_en.replace(clause, "")
         assert not re.search(r"[\u4e00-\u9fff]", en) and not re.search(r"\b[a-z]+_[a-z_]+\b", en), en
+
+
+def test_the_shipped_sample_leads_its_rate_section_with_the_planted_overpricing(tmp_path):
+    """What a newcomer sees first: the README's command on the shipped sample, whose truth holds
+    one overpriced cell; the 费率合理性 section names it first."""
+    from pathlib import Path
+
+    from scoring.pipeline import run_score
+
+    root = Path(__file__).resolve().parents[1] / "datasets"
+    truth = pd.read_csv(root / "sample-truth" / "truth.csv", dtype=str)
+    over = truth[truth["rule_code"] == "LOSS_RATIO_EXCESSIVE_RATE"]
+    assert len(over) == 1
+    run_score(root / "sample", tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "rate_adequacy.csv", dtype={"province": str})
+    hit = table[table["rule_codes"].fillna("").str.contains("LOSS_RATIO_EXCESSIVE_RATE")]
+    assert list(hit["insurer_id"]) == [over["insurer_id"].iloc[0]]
+    assert list(hit["province"]) == [over["region_code"].iloc[0][:2]]
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    section = html[html.index("费率合理性"):]
+    first = section[section.index("<li>") + 4: section.index("</li>")]
+    assert first.startswith(over["insurer_id"].iloc[0]) and "费率明显高于风险" in first
+    assert "可下调" in first and "可信度低" not in first
+    # the underpriced cell fires on its claim count (102 where about 3 were expected) while its
+    # credibility is too low for the indication to leave the market's: the line says so
+    lines = [li.split("</li>")[0] for li in section.split("<ul>")[1].split("</ul>")[0].split("<li>")[1:]]
+    under = [li for li in lines if "费率不足以支付赔款" in li]
+    assert under and all(("可下调" in li) == ("可信度低，测算以市场经验为主" in li) for li in under)

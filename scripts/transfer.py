@@ -125,6 +125,7 @@ def _oracle_scores(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame, seed: 
     Mtr = np.column_stack([Xtr[base].to_numpy(float)] + [np.where(c[0] < 0, np.nan, c[0]) for c in cats.values()])
     Mte = np.column_stack([Xte[base].to_numpy(float)] + [np.where(c[1] < 0, np.nan, c[1]) for c in cats.values()])
     is_cat = [False] * len(base) + [True, True]
+    Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0  # as scoring.model.fit: an all-missing column is held constant
     params = {**DEFAULT_PARAMS}
     out = {}
     for cls in CLASSES:

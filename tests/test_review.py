@@ -441,3 +441,18 @@ def test_review_speaks_beijing_time_remembers_the_reviewer_and_warns_of_older_ve
     assert "1 件保单" in earlier_verdicts(store, run) and "之前" not in earlier_verdicts(store, run)
     rescored = {**run, "finished_at": "2999-01-01T00:00:00+00:00"}  # the run directory scored again later
     assert "针对的是旧的评分结果" in earlier_verdicts(store, rescored)
+
+
+def test_the_list_prints_in_landscape_with_its_filters_and_a_readable_rules_column(run_dir):
+    """Printed in portrait, the eleven columns squeezed the rule findings to four characters a
+    line (four policies a page); on paper the list goes landscape, keeps the filters it was cut
+    by and drops the navigation."""
+    import re
+
+    html = client(create_app(run_dir)).get("/").text
+    assert re.search(r"@page\s*\{\s*size:\s*A4 landscape", html)
+    assert 'class="note rules"' in html and re.search(r"td\.rules\s*\{\s*min-width:\s*16em", html)
+    printed = html[html.index("@media print"):]
+    printed = printed[:printed.index("</style>")]
+    assert "header a" in printed and "form.filters button" in printed and "form.filters," not in printed
+    assert "@page" not in client(create_app(run_dir)).get("/stats").text  # other pages keep the default

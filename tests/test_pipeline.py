@@ -113,6 +113,16 @@ def test_report_is_self_contained(run1):
     assert "通知61号（四）" in html and "通知61号（六）" in html
 
 
+def test_report_numbers_stay_on_one_line(run1):
+    """Printed, the insurer table broke four-digit policy counts over two lines ("112" / "7")
+    once a submission had 1,000+ policies per insurer: number cells never wrap."""
+    import re
+
+    html = (run1 / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"td\.num\s*\{[^}]*white-space:\s*nowrap", html)
+    assert '<td class="num">' in html
+
+
 def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
     import scoring.report
 

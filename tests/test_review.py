@@ -248,6 +248,14 @@ def test_stats_count_confirmations(run_dir):
     html = c.get("/stats").text
     row = re.search(r"<tr><td>服务缺失</td>(.*?)</tr>", html).group(1)
     assert re.findall(r'class="num">([^<]+)<', row) == ["3", "1", "1", "1", "33.3%"]
+    # the rules a reviewed policy had are named in Chinese, the code beside
+    rules = html[html.index("<h2>按规则</h2>"):]
+    codes = re.findall(r'<small class="note">([A-Z_]+)</small>', rules)
+    assert codes
+    f = pd.read_csv(run_dir / "findings.csv", encoding="utf-8-sig")
+    names = dict(zip(f["rule_code"], f["rule_name_zh"]))
+    for code in codes:
+        assert f"<td>{names[code]}<br><small" in rules
 
 
 def test_excel_round_trip(run_dir, scored, tmp_path):
@@ -456,3 +464,17 @@ def test_the_list_prints_in_landscape_with_its_filters_and_a_readable_rules_colu
     printed = printed[:printed.index("</style>")]
     assert "header a" in printed and "form.filters button" in printed and "form.filters," not in printed
     assert "@page" not in client(create_app(run_dir)).get("/stats").text  # other pages keep the default
+
+
+def test_policy_findings_fit_their_half_of_the_page(run_dir):
+    """A 16-character photo hash and an 11-character service id pushed the findings table past
+    its column and under the verdict form at 1366 px: the table has fixed columns and breaks
+    long tokens."""
+    c = client(create_app(run_dir))
+    s = scores(run_dir)
+    html = c.get(f"/policy/{s.loc[s['flag'] != '', 'policy_id'].iloc[0]}").text
+    table = html[html.index("<h2>规则发现"):]
+    assert table.index('<table class="fit">') < table.index("<th>规则</th>")
+    widths = [int(w) for w in re.findall(r'<col style="width:(\d+)%">', table.split("</colgroup>")[0])]
+    assert len(widths) == 6 and sum(widths) == 100
+    assert re.search(r"table\.fit td, table\.fit th \{[^}]*overflow-wrap: anywhere", html)

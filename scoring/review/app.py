@@ -291,7 +291,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
 
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request):
-        return page("stats.html.j2", request, **review_stats(run, store))
+        return page("stats.html.j2", request, rule_names=rule_names, **review_stats(run, store))
 
     @app.get("/export.csv")
     def export():

@@ -586,7 +586,8 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
 
 
 def _make_staff(rng, s: pd.DataFrame):
-    """Staff per service pool, sized to its workload (about 200 visits a person a year)."""
+    """Staff per service pool, sized to its workload in the submission: one person per 200 / 1.3
+    (about 150) of the pool's visits over all years, at least 4."""
     g = s.groupby("_pool").agg(n=("_pool", "size"), q=("_pool_q", "first"))
     rows, pools = [], {}
     for key, (count, q) in zip(g.index, g.itertuples(index=False)):

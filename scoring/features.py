@@ -6,7 +6,9 @@ the model, so the model and the rulebook tell one story, but as *rates*: a count
 with the number of visits (integrity findings on a policy's records) would make a busy policy
 look suspicious and a policy with no visits look safe, so findings on service records are
 counted per service record. Only the number of visits itself is a count, because it is the
-evidence (AQ 9010 sets how often an enterprise must be served). Signs of fabrication enter in
+evidence (AQ 9010 sets how often an enterprise must be served). The visits are also measured
+against the submission's own market (``services_vs_market``: over the median of the same
+industry), since contracts and provinces ask for different frequencies. Signs of fabrication enter in
 two kinds: physical traces (one person in two places on a day, a photo at two enterprises, a
 check-in far from the site) and repeated report wording, which genuine work also shows where a
 provider pastes boilerplate (:data:`TEXT_KINDS`); apart, the model can weigh each by itself.
@@ -60,6 +62,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("elapsed_frac", "截至评估日保险期已过比例", "pct"),
     Feature("n_services", "保单期内服务次数", "count"),
     Feature("services_per_year", "折算全年服务次数", "number"),
+    Feature("services_vs_market", "折算全年服务次数与本提交同行业中位数之比", "number"),
     Feature("days_to_first", "首次服务距起保天数", "days"),
     Feature("max_gap_days", "最长无服务间隔天数", "days"),
     Feature("share_hazard_inspection", "隐患排查服务占比", "pct"),
@@ -216,6 +219,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     f["elapsed_frac"] = elapsed_frac
     f["n_services"] = n_services
     f["services_per_year"] = _safe_div(n_services, elapsed_days / 365.0)
+    f["services_vs_market"] = _vs_market(f["services_per_year"].to_numpy(), p["industry"].to_numpy(dtype=object))
     first = per_policy(offset, "min")
     f["days_to_first"] = np.where(np.isnan(first), elapsed_days, first)
     f["max_gap_days"] = max_gap
@@ -265,6 +269,15 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     for col in MEMORY_FEATURES:
         f[col] = np.nan
     return f[list(FEATURE_NAMES) + list(KEY_COLUMNS)]
+
+
+def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
+    """``values`` divided by the median of the same industry's policies in the submission (NaN
+    where that median is missing or 0): how a policy compares with its own market, whatever
+    visit frequency the market's contracts and provinces ask for."""
+    s = pd.Series(values)
+    med = s.groupby(pd.Series(industry)).transform("median").to_numpy(dtype=float)
+    return np.divide(values, med, out=np.full(len(values), np.nan), where=np.isfinite(med) & (med > 0))
 
 
 def leave_one_out_mean(keys: np.ndarray, values: np.ndarray) -> np.ndarray:

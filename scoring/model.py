@@ -79,6 +79,8 @@ MONOTONIC: dict[str, dict[str, int]] = {
         "spend_ratio": -1,
         # more visits per year on record (AQ 9010 sets the frequency) never make missing service more likely
         "services_per_year": -1,
+        # nor do more visits than the submission's own market of the same industry
+        "services_vs_market": -1,
         # an insurer or provider whose inspected policies were more often missing never looks safer for it
         "insurer_memory_missing": +1,
         "provider_memory_missing": +1,
@@ -307,7 +309,8 @@ def data_hash(X: pd.DataFrame, outcome: pd.Series) -> str:
 
 
 def typical_values(X: pd.DataFrame) -> dict:
-    """Median of every feature, overall and per industry: the "通常为" of explanations."""
+    """Median of every feature, overall and per industry, over every policy of the training
+    submissions: the "通常为" of explanations."""
     overall = X.median(numeric_only=True)
     by_ind = X.groupby(X["industry"].to_numpy()).median(numeric_only=True)
     return {
@@ -353,12 +356,13 @@ def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0
                 sc = scores[f"p_{cls}"].to_numpy()[mask] if name == "model" else base[(name, cls)][mask]
                 per[cls] = class_metrics(yy, sc, capacity, calibration=(name != "rule_count"), seed=seed)
             record["models"][name][slice_name] = {"n": int(mask.sum()), **per}
-    model, Xall = fit_with_memory(X, y, seed, population)
+    model, _ = fit_with_memory(X, y, seed, population)
     model.trained_on = sorted(map(str, labels["policy_id"]))
     pop = population if population is not None else X
     from .shift import reference_sample
 
-    model.reference = reference_sample(model.design(pop), seed=seed)
+    designed = model.design(pop)
+    model.reference = reference_sample(designed, seed=seed)
     model.metadata.update({
         "features": list(FEATURE_NAMES),
         "training_data_sha256": data_hash(X, y),
@@ -367,7 +371,9 @@ def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0
         "label_years": {str(int(k)): int(v) for k, v in pd.Series(years).value_counts().sort_index().items()},
         "validation": record,
         "calibration": {c: list(v) for c, v in model.calibration.items()},
-        "typical": typical_values(Xall),
+        # the industry's typical policy, not the typical inspected one: inspections are targeted at
+        # visible risk, so the inspected policies' median visits would read low
+        "typical": typical_values(designed),
         "thresholds": _thresholds(labels),
         "monotonic": MONOTONIC,
         "memory_summary": {col: len(t) for col, t in model.memory.labels.items()},

@@ -42,8 +42,10 @@ PSI_SHIFTED = 0.25
 TOP = 5
 SHIFT_FEATURES: tuple[str, ...] = tuple(f for f in SUBMISSION_FEATURES if f != "elapsed_frac")
 #: Peer features take one value per insurer or provider and sample: a classifier would tell two
-#: samples of the same market apart by those exact values, so they enter the PSI only.
-CLASSIFIER_FEATURES: tuple[str, ...] = tuple(f for f in SHIFT_FEATURES if "_peer_" not in f)
+#: samples of the same market apart by those exact values, so they enter the PSI only. So do the
+#: features measured against the submission's own market (``*_vs_market``): beside their absolute
+#: counterpart they give away the submission's median, one value per industry.
+CLASSIFIER_FEATURES: tuple[str, ...] = tuple(f for f in SHIFT_FEATURES if "_peer_" not in f and not f.endswith("_vs_market"))
 #: The policy's own terms: what compares when one side has only ended and the other only running policies.
 TERMS: tuple[str, ...] = ("industry", "high_risk", "employees", "premium", "fee_ratio", "rate_factor", "grade",
                           "accidents_prev_year")

@@ -181,6 +181,30 @@ def test_features_ignore_inspections_and_later_records(tmp_path):
     pd.testing.assert_frame_equal(base, again)
 
 
+def test_visits_are_also_measured_against_the_submissions_own_market(prep):
+    """services_vs_market: the policy's yearly visits over the median of its industry in the same
+    submission, so a market whose contracts ask for twice the visits reads the same (worlds draw
+    visit_scale from 0.6 to 1.6)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scoring.features import _vs_market
+
+    f = prep.features
+    industry = prep.sub["policies"].set_index("policy_id").loc[f.index, "industry"].to_numpy(dtype=object)
+    median = pd.Series(f["services_per_year"].to_numpy()).groupby(industry).transform("median").to_numpy()
+    np.testing.assert_allclose(f["services_vs_market"].to_numpy(), f["services_per_year"].to_numpy() / median)
+    assert f["services_vs_market"].notna().mean() > 0.9
+
+    @settings(max_examples=30, deadline=None)
+    @given(scale=st.floats(0.1, 10))
+    def scaling_every_visit_changes_nothing(scale):
+        v = f["services_per_year"].to_numpy(dtype=float)
+        np.testing.assert_allclose(_vs_market(v * scale, industry), _vs_market(v, industry), rtol=1e-9)
+
+    scaling_every_visit_changes_nothing()
+
+
 def test_peer_features_are_leave_one_out_means(prep):
     from scoring.features import PEERS
 

@@ -70,3 +70,21 @@ def test_scoring_warns_everywhere_a_person_looks(tmp_path):
     assert score_summary(run, tmp_path / "out").startswith("警告：本提交数据与模型的训练数据差异明显")
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.index("notice-warn") < html.index(">概览</h2>")
+
+
+def test_a_new_draw_of_a_training_market_is_not_told_apart_by_its_own_median(tmp_path):
+    """Training pools several markets, each with its own median visit rate. A feature measured
+    against the submission's own median (services_vs_market) gives that median away beside the
+    absolute rate, one value per industry, so a classifier would tell any new submission apart.
+    A fresh draw of the same market settings must stay quiet."""
+    pooled = []
+    for seed, scale in ((11, 0.7), (12, 1.4)):
+        cfg = Config(n_policies=2500, seed=seed, world=WorldParams(visit_scale=scale))
+        pooled.append(prepare(write_submission(generate(cfg), tmp_path / f"t{seed}")).features)
+    import pandas as pd
+
+    R = reference_sample(pd.concat(pooled, ignore_index=True))
+    fresh = prepare(write_submission(generate(Config(n_policies=2500, seed=13, world=WorldParams(visit_scale=0.7))),
+                                     tmp_path / "fresh")).features
+    s = model_shift(R, fresh, WARN)
+    assert not s["warning"], s["score"]

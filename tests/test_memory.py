@@ -209,3 +209,15 @@ def test_the_memory_oracle_is_the_same_model_with_ids_so_it_keeps_the_constraint
     p = transfer._oracle_scores(X, y, grid, seed=0)["missing"]
     assert MONOTONIC["missing"]["spend_ratio"] == -1
     assert np.all(np.diff(p) <= 1e-12)  # never rises, though the labels say it should
+
+
+def test_typical_values_are_the_industrys_policies_not_the_inspected_ones(one_year):
+    """"同行业通常为" in a reason is the median of every training policy of the industry. The
+    inspected ones are picked for visible risk (few visits, low spend), so their median would
+    make a normal policy read as busy."""
+    prep, X, labels, t, _ = one_year
+    typical = t.model.metadata["typical"]["services_per_year"]
+    pop = population([prep])
+    assert typical["all"] == pytest.approx(float(pop["services_per_year"].median()), abs=1e-6)
+    inspected = float(X["services_per_year"].median())
+    assert inspected < typical["all"]  # the targeting this guards against

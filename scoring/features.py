@@ -8,7 +8,9 @@ look suspicious and a policy with no visits look safe, so findings on service re
 counted per service record. Only the number of visits itself is a count, because it is the
 evidence (AQ 9010 sets how often an enterprise must be served). The visits are also measured
 against the submission's own market (``services_vs_market``: over the median of the same
-industry), since contracts and provinces ask for different frequencies. Signs of fabrication enter in
+industry), since contracts and provinces ask for different frequencies; the number of staff who
+served a policy only that way (``staff_vs_market``), since it grows with the size of the
+agencies' pools, which differs from market to market. Signs of fabrication enter in
 two kinds: physical traces (one person in two places on a day, a photo at two enterprises, a
 check-in far from the site) and repeated report wording, which genuine work also shows where a
 provider pastes boilerplate (:data:`TEXT_KINDS`); apart, the model can weigh each by itself.
@@ -78,7 +80,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("checkin_share", "有签到定位的服务比例", "pct"),
     Feature("mean_satisfaction", "投保单位平均满意度", "number"),
     Feature("unqualified_share", "无资质人员服务占比", "pct"),
-    Feature("n_staff", "参与服务人员数", "count"),
+    Feature("staff_vs_market", "参与服务人员数与本提交同行业中位数之比", "number"),
     Feature("agency_share", "由受托技术服务机构提供的服务占比", "pct"),
     Feature("spend_ratio", "服务费用占应投入预防费用比例", "pct"),
     Feature("integrity_trace_per_service", "平均每条服务记录的现场痕迹类虚构迹象数（同日多地、影像重复、签到过远）", "number"),
@@ -236,7 +238,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     f["checkin_share"] = _safe_div(per_policy(s["checkin_lat"].notna().to_numpy()), n_services)
     f["mean_satisfaction"] = per_policy(s["satisfaction"].to_numpy(dtype=float, na_value=np.nan), "mean")
     f["unqualified_share"] = unqualified_share
-    f["n_staff"] = n_staff
+    f["staff_vs_market"] = _vs_market(n_staff, p["industry"].to_numpy(dtype=object))
     f["agency_share"] = _safe_div(per_policy(s["provider_type"].to_numpy() == "agency"), n_services)
     f["spend_ratio"] = _safe_div(spend, fee * elapsed_frac)
     if text_codes is None:

@@ -157,9 +157,10 @@ than {CI_BELOW} labels carry a 95% bootstrap interval in brackets.
   No feature reads the inspection, its outcome, or records dated after the scoring date.
   Findings on service records enter per service record, not as totals, so a busy policy does
   not look suspicious for being busy. Peer features are leave-one-out means over the insurer's
-  or provider's other policies in the scored submission. `services_vs_market` is the yearly
-  visits over the median of the same industry in the scored submission, so a market whose
-  contracts ask for more or fewer visits reads the same.
+  or provider's other policies in the scored submission. `services_vs_market` and
+  `staff_vs_market` are the yearly visits and the number of staff who served the policy over
+  the median of the same industry in the scored submission, so a market whose contracts ask for
+  more visits, or whose agencies are larger, reads the same.
 - 实体记忆 entity memory: what the labels taught about {mem.get('insurer_key', 0)} insurers and
   {mem.get('provider_key', 0)} service providers (cross-fitted, shrunk target statistics; an
   entity never seen gets the overall rate and its reason says so).

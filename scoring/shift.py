@@ -53,7 +53,7 @@ TERMS: tuple[str, ...] = ("industry", "high_risk", "employees", "premium", "fee_
 #: and follow-ups of recent visits are not in yet, period-end rules have not fired): compared only
 #: when both sides are ended policies.
 EXPOSURE_FEATURES: frozenset[str] = frozenset({
-    "n_services", "services_per_year", "days_to_first", "max_gap_days", "n_items", "n_staff", "spend_ratio",
+    "n_services", "services_per_year", "days_to_first", "max_gap_days", "n_items", "staff_vs_market", "spend_ratio",
     "report_rate", "mean_report_delay", "followup_rate", "rectified_ratio", "critical_per_service",
     "major_per_service", "policy_critical", "policy_major", "insurer_peer_services", "insurer_peer_spend",
     "provider_peer_services",

@@ -88,3 +88,14 @@ def test_a_new_draw_of_a_training_market_is_not_told_apart_by_its_own_median(tmp
                                      tmp_path / "fresh")).features
     s = model_shift(R, fresh, WARN)
     assert not s["warning"], s["score"]
+
+
+def test_a_small_submission_of_a_known_market_is_not_called_unlike(tmp_path):
+    """Agencies' staff pools grow with their workload, so a small submission lists fewer staff per
+    policy. That is the size of the submission, not a different market: a 1,500-policy draw of
+    the settings a 15,000-policy reference came from stays quiet (with the absolute staff count
+    it scored 0.82)."""
+    big = prepare(write_submission(generate(Config(n_policies=15000, seed=21)), tmp_path / "big")).features
+    small = prepare(write_submission(generate(Config(n_policies=1500, seed=22)), tmp_path / "small")).features
+    s = model_shift(reference_sample(big), small, WARN)
+    assert s["basis"] == "ended" and not s["warning"], s["score"]

@@ -203,6 +203,10 @@ def test_visits_are_also_measured_against_the_submissions_own_market(prep):
         np.testing.assert_allclose(_vs_market(v * scale, industry), _vs_market(v, industry), rtol=1e-9)
 
     scaling_every_visit_changes_nothing()
+    # the staff who served a policy are read the same way: each industry's median is 1
+    for col in ("services_vs_market", "staff_vs_market"):
+        medians = pd.Series(f[col].to_numpy()).groupby(industry).median()
+        np.testing.assert_allclose(medians.dropna().to_numpy(), 1.0)
 
 
 def test_peer_features_are_leave_one_out_means(prep):

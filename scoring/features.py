@@ -276,7 +276,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
 def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
     """``values`` divided by the median of the same industry's policies in the submission (NaN
     where that median is missing or 0): how a policy compares with its own market, whatever
-    visit frequency the market's contracts and provinces ask for."""
+    level that market sets (the visits its contracts ask for, the size of its agencies)."""
     s = pd.Series(values)
     med = s.groupby(pd.Series(industry)).transform("median").to_numpy(dtype=float)
     return np.divide(values, med, out=np.full(len(values), np.nan), where=np.isfinite(med) & (med > 0))

@@ -139,9 +139,17 @@ class ServiceModel:
         return pd.DataFrame({f"p_{c}": self.probability(self.raw(X, c), c) for c in CLASSES}, index=X.index)
 
 
-def monotonic_cst(cls: str) -> list[int]:
-    """The constraint vector of ``cls`` over :data:`FEATURE_NAMES` (0 = free)."""
-    return [MONOTONIC.get(cls, {}).get(f, 0) for f in FEATURE_NAMES]
+def monotonic_cst(cls: str, features=FEATURE_NAMES) -> list[int]:
+    """The constraint vector of ``cls`` over ``features`` (0 = free)."""
+    return [MONOTONIC.get(cls, {}).get(f, 0) for f in features]
+
+
+def hold_all_missing(M: np.ndarray) -> np.ndarray:
+    """``M`` (in place) with every column that has no value at all set to 0: a feature with no
+    value in the training rows (e.g. peer features when every insurer has one policy) is held
+    constant, since scikit-learn cannot bin an all-missing column."""
+    M[:, np.isnan(M).all(axis=0)] = 0.0
+    return M
 
 
 def _estimator(seed: int, cls: str | None = None) -> HistGradientBoostingClassifier:
@@ -170,19 +178,14 @@ def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
     """Fit both classes and their Platt calibration (on 5-fold out-of-fold log-odds). ``X`` holds
     every feature, memory included (cross-fitted for training rows)."""
     check_label_counts(outcome)
-    M = X[list(FEATURE_NAMES)].to_numpy(dtype=float)
-    # A feature with no value at all in the training rows (e.g. peer features when every insurer
-    # has one policy) is held constant: scikit-learn cannot bin an all-missing column.
-    M[:, np.isnan(M).all(axis=0)] = 0.0
+    M = hold_all_missing(X[list(FEATURE_NAMES)].to_numpy(dtype=float))
     estimators, calibration, held = {}, {}, {}
     for cls in CLASSES:
         y = (np.asarray(outcome) == cls).astype(int)
         oof = np.zeros(len(y))
         folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
         for tr, te in folds.split(M, y):
-            Mtr = M[tr].copy()
-            Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0
-            oof[te] = _estimator(seed, cls).fit(Mtr, y[tr]).decision_function(M[te])
+            oof[te] = _estimator(seed, cls).fit(hold_all_missing(M[tr].copy()), y[tr]).decision_function(M[te])
         calibration[cls], slope = platt(oof, y)
         if slope < MIN_CALIBRATION_SLOPE:
             held[cls] = round(slope, 4)

@@ -90,13 +90,18 @@ def ensure_data(data: Path, policies: int, scale: float) -> Path:
 SERVICE_SCALE = 1.12
 
 
-def data_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options every benchmark shares: size, services per policy, repeats, where data is kept."""
-    ap.add_argument("--policies", type=int, default=1_000_000)
+def storage_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every benchmark's data shares: services per policy and where data is kept."""
     ap.add_argument("--service-scale", type=float, default=SERVICE_SCALE)
-    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
     return ap
+
+
+def data_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of a one-size benchmark: size and repeats, and :func:`storage_args`."""
+    ap.add_argument("--policies", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    return storage_args(ap)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import SERVICE_SCALE, ensure_data  # noqa: E402
+from bench_intake import ensure_data, storage_args  # noqa: E402
 
 JOB = """
 import json, sys, time
@@ -70,9 +70,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--local-at", type=int, default=1_000_000)
-    ap.add_argument("--service-scale", type=float, default=SERVICE_SCALE)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
-    a = ap.parse_args()
+    a = storage_args(ap).parse_args()
     dask_s = {}
     for n in a.sizes:
         ds = converted(a.data, n, a.service_scale)

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_intake import FLOOR, SERVICE_SCALE, ensure_data, run  # noqa: E402
+from bench_intake import FLOOR, ensure_data, run, storage_args  # noqa: E402
 
 JOB = """
 import json, resource, sys, time
@@ -45,9 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--service-scale", type=float, default=SERVICE_SCALE)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/bench-intake"))
-    a = ap.parse_args()
+    a = storage_args(ap).parse_args()
     totals = {}
     for n in a.sizes:
         sub = ensure_data(a.data, n, a.service_scale)

@@ -36,7 +36,7 @@ from scoring.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
 from scoring.labels import CLASSES, labels_from  # noqa: E402
 from scoring.memory import SOURCES  # noqa: E402
 from scoring.metrics import class_metrics  # noqa: E402
-from scoring.model import DEFAULT_PARAMS, MONOTONIC, train  # noqa: E402
+from scoring.model import DEFAULT_PARAMS, hold_all_missing, monotonic_cst, train  # noqa: E402
 from scoring.pipeline import labelled_set, population, prepare  # noqa: E402
 
 
@@ -125,11 +125,11 @@ def _oracle_scores(Xtr: pd.DataFrame, ytr: np.ndarray, Xte: pd.DataFrame, seed: 
     Mtr = np.column_stack([Xtr[base].to_numpy(float)] + [np.where(c[0] < 0, np.nan, c[0]) for c in cats.values()])
     Mte = np.column_stack([Xte[base].to_numpy(float)] + [np.where(c[1] < 0, np.nan, c[1]) for c in cats.values()])
     is_cat = [False] * len(base) + [True, True]
-    Mtr[:, np.isnan(Mtr).all(axis=0)] = 0.0  # as scoring.model.fit: an all-missing column is held constant
+    hold_all_missing(Mtr)  # as the model's fit does
     params = {**DEFAULT_PARAMS}
     out = {}
     for cls in CLASSES:
-        cst = [MONOTONIC.get(cls, {}).get(f, 0) for f in base] + [0, 0]
+        cst = monotonic_cst(cls, base) + [0, 0]
         est = HistGradientBoostingClassifier(categorical_features=is_cat, random_state=seed, monotonic_cst=cst, **params)
         out[cls] = est.fit(Mtr, (ytr == cls).astype(int)).predict_proba(Mte)[:, 1]
     return out

@@ -25,6 +25,14 @@ class Aggregates:
         self.sub = sub
         self._items: dict[str, np.ndarray] = {}
 
+    def preset(self, **values: np.ndarray) -> None:
+        """Per-policy totals computed elsewhere (``n_services``, ``spend``: a Dask run sums them per
+        partition), in place of computing them from this submission's service records."""
+        for name, value in values.items():
+            if name not in ("n_services", "spend"):
+                raise ValueError(f"not a per-policy total: {name}")
+            self.__dict__[name] = value
+
     @property
     def n_policies(self) -> int:
         return len(self.sub["policies"])

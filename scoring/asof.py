@@ -23,6 +23,12 @@ def started(policies, as_of) -> np.ndarray:
     return policies["start_date"].to_numpy() <= _day(as_of)
 
 
+def services_after(services, policies, as_of) -> np.ndarray:
+    """The service records not known on ``as_of``: dated after it, or of a policy not yet started."""
+    gone = policies.loc[~started(policies, as_of), "policy_id"]
+    return (services["service_date"].to_numpy() > _day(as_of)) | services["policy_id"].isin(set(gone)).to_numpy()
+
+
 def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
     """The submission as known on ``as_of``: policies that start after it, and service records and
     inspections dated after it (or belonging to such a policy), are set aside and counted.
@@ -33,7 +39,7 @@ def in_scope(sub: Submission, as_of) -> tuple[Submission, dict]:
     pol, svc, insp, clm = sub["policies"], sub["services"], sub["inspections"], sub["claims"]
     later = ~started(pol, as_of)
     gone = set(pol.loc[later, "policy_id"])
-    svc_out = (svc["service_date"].to_numpy() > day) | svc["policy_id"].isin(gone).to_numpy()
+    svc_out = services_after(svc, pol, as_of)
     insp_out = (insp["inspection_date"].to_numpy() > day) | insp["policy_id"].isin(gone).to_numpy()
     # a claim is known once reported; what happened to it after the as-of date is not (a later closing
     # leaves it open, a later payment is not yet paid)

@@ -176,6 +176,10 @@ class Kind:
     # policy with others (peers, duplicates across enterprises, one person in two places, market
     # shares, loss-ratio cells, an enterprise's other years) is not local and runs on the whole.
     local: bool = False
+    # For a service-scope kind that compares records across enterprises: how a record's keys are
+    # read from one partition, so that a Dask run finds the records it may fire on without the
+    # whole table (:class:`Exchange`). None for every other kind.
+    exchange: "Exchange | None" = None
 
     @property
     def doc(self) -> str:
@@ -238,9 +242,10 @@ def _condition_refs(p) -> Iterator[Ref]:
         yield Ref(f"when_present[{i}]", col)
 
 
-def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False, local=False):
+def kind(name: str, params: type[BaseModel], scopes, stricter=None, tables=(), background=False, local=False,
+         exchange=None):
     def register(fn):
-        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables), background, local)
+        KINDS[name] = Kind(fn, params, tuple(scopes), stricter or {}, tuple(tables), background, local, exchange)
         return fn
 
     return register
@@ -866,7 +871,87 @@ class Overlap(Params):
         return f"同一人员同日在多家企业服务，合计超过 {num(self.max_hours)} 小时或签到相距超过 {num(self.max_km)} 公里"
 
 
-@kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"})
+# ------------------------------------------------------------------------------ cross-partition service checks
+#
+# Three service checks compare records of different enterprises: one photo at two enterprises,
+# one person at two enterprises on one day, one provider's text at several enterprises. Each
+# fires on a record only through a *key* it shares with records of other enterprises (the photo
+# hash; the person and the day; the provider and the normalised text), and its result on a
+# record depends only on the records that share one of its keys. So a Dask run
+# (scoring.distributed) needs no partition to see another's records:
+#   1. per partition, each record's keys are hashed to 64 bits and sent as (key, enterprise)
+#      pairs, with enterprises numbered by the driver (exact);
+#   2. the driver keeps the keys with enough distinct enterprises (:meth:`Exchange.candidates`);
+#      a hash collision can only add keys, never lose one;
+#   3. per partition, the records holding a kept key are sent back whole, and the check runs
+#      on those records only, by the same function as on the whole table. Every record of a
+#      kept key is among them, and a key that was not kept cannot reach its threshold among
+#      fewer records, so the findings are the whole table's.
+
+
+def hash_strings(values) -> np.ndarray:
+    """64-bit hashes of strings (pandas' keyed SipHash: the same in every process)."""
+    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=True)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """How a cross-partition service check reads keys (step 1 and 3 above): ``keys(ctx, frame, p)``
+    gives, per key held by a record, the record's row in ``frame`` and the 64-bit key;
+    ``min_enterprises(p)`` is the smallest number of distinct enterprises a key needs to fire
+    anywhere (over the rule's regional overrides too)."""
+
+    keys: Callable
+    min_enterprises: Callable = lambda p: 2
+
+    @staticmethod
+    def pairs(rows: np.ndarray, keys: np.ndarray, enterprise: np.ndarray) -> np.ndarray:
+        """Step 1: the distinct (key, enterprise number) pairs of records ``rows`` holding ``keys``
+        (``enterprise``: each record's enterprise number), as a structured array."""
+        out = np.empty(len(rows), dtype=[("key", np.uint64), ("ent", np.int64)])
+        out["key"], out["ent"] = keys, enterprise[rows]
+        return np.unique(out)
+
+    @staticmethod
+    def candidates(pairs: list[np.ndarray], min_enterprises: int) -> np.ndarray:
+        """Step 2: the keys held by at least ``min_enterprises`` distinct enterprises (sorted)."""
+        every = np.unique(np.concatenate(pairs)) if pairs else np.empty(0, dtype=[("key", np.uint64), ("ent", np.int64)])
+        keys, counts = np.unique(every["key"], return_counts=True)
+        return keys[counts >= min_enterprises]
+
+
+def _photo_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
+    lists = pc.split_pattern(arrow(frame["photo_hashes"]), ";")
+    parent = pc.list_parent_indices(lists)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    keep = pc.not_equal(flat, "")
+    return parent.filter(keep).to_numpy(), hash_strings(flat.filter(keep).to_numpy(zero_copy_only=False))
+
+
+def _staff_day_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
+    long = ctx.sub.aggregates.staff_long
+    i = long["i"].to_numpy()
+    days = frame["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)[i]
+    with np.errstate(over="ignore"):
+        key = hash_strings(long["staff"].to_numpy(dtype=object)) * np.uint64(0x9E3779B97F4A7C15) + days.astype(np.uint64)
+    return i, key
+
+
+def _text_min(p, name: str) -> int:
+    return int(np.min(getattr(p, name)))
+
+
+def _text_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
+    idx, norm = _normalized_text(frame, p.column)
+    ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), _text_min(p, "min_chars")).to_numpy(zero_copy_only=False), dtype=bool)
+    rows = idx[ok]
+    prov = pc.take(arrow(frame["provider"]), pa.array(rows))
+    joined = pc.binary_join_element_wise(prov, norm.filter(pa.array(ok)), "\x1f")
+    return rows, hash_strings(joined.to_numpy(zero_copy_only=False))
+
+
+@kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"},
+      exchange=Exchange(_staff_day_keys))
 def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     long = ctx.sub.aggregates.staff_long
     i = long["i"].to_numpy()
@@ -978,7 +1063,7 @@ def duplicate_mask(values: pa.Array) -> np.ndarray:
     return out
 
 
-@kind("shared_photo", NoParams, ("service",), background=True)
+@kind("shared_photo", NoParams, ("service",), background=True, exchange=Exchange(_photo_keys))
 def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
     """The same photo hash on service records of two or more enterprises. Scope: service."""
     lists = pc.split_pattern(arrow(frame["photo_hashes"]), ";")
@@ -1021,10 +1106,10 @@ class DuplicateText(Params):
         return f"同一服务主体的{zh(self.column)}（至少 {self.min_chars} 字）在 {self.min_enterprises} 家及以上企业雷同"
 
 
-@kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
-      background=True)
-def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
-    text = arrow(frame[p.column], large_ok=True)
+def _normalized_text(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, pa.Array]:
+    """The rows with a ``column`` text, and each text with its enterprise's own name, digits,
+    spaces, punctuation and symbols removed."""
+    text = arrow(frame[column], large_ok=True)
     has = np.asarray(pc.is_valid(text).to_numpy(zero_copy_only=False), dtype=bool)
     idx = np.flatnonzero(has)
     texts = text.filter(pa.array(has))
@@ -1038,7 +1123,13 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
         stripped = pa.array([t.replace(n, "") if n else t for t, n in zip(raw, nm)], pa.string())
         parts.append(pc.replace_substring_regex(stripped, r"[\d\s\p{P}\p{S}]+", ""))
     norm = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
-    del texts, names, parts
+    return idx, norm
+
+
+@kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
+      background=True, exchange=Exchange(_text_keys, lambda p: _text_min(p, "min_enterprises")))
+def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
+    idx, norm = _normalized_text(frame, p.column)
     ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False), dtype=bool)
     again = duplicate_mask(pc.if_else(pa.array(ok), norm, pa.scalar("", pa.string())))
     fire = np.zeros(len(frame), dtype=bool)

@@ -87,13 +87,31 @@ def convert(submission, out) -> dict:
     return balance
 
 
-def read_table_dir(path: Path) -> pa.Table:
-    """One table directory of a dataset, in the order it was validated, without the partition columns."""
+def read_table_dir(path: Path, with_rows: bool = False):
+    """One table directory of a dataset (or one partition's directory), in the order it was
+    validated, without the partition columns. ``with_rows``: also each row's position in the
+    whole table as validated (``_row``), as ``(table, rows)``."""
     ds = pads.dataset(path, format="parquet", partitioning="hive")
     table = ds.to_table()
+    rows = np.arange(table.num_rows, dtype=np.int64)
     if "_row" in table.column_names:
-        table = table.take(pa.compute.sort_indices(table, [("_row", "ascending")])).drop_columns(["_row"])
-    return table.drop_columns([c for c in PARTITIONS if c in table.column_names])
+        order = pa.compute.sort_indices(table, [("_row", "ascending")])
+        table = table.take(order)
+        rows = table["_row"].to_numpy()
+        table = table.drop_columns(["_row"])
+    table = table.drop_columns([c for c in PARTITIONS if c in table.column_names])
+    return (table, rows) if with_rows else table
+
+
+def partition_dir(dataset: Path, table: str, year: int, province: str) -> Path:
+    """Where a table's rows of one policy year and province are (the directory may not exist)."""
+    return Path(dataset) / table / f"policy_year={year}" / f"province={province}"
+
+
+def is_dataset(path) -> bool:
+    """Whether ``path`` is a dataset written by ``scoring convert``."""
+    p = Path(path)
+    return p.is_dir() and (p / "convert.json").is_file() and (p / "policies").is_dir()
 
 
 def summary(balance: dict, out) -> str:

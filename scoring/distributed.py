@@ -26,15 +26,17 @@ engine's byte for byte:
    SHAP for the flagged policies only, and every output** — the driver, by the local engine's
    code on the same inputs.
 
-The driver therefore holds the whole submission and its findings, as the local engine does;
-what the cluster takes over is the rulebook's partition-local work, a few partitions in flight
-per worker (:data:`IN_FLIGHT_PER_WORKER`).
+This is the plan for a submission given as files: the driver reads it whole, as the local
+engine does, and the cluster takes over the rulebook's partition-local work, a few partitions in
+flight per worker (:data:`IN_FLIGHT_PER_WORKER`). A dataset written by ``scoring convert`` is
+run out of core instead (the second half of this module): the workers read the service records
+partition by partition, and the driver never holds them whole.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -161,3 +163,274 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
         rank.setdefault(r.code, i)
     merged = sorted([*not_checkable.values(), *nc_global], key=lambda x: rank[x["rule_code"]])
     return sorted_results(table, merged, rulebook, cells)
+
+
+# ------------------------------------------------------------------------------ out of core
+#
+# A dataset written by ``scoring convert`` is read by the workers, not the driver: the service
+# records (five or more per policy, most of a submission's bytes) never reach the driver whole.
+#
+# 1. **Driver** — reads and validates every table but the services (policies, staff,
+#    inspections, claims), counts the service rows, hashes their files and reads their dates
+#    (the default as-of date), then numbers the enterprises (exact keys for step 3).
+# 2. **Pass one, per partition on the workers** — reads the partition's service records and
+#    validates them against its policies (a dataset holds accepted rows only: a row refused here
+#    means the dataset changed after conversion, and the run stops naming it); cuts them to the
+#    as-of date; runs the partition-local rules; computes each policy's own features
+#    (:func:`scoring.features.policy_features`), its service count and spend; and reads the keys
+#    of the cross-partition service checks (:class:`scoring.checks.Exchange`).
+# 3. **Driver** — keeps the keys that enough enterprises share.
+# 4. **Pass two, per partition** — sends back whole only the records holding a kept key.
+# 5. **Driver** — runs the cross-partition rules on those records and on the policies, with the
+#    service counts and spend from pass one; completes the features with the market medians,
+#    every rule's findings and the peers (:func:`scoring.features.market_features`); then the
+#    model, the ranking, SHAP and the outputs as in step 6 above.
+#
+# A task is a pure function of its partition: a worker that dies is replaced and its task run
+# again with the same result. Results go to the driver in partition order, and every table the
+# driver assembles is put back in the order the local engine has (policies as validated; the
+# records of step 4 by their row in the dataset), so the outputs are the same bytes.
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSubmission(Submission):
+    """A converted dataset as the driver holds it: every table but the service records, which
+    stay in the dataset (``services`` is an empty frame until pass two); their count, digest and
+    absent columns are in ``counts``, ``files`` and ``absent`` as for a submission read whole."""
+
+    dataset: str = ""
+    services_latest: np.datetime64 | None = None
+
+
+def load_dataset(path) -> DatasetSubmission:
+    """Step 1: the driver's part of the dataset at ``path``."""
+    from pathlib import Path
+
+    import pyarrow.dataset as pads
+
+    from .dataset import read_table_dir
+    from .intake import AS_OF_COLUMNS, ORDER, TableCounts, validate
+    from .io import dir_digest, read_submission, table_dir_raw
+    from .schema import TABLES
+
+    path = Path(path)
+    sub = validate(read_submission(path, without=("services",)), str(path))
+    svc_dir = path / "services"
+    counts, files, absent, latest = dict(sub.counts), dict(sub.files), dict(sub.absent), None
+    if svc_dir.is_dir():
+        ds = pads.dataset(svc_dir, format="parquet", partitioning="hive")
+        head = read_table_dir(next(iter(sorted(svc_dir.rglob("*.parquet")))).parent) if ds.count_rows() else ds.schema.empty_table()
+        raw = table_dir_raw(TABLES["services"], head.slice(0, 0), "services/", dir_digest(svc_dir))
+        n = ds.count_rows()
+        counts["services"] = TableCounts(rows_in=n, rows_rejected=0)
+        files["services"] = (raw.file, raw.sha256)
+        absent["services"] = raw.absent_columns
+        for c in AS_OF_COLUMNS["services"]:
+            if c in ds.schema.names:
+                v = pa.compute.max(ds.to_table(columns=[c])[c]).as_py()
+                latest = v if latest is None or (v is not None and v > latest) else latest
+    order = [t for t in ORDER if t in counts]
+    present = frozenset(sub.present | ({"services"} if "services" in counts else set()))
+    return DatasetSubmission(path=str(path), tables=sub.tables, present=present, rejected=sub.rejected,
+                             counts={t: counts[t] for t in order}, files={t: files[t] for t in order if t in files},
+                             absent={t: absent[t] for t in order if t in absent}, dataset=str(path),
+                             services_latest=None if latest is None else np.datetime64(latest, "D"))
+
+
+def _partition_services(dataset: str, name: str, policies: pd.DataFrame, empty: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The partition's service records, validated against its policies, and their rows in the dataset."""
+    from pathlib import Path
+
+    from .dataset import partition_dir, read_table_dir
+    from .errors import SubmissionError
+    from .intake import validate_one
+    from .io import table_dir_raw
+    from .schema import TABLES
+
+    year, province = name.split("/")
+    where = partition_dir(Path(dataset), "services", int(year), province)
+    if not where.is_dir():
+        return empty, np.empty(0, dtype=np.int64)
+    data, rows = read_table_dir(where, with_rows=True)
+    label = f"services/{where.parent.name}/{where.name}/"
+    services, rejected = validate_one(table_dir_raw(TABLES["services"], data, label, ""), policies["policy_id"].tolist())
+    if len(rejected):
+        r = rejected.iloc[0]
+        raise SubmissionError(
+            f"数据集 {dataset} 的 {label} 有 {len(rejected)} 行未通过校验（如：{r['message_zh']}）。"
+            "数据集在转换后被改动过；请重新运行 scoring convert，或用 --engine local",
+            f"{len(rejected)} rows of {label} in the dataset {dataset} fail validation (e.g. {r['message_en']}). "
+            "The dataset changed after conversion; run scoring convert again, or use --engine local")
+    return services, rows
+
+
+def _partition(sub: DatasetSubmission, policies, inspections, claims, services) -> Submission:
+    tables = {**sub.tables, "policies": policies, "services": services, "inspections": inspections, "claims": claims}
+    return Submission(path=sub.path, tables=tables, present=sub.present, rejected=sub.rejected.iloc[:0], counts={},
+                      files={}, absent=sub.absent)
+
+
+def _exchange_params(rule: Rule):
+    """The rule's parameters at their strictest over its regional overrides: the keys a check can
+    fire on anywhere (a superset is harmless: pass two's records are checked in full)."""
+    k = KINDS[rule.kind]
+    update = {}
+    for name, stricter in k.stricter.items():
+        values = [getattr(rule.parsed, name)] + [o.params[name] for o in rule.overrides if name in o.params]
+        update[name] = (min if stricter == "lower" else max)(values)
+    return rule.parsed.model_copy(update=update) if update else rule.parsed
+
+
+def _keys(part: Submission, as_of, rules: list[Rule]):
+    """Per exchange rule, each service record's (row, key) in ``part`` (cut to ``as_of``)."""
+    from .checks import Context
+
+    ctx = Context(part, as_of)
+    frame = ctx.frame("service")
+    return {r.code: KINDS[r.kind].exchange.keys(ctx, frame, _exchange_params(r)) for r in rules}
+
+
+def _pass_one(sub: DatasetSubmission, name: str, policies, inspections, claims, enterprise: np.ndarray,
+              rulebook: Rulebook, as_of, local: list[Rule], exchange: list[Rule]) -> dict:
+    """Step 2 on a worker, for one partition."""
+    from .asof import in_scope
+    from .checks import Exchange
+    from .features import policy_features
+
+    services, _ = _partition_services(sub.dataset, name, policies, sub["services"])
+    part, oos = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
+    del services
+    table, not_checkable, _ = rule_findings(part, rulebook, as_of, rules=local) if local else (None, [], None)
+    pol = part["policies"]
+    ent = pd.Series(enterprise, index=policies["policy_id"].to_numpy()).reindex(pol["policy_id"].to_numpy()).to_numpy()
+    ent_of_service = ent[part.service_policy_pos]
+    pairs = {code: Exchange.pairs(rows, keys, ent_of_service) for code, (rows, keys) in _keys(part, as_of, exchange).items()}
+    agg = part.aggregates
+    return {"findings": table, "not_checkable": not_checkable, "features": policy_features(part, as_of),
+            "n_services": agg.n_services, "spend": agg.spend, "services_after": oos["services_after"], "pairs": pairs}
+
+
+def _pass_two(sub: DatasetSubmission, name: str, policies, inspections, claims, as_of, exchange: list[Rule],
+              candidates: dict[str, np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Step 4 on a worker: the partition's records (as of ``as_of``) holding a kept key, with their rows in the dataset."""
+    from .asof import in_scope, services_after
+
+    services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
+    rows = rows[~services_after(services, policies, as_of)]  # the records in_scope keeps, in order
+    part, _ = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
+    hit = np.zeros(len(part["services"]), dtype=bool)
+    for code, (at, keys) in _keys(part, as_of, exchange).items():
+        hit[at[np.isin(keys, candidates[code])]] = True
+    return part["services"][hit].reset_index(drop=True), rows[hit]
+
+
+def _slices(sub: Submission) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Per partition, in key order: its policies, inspections and claims as validated (before the
+    as-of cut, which the worker makes) and its policies' enterprise numbers."""
+    keys = partition_keys(sub)
+    pol = sub["policies"]
+    codes, names = pd.factorize(keys, sort=True)
+    enterprise = pd.factorize(pol["enterprise_id"])[0].astype(np.int64)
+    pid_code = pd.Series(codes, index=pol["policy_id"].to_numpy())
+    by_pid = {t: pid_code.reindex(sub[t]["policy_id"].to_numpy()).to_numpy() for t in ("inspections", "claims")}
+    for k, name in enumerate(names):
+        at = codes == k
+        yield (str(name), pol[at].reset_index(drop=True),
+               *(sub[t][by_pid[t] == k].reset_index(drop=True) for t in ("inspections", "claims")), enterprise[at])
+
+
+def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]]) -> dict:
+    """Run ``(key, function, args)`` tasks with a bounded number in flight; results by key."""
+    from distributed import as_completed
+
+    window = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+    tasks = iter(tasks)
+    done = as_completed()
+    results: dict = {}
+
+    def send() -> None:
+        for key, fn, args in tasks:
+            done.add(client.submit(fn, *args, key=key, pure=False))
+            return
+
+    for _ in range(window):
+        send()
+    for fut in done:
+        results[str(fut.key)] = fut.result()
+        fut.release()
+        send()
+    return results
+
+
+def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, progress=None):
+    """Steps 2-5 of the out-of-core plan: the submission as known on ``as_of`` (its services the
+    records of pass two), the rule results, the features and the out-of-scope counts: what
+    :func:`scoring.pipeline.prepare` gives for the same dataset read whole."""
+    import uuid
+
+    from .asof import in_scope
+    from .checks import Exchange
+    from .features import market_features, text_rules
+
+    say = progress or (lambda _: None)
+    local = [r for r in rulebook.rules if KINDS[r.kind].local]
+    glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
+    exchange = [r for r in glob if KINDS[r.kind].exchange is not None]
+    run = uuid.uuid4().hex[:8]
+    shell = dataclasses.replace(sub, tables={**{t: df.iloc[:0] for t, df in sub.tables.items()}, "staff": sub["staff"]})
+    shell_f, rules_f = client.scatter([shell, rulebook], broadcast=True, hash=False)
+    say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
+        "policy features and cross-partition keys, per policy year × province")
+    one = _windowed(client, ((f"one-{run}-{name}", _pass_one, (shell_f, name, pol, insp, clm, ent, rules_f, as_of, local, exchange))
+                             for name, pol, insp, clm, ent in _slices(sub)))
+    names = sorted(k.split("-", 2)[2] for k in one)
+    parts = [one.pop(f"one-{run}-{name}") for name in names]
+    candidates = {r.code: Exchange.candidates([p["pairs"][r.code] for p in parts], KINDS[r.kind].exchange.min_enterprises(_exchange_params(r)))
+                  for r in exchange}
+    tables, not_checkable, features, n_services, spend, after = [], {}, [], [], [], 0
+    for p in parts:
+        if p["findings"] is not None:
+            tables.append(p["findings"])
+        for x in p["not_checkable"]:
+            not_checkable.setdefault(x["rule_code"], x)
+        features.append(p["features"])
+        n_services.append(p["n_services"])
+        spend.append(p["spend"])
+        after += p["services_after"]
+    del parts
+    prior = pa.concat_tables(tables, promote_options="default") if tables else None
+    del tables
+    sub_in, out_of_scope = in_scope(sub, as_of)
+    out_of_scope = {**out_of_scope, "services_after": int(after)}
+    pids = sub_in["policies"]["policy_id"].to_numpy()
+    features = pd.concat(features)
+    at = features.index.get_indexer(pids)
+    features = features.iloc[at]
+    n_services, spend = np.concatenate(n_services)[at], np.concatenate(spend)[at]
+    found = {k: int(len(v)) for k, v in candidates.items()}
+    say(f"第二遍：取回共享键的服务记录 / pass two: the records holding a shared key {found}")
+    wanted = {k: v for k, v in candidates.items() if len(v)}
+    records = []
+    if wanted:
+        keep = [r for r in exchange if r.code in wanted]
+        two = _windowed(client, ((f"two-{run}-{name}", _pass_two, (shell_f, name, pol, insp, clm, as_of, keep, wanted))
+                                 for name, pol, insp, clm, _ in _slices(sub)))
+        records = [v for v in two.values() if len(v[1])]
+        del two
+    if records:
+        rows = np.concatenate([r for _, r in records])
+        services = pd.concat([s for s, _ in records], ignore_index=True).iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
+    else:
+        services = sub_in["services"]
+    part = dataclasses.replace(sub_in, tables={**sub_in.tables, "services": services})
+    part.aggregates.preset(n_services=n_services, spend=spend)
+    say(f"{len(glob)} 条跨分区规则 / {len(glob)} cross-partition rules")
+    table, nc_global, cells = rule_findings(part, rulebook, as_of, rules=glob, prior=prior)
+    del prior
+    rank: dict[str, int] = {}
+    for i, r in enumerate(rule_order(rulebook.rules)):
+        rank.setdefault(r.code, i)
+    merged = sorted([*not_checkable.values(), *nc_global], key=lambda x: rank[x["rule_code"]])
+    results = sorted_results(table, merged, rulebook, cells)
+    features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, text_rules(rulebook))
+    return part, results, features, out_of_scope

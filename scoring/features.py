@@ -149,7 +149,25 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`.
     Only what was known on ``as_of`` is used (:func:`scoring.asof.in_scope`). ``text_codes``:
     the integrity rules whose evidence is wording (:func:`text_rules`; the shipped rulebook's
-    when not given)."""
+    when not given).
+
+    Two halves: :func:`policy_features` reads one policy and its own records (a Dask engine runs
+    it per partition), :func:`market_features` then reads the whole submission (the market
+    medians, the findings of every rule, the peers)."""
+    sub, _ = in_scope(sub, as_of)
+    return market_features(policy_features(sub, as_of), sub["policies"]["industry"].to_numpy(dtype=object), findings, text_codes)
+
+
+#: Columns of :func:`policy_features` that :func:`market_features` reads and drops.
+RAW_COLUMNS = ("n_staff_raw",)
+
+
+def policy_features(sub: Submission, as_of) -> pd.DataFrame:
+    """The features a policy's own records give (index ``policy_id``, in the policies' order), on
+    the submission as known on ``as_of``: the same values for a policy whether computed on the
+    whole submission or on a partition holding the policy with all its records. The staff count is
+    left raw (:data:`RAW_COLUMNS`); findings counts, peers and memory are not
+    yet there (:func:`market_features`)."""
     sub, _ = in_scope(sub, as_of)  # as known on the as-of date (no copy when nothing is later)
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
@@ -221,7 +239,6 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     f["elapsed_frac"] = elapsed_frac
     f["n_services"] = n_services
     f["services_per_year"] = _safe_div(n_services, elapsed_days / 365.0)
-    f["services_vs_market"] = _vs_market(f["services_per_year"].to_numpy(), p["industry"].to_numpy(dtype=object))
     first = per_policy(offset, "min")
     f["days_to_first"] = np.where(np.isnan(first), elapsed_days, first)
     f["max_gap_days"] = max_gap
@@ -238,9 +255,24 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     f["checkin_share"] = _safe_div(per_policy(s["checkin_lat"].notna().to_numpy()), n_services)
     f["mean_satisfaction"] = per_policy(s["satisfaction"].to_numpy(dtype=float, na_value=np.nan), "mean")
     f["unqualified_share"] = unqualified_share
-    f["staff_vs_market"] = _vs_market(n_staff, p["industry"].to_numpy(dtype=object))
+    f["n_staff_raw"] = n_staff
     f["agency_share"] = _safe_div(per_policy(s["provider_type"].to_numpy() == "agency"), n_services)
     f["spend_ratio"] = _safe_div(spend, fee * elapsed_frac)
+    f["insurer_key"] = p["insurer_id"].to_numpy(dtype=object)
+    f["provider_key"] = agg.policy_provider
+    return f
+
+
+def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFrame | None = None,
+                    text_codes: frozenset[str] | None = None) -> pd.DataFrame:
+    """:func:`policy_features` of every policy of the submission (``industry`` aligned with it),
+    completed with what needs the whole submission: visits and staff against the industry's
+    median, the findings of every rule counted per policy, the peers' means, and the memory
+    columns (NaN). Returns :data:`FEATURE_NAMES` and :data:`KEY_COLUMNS`."""
+    n = len(f)
+    f["services_vs_market"] = _vs_market(f["services_per_year"].to_numpy(), industry)
+    f["staff_vs_market"] = _vs_market(f["n_staff_raw"].to_numpy(), industry)
+    n_services = f["n_services"].to_numpy()
     if text_codes is None:
         from .rulebook import load_rulebook
 
@@ -264,8 +296,6 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
         f[f"{col}_per_service"] = _safe_div(counts[col], n_services)
     f["policy_critical"] = counts["policy_critical"]
     f["policy_major"] = counts["policy_major"]
-    f["insurer_key"] = p["insurer_id"].to_numpy(dtype=object)
-    f["provider_key"] = agg.policy_provider
     for col, (key, source) in PEERS.items():
         f[col] = leave_one_out_mean(f[key].to_numpy(dtype=object), f[source].to_numpy(dtype=float))
     for col in MEMORY_FEATURES:

@@ -496,9 +496,10 @@ AS_OF_COLUMNS = {
 }
 
 
-def latest_date(tables: dict[str, pd.DataFrame]) -> np.datetime64:
-    """The latest date found in a submission: the default as-of date of a run."""
-    found = []
+def latest_date(tables: dict[str, pd.DataFrame], also=()) -> np.datetime64:
+    """The latest date found in a submission (and in ``also``, dates of tables read elsewhere):
+    the default as-of date of a run."""
+    found = [np.datetime64(d, "D") for d in also if d is not None]
     for name, cols in AS_OF_COLUMNS.items():
         df = tables.get(name)
         if df is None or df.empty:
@@ -508,3 +509,9 @@ def latest_date(tables: dict[str, pd.DataFrame]) -> np.datetime64:
             if pd.notna(v):
                 found.append(np.datetime64(v.date(), "D"))
     return max(found) if found else np.datetime64("today", "D")
+
+
+def latest_date_of(sub: Submission) -> np.datetime64:
+    """:func:`latest_date` of a submission, with the dates of tables it holds only in part (a
+    dataset whose service records stay with the workers: ``services_latest``)."""
+    return latest_date(sub.tables, also=(getattr(sub, "services_latest", None),))

@@ -357,21 +357,31 @@ def _read_table_dir(table: Table, path: Path) -> RawTable:
     """A table directory of a partitioned Parquet dataset (``scoring convert``; scoring.dataset)."""
     from .dataset import read_table_dir
 
-    h = hashlib.sha256()
-    for f in sorted(path.rglob("*.parquet")):
-        h.update(str(f.relative_to(path)).encode() + bytes.fromhex(sha256_file(f)))
     label = f"{path.name}/"
     try:
         data = read_table_dir(path)
     except (pa.ArrowInvalid, OSError) as e:
         raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+    return table_dir_raw(table, data, label, dir_digest(path))
+
+
+def dir_digest(path: Path) -> str:
+    """The sha256 of a dataset's table directory: each Parquet file's path and content, in path order."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*.parquet")):
+        h.update(str(f.relative_to(path)).encode() + bytes.fromhex(sha256_file(f)))
+    return h.hexdigest()
+
+
+def table_dir_raw(table: Table, data: pa.Table, label: str, digest: str) -> RawTable:
+    """Typed rows of a dataset's table (or one partition of it) as a :class:`RawTable` to validate."""
     if data.num_columns == 0:
         raise _fail("empty_file", file=label)
     data, extra, absent = _canonical(table, data, label)
-    return RawTable(table.name, label, h.hexdigest(), data, np.arange(2, data.num_rows + 2, dtype=np.int64), (), extra, absent)
+    return RawTable(table.name, label, digest, data, np.arange(2, data.num_rows + 2, dtype=np.int64), (), extra, absent)
 
 
-def _read_folder(folder: Path) -> dict[str, RawTable]:
+def _read_folder(folder: Path, without: tuple[str, ...] = ()) -> dict[str, RawTable]:
     found: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
         if p.is_dir() and not p.is_symlink() and table_for(p.name) and any(p.rglob("*.parquet")):
@@ -388,7 +398,8 @@ def _read_folder(folder: Path) -> dict[str, RawTable]:
         if len(paths) > 1:
             raise _fail("duplicate_table", path=folder, table=name, files=", ".join(p.name for p in paths))
     _require_tables(folder, found)
-    return {name: (_read_table_dir if paths[0].is_dir() else _read_file)(TABLES[name], paths[0]) for name, paths in found.items()}
+    return {name: (_read_table_dir if paths[0].is_dir() else _read_file)(TABLES[name], paths[0]) for name, paths in found.items()
+            if name not in without}
 
 
 def _require_tables(path: Path, found) -> None:
@@ -518,8 +529,9 @@ def _cell_text(v) -> str | None:
     return str(v)
 
 
-def read_submission(path: str | Path) -> dict[str, RawTable]:
-    """Read the submission at ``path`` (folder or ``.xlsx``) into raw tables by name.
+def read_submission(path: str | Path, without: tuple[str, ...] = ()) -> dict[str, RawTable]:
+    """Read the submission at ``path`` (folder or ``.xlsx``) into raw tables by name; the tables
+    named in ``without`` are checked to be there but not read (a folder only).
 
     Raises
     ------
@@ -530,7 +542,7 @@ def read_submission(path: str | Path) -> dict[str, RawTable]:
     if not p.exists():
         raise _fail("no_submission", path=p)
     if p.is_dir():
-        return _read_folder(p)
+        return _read_folder(p, without)
     if p.suffix.lower() in (".xlsx", ".xlsm"):
         return _read_workbook(p)
     raise _fail("not_container", path=p)

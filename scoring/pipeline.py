@@ -12,10 +12,11 @@ import pyarrow as pa
 from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
 from .asof import in_scope, started as started_by
-from .intake import Submission, latest_date, load_submission
+from .intake import Submission, latest_date_of, load_submission
 from .labels import labels_from
 from .metrics import evaluate_scores
 from .model import load_model, save_model, train
+from .dataset import is_dataset
 from .results import atomic_dir, write_csv
 from .rulebook import RuleResults, Rulebook, load_rulebook, run_rules
 
@@ -59,9 +60,14 @@ def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=N
     ``client``: a Dask client; the partition-local rules then run on its cluster
     (:mod:`scoring.distributed`), with the same results."""
     sub = submission if isinstance(submission, Submission) else load_submission(submission)
-    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
-    sub, out_of_scope = in_scope(sub, as_of)
+    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
     rulebook = rulebook or load_rulebook()
+    if getattr(sub, "dataset", None):  # a converted dataset whose service records the workers read
+        from .distributed import prepare_dataset
+
+        sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress)
+        return Prepared(sub, as_of, rules, features, out_of_scope)
+    sub, out_of_scope = in_scope(sub, as_of)
     if client is not None:
         from .distributed import run_rules_dask
 
@@ -214,10 +220,15 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
             step(f"Dask 集群 {n_workers} 个工作进程 / Dask cluster with {n_workers} workers"
                  + (f" at {scheduler}" if scheduler else ""))
         step("读取并校验提交数据 / reading and validating")
-        sub = load_submission(submission)
+        if client is not None and is_dataset(submission):  # out of core: the workers read the service records
+            from .distributed import load_dataset
+
+            sub = load_dataset(submission)
+        else:
+            sub = load_submission(submission)
         if sub["policies"].empty:
             _nothing_to_score(sub, submission, out, rb, as_of, started)
-        day = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
+        day = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
         if not started_by(sub["policies"], day).any():
             _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
         step("运行规则库 / running the rulebook")
@@ -353,7 +364,7 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
     import datetime as dt
 
     from . import __version__
-    from .intake import REJECTED_COLUMNS, latest_date
+    from .intake import REJECTED_COLUMNS
     from .report import render_empty
     from .insurers import SUMMARY_COLUMNS
     from .results import write_json
@@ -374,7 +385,7 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
     run = {
         **_balance(sub, submission),
         "policies_scored": 0, "flagged": 0, "capacity": 0,
-        "as_of": str(np.datetime64(as_of, "D") if as_of else latest_date(sub.tables)),
+        "as_of": str(np.datetime64(as_of, "D") if as_of else latest_date_of(sub)),
         "model_version": None, "model_sha256": None, "rulebook_version": rb.version, "rulebook_sha256": rb.sha256,
         "status": "nothing_scored", "message_zh": zh, "message_en": en,
         "started_at": started.isoformat(timespec="seconds"),

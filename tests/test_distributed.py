@@ -3,6 +3,7 @@ cross-partition rules seeing across partitions, and a worker that dies mid-run r
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -18,9 +19,13 @@ WorkerPlugin = pytest.importorskip("distributed").WorkerPlugin
 OUTPUTS = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rate_adequacy.csv", "rejected.csv")
 
 
+REPORT = "现场检查发现消防通道堵塞且应急照明损坏，已要求立即清理并建立日常巡查制度，复查时确认整改完成"
+
+
 def _cross_province(folder):
     """Plant what only a global step can see: a photo reused by service records of two provinces,
-    and one person at two enterprises of two provinces on one day."""
+    one person at two enterprises of two provinces on one day, and one agency's report text at
+    five enterprises of five partitions."""
     pol = pd.read_csv(folder / "policies.csv", dtype=str, keep_default_na=False)
     svc = pd.read_csv(folder / "services.csv", dtype=str, keep_default_na=False)
     prov = svc["policy_id"].map(pol.set_index("policy_id")["region_code"].str[:2])
@@ -34,15 +39,22 @@ def _cross_province(folder):
     svc.loc[d, "service_date"] = svc.loc[c, "service_date"]
     svc.loc[d, "staff_ids"] = svc.loc[c, "staff_ids"].split(";")[0]
     svc.loc[[c, d], "onsite_hours"] = "7"  # 14 hours on site in one day, at two enterprises
+    key = year + "/" + prov
+    ent = svc["policy_id"].map(pol.set_index("policy_id")["enterprise_id"])
+    text = svc.index[(svc["provider_type"] == "agency")].to_series().groupby(key).first().iloc[:5].to_numpy()
+    assert len(set(key[text])) == 5 and len(set(ent[text])) == 5
+    svc.loc[text, "agency_id"] = svc.loc[text[0], "agency_id"]
+    svc.loc[text, "report_summary"] = REPORT
     svc.to_csv(folder / "services.csv", index=False)
-    return svc.loc[[a, b], "service_id"].tolist(), svc.loc[[c, d], "service_id"].tolist()
+    return (svc.loc[[a, b], "service_id"].tolist(), svc.loc[[c, d], "service_id"].tolist(),
+            svc.loc[text, "service_id"].tolist())
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     sub = write_submission(world(900, 21), tmp / "s")
-    photo_pair, staff_pair = _cross_province(sub)
+    photo_pair, staff_pair, _ = _cross_province(sub)
     runner = CliRunner()
     for engine, out in (("local", "local"), ("dask", "dask")):
         args = ["score", str(sub), "--out", str(tmp / out), "--quiet", "--engine", engine]
@@ -66,13 +78,78 @@ def test_dask_engine_gives_byte_identical_results(scored):
     assert len(set(partition_keys(load_submission(sub)))) >= 10
 
 
+def _planted_found(out, planted) -> None:
+    f = pd.read_csv(out / "findings.csv", dtype=str, keep_default_na=False)
+    for code, ids in zip(("INTEGRITY_DUPLICATE_PHOTO", "INTEGRITY_STAFF_OVERLAP", "INTEGRITY_DUPLICATE_REPORT"), planted):
+        assert set(ids) <= set(f.loc[f["rule_code"] == code, "service_id"]), code
+
+
 def test_cross_partition_rules_see_across_partitions(scored):
     tmp, _, photo_pair, staff_pair = scored
-    f = pd.read_csv(tmp / "dask" / "findings.csv", dtype=str, keep_default_na=False)
-    photo = set(f.loc[f["rule_code"] == "INTEGRITY_DUPLICATE_PHOTO", "service_id"])
-    staff = set(f.loc[f["rule_code"] == "INTEGRITY_STAFF_OVERLAP", "service_id"])
-    assert set(photo_pair) <= photo
-    assert set(staff_pair) <= staff
+    _planted_found(tmp / "dask", (photo_pair, staff_pair))
+
+
+@pytest.fixture(scope="module")
+def dataset(scored, tmp_path_factory):
+    """The planted submission converted: what the out-of-core path reads."""
+    tmp, sub, _, _ = scored
+    ds = tmp_path_factory.mktemp("dataset") / "ds"
+    r = CliRunner().invoke(app, ["convert", str(sub), "--out", str(ds)])
+    assert r.exit_code == 0, r.output
+    return ds
+
+
+def test_a_converted_dataset_is_scored_out_of_core_with_the_same_bytes(scored, dataset, tmp_path):
+    tmp, sub, photo_pair, staff_pair = scored
+    r = CliRunner().invoke(app, ["score", str(dataset), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    for name in OUTPUTS:  # the local engine on the original files
+        assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
+    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
+    text = svc.loc[svc["report_summary"] == REPORT, "service_id"].tolist()
+    assert len(text) == 5
+    _planted_found(tmp_path / "o", (photo_pair, staff_pair, text))
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    local = json.loads((tmp / "local" / "run.json").read_text(encoding="utf-8"))
+    for key in ("tables", "out_of_scope", "as_of", "not_checkable", "model_shift"):
+        assert run[key] == local[key], key
+
+
+def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
+    """Out of core, the driver's service table is pass two's records: those holding a photo, a
+    staff-day or a text that enough enterprises share; the features are the local engine's."""
+    from scoring.distributed import cluster, load_dataset
+    from scoring.pipeline import prepare
+
+    _, sub, photo_pair, staff_pair = scored
+    whole = prepare(load_submission(sub))
+    with cluster(workers=2) as client:
+        prep = prepare(load_dataset(dataset), client=client)
+    held = set(prep.sub["services"]["service_id"])
+    assert len(held) < 0.1 * len(whole.sub["services"])
+    assert set(photo_pair) | set(staff_pair) <= held
+    pd.testing.assert_frame_equal(prep.features, whole.features)
+    pd.testing.assert_frame_equal(prep.rules.findings, whole.rules.findings)
+    assert prep.out_of_scope == whole.out_of_scope
+
+
+def test_a_dataset_changed_after_conversion_is_refused_naming_the_partition(dataset, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    ds = tmp_path / "ds"
+    shutil.copytree(dataset, ds)
+    part = sorted((ds / "services").glob("policy_year=*/province=*/*.parquet"))[3]
+    t = pq.read_table(part)
+    hours = t["onsite_hours"].to_pylist()
+    hours[0] = -5.0
+    pq.write_table(t.set_column(t.column_names.index("onsite_hours"), "onsite_hours", pa.array(hours, t["onsite_hours"].type)), part)
+    r = CliRunner().invoke(app, ["score", str(ds), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask", "--workers", "1"])
+    assert r.exit_code != 0
+    where = f"services/{part.parent.parent.name}/{part.parent.name}/"
+    assert where in r.output and "转换后被改动" in r.output and "changed after conversion" in r.output
+    assert not (tmp_path / "o").exists()
 
 
 def test_partitions_hold_every_row_once():
@@ -94,11 +171,12 @@ def test_unknown_engine_is_refused(tmp_path):
 
 
 class _DieOnce(WorkerPlugin):
-    """A worker plugin: the first worker to start a rules task exits on the spot (as a killed
+    """A worker plugin: the first worker to start a task of ``prefix`` exits on the spot (as a killed
     process would), once per marker file; its nanny starts a new worker and Dask runs the task again."""
 
-    def __init__(self, marker: str):
+    def __init__(self, marker: str, prefix: str = "rules-"):
         self.marker = marker
+        self.prefix = prefix
 
     def setup(self, worker):
         self.worker = worker
@@ -106,7 +184,7 @@ class _DieOnce(WorkerPlugin):
     def transition(self, key, start, finish, **kw):
         import os
 
-        if finish == "executing" and str(key).startswith("rules-"):
+        if finish == "executing" and str(key).startswith(self.prefix):
             try:
                 fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
@@ -136,6 +214,25 @@ def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored
         assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
     run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
     assert run["engine"]["name"] == "dask" and run["engine"]["scheduler"] == lc.scheduler_address
+
+
+@pytest.mark.parametrize("prefix", ["one-", "two-"])
+def test_out_of_core_a_worker_that_dies_in_either_pass_changes_nothing(scored, dataset, tmp_path, prefix):
+    import cloudpickle
+    from distributed import Client, LocalCluster
+    import sys
+
+    tmp = scored[0]
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "died"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as client:
+        client.register_plugin(_DieOnce(str(marker), prefix), name="die-once")
+        r = CliRunner().invoke(app, ["score", str(dataset), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask",
+                                     "--scheduler", lc.scheduler_address])
+    assert r.exit_code == 0, r.output
+    assert marker.exists()
+    for name in OUTPUTS:
+        assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("args, says", [

@@ -896,28 +896,50 @@ def hash_strings(values) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Exchange:
-    """How a cross-partition service check reads keys (step 1 and 3 above): ``keys(ctx, frame, p)``
-    gives, per key held by a record, the record's row in ``frame`` and the 64-bit key;
-    ``min_enterprises(p)`` is the smallest number of distinct enterprises a key needs to fire
-    anywhere (over the rule's regional overrides too)."""
+    """How a cross-partition service check reads keys (steps 1 and 3 above).
+
+    ``keys(ctx, frame, p)`` gives, per key a record holds, the record's row in ``frame``, the
+    64-bit key and optional measures (``{"hours": …, "lat": …, "lon": …}``); pass one sums
+    ``hours`` and spans ``lat``/``lon`` per key and enterprise. ``min_enterprises(p)``: the
+    fewest distinct enterprises a key needs to fire anywhere. ``keep(summary, p)``: of the keys
+    with enough enterprises, those whose measures (over every partition) could still fire; it
+    must never drop a key the check would fire on. Parameters are the rule's strictest over its
+    regional overrides."""
 
     keys: Callable
     min_enterprises: Callable = lambda p: 2
+    keep: Callable | None = None
 
     @staticmethod
-    def pairs(rows: np.ndarray, keys: np.ndarray, enterprise: np.ndarray) -> np.ndarray:
-        """Step 1: the distinct (key, enterprise number) pairs of records ``rows`` holding ``keys``
-        (``enterprise``: each record's enterprise number), as a structured array."""
-        out = np.empty(len(rows), dtype=[("key", np.uint64), ("ent", np.int64)])
-        out["key"], out["ent"] = keys, enterprise[rows]
-        return np.unique(out)
+    def pairs(rows: np.ndarray, keys: np.ndarray, enterprise: np.ndarray, measures: dict | None = None) -> pd.DataFrame:
+        """Step 1: per distinct (key, enterprise number) of records ``rows`` holding ``keys``
+        (``enterprise``: each record's enterprise number), the measures summed or spanned."""
+        df = pd.DataFrame({"key": keys, "ent": enterprise[rows], **(measures or {})})
+        if not measures:
+            return df.drop_duplicates(ignore_index=True)
+        how = {c: fs for c, fs in _SPANS.items() if c in df}
+        out = df.groupby(["key", "ent"], sort=False).agg(**{f"{c}_{f}": (c, f) for c, fs in how.items() for f in fs})
+        return out.reset_index()
 
     @staticmethod
-    def candidates(pairs: list[np.ndarray], min_enterprises: int) -> np.ndarray:
-        """Step 2: the keys held by at least ``min_enterprises`` distinct enterprises (sorted)."""
-        every = np.unique(np.concatenate(pairs)) if pairs else np.empty(0, dtype=[("key", np.uint64), ("ent", np.int64)])
-        keys, counts = np.unique(every["key"], return_counts=True)
-        return keys[counts >= min_enterprises]
+    def candidates(pairs: list[pd.DataFrame], min_enterprises: int, keep=None, p=None) -> np.ndarray:
+        """Step 2: the keys held by at least ``min_enterprises`` distinct enterprises and kept by
+        ``keep`` (sorted)."""
+        if not pairs:
+            return np.empty(0, dtype=np.uint64)
+        every = pd.concat(pairs, ignore_index=True)
+        g = every.groupby("key", sort=True)
+        summary = g.agg(**{c: (c, c.rsplit("_", 1)[1]) for c in every.columns if c not in ("key", "ent")}) if every.shape[1] > 2 \
+            else pd.DataFrame(index=g.size().index)
+        summary["enterprises"] = g["ent"].nunique()
+        ok = summary["enterprises"].to_numpy() >= min_enterprises
+        if keep is not None:
+            ok &= np.asarray(keep(summary, p), dtype=bool)
+        return summary.index.to_numpy(dtype=np.uint64)[ok]
+
+
+#: How pass one condenses each measure per key and enterprise.
+_SPANS = {"hours": ("sum",), "lat": ("min", "max"), "lon": ("min", "max")}
 
 
 def _photo_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
@@ -928,13 +950,26 @@ def _photo_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
     return parent.filter(keep).to_numpy(), hash_strings(flat.filter(keep).to_numpy(zero_copy_only=False))
 
 
-def _staff_day_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
+def _staff_day_keys(ctx, frame, p):
     long = ctx.sub.aggregates.staff_long
     i = long["i"].to_numpy()
     days = frame["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)[i]
     with np.errstate(over="ignore"):
         key = hash_strings(long["staff"].to_numpy(dtype=object)) * np.uint64(0x9E3779B97F4A7C15) + days.astype(np.uint64)
-    return i, key
+    measures = {"hours": frame["onsite_hours"].to_numpy(dtype=float, na_value=np.nan)[i],
+                "lat": _num(frame, "checkin_lat")[i], "lon": _num(frame, "checkin_lon")[i]}
+    return i, key, measures
+
+
+def _staff_day_could_fire(summary: pd.DataFrame, p) -> np.ndarray:
+    """A staff-day can fire only if its hours (over all its records) exceed ``max_hours`` or its
+    check-ins span more than ``max_km`` (the corners of their latitude-longitude box bound any
+    two of them; 1% and a metre of slack against rounding)."""
+    s = summary
+    span = np.fmax(haversine_km(s["lat_min"], s["lon_min"], s["lat_max"], s["lon_max"]),
+                   haversine_km(s["lat_min"], s["lon_max"], s["lat_max"], s["lon_min"]))
+    with np.errstate(invalid="ignore"):
+        return (s["hours_sum"].to_numpy() > np.min(p.max_hours) - 1e-6) | (np.nan_to_num(np.asarray(span, dtype=float)) * 1.01 + 1e-3 > np.min(p.max_km))
 
 
 def _text_min(p, name: str) -> int:
@@ -951,7 +986,7 @@ def _text_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
 
 
 @kind("staff_overlap", Overlap, ("service",), stricter={"max_hours": "lower", "max_km": "lower"},
-      exchange=Exchange(_staff_day_keys))
+      exchange=Exchange(_staff_day_keys, keep=_staff_day_could_fire))
 def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     long = ctx.sub.aggregates.staff_long
     i = long["i"].to_numpy()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from typing import Callable, Iterator
 
 import numpy as np
@@ -127,27 +128,11 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
     if progress:
         progress(f"{len(local)} partition-local rules on the cluster, per policy year × province")
     # a bounded window of partitions in flight: each is cut, sent, checked and dropped in turn
-    from distributed import as_completed
-
-    window = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
-    todo = partitions(sub)
-    done = as_completed()
-    results: dict[str, tuple] = {}
-
-    def send() -> None:
-        for name, part in todo:
-            done.add(client.submit(_local_findings, part, rulebook, as_of, local, key=f"rules-{name}", pure=False))
-            return
-
-    for _ in range(window):
-        send()
-    for fut in done:
-        results[str(fut.key)[len("rules-"):]] = fut.result()
-        fut.release()
-        send()
+    results, _ = _windowed(client, ((f"rules-{name}", _local_findings, (part, rulebook, as_of, local))
+                                    for name, part in partitions(sub)))
     tables, not_checkable = [], {}
-    for name in sorted(results):
-        table, nc = results.pop(name)
+    for key in sorted(results):
+        table, nc = results.pop(key)
         if table is not None:
             tables.append(table)
         for x in nc:  # every partition reports the same structurally uncheckable rules
@@ -158,11 +143,16 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
         progress(f"{len(glob)} cross-partition rules on the whole submission")
     table, nc_global, cells = rule_findings(sub, rulebook, as_of, rules=glob, prior=prior)
     del prior
+    return sorted_results(table, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
+
+
+def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[dict]) -> list[dict]:
+    """The rules that could not be checked, from the partitions (each reports the same
+    structurally uncheckable rules: one entry per rule) and the whole, in the rulebook's order."""
     rank: dict[str, int] = {}
     for i, r in enumerate(rule_order(rulebook.rules)):
         rank.setdefault(r.code, i)
-    merged = sorted([*not_checkable.values(), *nc_global], key=lambda x: rank[x["rule_code"]])
-    return sorted_results(table, merged, rulebook, cells)
+    return sorted([*partitions.values(), *whole], key=lambda x: rank[x["rule_code"]])
 
 
 # ------------------------------------------------------------------------------ out of core
@@ -290,38 +280,83 @@ def _keys(part: Submission, as_of, rules: list[Rule]):
     return {r.code: KINDS[r.kind].exchange.keys(ctx, frame, _exchange_params(r)) for r in rules}
 
 
+def _kept(run: str, name: str):
+    """Where a worker keeps a partition's records between the passes: its own local directory,
+    which Dask removes with the worker (None outside a worker)."""
+    from pathlib import Path
+
+    try:
+        from distributed import get_worker
+
+        return Path(get_worker().local_directory) / "scoring" / run / name.replace("/", "-")
+    except (ImportError, ValueError):
+        return None
+
+
+def _forget(run: str, dask_worker=None) -> None:
+    """On every worker after the run: remove what pass one kept there."""
+    import shutil
+    from pathlib import Path
+
+    if dask_worker is not None:
+        shutil.rmtree(Path(dask_worker.local_directory) / "scoring" / run, ignore_errors=True)
+
+
 def _pass_one(sub: DatasetSubmission, name: str, policies, inspections, claims, enterprise: np.ndarray,
-              rulebook: Rulebook, as_of, local: list[Rule], exchange: list[Rule]) -> dict:
-    """Step 2 on a worker, for one partition."""
-    from .asof import in_scope
+              rulebook: Rulebook, as_of, local: list[Rule], exchange: list[Rule], run: str) -> dict:
+    """Step 2 on a worker, for one partition. The partition's records as of ``as_of`` (with their
+    rows in the dataset) and their keys are kept in the worker's local directory for pass two."""
+    import pickle
+
+    from .asof import in_scope, services_after
     from .checks import Exchange
     from .features import policy_features
 
-    services, _ = _partition_services(sub.dataset, name, policies, sub["services"])
+    services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
+    rows = rows[~services_after(services, policies, as_of)]  # the records in_scope keeps, in order
     part, oos = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
     del services
     table, not_checkable, _ = rule_findings(part, rulebook, as_of, rules=local) if local else (None, [], None)
     pol = part["policies"]
     ent = pd.Series(enterprise, index=policies["policy_id"].to_numpy()).reindex(pol["policy_id"].to_numpy()).to_numpy()
     ent_of_service = ent[part.service_policy_pos]
-    pairs = {code: Exchange.pairs(rows, keys, ent_of_service) for code, (rows, keys) in _keys(part, as_of, exchange).items()}
+    keys = _keys(part, as_of, exchange)
+    pairs = {code: Exchange.pairs(k[0], k[1], ent_of_service, *k[2:]) for code, k in keys.items()}
+    kept = _kept(run, name)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        with open(kept.with_suffix(".part"), "wb") as f:
+            pickle.dump((part["services"], rows, {code: k[:2] for code, k in keys.items()}), f, protocol=5)
+        kept.with_suffix(".part").replace(kept)  # whole or absent, whatever happens to the worker
     agg = part.aggregates
     return {"findings": table, "not_checkable": not_checkable, "features": policy_features(part, as_of),
             "n_services": agg.n_services, "spend": agg.spend, "services_after": oos["services_after"], "pairs": pairs}
 
 
 def _pass_two(sub: DatasetSubmission, name: str, policies, inspections, claims, as_of, exchange: list[Rule],
-              candidates: dict[str, np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Step 4 on a worker: the partition's records (as of ``as_of``) holding a kept key, with their rows in the dataset."""
+              candidates: dict[str, np.ndarray], run: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Step 4 on a worker: the partition's records (as of ``as_of``) holding a kept key, with their
+    rows in the dataset. What pass one kept on this worker is read back; on another worker (one
+    that replaced a dead one, or was free first) the partition is read and keyed again."""
+    import pickle
+
     from .asof import in_scope, services_after
 
-    services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
-    rows = rows[~services_after(services, policies, as_of)]  # the records in_scope keeps, in order
-    part, _ = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
-    hit = np.zeros(len(part["services"]), dtype=bool)
-    for code, (at, keys) in _keys(part, as_of, exchange).items():
-        hit[at[np.isin(keys, candidates[code])]] = True
-    return part["services"][hit].reset_index(drop=True), rows[hit]
+    kept = _kept(run, name)
+    if kept is not None and kept.exists():
+        with open(kept, "rb") as f:
+            services, rows, keys = pickle.load(f)
+        kept.unlink()
+    else:
+        services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
+        rows = rows[~services_after(services, policies, as_of)]
+        part, _ = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
+        services, keys = part["services"], {code: k[:2] for code, k in _keys(part, as_of, exchange).items()}
+    hit = np.zeros(len(services), dtype=bool)
+    for code, (at, k) in keys.items():
+        if code in candidates:
+            hit[at[np.isin(k, candidates[code])]] = True
+    return services[hit].reset_index(drop=True), rows[hit]
 
 
 def _slices(sub: Submission) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray]]:
@@ -339,27 +374,41 @@ def _slices(sub: Submission) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, 
                *(sub[t][by_pid[t] == k].reset_index(drop=True) for t in ("inspections", "claims")), enterprise[at])
 
 
-def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]]) -> dict:
-    """Run ``(key, function, args)`` tasks with a bounded number in flight; results by key."""
+def _name(key: str) -> str:
+    """The partition a task key names (``"one-<run>-2024/32"`` → ``"2024/32"``)."""
+    return key.rsplit("-", 1)[-1]
+
+
+def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict | None = None) -> tuple[dict, dict]:
+    """Run ``(key, function, args)`` tasks with a bounded number in flight. Returns the results
+    and the worker that ran each task, by key; ``where`` (a key's name → worker) asks for the
+    same worker as before, where it is still there."""
     from distributed import as_completed
 
     window = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
     tasks = iter(tasks)
-    done = as_completed()
+    done = as_completed(with_results=False)
     results: dict = {}
+    ran: dict = {}
 
     def send() -> None:
         for key, fn, args in tasks:
-            done.add(client.submit(fn, *args, key=key, pure=False))
+            at = (where or {}).get(_name(key))
+            place = {"workers": [at], "allow_other_workers": True} if at else {}
+            with warnings.catch_warnings():  # a partition's policies are meant to travel with its task
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                done.add(client.submit(fn, *args, key=key, pure=False, **place))
             return
 
     for _ in range(window):
         send()
     for fut in done:
         results[str(fut.key)] = fut.result()
+        who = client.who_has([fut]).get(fut.key)
+        ran[_name(str(fut.key))] = next(iter(who)) if who else None
         fut.release()
         send()
-    return results
+    return results, ran
 
 
 def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, progress=None):
@@ -368,25 +417,36 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
     :func:`scoring.pipeline.prepare` gives for the same dataset read whole."""
     import uuid
 
+    say = progress or (lambda _: None)
+    run = uuid.uuid4().hex[:8]
+    try:
+        return _prepare_dataset(client, sub, rulebook, as_of, say, run)
+    finally:
+        with contextlib.suppress(Exception):  # a cluster that is gone has nothing left to remove
+            client.run(_forget, run)
+
+
+def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str):
     from .asof import in_scope
     from .checks import Exchange
     from .features import market_features, text_rules
 
-    say = progress or (lambda _: None)
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
     exchange = [r for r in glob if KINDS[r.kind].exchange is not None]
-    run = uuid.uuid4().hex[:8]
     shell = dataclasses.replace(sub, tables={**{t: df.iloc[:0] for t, df in sub.tables.items()}, "staff": sub["staff"]})
-    shell_f, rules_f = client.scatter([shell, rulebook], broadcast=True, hash=False)
+    # the shell (the staff table) and the rulebook are small and go with each task: scattered
+    # once instead, a task of pass two was cancelled when a worker holding them died
     say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
         "policy features and cross-partition keys, per policy year × province")
-    one = _windowed(client, ((f"one-{run}-{name}", _pass_one, (shell_f, name, pol, insp, clm, ent, rules_f, as_of, local, exchange))
-                             for name, pol, insp, clm, ent in _slices(sub)))
-    names = sorted(k.split("-", 2)[2] for k in one)
+    one, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one, (shell, name, pol, insp, clm, ent, rulebook, as_of, local, exchange, run))
+                                  for name, pol, insp, clm, ent in _slices(sub)))
+    names = sorted(_name(k) for k in one)
     parts = [one.pop(f"one-{run}-{name}") for name in names]
-    candidates = {r.code: Exchange.candidates([p["pairs"][r.code] for p in parts], KINDS[r.kind].exchange.min_enterprises(_exchange_params(r)))
-                  for r in exchange}
+    candidates = {}
+    for r in exchange:
+        x, params = KINDS[r.kind].exchange, _exchange_params(r)
+        candidates[r.code] = Exchange.candidates([p["pairs"].pop(r.code) for p in parts], x.min_enterprises(params), x.keep, params)
     tables, not_checkable, features, n_services, spend, after = [], {}, [], [], [], 0
     for p in parts:
         if p["findings"] is not None:
@@ -408,13 +468,14 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
     features = features.iloc[at]
     n_services, spend = np.concatenate(n_services)[at], np.concatenate(spend)[at]
     found = {k: int(len(v)) for k, v in candidates.items()}
-    say(f"第二遍：取回共享键的服务记录 / pass two: the records holding a shared key {found}")
+    say("第二遍：取回持有共享键的服务记录 / pass two: the records holding a shared key ("
+        + ", ".join(f"{k} {v:,}" for k, v in found.items()) + ")")
     wanted = {k: v for k, v in candidates.items() if len(v)}
     records = []
     if wanted:
         keep = [r for r in exchange if r.code in wanted]
-        two = _windowed(client, ((f"two-{run}-{name}", _pass_two, (shell_f, name, pol, insp, clm, as_of, keep, wanted))
-                                 for name, pol, insp, clm, _ in _slices(sub)))
+        two, _ = _windowed(client, ((f"two-{run}-{name}", _pass_two, (shell, name, pol, insp, clm, as_of, keep, wanted, run))
+                                    for name, pol, insp, clm, _ in _slices(sub)), where=ran)
         records = [v for v in two.values() if len(v[1])]
         del two
     if records:
@@ -422,15 +483,12 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
         services = pd.concat([s for s, _ in records], ignore_index=True).iloc[np.argsort(rows, kind="stable")].reset_index(drop=True)
     else:
         services = sub_in["services"]
+    say(f"驱动端持有服务记录 {len(services):,} 条 / service records on the driver: {len(services):,}")
     part = dataclasses.replace(sub_in, tables={**sub_in.tables, "services": services})
     part.aggregates.preset(n_services=n_services, spend=spend)
     say(f"{len(glob)} 条跨分区规则 / {len(glob)} cross-partition rules")
     table, nc_global, cells = rule_findings(part, rulebook, as_of, rules=glob, prior=prior)
     del prior
-    rank: dict[str, int] = {}
-    for i, r in enumerate(rule_order(rulebook.rules)):
-        rank.setdefault(r.code, i)
-    merged = sorted([*not_checkable.values(), *nc_global], key=lambda x: rank[x["rule_code"]])
-    results = sorted_results(table, merged, rulebook, cells)
+    results = sorted_results(table, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
     features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, text_rules(rulebook))
     return part, results, features, out_of_scope

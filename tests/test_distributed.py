@@ -229,7 +229,10 @@ def test_out_of_core_a_worker_that_dies_in_either_pass_changes_nothing(scored, d
         client.register_plugin(_DieOnce(str(marker), prefix), name="die-once")
         r = CliRunner().invoke(app, ["score", str(dataset), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask",
                                      "--scheduler", lc.scheduler_address])
+        # what pass one kept on the workers of a cluster that outlives the run is gone
+        left = client.run(lambda dask_worker: [str(p) for p in __import__("pathlib").Path(dask_worker.local_directory).glob("scoring/*/*")])
     assert r.exit_code == 0, r.output
+    assert not [f for files in left.values() for f in files]
     assert marker.exists()
     for name in OUTPUTS:
         assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
@@ -343,3 +346,33 @@ def test_killing_the_driver_leaves_no_worker_behind(tmp_path):
         time.sleep(0.5)
     assert not [p for p in workers if running(p)]
     assert not (tmp_path / "o").exists()
+
+
+def test_exchange_never_drops_a_staff_day_the_check_would_fire_on():
+    """Pass one keeps a staff-day only if its hours or the span of its check-ins could reach the
+    limits: the box of the check-ins bounds the farthest pair, and hours split over partitions
+    and enterprises add up to the whole day's."""
+    import numpy as np
+    from hypothesis import given, settings, strategies as st
+
+    from scoring.checks import Exchange, _staff_day_could_fire, haversine_km
+    from scoring.rulebook import load_rulebook
+
+    rule = next(r for r in load_rulebook().rules if r.kind == "staff_overlap")
+    p = rule.parsed
+    point = st.tuples(st.floats(18, 53), st.floats(73, 135), st.floats(0, 12), st.integers(0, 3), st.integers(0, 2))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(point, min_size=2, max_size=8))
+    def check(visits):
+        lat, lon, hours, ent, part = (np.array(v) for v in zip(*visits))
+        far = max(haversine_km(lat[i], lon[i], lat[j], lon[j]) for i in range(len(lat)) for j in range(len(lat)) if ent[i] != ent[j]) \
+            if len(set(ent)) > 1 else 0.0
+        fires = len(set(ent)) > 1 and (hours.sum() > p.max_hours or far > p.max_km)
+        pairs = [Exchange.pairs(np.flatnonzero(part == k), np.full((part == k).sum(), 7, np.uint64), ent,
+                                {"hours": hours[part == k], "lat": lat[part == k], "lon": lon[part == k]})
+                 for k in range(3) if (part == k).any()]
+        kept = Exchange.candidates(pairs, 2, _staff_day_could_fire, p)
+        assert not fires or list(kept) == [7]
+
+    check()

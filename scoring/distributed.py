@@ -143,7 +143,9 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
         progress(f"{len(glob)} cross-partition rules on the whole submission")
     table, nc_global, cells = rule_findings(sub, rulebook, as_of, rules=glob, prior=prior)
     del prior
-    return sorted_results(table, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
+    box = [table]
+    del table
+    return sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
 
 
 def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[dict]) -> list[dict]:
@@ -489,6 +491,8 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     say(f"{len(glob)} 条跨分区规则 / {len(glob)} cross-partition rules")
     table, nc_global, cells = rule_findings(part, rulebook, as_of, rules=glob, prior=prior)
     del prior
-    results = sorted_results(table, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
+    box = [table]
+    del table
+    results = sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
     features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, text_rules(rulebook))
     return part, results, features, out_of_scope

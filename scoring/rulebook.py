@@ -44,7 +44,9 @@ SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
 PLACEHOLDERS = {"observed", "expected", "clause"}
 #: Parameters that only word a finding (kept out of the rules' hash: they decide no finding).
 TEXT_PARAMS = {"expected"}
-BACKGROUND_ROWS = 1_000_000  # policies + services from which background kinds run in a forked worker
+#: Service records from which the background kinds (which read service records) run in a forked
+#: worker. A Dask run's driver holds only the records of shared keys: it does not fork for them.
+BACKGROUND_ROWS = 800_000
 GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
 
 
@@ -516,17 +518,27 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
     rulebook = rulebook or load_rulebook()
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
     table, not_checkable, cells = rule_findings(sub, rulebook, as_of, progress=progress)
-    return sorted_results(table, not_checkable, rulebook, cells)
+    box = [table]
+    del table
+    return sorted_results(box, not_checkable, rulebook, cells)
 
 
-def sorted_results(table: pa.Table | None, not_checkable: list[dict], rulebook: Rulebook, cells=None) -> RuleResults:
-    """The findings table in findings.csv order, as the :class:`RuleResults` every job reads."""
+def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rulebook: Rulebook, cells=None) -> RuleResults:
+    """The findings table in findings.csv order, as the :class:`RuleResults` every job reads.
+
+    ``table`` may come in a one-element list, which is emptied: the unsorted table is then held
+    here alone and released column by column as the sorted frame is built, so the findings
+    (gigabytes at a million policies) are never held twice."""
+    if isinstance(table, list):
+        table = table.pop()
     if table is None:
         table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
-    table = table.take(finding_order(table))
-    findings = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    return RuleResults(findings, not_checkable, rulebook.version, cells)
+    order = finding_order(table)
+    columns = {}
+    while table.num_columns:
+        columns[table.column_names[0]] = table.column(0).take(order).to_pandas()
+        table = table.remove_column(0)
+    return RuleResults(pd.DataFrame(columns, copy=False), not_checkable, rulebook.version, cells)
 
 
 def rule_order(rules: list[Rule]) -> list[Rule]:
@@ -644,7 +656,7 @@ class _Background:
     """The rules of ``background`` kinds (duplicate photos and reports: sorts of millions of keys),
     run in one forked worker process while this process applies the others.
 
-    Only for submissions of ``BACKGROUND_ROWS`` rows or more, and only where ``fork`` exists: the
+    Only for submissions of ``BACKGROUND_ROWS`` service records or more, and only where ``fork`` exists: the
     worker inherits the validated tables instead of receiving a copy, and sends back findings
     tables (small). If the worker cannot be started or dies, the same rules run here instead.
     """
@@ -655,7 +667,7 @@ class _Background:
         self.tasks: list[tuple] = []
         self.pool = None
         self.futures: list = []
-        large = len(ctx.sub["policies"]) + len(ctx.sub["services"]) >= BACKGROUND_ROWS
+        large = len(ctx.sub["services"]) >= BACKGROUND_ROWS
         if not large or "fork" not in mp.get_all_start_methods():
             return
         for rule in ordered:

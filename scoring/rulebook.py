@@ -534,11 +534,16 @@ def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rul
     if table is None:
         table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
     order = finding_order(table)
-    columns = {}
+    names, columns = table.column_names, []
     while table.num_columns:
-        columns[table.column_names[0]] = table.column(0).take(order).to_pandas()
+        columns.append(table.column(0).take(order))
         table = table.remove_column(0)
-    return RuleResults(pd.DataFrame(columns, copy=False), not_checkable, rulebook.version, cells)
+    table = pa.table(columns, names=names)
+    del columns
+    # one block per column, each column's Arrow memory released as it converts (no consolidated copy)
+    findings = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    return RuleResults(findings, not_checkable, rulebook.version, cells)
 
 
 def rule_order(rules: list[Rule]) -> list[Rule]:

@@ -46,7 +46,14 @@ class MemoryWatch:
     def __init__(self, interval: float = 0.1):
         import threading
 
+        import os
+
         self.interval, self.peak_mb = interval, 0.0
+        # files just written (a generated submission, its conversion) sit in memory as dirty
+        # pages until written back; flushed during the run they would lower "used" below a base
+        # that counted them, and the peak would read low
+        if hasattr(os, "sync"):
+            os.sync()
         self.base = self._used()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

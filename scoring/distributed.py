@@ -200,7 +200,7 @@ def load_dataset(path) -> DatasetSubmission:
 
     import pyarrow.dataset as pads
 
-    from .dataset import read_table_dir
+    from .dataset import PARTITIONS
     from .intake import AS_OF_COLUMNS, ORDER, TableCounts, validate
     from .io import dir_digest, read_submission, table_dir_raw
     from .schema import TABLES
@@ -211,8 +211,9 @@ def load_dataset(path) -> DatasetSubmission:
     counts, files, absent, latest = dict(sub.counts), dict(sub.files), dict(sub.absent), None
     if svc_dir.is_dir():
         ds = pads.dataset(svc_dir, format="parquet", partitioning="hive")
-        head = read_table_dir(next(iter(sorted(svc_dir.rglob("*.parquet")))).parent) if ds.count_rows() else ds.schema.empty_table()
-        raw = table_dir_raw(TABLES["services"], head.slice(0, 0), "services/", dir_digest(svc_dir))
+        head = ds.schema.empty_table()
+        head = head.drop_columns([c for c in (*PARTITIONS, "_row") if c in head.column_names])
+        raw = table_dir_raw(TABLES["services"], head, "services/", dir_digest(svc_dir))
         n = ds.count_rows()
         counts["services"] = TableCounts(rows_in=n, rows_rejected=0)
         files["services"] = (raw.file, raw.sha256)

@@ -215,7 +215,7 @@ def load_dataset(path) -> DatasetSubmission:
         head = head.drop_columns([c for c in (*PARTITIONS, "_row") if c in head.column_names])
         raw = table_dir_raw(TABLES["services"], head, "services/", dir_digest(svc_dir))
         n = ds.count_rows()
-        counts["services"] = TableCounts(rows_in=n, rows_rejected=0)
+        counts["services"] = TableCounts(rows_in=n, rows_rejected=0, lines_in=n)
         files["services"] = (raw.file, raw.sha256)
         absent["services"] = raw.absent_columns
         for c in AS_OF_COLUMNS["services"]:

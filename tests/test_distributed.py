@@ -123,8 +123,12 @@ def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
 
     _, sub, photo_pair, staff_pair = scored
     whole = prepare(load_submission(sub))
+    driver, read = load_dataset(dataset), load_submission(dataset)
+    # what run.json says of the input: the same counts, digests and absent columns as the dataset read whole
+    assert driver.counts == read.counts and driver.files == read.files and driver.absent == read.absent
+    assert list(driver.counts) == list(read.counts) and driver.present == read.present
     with cluster(workers=2) as client:
-        prep = prepare(load_dataset(dataset), client=client)
+        prep = prepare(driver, client=client)
     held = set(prep.sub["services"]["service_id"])
     assert len(held) < 0.1 * len(whole.sub["services"])
     assert set(photo_pair) | set(staff_pair) <= held

@@ -903,8 +903,8 @@ class Exchange:
     ``hours`` and spans ``lat``/``lon`` per key and enterprise. ``min_enterprises(p)``: the
     fewest distinct enterprises a key needs to fire anywhere. ``keep(summary, p)``: of the keys
     with enough enterprises, those whose measures (over every partition) could still fire; it
-    must never drop a key the check would fire on. Parameters are the rule's strictest over its
-    regional overrides."""
+    must never drop a key the check would fire on. ``p``: the rule's parameters at their strictest
+    over its regional overrides (scalars)."""
 
     keys: Callable
     min_enterprises: Callable = lambda p: 2
@@ -969,16 +969,12 @@ def _staff_day_could_fire(summary: pd.DataFrame, p) -> np.ndarray:
     span = np.fmax(haversine_km(s["lat_min"], s["lon_min"], s["lat_max"], s["lon_max"]),
                    haversine_km(s["lat_min"], s["lon_max"], s["lat_max"], s["lon_min"]))
     with np.errstate(invalid="ignore"):
-        return (s["hours_sum"].to_numpy() > np.min(p.max_hours) - 1e-6) | (np.nan_to_num(np.asarray(span, dtype=float)) * 1.01 + 1e-3 > np.min(p.max_km))
-
-
-def _text_min(p, name: str) -> int:
-    return int(np.min(getattr(p, name)))
+        return (s["hours_sum"].to_numpy() > p.max_hours - 1e-6) | (np.nan_to_num(np.asarray(span, dtype=float)) * 1.01 + 1e-3 > p.max_km)
 
 
 def _text_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:
     idx, norm = _normalized_text(frame, p.column)
-    ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), _text_min(p, "min_chars")).to_numpy(zero_copy_only=False), dtype=bool)
+    ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False), dtype=bool)
     rows = idx[ok]
     prov = pc.take(arrow(frame["provider"]), pa.array(rows))
     joined = pc.binary_join_element_wise(prov, norm.filter(pa.array(ok)), "\x1f")
@@ -1162,7 +1158,7 @@ def _normalized_text(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, pa.A
 
 
 @kind("duplicate_text", DuplicateText, ("service",), stricter={"min_chars": "lower", "min_enterprises": "lower"},
-      background=True, exchange=Exchange(_text_keys, lambda p: _text_min(p, "min_enterprises")))
+      background=True, exchange=Exchange(_text_keys, lambda p: p.min_enterprises))
 def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
     idx, norm = _normalized_text(frame, p.column)
     ok = np.asarray(pc.greater_equal(pc.utf8_length(norm), p.min_chars).to_numpy(zero_copy_only=False), dtype=bool)

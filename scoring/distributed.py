@@ -186,11 +186,11 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSubmission(Submission):
-    """A converted dataset as the driver holds it: every table but the service records, which
-    stay in the dataset (``services`` is an empty frame until pass two); their count, digest and
-    absent columns are in ``counts``, ``files`` and ``absent`` as for a submission read whole."""
+    """A converted dataset (at ``path``) as the driver holds it: every table but the service
+    records, which stay in the dataset (``services`` is an empty frame until pass two); their
+    count, digest and absent columns are in ``counts``, ``files`` and ``absent`` as for a
+    submission read whole, their latest date in ``services_latest``."""
 
-    dataset: str = ""
     services_latest: np.datetime64 | None = None
 
 
@@ -218,22 +218,23 @@ def load_dataset(path) -> DatasetSubmission:
         counts["services"] = TableCounts(rows_in=n, rows_rejected=0, lines_in=n)
         files["services"] = (raw.file, raw.sha256)
         absent["services"] = raw.absent_columns
-        for c in AS_OF_COLUMNS["services"]:
-            if c in ds.schema.names:
-                v = pa.compute.max(ds.to_table(columns=[c])[c]).as_py()
-                latest = v if latest is None or (v is not None and v > latest) else latest
+        dates = ds.to_table(columns=[c for c in AS_OF_COLUMNS["services"] if c in ds.schema.names])
+        latest = max((v for v in (pa.compute.max(col).as_py() for col in dates.columns) if v is not None), default=None)
     order = [t for t in ORDER if t in counts]
     present = frozenset(sub.present | ({"services"} if "services" in counts else set()))
     return DatasetSubmission(path=str(path), tables=sub.tables, present=present, rejected=sub.rejected,
                              counts={t: counts[t] for t in order}, files={t: files[t] for t in order if t in files},
-                             absent={t: absent[t] for t in order if t in absent}, dataset=str(path),
+                             absent={t: absent[t] for t in order if t in absent},
                              services_latest=None if latest is None else np.datetime64(latest, "D"))
 
 
-def _partition_services(dataset: str, name: str, policies: pd.DataFrame, empty: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The partition's service records, validated against its policies, and their rows in the dataset."""
+def _read_partition(part: DatasetSubmission, name: str, as_of) -> tuple[Submission, np.ndarray, dict]:
+    """On a worker: partition ``name`` (its policies, inspections and claims as validated) with its
+    service records read from the dataset and validated against its policies, cut to ``as_of``;
+    the records' rows in the dataset; and the out-of-scope counts."""
     from pathlib import Path
 
+    from .asof import in_scope, services_after
     from .dataset import partition_dir, read_table_dir
     from .errors import SubmissionError
     from .intake import validate_one
@@ -241,26 +242,22 @@ def _partition_services(dataset: str, name: str, policies: pd.DataFrame, empty: 
     from .schema import TABLES
 
     year, province = name.split("/")
-    where = partition_dir(Path(dataset), "services", int(year), province)
-    if not where.is_dir():
-        return empty, np.empty(0, dtype=np.int64)
-    data, rows = read_table_dir(where, with_rows=True)
-    label = f"services/{where.parent.name}/{where.name}/"
-    services, rejected = validate_one(table_dir_raw(TABLES["services"], data, label, ""), policies["policy_id"].tolist())
-    if len(rejected):
-        r = rejected.iloc[0]
-        raise SubmissionError(
-            f"数据集 {dataset} 的 {label} 有 {len(rejected)} 行未通过校验（如：{r['message_zh']}）。"
-            "数据集在转换后被改动过；请重新运行 scoring convert，或用 --engine local",
-            f"{len(rejected)} rows of {label} in the dataset {dataset} fail validation (e.g. {r['message_en']}). "
-            "The dataset changed after conversion; run scoring convert again, or use --engine local")
-    return services, rows
-
-
-def _partition(sub: DatasetSubmission, policies, inspections, claims, services) -> Submission:
-    tables = {**sub.tables, "policies": policies, "services": services, "inspections": inspections, "claims": claims}
-    return Submission(path=sub.path, tables=tables, present=sub.present, rejected=sub.rejected.iloc[:0], counts={},
-                      files={}, absent=sub.absent)
+    where = partition_dir(Path(part.path), "services", int(year), province)
+    services, rows = part["services"], np.empty(0, dtype=np.int64)
+    if where.is_dir():
+        data, rows = read_table_dir(where, with_rows=True)
+        label = f"services/{where.parent.name}/{where.name}/"
+        services, rejected = validate_one(table_dir_raw(TABLES["services"], data, label, ""), part["policies"]["policy_id"].tolist())
+        if len(rejected):
+            r = rejected.iloc[0]
+            raise SubmissionError(
+                f"数据集 {part.path} 的 {label} 有 {len(rejected)} 行未通过校验（如：{r['message_zh']}）。"
+                "数据集在转换后被改动过；请重新运行 scoring convert，或用 --engine local",
+                f"{len(rejected)} rows of {label} in the dataset {part.path} fail validation (e.g. {r['message_en']}). "
+                "The dataset changed after conversion; run scoring convert again, or use --engine local")
+    rows = rows[~services_after(services, part["policies"], as_of)]  # the records in_scope keeps, in order
+    part, oos = in_scope(dataclasses.replace(part, tables={**part.tables, "services": services}), as_of)
+    return part, rows, oos
 
 
 def _exchange_params(rule: Rule):
@@ -305,24 +302,20 @@ def _forget(run: str, dask_worker=None) -> None:
         shutil.rmtree(Path(dask_worker.local_directory) / "scoring" / run, ignore_errors=True)
 
 
-def _pass_one(sub: DatasetSubmission, name: str, policies, inspections, claims, enterprise: np.ndarray,
-              rulebook: Rulebook, as_of, local: list[Rule], exchange: list[Rule], run: str) -> dict:
-    """Step 2 on a worker, for one partition. The partition's records as of ``as_of`` (with their
-    rows in the dataset) and their keys are kept in the worker's local directory for pass two."""
+def _pass_one(part: DatasetSubmission, name: str, enterprise: np.ndarray, rulebook: Rulebook, as_of,
+              local: list[Rule], exchange: list[Rule], run: str) -> dict:
+    """Step 2 on a worker, for one partition (``enterprise``: its policies' enterprise numbers).
+    The partition's records as of ``as_of`` (with their rows in the dataset) and their keys are
+    kept in the worker's local directory for pass two."""
     import pickle
 
-    from .asof import in_scope, services_after
     from .checks import Exchange
     from .features import policy_features
 
-    services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
-    rows = rows[~services_after(services, policies, as_of)]  # the records in_scope keeps, in order
-    part, oos = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
-    del services
+    ent = pd.Series(enterprise, index=part["policies"]["policy_id"].to_numpy())
+    part, rows, oos = _read_partition(part, name, as_of)
     table, not_checkable, _ = rule_findings(part, rulebook, as_of, rules=local) if local else (None, [], None)
-    pol = part["policies"]
-    ent = pd.Series(enterprise, index=policies["policy_id"].to_numpy()).reindex(pol["policy_id"].to_numpy()).to_numpy()
-    ent_of_service = ent[part.service_policy_pos]
+    ent_of_service = ent.reindex(part["policies"]["policy_id"].to_numpy()).to_numpy()[part.service_policy_pos]
     keys = _keys(part, as_of, exchange)
     pairs = {code: Exchange.pairs(k[0], k[1], ent_of_service, *k[2:]) for code, k in keys.items()}
     kept = _kept(run, name)
@@ -336,14 +329,12 @@ def _pass_one(sub: DatasetSubmission, name: str, policies, inspections, claims, 
             "n_services": agg.n_services, "spend": agg.spend, "services_after": oos["services_after"], "pairs": pairs}
 
 
-def _pass_two(sub: DatasetSubmission, name: str, policies, inspections, claims, as_of, exchange: list[Rule],
-              candidates: dict[str, np.ndarray], run: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _pass_two(part: DatasetSubmission, name: str, as_of, exchange: list[Rule], candidates: dict[str, np.ndarray],
+              run: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Step 4 on a worker: the partition's records (as of ``as_of``) holding a kept key, with their
     rows in the dataset. What pass one kept on this worker is read back; on another worker (one
     that replaced a dead one, or was free first) the partition is read and keyed again."""
     import pickle
-
-    from .asof import in_scope, services_after
 
     kept = _kept(run, name)
     if kept is not None and kept.exists():
@@ -351,30 +342,13 @@ def _pass_two(sub: DatasetSubmission, name: str, policies, inspections, claims, 
             services, rows, keys = pickle.load(f)
         kept.unlink()
     else:
-        services, rows = _partition_services(sub.dataset, name, policies, sub["services"])
-        rows = rows[~services_after(services, policies, as_of)]
-        part, _ = in_scope(_partition(sub, policies, inspections, claims, services), as_of)
+        part, rows, _ = _read_partition(part, name, as_of)
         services, keys = part["services"], {code: k[:2] for code, k in _keys(part, as_of, exchange).items()}
     hit = np.zeros(len(services), dtype=bool)
     for code, (at, k) in keys.items():
         if code in candidates:
             hit[at[np.isin(k, candidates[code])]] = True
     return services[hit].reset_index(drop=True), rows[hit]
-
-
-def _slices(sub: Submission) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, np.ndarray]]:
-    """Per partition, in key order: its policies, inspections and claims as validated (before the
-    as-of cut, which the worker makes) and its policies' enterprise numbers."""
-    keys = partition_keys(sub)
-    pol = sub["policies"]
-    codes, names = pd.factorize(keys, sort=True)
-    enterprise = pd.factorize(pol["enterprise_id"])[0].astype(np.int64)
-    pid_code = pd.Series(codes, index=pol["policy_id"].to_numpy())
-    by_pid = {t: pid_code.reindex(sub[t]["policy_id"].to_numpy()).to_numpy() for t in ("inspections", "claims")}
-    for k, name in enumerate(names):
-        at = codes == k
-        yield (str(name), pol[at].reset_index(drop=True),
-               *(sub[t][by_pid[t] == k].reset_index(drop=True) for t in ("inspections", "claims")), enterprise[at])
 
 
 def _name(key: str) -> str:
@@ -437,15 +411,16 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
     exchange = [r for r in glob if KINDS[r.kind].exchange is not None]
-    shell = dataclasses.replace(sub, tables={**{t: df.iloc[:0] for t, df in sub.tables.items()}, "staff": sub["staff"]})
-    # the shell (the staff table) and the rulebook are small and go with each task: scattered
+    enterprises = pd.factorize(sub["policies"]["enterprise_id"])[1]  # numbered once, for every partition
+    # a partition's tables (the staff table whole) and the rulebook go with its task: scattered
     # once instead, a task of pass two was cancelled when a worker holding them died
     say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
         "policy features and cross-partition keys, per policy year × province")
-    one, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one, (shell, name, pol, insp, clm, ent, rulebook, as_of, local, exchange, run))
-                                  for name, pol, insp, clm, ent in _slices(sub)))
-    names = sorted(_name(k) for k in one)
-    parts = [one.pop(f"one-{run}-{name}") for name in names]
+    one, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
+                                   (part, name, enterprises.get_indexer(part["policies"]["enterprise_id"]), rulebook, as_of,
+                                    local, exchange, run))
+                                  for name, part in partitions(sub)))
+    parts = [one.pop(k) for k in sorted(one, key=_name)]
     candidates = {}
     for r in exchange:
         x, params = KINDS[r.kind].exchange, _exchange_params(r)
@@ -477,8 +452,8 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     records = []
     if wanted:
         keep = [r for r in exchange if r.code in wanted]
-        two, _ = _windowed(client, ((f"two-{run}-{name}", _pass_two, (shell, name, pol, insp, clm, as_of, keep, wanted, run))
-                                    for name, pol, insp, clm, _ in _slices(sub)), where=ran)
+        two, _ = _windowed(client, ((f"two-{run}-{name}", _pass_two, (part, name, as_of, keep, wanted, run))
+                                    for name, part in partitions(sub)), where=ran)
         records = [v for v in two.values() if len(v[1])]
         del two
     if records:

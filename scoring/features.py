@@ -158,17 +158,12 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
     return market_features(policy_features(sub, as_of), sub["policies"]["industry"].to_numpy(dtype=object), findings, text_codes)
 
 
-#: Columns of :func:`policy_features` that :func:`market_features` reads and drops.
-RAW_COLUMNS = ("n_staff_raw",)
-
-
 def policy_features(sub: Submission, as_of) -> pd.DataFrame:
     """The features a policy's own records give (index ``policy_id``, in the policies' order), on
-    the submission as known on ``as_of``: the same values for a policy whether computed on the
-    whole submission or on a partition holding the policy with all its records. The staff count is
-    left raw (:data:`RAW_COLUMNS`); findings counts, peers and memory are not
-    yet there (:func:`market_features`)."""
-    sub, _ = in_scope(sub, as_of)  # as known on the as-of date (no copy when nothing is later)
+    ``sub`` as known on ``as_of`` (cut by :func:`scoring.asof.in_scope`): the same values for a
+    policy whether computed on the whole submission or on a partition holding the policy with all
+    its records. The staff count is left raw (``n_staff_raw``, dropped by :func:`market_features`);
+    findings counts, peers and memory are not yet there."""
     as_of = np.datetime64(as_of, "s")
     p = sub["policies"].reset_index(drop=True)
     s = sub["services"]

@@ -62,9 +62,9 @@ def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=N
     sub = submission if isinstance(submission, Submission) else load_submission(submission)
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
     rulebook = rulebook or load_rulebook()
-    if getattr(sub, "dataset", None):  # a converted dataset whose service records the workers read
-        from .distributed import prepare_dataset
+    from .distributed import DatasetSubmission, prepare_dataset
 
+    if isinstance(sub, DatasetSubmission):  # a converted dataset whose service records the workers read
         sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress)
         return Prepared(sub, as_of, rules, features, out_of_scope)
     sub, out_of_scope = in_scope(sub, as_of)

@@ -54,18 +54,18 @@ def _cross_province(folder):
 def scored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     sub = write_submission(world(900, 21), tmp / "s")
-    photo_pair, staff_pair, _ = _cross_province(sub)
+    photo_pair, staff_pair, text = _cross_province(sub)
     runner = CliRunner()
     for engine, out in (("local", "local"), ("dask", "dask")):
         args = ["score", str(sub), "--out", str(tmp / out), "--quiet", "--engine", engine]
         r = runner.invoke(app, args + (["--workers", "2"] if engine == "dask" else []))
         assert r.exit_code == 0, r.output
         assert ("引擎 engine: Dask，2 个工作进程" in r.output) == (engine == "dask")
-    return tmp, sub, photo_pair, staff_pair
+    return tmp, sub, photo_pair, staff_pair, text
 
 
 def test_dask_engine_gives_byte_identical_results(scored):
-    tmp, sub, _, _ = scored
+    tmp, sub = scored[:2]
     for name in OUTPUTS:
         assert (tmp / "local" / name).read_bytes() == (tmp / "dask" / name).read_bytes(), name
     run_local = json.loads((tmp / "local" / "run.json").read_text(encoding="utf-8"))
@@ -85,14 +85,14 @@ def _planted_found(out, planted) -> None:
 
 
 def test_cross_partition_rules_see_across_partitions(scored):
-    tmp, _, photo_pair, staff_pair = scored
-    _planted_found(tmp / "dask", (photo_pair, staff_pair))
+    tmp, _, *planted = scored
+    _planted_found(tmp / "dask", planted)
 
 
 @pytest.fixture(scope="module")
 def dataset(scored, tmp_path_factory):
     """The planted submission converted: what the out-of-core path reads."""
-    tmp, sub, _, _ = scored
+    tmp, sub = scored[:2]
     ds = tmp_path_factory.mktemp("dataset") / "ds"
     r = CliRunner().invoke(app, ["convert", str(sub), "--out", str(ds)])
     assert r.exit_code == 0, r.output
@@ -100,15 +100,12 @@ def dataset(scored, tmp_path_factory):
 
 
 def test_a_converted_dataset_is_scored_out_of_core_with_the_same_bytes(scored, dataset, tmp_path):
-    tmp, sub, photo_pair, staff_pair = scored
+    tmp, _, *planted = scored
     r = CliRunner().invoke(app, ["score", str(dataset), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask", "--workers", "2"])
     assert r.exit_code == 0, r.output
     for name in OUTPUTS:  # the local engine on the original files
         assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
-    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
-    text = svc.loc[svc["report_summary"] == REPORT, "service_id"].tolist()
-    assert len(text) == 5
-    _planted_found(tmp_path / "o", (photo_pair, staff_pair, text))
+    _planted_found(tmp_path / "o", planted)
     run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
     local = json.loads((tmp / "local" / "run.json").read_text(encoding="utf-8"))
     for key in ("tables", "out_of_scope", "as_of", "not_checkable", "model_shift"):
@@ -121,7 +118,7 @@ def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
     from scoring.distributed import cluster, load_dataset
     from scoring.pipeline import prepare
 
-    _, sub, photo_pair, staff_pair = scored
+    _, sub, photo_pair, staff_pair, _ = scored
     whole = prepare(load_submission(sub))
     driver, read = load_dataset(dataset), load_submission(dataset)
     # what run.json says of the input: the same counts, digests and absent columns as the dataset read whole
@@ -200,46 +197,30 @@ class _DieOnce(WorkerPlugin):
         pass
 
 
-def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored, tmp_path):
+@pytest.mark.parametrize("source, prefix", [("files", "rules-"), ("dataset", "one-"), ("dataset", "two-")])
+def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored, dataset, tmp_path, source, prefix):
+    """A worker killed during a partition-local rules task (files), or during either pass of the
+    out-of-core path (a converted dataset)."""
     import cloudpickle
     from distributed import Client, LocalCluster
     import sys
 
-    tmp, sub, _, _ = scored
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    marker = tmp_path / "died"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as client:
-        client.register_plugin(_DieOnce(str(marker)), name="die-once")
-        r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask",
-                                     "--scheduler", lc.scheduler_address])
-    assert r.exit_code == 0, r.output
-    assert marker.exists()  # a worker did die during the run
-    for name in OUTPUTS:
-        assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
-    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
-    assert run["engine"]["name"] == "dask" and run["engine"]["scheduler"] == lc.scheduler_address
-
-
-@pytest.mark.parametrize("prefix", ["one-", "two-"])
-def test_out_of_core_a_worker_that_dies_in_either_pass_changes_nothing(scored, dataset, tmp_path, prefix):
-    import cloudpickle
-    from distributed import Client, LocalCluster
-    import sys
-
-    tmp = scored[0]
+    tmp, sub = scored[:2]
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = tmp_path / "died"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, Client(lc) as client:
         client.register_plugin(_DieOnce(str(marker), prefix), name="die-once")
-        r = CliRunner().invoke(app, ["score", str(dataset), "--out", str(tmp_path / "o"), "--quiet", "--engine", "dask",
-                                     "--scheduler", lc.scheduler_address])
+        r = CliRunner().invoke(app, ["score", str(sub if source == "files" else dataset), "--out", str(tmp_path / "o"), "--quiet",
+                                     "--engine", "dask", "--scheduler", lc.scheduler_address])
         # what pass one kept on the workers of a cluster that outlives the run is gone
         left = client.run(lambda dask_worker: [str(p) for p in __import__("pathlib").Path(dask_worker.local_directory).glob("scoring/*/*")])
     assert r.exit_code == 0, r.output
+    assert marker.exists()  # a worker did die during the run
     assert not [f for files in left.values() for f in files]
-    assert marker.exists()
     for name in OUTPUTS:
         assert (tmp / "local" / name).read_bytes() == (tmp_path / "o" / name).read_bytes(), name
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["engine"]["name"] == "dask" and run["engine"]["scheduler"] == lc.scheduler_address
 
 
 @pytest.mark.parametrize("args, says", [

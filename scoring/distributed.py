@@ -54,6 +54,9 @@ DEFAULT_WORKER_MEMORY = "4GiB"
 #: Partitions in flight per worker: enough to keep every worker busy, few enough that the
 #: driver holds only a handful of partition copies at a time.
 IN_FLIGHT_PER_WORKER = 2
+#: Buckets of the cross-partition keys (step 3 of the out-of-core plan): the driver counts one
+#: bucket's pairs at a time.
+BUCKETS = 16
 #: Seconds to wait for a scheduler given with ``--scheduler``.
 CONNECT_TIMEOUT = 20
 
@@ -120,7 +123,7 @@ def _local_findings(part: Submission, rulebook: Rulebook, as_of, rules: list[Rul
     return table, not_checkable
 
 
-def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=None) -> RuleResults:
+def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=None, spill=None) -> RuleResults:
     """:func:`scoring.rulebook.run_rules` with the partition-local rules on the cluster (steps 3-5
     of the module's plan): the same findings, in the same order."""
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
@@ -145,7 +148,7 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
     del prior
     box = [table]
     del table
-    return sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
+    return sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells, spill=spill)
 
 
 def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[dict]) -> list[dict]:
@@ -317,7 +320,7 @@ def _pass_one(part: DatasetSubmission, name: str, enterprise: np.ndarray, rulebo
     table, not_checkable, _ = rule_findings(part, rulebook, as_of, rules=local) if local else (None, [], None)
     ent_of_service = ent.reindex(part["policies"]["policy_id"].to_numpy()).to_numpy()[part.service_policy_pos]
     keys = _keys(part, as_of, exchange)
-    pairs = {code: Exchange.pairs(k[0], k[1], ent_of_service, *k[2:]) for code, k in keys.items()}
+    pairs = {code: _buckets(Exchange.pairs(k[0], k[1], ent_of_service, *k[2:])) for code, k in keys.items()}
     kept = _kept(run, name)
     if kept is not None:
         kept.parent.mkdir(parents=True, exist_ok=True)
@@ -327,6 +330,30 @@ def _pass_one(part: DatasetSubmission, name: str, enterprise: np.ndarray, rulebo
     agg = part.aggregates
     return {"findings": table, "not_checkable": not_checkable, "features": policy_features(part, as_of),
             "n_services": agg.n_services, "spend": agg.spend, "services_after": oos["services_after"], "pairs": pairs}
+
+
+def _buckets(pairs: pd.DataFrame) -> list[pd.DataFrame]:
+    """A partition's (key, enterprise) pairs split by key into :data:`BUCKETS` parts: a key's
+    pairs from every partition meet in one bucket, so the driver counts enterprises bucket by
+    bucket and never holds every pair twice (step 3)."""
+    b = (pairs["key"].to_numpy(dtype=np.uint64) % np.uint64(BUCKETS)).astype(np.intp)
+    order = np.argsort(b, kind="stable")
+    bounds = np.searchsorted(b[order], np.arange(BUCKETS + 1))
+    return [pairs.iloc[order[lo:hi]].reset_index(drop=True) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _candidates(buckets: list[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
+    """Step 3 for one exchange rule, bucket by bucket (each bucket's pairs from every partition,
+    in partition order): the kept keys, sorted. Each bucket's pairs are released once counted."""
+    from .checks import Exchange
+
+    x, params = KINDS[rule.kind].exchange, _exchange_params(rule)
+    kept = []
+    while buckets:
+        bucket = [b for b in buckets.pop() if len(b)]
+        if bucket:
+            kept.append(Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params))
+    return np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.uint64)
 
 
 def _pass_two(part: DatasetSubmission, name: str, as_of, exchange: list[Rule], candidates: dict[str, np.ndarray],
@@ -356,10 +383,12 @@ def _name(key: str) -> str:
     return key.rsplit("-", 1)[-1]
 
 
-def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict | None = None) -> tuple[dict, dict]:
+def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict | None = None,
+              take: Callable[[str, object], None] | None = None) -> tuple[dict, dict]:
     """Run ``(key, function, args)`` tasks with a bounded number in flight. Returns the results
     and the worker that ran each task, by key; ``where`` (a key's name → worker) asks for the
-    same worker as before, where it is still there."""
+    same worker as before, where it is still there. ``take(name, result)``, if given, is handed
+    each result as it arrives instead (the results returned are then empty)."""
     from distributed import as_completed
 
     window = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
@@ -380,7 +409,10 @@ def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict 
     for _ in range(window):
         send()
     for fut in done:
-        results[str(fut.key)] = fut.result()
+        if take is None:
+            results[str(fut.key)] = fut.result()
+        else:
+            take(_name(str(fut.key)), fut.result())
         who = client.who_has([fut]).get(fut.key)
         ran[_name(str(fut.key))] = next(iter(who)) if who else None
         fut.release()
@@ -388,25 +420,38 @@ def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict 
     return results, ran
 
 
-def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, progress=None):
+def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, progress=None, spill=None):
     """Steps 2-5 of the out-of-core plan: the submission as known on ``as_of`` (its services the
     records of pass two), the rule results, the features and the out-of-scope counts: what
-    :func:`scoring.pipeline.prepare` gives for the same dataset read whole."""
+    :func:`scoring.pipeline.prepare` gives for the same dataset read whole. The partitions'
+    findings go to ``spill`` (a :class:`scoring.spill.Spill`; one in the system's temporary
+    directory if none is given) as they arrive, and the findings returned are read from there."""
     import uuid
 
-    say = progress or (lambda _: None)
+    from .heap import release
+    from .spill import Spill
+
+    def say(msg: str) -> None:
+        release()
+        if progress:
+            progress(msg)
+
     run = uuid.uuid4().hex[:8]
     try:
-        return _prepare_dataset(client, sub, rulebook, as_of, say, run)
+        if spill is not None:
+            return _prepare_dataset(client, sub, rulebook, as_of, say, run, spill)
+        with Spill() as own:
+            return _prepare_dataset(client, sub, rulebook, as_of, say, run, own)
     finally:
         with contextlib.suppress(Exception):  # a cluster that is gone has nothing left to remove
             client.run(_forget, run)
 
 
-def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str):
+def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str, spill):
     from .asof import in_scope
-    from .checks import Exchange
     from .features import market_features, text_rules
+    from .rulebook import FINDING_COLUMNS
+    from .spill import string_schema
 
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
@@ -416,28 +461,43 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     # once instead, a task of pass two was cancelled when a worker holding them died
     say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
         "policy features and cross-partition keys, per policy year × province")
-    one, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
-                                   (part, name, enterprises.get_indexer(part["policies"]["enterprise_id"]), rulebook, as_of,
-                                    local, exchange, run))
-                                  for name, part in partitions(sub)))
-    parts = [one.pop(k) for k in sorted(one, key=_name)]
+    # each result is taken apart as it arrives: the pairs go to their buckets, the findings to
+    # the spill file (where each partition's rows are is noted, to put them in partition order)
+    arrived: dict[str, dict] = {}
+    pairs: dict[str, dict[str, list]] = {r.code: {} for r in exchange}
+    found, spans = spill.writer(string_schema(FINDING_COLUMNS)), {}
+
+    def take(name: str, result: dict) -> None:
+        for code, buckets in result.pop("pairs").items():
+            pairs[code][name] = buckets
+        table = result.pop("findings")
+        if table is not None and table.num_rows:
+            spans[name] = (sum(n for _, n in spans.values()), table.num_rows)
+            found.write(table)
+        arrived[name] = result
+
+    _, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
+                                 (part, name, enterprises.get_indexer(part["policies"]["enterprise_id"]), rulebook, as_of,
+                                  local, exchange, run))
+                                for name, part in partitions(sub)), take=take)
     candidates = {}
     for r in exchange:
-        x, params = KINDS[r.kind].exchange, _exchange_params(r)
-        candidates[r.code] = Exchange.candidates([p["pairs"].pop(r.code) for p in parts], x.min_enterprises(params), x.keep, params)
-    tables, not_checkable, features, n_services, spend, after = [], {}, [], [], [], 0
-    for p in parts:
-        if p["findings"] is not None:
-            tables.append(p["findings"])
+        by_part = [pairs[r.code].pop(name) for name in sorted(pairs[r.code])]  # partition order: the same sums every run
+        buckets = [list(b) for b in zip(*by_part)][::-1]
+        del pairs[r.code], by_part
+        candidates[r.code] = _candidates(buckets, r)
+    found = found.mapped()
+    prior = pa.concat_tables([found.slice(*spans[name]) for name in sorted(spans)]) if spans else None
+    del found
+    not_checkable, features, n_services, spend, after = {}, [], [], [], 0
+    for name in sorted(arrived):
+        p = arrived.pop(name)
         for x in p["not_checkable"]:
             not_checkable.setdefault(x["rule_code"], x)
         features.append(p["features"])
         n_services.append(p["n_services"])
         spend.append(p["spend"])
         after += p["services_after"]
-    del parts
-    prior = pa.concat_tables(tables, promote_options="default") if tables else None
-    del tables
     sub_in, out_of_scope = in_scope(sub, as_of)
     out_of_scope = {**out_of_scope, "services_after": int(after)}
     pids = sub_in["policies"]["policy_id"].to_numpy()
@@ -469,6 +529,6 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     del prior
     box = [table]
     del table
-    results = sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells)
+    results = sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells, spill=spill)
     features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, text_rules(rulebook))
     return part, results, features, out_of_scope

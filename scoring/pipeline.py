@@ -55,25 +55,26 @@ class Prepared:
     out_of_scope: dict | None = None
 
 
-def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None, client=None) -> Prepared:
+def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None, client=None, spill=None) -> Prepared:
     """Intake, the as-of cut, rulebook and features: the common first half of every job.
     ``client``: a Dask client; the partition-local rules then run on its cluster
-    (:mod:`scoring.distributed`), with the same results."""
+    (:mod:`scoring.distributed`), with the same results. ``spill``: a
+    :class:`scoring.spill.Spill` that holds the findings on disk, memory-mapped."""
     sub = submission if isinstance(submission, Submission) else load_submission(submission)
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
     rulebook = rulebook or load_rulebook()
     from .distributed import DatasetSubmission, prepare_dataset
 
     if isinstance(sub, DatasetSubmission):  # a converted dataset whose service records the workers read
-        sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress)
+        sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress, spill=spill)
         return Prepared(sub, as_of, rules, features, out_of_scope)
     sub, out_of_scope = in_scope(sub, as_of)
     if client is not None:
         from .distributed import run_rules_dask
 
-        rules = run_rules_dask(client, sub, rulebook, as_of, progress=progress)
+        rules = run_rules_dask(client, sub, rulebook, as_of, progress=progress, spill=spill)
     else:
-        rules = run_rules(sub, rulebook, as_of, progress=progress)
+        rules = run_rules(sub, rulebook, as_of, progress=progress, spill=spill)
     return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings, text_rules(rulebook)), out_of_scope)
 
 
@@ -177,22 +178,6 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     """``scoring score``: everything in results-format.md, written atomically into ``out``.
     ``engine="dask"`` runs the rulebook's partition-local work on a Dask cluster (``scheduler``,
     or a LocalCluster of ``workers`` processes started for the run): same outputs."""
-    import datetime as dt
-
-    from . import __version__
-    from .explain import explanations
-    from .report import DETAILED
-    from .results import explanation_lines
-    from .insurers import summarise
-    from .intake import REJECTED_COLUMNS
-    from .ranking import policy_findings, rank, rule_codes
-    from .report import render
-    from .results import write_json, write_jsonl
-
-    def step(msg):
-        if progress:
-            progress(msg)
-
     from .errors import OptionError
     from .results import check_output_dir
 
@@ -207,6 +192,32 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     if capacity is not None and capacity < 1:
         raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
                           f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
+    from .spill import Spill
+
+    with Spill(out) as spill:  # the findings and explanation lines, memory-mapped, until written
+        return _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engine, scheduler, workers, spill)
+
+
+def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engine, scheduler, workers, spill) -> dict:
+    """:func:`run_score` once its options are checked, with a scratch directory ``spill``."""
+    import datetime as dt
+
+    from . import __version__
+    from .explain import explanations
+    from .report import DETAILED
+    from .results import explanation_lines
+    from .insurers import summarise
+    from .intake import REJECTED_COLUMNS
+    from .ranking import policy_findings, rank, rule_codes
+    from .heap import release
+    from .report import render
+    from .results import write_json, write_jsonl
+
+    def step(msg):
+        release()  # what the last step freed, before the next one allocates
+        if progress:
+            progress(msg)
+
     started = dt.datetime.now(dt.timezone.utc)
     rb = load_rulebook(rulebook)
     with contextlib.ExitStack() as stack:
@@ -232,7 +243,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         if not started_by(sub["policies"], day).any():
             _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
         step("运行规则库 / running the rulebook")
-        prep = prepare(sub, rb, as_of, progress=progress if client is not None else None, client=client)
+        prep = prepare(sub, rb, as_of, progress=progress if client is not None else None, client=client, spill=spill)
     sub = prep.sub  # as known on the as-of date
     step("加载模型并评分 / scoring with the model")
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
@@ -252,8 +263,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     scored["rule_codes"] = rule_codes(pf).reindex(scored.index).fillna("")
     step("解释标记 / explaining flags")
     # JSON lines are built column-wise (100,000 flags x 37 contributions as dicts would take
-    # minutes and gigabytes); the report keeps the few records it details.
-    line_ids, line_parts = [], []
+    # minutes and gigabytes) and wait on disk, memory-mapped; the report keeps the few records it details.
+    line_ids, line_file = [], spill.writer(pa.schema([("line", pa.large_string())]))
     model_text: dict[str, str] = {}
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     detailed_ids = set(flagged.index[:DETAILED])
@@ -264,7 +275,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
         e = explanations(model, X.loc[ids], cls)
         head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
         line_ids.extend(ids)
-        line_parts.append(explanation_lines(ids, probs, head, e.json_bodies()))
+        line_file.write(pa.table({"line": explanation_lines(ids, probs, head, e.json_bodies()).cast(pa.large_string())}))
         model_text.update(zip(ids, e.top_texts(2)))
         for i in np.flatnonzero(ids.isin(detailed_ids)):
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
@@ -287,9 +298,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     policy_scores = table[POLICY_SCORE_COLUMNS]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
-    lines = pa.chunked_array([c for part in line_parts for c in part.chunks], pa.string())
+    lines = line_file.mapped().column("line")
     line_order = at[at >= 0]
-    del line_parts
     ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
     step("汇总保险机构 / summarising insurers")
     svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])

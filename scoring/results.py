@@ -85,19 +85,36 @@ def write_csv(df: pd.DataFrame, path) -> None:
     path.write(BOM)
     if not len(df.columns):
         return
+    writer = schema = None
+    for a in range(0, max(len(df), 1), CSV_ROWS):  # a slice at a time: the text is never converted whole
+        table = _csv_table(df.iloc[a:a + CSV_ROWS])
+        if writer is None:
+            schema = table.schema
+            writer = pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
+        writer.write_table(table.cast(schema))
+    writer.close()
+
+
+#: Rows converted and written at a time by :func:`write_csv`.
+CSV_ROWS = 200_000
+
+
+def _csv_table(df: pd.DataFrame) -> pa.Table:
+    """``df`` as the Arrow table :func:`write_csv` writes: neutralised text, missing as empty,
+    floats rounded, booleans spelled out."""
     cols = {}
     for c in df.columns:
         s = df[c]
         if pd.api.types.is_bool_dtype(s.dtype):
             cols[c] = pa.array(np.where(s.to_numpy(dtype=bool), "True", "False"), pa.string())
         elif pd.api.types.is_float_dtype(s.dtype):
-            cols[c] = pa.array(round_sig(s.to_numpy(dtype=float, na_value=np.nan)), from_pandas=True)
+            cols[c] = pa.array(round_sig(s.to_numpy(dtype=float, na_value=np.nan)), pa.float64(), from_pandas=True)
         elif pd.api.types.is_integer_dtype(s.dtype):
             cols[c] = pa.array(s.to_numpy(), pa.int64())
         else:
             text = neutralise(_strings(s))
             cols[c] = pc.fill_null(text, pa.scalar("", text.type))
-    pacsv.write_csv(pa.table(cols), path, pacsv.WriteOptions(quoting_style="needed"))
+    return pa.table(cols)
 
 
 def _json_default(o):
@@ -201,12 +218,19 @@ def check_output_dir(out, option: str = "--out") -> None:
                           f"{option} {out} cannot be written ({parent} is not writable)")
 
 
-_TMP, _OLD = "tmp", "old"
+_TMP, _OLD, _SPILL = "tmp", "old", "spill"
 
 
 def _sibling(out: Path, kind: str) -> Path:
     """A fresh hidden sibling of ``out`` whose name says whose it is: ``.NAME.KIND-PID-XXXX``."""
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-{os.getpid()}-", dir=out.parent))
+
+
+def scratch_dir(out: Path) -> Path:
+    """A fresh hidden directory beside ``out`` for a run's intermediate files
+    (:class:`scoring.spill.Spill`); one a killed run leaves is removed by :func:`clean_stale`."""
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return _sibling(Path(out), _SPILL)
 
 
 def _alive(pid: int) -> bool:
@@ -220,8 +244,8 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale(out: Path) -> list[Path]:
-    """Remove what killed runs left beside ``out``: temporary result sets of processes that no
-    longer exist. A previous result set left aside by a run killed mid-swap is put back when
+    """Remove what killed runs left beside ``out``: temporary result sets and scratch
+    directories of processes that no longer exist. A previous result set left aside by a run killed mid-swap is put back when
     ``out`` is missing. Returns the paths removed."""
     import glob
 
@@ -229,7 +253,7 @@ def clean_stale(out: Path) -> list[Path]:
     for p in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*-*")):
         kind, _, rest = p.name[len(out.name) + 2:].partition("-")
         pid = rest.split("-", 1)[0]
-        if kind not in (_TMP, _OLD) or not pid.isdigit() or _alive(int(pid)):
+        if kind not in (_TMP, _OLD, _SPILL) or not pid.isdigit() or _alive(int(pid)):
             continue
         if kind == _OLD and not out.exists() and (p / "set").is_dir():
             os.replace(p / "set", out)

@@ -511,8 +511,9 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
     return pa.table({c: cols[c] for c in FINDING_COLUMNS})
 
 
-def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None) -> RuleResults:
-    """Apply every rule in force to ``sub`` at ``as_of`` (default: the latest date in it)."""
+def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None, spill=None) -> RuleResults:
+    """Apply every rule in force to ``sub`` at ``as_of`` (default: the latest date in it).
+    ``spill``: see :func:`sorted_results`."""
     from .intake import latest_date
 
     rulebook = rulebook or load_rulebook()
@@ -520,20 +521,28 @@ def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, pro
     table, not_checkable, cells = rule_findings(sub, rulebook, as_of, progress=progress)
     box = [table]
     del table
-    return sorted_results(box, not_checkable, rulebook, cells)
+    return sorted_results(box, not_checkable, rulebook, cells, spill=spill)
 
 
-def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rulebook: Rulebook, cells=None) -> RuleResults:
+def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rulebook: Rulebook, cells=None,
+                   spill=None) -> RuleResults:
     """The findings table in findings.csv order, as the :class:`RuleResults` every job reads.
 
     ``table`` may come in a one-element list, which is emptied: the unsorted table is then held
     here alone and released column by column as the sorted frame is built, so the findings
-    (gigabytes at a million policies) are never held twice."""
+    (gigabytes at a million policies) are never held twice. With ``spill`` (a
+    :class:`scoring.spill.Spill`) the sorted findings are written there a batch at a time and
+    the frame reads them memory-mapped."""
     if isinstance(table, list):
         table = table.pop()
     if table is None:
         table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
     order = finding_order(table)
+    if spill is not None:
+        from .spill import string_schema
+
+        table = spill.taken(table.cast(string_schema(table.column_names)), order)
+        return RuleResults(table.to_pandas(split_blocks=True), not_checkable, rulebook.version, cells)
     names, columns = table.column_names, []
     while table.num_columns:
         columns.append(table.column(0).take(order))

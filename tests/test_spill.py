@@ -1,0 +1,114 @@
+"""Large intermediate data on disk, memory-mapped (scoring.spill), and CSVs written a slice at a time."""
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from datasets.synth import write_submission
+from scoring import results
+from scoring.intake import load_submission
+from scoring.pipeline import run_score
+from scoring.rulebook import load_rulebook, run_rules
+from scoring.spill import Spill, string_schema
+
+from .helpers import world
+
+
+@pytest.fixture(scope="module")
+def sub(tmp_path_factory):
+    return write_submission(world(300, 8), tmp_path_factory.mktemp("spill") / "s")
+
+
+def test_spilled_findings_equal_the_findings_held_in_memory(sub, tmp_path):
+    """The same frame, value for value and dtype for dtype, read from a mapped file that is
+    already unlinked: nothing is left in the scratch directory while the frame is in use."""
+    s, rb = load_submission(sub), load_rulebook()
+    held = run_rules(s, rb).findings
+    with Spill(tmp_path / "run") as spill:
+        mapped = run_rules(s, rb, spill=spill).findings
+        assert list(spill.dir.iterdir()) == []
+        pd.testing.assert_frame_equal(mapped, held)
+        assert len(held) > 100
+    assert not spill.dir.exists()
+
+
+def test_taken_in_batches_equals_one_take(tmp_path, monkeypatch):
+    import scoring.spill
+
+    monkeypatch.setattr(scoring.spill, "BATCH_ROWS", 7)
+    rng = np.random.default_rng(3)
+    t = pa.table({"a": pa.array([f"值{i}" if i % 5 else None for i in range(50)]), "b": pa.array(rng.normal(size=50))})
+    order = rng.permutation(50)
+    with Spill(tmp_path / "run") as spill:
+        got = spill.taken(t, order)
+        assert got.equals(t.take(pa.array(order)))
+        assert got.column("a").num_chunks == 8  # written and mapped batch by batch
+        empty = spill.taken(t, np.empty(0, dtype=np.int64))
+        assert empty.num_rows == 0 and empty.schema == t.schema
+
+
+def test_a_writer_takes_tables_of_other_column_orders_and_null_columns(tmp_path):
+    """Partitions' findings arrive with their columns in any order, and a column a partition never
+    filled may be typed null: each is written in the file's schema."""
+    with Spill(tmp_path / "run") as spill:
+        w = spill.writer(string_schema(["x", "y"]))
+        w.write(pa.table({"y": pa.array(["1"]), "x": pa.array(["a"])}))
+        w.write(pa.table({"x": pa.array(["b", "c"]), "y": pa.nulls(2)}))
+        got = w.mapped()
+    assert got.to_pydict() == {"x": ["a", "b", "c"], "y": ["1", None, None]}
+
+
+def test_score_leaves_no_scratch_directory_whatever_happens(sub, tmp_path):
+    out = tmp_path / "run"
+    run_score(sub, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    with pytest.raises(Exception):
+        run_score(sub, out, model_dir=tmp_path / "no-model-here")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_killed_runs_scratch_directory_is_removed_by_the_next_run(tmp_path):
+    from .test_pipeline import _dead_pid
+
+    out = tmp_path / "run"
+    dead = tmp_path / f".run.spill-{_dead_pid()}-abc"
+    dead.mkdir()
+    (dead / "0.arrow").write_bytes(b"x" * 1000)
+    mine = results.scratch_dir(out)  # this process is alive: its directory stays
+    results.clean_stale(out)
+    assert not dead.exists() and mine.exists()
+
+
+def test_csv_written_in_slices_has_the_bytes_of_one_write(monkeypatch):
+    """Slices (here of 3 rows) give the same bytes as the whole frame at once, with a text column
+    empty in one slice, formula-like cells, floats, integers and booleans."""
+    df = pd.DataFrame({
+        "id": [f"P{i}" for i in range(10)],
+        "note": [None, None, None, "=SUM(A1)", "-3", "正常", None, "+x", "@y", "a,b\"c"],
+        "p": [0.1234567891, np.nan, 1e-9, 2.0, 3.5, -1.25, 0.0, 7.0, 8.123, 9.0],
+        "n": np.arange(10, dtype=np.int64),
+        "ok": [True, False] * 5,
+        "obj": pd.Series([None] * 3 + ["x"] * 7, dtype=object),
+    })
+    whole = io.BytesIO()
+    results.write_csv(df, whole)
+    monkeypatch.setattr(results, "CSV_ROWS", 3)
+    sliced = io.BytesIO()
+    results.write_csv(df, sliced)
+    assert sliced.getvalue() == whole.getvalue()
+    assert whole.getvalue().count(b"\n") == 11
+    assert b"'=SUM(A1)" in whole.getvalue()
+    empty = io.BytesIO()
+    results.write_csv(df.iloc[0:0], empty)
+    assert empty.getvalue() == b"\xef\xbb\xbf" + b'"id","note","p","n","ok","obj"\n'
+
+
+def test_scratch_directory_sits_beside_the_output(tmp_path):
+    spill = Spill(tmp_path / "deep" / "run")
+    try:
+        assert spill.dir.parent == tmp_path / "deep" and spill.dir.name.startswith(f".run.spill-{os.getpid()}-")
+    finally:
+        spill.close()

@@ -173,8 +173,10 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 #    means the dataset changed after conversion, and the run stops naming it); cuts them to the
 #    as-of date; runs the partition-local rules; computes each policy's own features
 #    (:func:`scoring.features.policy_features`), its service count and spend; and reads the keys
-#    of the cross-partition service checks (:class:`scoring.checks.Exchange`).
-# 3. **Driver** — keeps the keys that enough enterprises share.
+#    of the cross-partition service checks (:class:`scoring.checks.Exchange`), split into
+#    :data:`BUCKETS` by key. The driver takes each result apart as it arrives: the findings go to
+#    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order.
+# 3. **Driver** — keeps the keys that enough enterprises share, counted one bucket at a time.
 # 4. **Pass two, per partition** — sends back whole only the records holding a kept key.
 # 5. **Driver** — runs the cross-partition rules on those records and on the policies, with the
 #    service counts and spend from pass one; completes the features with the market medians,

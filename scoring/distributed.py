@@ -467,15 +467,15 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     # the spill file (where each partition's rows are is noted, to put them in partition order)
     arrived: dict[str, dict] = {}
     pairs: dict[str, dict[str, list]] = {r.code: {} for r in exchange}
-    found, spans = spill.writer(string_schema(FINDING_COLUMNS)), {}
+    finding_file, spans = spill.writer(string_schema(FINDING_COLUMNS)), {}
 
     def take(name: str, result: dict) -> None:
         for code, buckets in result.pop("pairs").items():
             pairs[code][name] = buckets
         table = result.pop("findings")
         if table is not None and table.num_rows:
-            spans[name] = (sum(n for _, n in spans.values()), table.num_rows)
-            found.write(table)
+            spans[name] = (finding_file.rows, table.num_rows)
+            finding_file.write(table)
         arrived[name] = result
 
     _, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
@@ -485,12 +485,12 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     candidates = {}
     for r in exchange:
         by_part = [pairs[r.code].pop(name) for name in sorted(pairs[r.code])]  # partition order: the same sums every run
-        buckets = [list(b) for b in zip(*by_part)][::-1]
+        buckets = [list(b) for b in zip(*by_part)]
         del pairs[r.code], by_part
         candidates[r.code] = _candidates(buckets, r)
-    found = found.mapped()
-    prior = pa.concat_tables([found.slice(*spans[name]) for name in sorted(spans)]) if spans else None
-    del found
+    mapped = finding_file.mapped()
+    prior = pa.concat_tables([mapped.slice(*spans[name]) for name in sorted(spans)]) if spans else None
+    del mapped
     not_checkable, features, n_services, spend, after = {}, [], [], [], 0
     for name in sorted(arrived):
         p = arrived.pop(name)

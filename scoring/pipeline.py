@@ -275,7 +275,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
         e = explanations(model, X.loc[ids], cls)
         head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
         line_ids.extend(ids)
-        line_file.write(pa.table({"line": explanation_lines(ids, probs, head, e.json_bodies()).cast(pa.large_string())}))
+        line_file.write(pa.table({"line": explanation_lines(ids, probs, head, e.json_bodies())}))
         model_text.update(zip(ids, e.top_texts(2)))
         for i in np.flatnonzero(ids.isin(detailed_ids)):
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}

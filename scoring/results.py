@@ -245,8 +245,8 @@ def _alive(pid: int) -> bool:
 
 def clean_stale(out: Path) -> list[Path]:
     """Remove what killed runs left beside ``out``: temporary result sets and scratch
-    directories of processes that no longer exist. A previous result set left aside by a run killed mid-swap is put back when
-    ``out`` is missing. Returns the paths removed."""
+    directories of processes that no longer exist. A previous result set left aside by a run
+    killed mid-swap is put back when ``out`` is missing. Returns the paths removed."""
     import glob
 
     removed = []

@@ -541,7 +541,7 @@ def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rul
     if spill is not None:
         from .spill import string_schema
 
-        table = spill.taken(table.cast(string_schema(table.column_names)), order)
+        table = spill.taken(table, order, string_schema(table.column_names))
         return RuleResults(table.to_pandas(split_blocks=True), not_checkable, rulebook.version, cells)
     names, columns = table.column_names, []
     while table.num_columns:

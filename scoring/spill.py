@@ -59,25 +59,27 @@ class Spill:
             w.write(b)
         return w.mapped()
 
-    def taken(self, table: pa.Table, order: np.ndarray | pa.Array) -> pa.Table:
-        """``table.take(order)`` without holding the reordered copy: taken a batch at a time,
-        written out, mapped back."""
+    def taken(self, table: pa.Table, order: np.ndarray | pa.Array, schema: pa.Schema | None = None) -> pa.Table:
+        """``table.take(order)`` (in ``schema``, default the table's) without holding the
+        reordered copy: taken a batch at a time, written out, mapped back."""
         order = np.asarray(order)
         return self.table((table.take(pa.array(order[a:a + BATCH_ROWS])) for a in range(0, len(order), BATCH_ROWS)),
-                          table.schema)
+                          schema or table.schema)
 
 
 class SpillWriter:
-    """An Arrow IPC file being written in a :class:`Spill` directory."""
+    """An Arrow IPC file being written in a :class:`Spill` directory (``rows``: written so far)."""
 
     def __init__(self, path: Path, schema: pa.Schema):
-        self.path, self.schema = path, schema
+        self.path, self.schema, self.rows = path, schema, 0
         self._sink = pa.OSFile(str(path), "wb")
         self._writer = pa.ipc.new_file(self._sink, schema)
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        """Append ``data``, its columns put in the file's order and cast to its types."""
         if data.num_rows:
             self._writer.write(data.select(self.schema.names).cast(self.schema) if data.schema != self.schema else data)
+            self.rows += data.num_rows
 
     def mapped(self) -> pa.Table:
         """Close the file and read it back memory-mapped; the file itself is unlinked."""

@@ -57,6 +57,8 @@ def test_a_writer_takes_tables_of_other_column_orders_and_null_columns(tmp_path)
         w = spill.writer(string_schema(["x", "y"]))
         w.write(pa.table({"y": pa.array(["1"]), "x": pa.array(["a"])}))
         w.write(pa.table({"x": pa.array(["b", "c"]), "y": pa.nulls(2)}))
+        w.write(pa.table({"x": pa.array([], pa.string()), "y": pa.array([], pa.string())}))
+        assert w.rows == 3  # where the next table's rows will start
         got = w.mapped()
     assert got.to_pydict() == {"x": ["a", "b", "c"], "y": ["1", None, None]}
 

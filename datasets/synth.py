@@ -162,7 +162,7 @@ class WorldParams:
     targeting: float = 1.0  # weight of visible risk when a regulator picks policies to inspect
     missing_scale: float = 1.0  # multiplies the yearly missing-service rates
     insurers: tuple[int, ...] = tuple(range(len(INSURERS)))  # indices into ALL_INSURERS active in this market
-    entity_tag: str = ""  # part of every agency id, so agencies of different worlds are different agencies
+    entity_tag: str = ""  # part of every agency, staff, policy, service, inspection and claim id: worlds share no entity
 
 
 #: Documented range of every drawn world parameter (datasets/README.md says why each range).
@@ -473,7 +473,7 @@ def _services(rng, cfg: Config, rep: pd.DataFrame, staff: pd.DataFrame, agencies
     ins_codes = np.array([ALL_INSURERS[i][0] for i in cfg.world.insurers], dtype=object)
     reg = rep["_region"].to_numpy()[pol]
     region_codes = np.array([r[0] for r in REGIONS], dtype=object)
-    s["_pool"] = np.where(ag >= 0, s["agency_id"].to_numpy(), ins_codes[rep["_insurer"].to_numpy()[pol]] + region_codes[reg])
+    s["_pool"] = np.where(ag >= 0, s["agency_id"].to_numpy(), ins_codes[rep["_insurer"].to_numpy()[pol]] + region_codes[reg] + cfg.world.entity_tag)
     s["_pool_q"] = rep["_agency_q"].to_numpy()[pol]
     staff, pools = _make_staff(rng, s)
     first, second = np.empty(m, dtype=object), np.empty(m, dtype=object)
@@ -1051,7 +1051,7 @@ def _claims(cfg: Config, p: pd.DataFrame, snapshot) -> tuple[pd.DataFrame, list[
     closed = np.where(status == "open", np.datetime64("NaT"), np.minimum(close, snap).astype("datetime64[D]"))
     level = np.where(c["deaths"].to_numpy() >= 3, "larger", "general").astype(object)
     claims = pd.DataFrame({
-        "claim_id": [f"CL{i + 1:09d}" for i in range(m)],
+        "claim_id": [f"CL{cfg.world.entity_tag}{i + 1:09d}" for i in range(m)],
         "policy_id": p["policy_id"].to_numpy()[pl],
         "accident_date": c["accident_date"].to_numpy().astype("datetime64[s]"),
         "report_date": report.astype("datetime64[s]"),
@@ -1105,7 +1105,7 @@ def _inspections(rng, cfg: Config, p: pd.DataFrame, s: pd.DataFrame, snapshot) -
     idx, outcome, date, r = idx[order], outcome[order], date[order], rand[idx][order]
     return pd.DataFrame(
         {
-            "inspection_id": [f"INSP{i + 1:08d}" for i in range(len(idx))],
+            "inspection_id": [f"INSP{cfg.world.entity_tag}{i + 1:08d}" for i in range(len(idx))],
             "policy_id": p["policy_id"].to_numpy()[idx],
             "inspection_date": date,
             "inspector_org": orgs[rng.integers(0, len(orgs), len(idx))],
@@ -1143,7 +1143,7 @@ def generate(cfg: Config = Config()) -> World:
     planted_s = _plant_services(rng, cfg, s, p, snapshot)
     _plant_boilerplate(rng, s, p)
     s = _plant_staff_overlap(rng, cfg, s, p, snapshot)
-    s["service_id"] = "SV" + pd.Series(np.arange(1, len(s) + 1)).map("{:09d}".format).to_numpy()
+    s["service_id"] = "SV" + cfg.world.entity_tag + pd.Series(np.arange(1, len(s) + 1)).map("{:09d}".format).to_numpy()
     _finish_photos(rng, cfg, s)
     s["staff_ids"] = _staff_ids(s)
     insp = _inspections(rng, cfg, p, s, snapshot) if cfg.with_inspections else None
@@ -1246,6 +1246,31 @@ def write_submission(world: World, out: str | Path, fmt: str = "csv", encoding: 
             df2.to_json(out / fname, orient="records", lines=True, force_ascii=False, date_format="iso")
         else:
             raise ValueError(f"unknown format {fmt}")
+    return out
+
+
+def market_configs(n_policies: int, seed: int, market: int = 1_000_000, **kw) -> list[Config]:
+    """Configs of a submission too large to generate at once: markets of at most ``market``
+    policies each, the first the world ``Config(n_policies, seed, **kw)`` would start with (tag
+    ""), the others with seeds ``seed + k`` and entity tags ``M1``, ``M2``, … so that no two
+    markets share a policy, service, staff member, agency, inspection or claim. They share the
+    regions and insurers: a national platform's submission is several such markets side by side."""
+    sizes = [market] * (n_policies // market) + ([n_policies % market] if n_policies % market else [])
+    return [Config(n_policies=size, seed=seed + k, world=WorldParams(entity_tag=f"M{k}" if k else ""), **kw)
+            for k, size in enumerate(sizes)]
+
+
+def write_markets(configs: list[Config], out: str | Path) -> Path:
+    """Generate each config's world in turn and append its tables to one CSV submission in ``out``,
+    so that memory holds one market at a time (a million policies need about 7 GB)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, cfg in enumerate(configs):
+        world = generate(cfg)
+        for name, df in world.tables.items():
+            with open(out / f"{name}.csv", "ab" if k else "wb") as f:
+                pacsv.write_csv(_to_arrow(df, name, False), f, pacsv.WriteOptions(include_header=not k))
+        del world
     return out
 
 

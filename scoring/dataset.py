@@ -25,7 +25,9 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from .intake import REJECTED_COLUMNS, load_submission
+from .chunks import chunks, data_lines, scan, streamable
+from .intake import ORDER, TableCounts, sort_rejected, validate, validate_raw
+from .io import read_submission
 from .results import atomic_dir, check_output_dir, write_csv, write_json
 from .schema import TABLES
 
@@ -61,30 +63,61 @@ def _arrow(name: str, df: pd.DataFrame) -> pa.Table:
 
 
 def convert(submission, out) -> dict:
-    """Validate ``submission`` and write it as a dataset in ``out`` (atomically). Returns the balance."""
+    """Validate ``submission`` and write it as a dataset in ``out`` (atomically). Returns the balance.
+
+    A services file in CSV or Parquet is read and validated in chunks (:mod:`scoring.chunks`),
+    the other tables whole: the dataset, rejected.csv and the balance are those of reading it whole.
+    """
     check_output_dir(out)
-    sub = load_submission(submission)
+    services = streamable(submission)
+    sub = validate(read_submission(submission, without=("services",) if services else ()), str(submission))
     keys = partition_keys(sub["policies"])
-    balance = {name: {"rows_in": c.rows_in, "rows_written": c.rows_accepted, "rows_rejected": c.rows_rejected}
-               for name, c in sub.counts.items()}
+    files, counts, rejected = dict(sub.files), dict(sub.counts), [sub.rejected]
     with atomic_dir(Path(out)) as tmp:
         for name in sub.present:
-            table = _arrow(name, sub[name])
-            if name == "staff":
-                (tmp / name).mkdir()
-                pq.write_table(table, tmp / name / "part-0.parquet")
-                continue
-            part = keys if name == "policies" else keys.set_index("policy_id").reindex(sub[name]["policy_id"]).reset_index()
-            table = table.append_column("policy_year", pa.array(part["policy_year"].to_numpy(), pa.int32()))
-            table = table.append_column("province", pa.array(part["province"].to_numpy(), pa.string()))
-            # rows in the order validated, so that a dataset read back is the same submission
-            table = table.append_column("_row", pa.array(np.arange(len(table)), pa.int64()))
-            pads.write_dataset(table, tmp / name, format="parquet", partitioning=PARTITIONS, partitioning_flavor="hive",
-                               basename_template="part-{i}.parquet", existing_data_behavior="error")
-        write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
-        write_json({"source": str(submission), "input_sha256": {label: digest for label, digest in sub.files.values()},
-                    "tables": balance, "partitioning": PARTITIONS}, tmp / "convert.json")
+            _write(tmp, name, sub[name], keys, 0)
+        if services:
+            sc = scan(services)
+            rows_in = rows_rejected = written = 0
+            by_policy = keys.set_index("policy_id")
+            for k, raw in enumerate(chunks(services, sc)):
+                frame, part, c, _ = validate_raw(raw, sub.policy_ids, duplicates=sc.duplicates)
+                del raw
+                rejected.append(part)
+                rows_in, rows_rejected = rows_in + c.rows_in, rows_rejected + c.rows_rejected
+                _write(tmp, "services", frame, by_policy, written, k)
+                written += len(frame)
+            # in the order the folder lists its files, as the whole-file reader gives them
+            files = dict(sorted({**files, "services": (services.name, sc.sha256)}.items(), key=lambda kv: kv[1][0]))
+            counts["services"] = TableCounts(rows_in, rows_rejected, data_lines(sc))
+        write_csv(sort_rejected(rejected), tmp / "rejected.csv")
+        balance = {name: {"rows_in": counts[name].rows_in, "rows_written": counts[name].rows_accepted,
+                          "rows_rejected": counts[name].rows_rejected} for name in ORDER if name in counts}
+        write_json({"source": str(submission), "input_sha256": dict(files.values()), "tables": balance, "partitioning": PARTITIONS},
+                   tmp / "convert.json")
     return balance
+
+
+def _write(tmp: Path, name: str, frame: pd.DataFrame, keys: pd.DataFrame, first_row: int, chunk: int | None = None) -> None:
+    """Write a table's accepted rows (or a chunk of them, ``chunk``, whose first row is ``first_row``)
+    into the dataset: partitioned with their policies (``keys``: per policy, or indexed by policy id)."""
+    table = _arrow(name, frame)
+    if name == "staff":
+        (tmp / name).mkdir()
+        pq.write_table(table, tmp / name / "part-0.parquet")
+        return
+    if name == "policies":
+        part = keys
+    else:
+        by_policy = keys if keys.index.name == "policy_id" else keys.set_index("policy_id")
+        part = by_policy.reindex(frame["policy_id"]).reset_index()
+    table = table.append_column("policy_year", pa.array(part["policy_year"].to_numpy(), pa.int32()))
+    table = table.append_column("province", pa.array(part["province"].to_numpy(), pa.string()))
+    # rows in the order validated, so that a dataset read back is the same submission
+    table = table.append_column("_row", pa.array(np.arange(first_row, first_row + len(table)), pa.int64()))
+    pads.write_dataset(table, tmp / name, format="parquet", partitioning=PARTITIONS, partitioning_flavor="hive",
+                       basename_template="part-{i}.parquet" if chunk is None else f"part-{chunk}-{{i}}.parquet",
+                       existing_data_behavior="error" if not chunk else "overwrite_or_ignore")
 
 
 def read_table_dir(path: Path, with_rows: bool = False):

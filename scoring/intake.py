@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -72,6 +72,9 @@ class Submission:
         Per table, the file label and its sha256.
     absent : dict of tuple
         Per present table, the optional columns the file did not have.
+    policy_ids : _PolicyIds or None
+        The policy ids that references were checked against, for rows validated later
+        (:mod:`scoring.chunks`).
     """
 
     path: str
@@ -81,6 +84,7 @@ class Submission:
     counts: dict[str, TableCounts]
     files: dict[str, tuple[str, str]]
     absent: dict[str, tuple[str, ...]]
+    policy_ids: "_PolicyIds | None" = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -243,11 +247,60 @@ _KEEP_TEXT = {"start_date", "end_date", "hazards_found", "hazards_rectified", "a
               "closed_date"}
 
 
+def _parse_one(col: Column, raw_values: pa.ChunkedArray, fails: "_Failures", rows: np.ndarray, ends: np.ndarray,
+               spans: bool) -> np.ndarray | pa.Array:
+    """One column's cells parsed to its type, its failures added to ``fails``."""
+    if spans and not col.multiline:
+        # a line break in a name, code, date or number is the trace of an unpaired quote
+        # that swallowed the lines between into one record
+        broken = bool_mask(pc.fill_null(pc.match_substring_regex(raw_values, "[\\r\\n]"), False))
+        fails.add(broken & (ends != rows), col.name, "line_break", _shorten(raw_values, broken), first=rows, last=ends)
+    if col.type == "id" or col.name.endswith("_id"):
+        # an identifier a spreadsheet would run as a formula cannot be written as it is and still
+        # join: refused here, so every output keeps identifiers exactly as submitted
+        first = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(raw_values), 0, 1)
+        formula = bool_mask(pc.fill_null(pc.is_in(first, value_set=_FORMULA_FIRST), False))
+        fails.add(formula, col.name, "formula_id", raw_values)
+    fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
+    if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
+        if col.nonempty:
+            fails.add(bool_mask(pc.is_null(raw_values)), col.name, "empty", raw_values)
+        _check_range(col, fast, fails, raw_values)
+        return fast
+    if col.type == "str" and not col.nonempty:
+        # free text kept as written (the reader already made empty cells null)
+        return _parse_column(col, raw_values.combine_chunks(), fails, raw_values)
+    text = parsing.clean_text(raw_values)
+    if col.default is not None:
+        text = pc.fill_null(text, col.default)
+    if col.nonempty:
+        fails.add(bool_mask(pc.is_null(text)), col.name, "empty", raw_values)
+    return _parse_column(col, text, fails, raw_values)
+
+
+def key_values(table: Table, raw_values: pa.ChunkedArray) -> pa.Array:
+    """The table's key column as validation reads it (cleaned text), for counting copies of a
+    key over a table read in chunks (:mod:`scoring.chunks`)."""
+    col = next(c for c in table.columns if c.name == table.key)
+    rows = np.zeros(len(raw_values), dtype=np.int64)
+    return _parse_one(col, raw_values, _Failures("", rows, {}), rows, rows, False)
+
+
+def duplicated_keys(keys: pa.Array | pa.ChunkedArray) -> pa.StructArray | None:
+    """The keys present more than once, with their counts (``values``, ``counts``), or None."""
+    if not _has_duplicates(keys):
+        return None
+    vc = pc.value_counts(keys.drop_null())
+    return vc.filter(pc.greater(vc.field("counts"), 1))
+
+
 def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray,
-                    ends: np.ndarray | None = None) -> tuple[dict, _Failures]:
+                    ends: np.ndarray | None = None, duplicates: pa.StructArray | None | bool = True) -> tuple[dict, _Failures]:
     """Parse and check every column; ``columns`` is emptied as it goes so memory is released.
 
-    ``ends`` holds each row's last line where records may span lines (CSV).
+    ``ends`` holds each row's last line where records may span lines (CSV). ``duplicates``: the
+    key's copies are counted within these rows (True), or were counted over the whole table
+    (:func:`duplicated_keys`, None for none) when these rows are one chunk of it.
     """
     order = {c.name: i for i, c in enumerate(table.columns)}
     fails = _Failures(file, rows, order, ends)
@@ -257,32 +310,7 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
 
     def one(col: Column):
         raw_values = columns.pop(col.name)
-        if spans and not col.multiline:
-            # a line break in a name, code, date or number is the trace of an unpaired quote
-            # that swallowed the lines between into one record
-            broken = bool_mask(pc.fill_null(pc.match_substring_regex(raw_values, "[\\r\\n]"), False))
-            fails.add(broken & (ends != rows), col.name, "line_break", _shorten(raw_values, broken), first=rows, last=ends)
-        if col.type == "id" or col.name.endswith("_id"):
-            # an identifier a spreadsheet would run as a formula cannot be written as it is and still
-            # join: refused here, so every output keeps identifiers exactly as submitted
-            first = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(raw_values), 0, 1)
-            formula = bool_mask(pc.fill_null(pc.is_in(first, value_set=_FORMULA_FIRST), False))
-            fails.add(formula, col.name, "formula_id", raw_values)
-        fast = parsing.try_fast(col.type, raw_values) if col.default is None else None
-        if fast is not None:  # canonical cells: no cleaning needed, only emptiness and ranges
-            if col.nonempty:
-                fails.add(bool_mask(pc.is_null(raw_values)), col.name, "empty", raw_values)
-            _check_range(col, fast, fails, raw_values)
-            return col.name, raw_values, fast
-        if col.type == "str" and not col.nonempty:
-            # free text kept as written (the reader already made empty cells null)
-            return col.name, raw_values, _parse_column(col, raw_values.combine_chunks(), fails, raw_values)
-        text = parsing.clean_text(raw_values)
-        if col.default is not None:
-            text = pc.fill_null(text, col.default)
-        if col.nonempty:
-            fails.add(bool_mask(pc.is_null(text)), col.name, "empty", raw_values)
-        return col.name, raw_values, _parse_column(col, text, fails, raw_values)
+        return col.name, raw_values, _parse_one(col, raw_values, fails, rows, ends, spans)
 
     # Arrow kernels release the GIL: columns are parsed in parallel (failures are ordered later).
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -293,9 +321,10 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
 
     # Unique key: every copy of a duplicated value is rejected.
     key = values[table.key]
-    if _has_duplicates(key):
-        vc = pc.value_counts(key)
-        counts = pc.take(vc.field("counts"), pc.index_in(key, value_set=vc.field("values")))
+    if duplicates is True:
+        duplicates = duplicated_keys(key)
+    if duplicates is not None:
+        counts = pc.take(duplicates.field("counts"), pc.index_in(key, value_set=duplicates.field("values")))
         dup = bool_mask(pc.fill_null(pc.greater(counts, 1), False)) & bool_mask(pc.is_valid(key))
         fails.add(dup, table.key, "duplicate", key, count=counts)
 
@@ -413,8 +442,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
     raws = dict(raws)  # tables are released one by one as they are validated
     for name in ORDER:
         table = TABLES[name]
-        raw = raws.pop(name, None)
-        if raw is None:
+        if name not in raws:
             empty = {c.name: np.array([], dtype=object) for c in table.columns}
             for c in table.columns:
                 if c.type == "date":
@@ -423,23 +451,52 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
                     empty[c.name] = np.array([], dtype=np.float64)
             tables[name] = _frame(table, empty, np.zeros(0, dtype=bool))
             continue
-        n_rows, malformed, lines = raw.data.num_rows, _malformed_frame(raw), raw.line_count
-        columns = {c: raw.data.column(c) for c in raw.data.column_names}
-        file, rows, ends = raw.file, raw.rows, raw.last_rows
-        del raw  # the raw text is released column by column while parsing
-        values, fails = _validate_table(table, columns, file, rows, ends)
-        if table.references:
-            _check_references(values, fails, table, policy_ids)
-        bad = fails.mask(n_rows)
-        if name == "policies":
-            ids = values["policy_id"]
-            policy_ids = _PolicyIds(pc.unique(ids.filter(pc.is_valid(ids))), pc.unique(ids.filter(pa.array(bad)).drop_null()))
-        tables[name] = _frame(table, values, ~bad)
-        part = pd.concat([fails.frame(name), malformed], ignore_index=True)
+        # the raw text is released column by column while parsing: no reference is kept here
+        tables[name], part, counts[name], ids = validate_raw(raws.pop(name), policy_ids)
+        if ids is not None:
+            policy_ids = ids
         rejected_parts.append(part)
-        counts[name] = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed), lines_in=lines)
-        del values, columns
-    rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else pd.DataFrame(columns=REJECTED_COLUMNS)
+    return Submission(
+        path=path,
+        tables=tables,
+        present=present,
+        rejected=sort_rejected(rejected_parts),
+        counts=counts,
+        files=files,
+        absent=absent,
+        policy_ids=policy_ids,
+    )
+
+
+def validate_raw(raw: RawTable, policy_ids: "_PolicyIds | None", duplicates=True):
+    """Validate one raw table (or one chunk of it) whose references point at ``policy_ids``.
+
+    Returns the accepted rows, the rejected ones (unsorted), the row balance, and for the policies
+    table the ids that later tables' references are checked against (else None). ``duplicates``
+    as :func:`_validate_table`. A caller that keeps no reference to ``raw`` has its text released
+    column by column while parsing.
+    """
+    table = TABLES[raw.name]
+    n_rows, malformed, lines = raw.data.num_rows, _malformed_frame(raw), raw.line_count
+    columns = {c: raw.data.column(c) for c in raw.data.column_names}
+    file, rows, ends = raw.file, raw.rows, raw.last_rows
+    del raw
+    values, fails = _validate_table(table, columns, file, rows, ends, duplicates)
+    if table.references:
+        _check_references(values, fails, table, policy_ids)
+    bad = fails.mask(n_rows)
+    ids = None
+    if table.name == "policies":
+        key = values["policy_id"]
+        ids = _PolicyIds(pc.unique(key.filter(pc.is_valid(key))), pc.unique(key.filter(pa.array(bad)).drop_null()))
+    part = pd.concat([fails.frame(table.name), malformed], ignore_index=True)
+    counts = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed), lines_in=lines)
+    return _frame(table, values, ~bad), part, counts, ids
+
+
+def sort_rejected(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rejected rows of all tables in one frame, by table (:data:`ORDER`) and row."""
+    rejected = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REJECTED_COLUMNS)
     order = {n: i for i, n in enumerate(ORDER)}
     rejected = (
         rejected.assign(_t=rejected["table"].map(order))
@@ -448,15 +505,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
         .reset_index(drop=True)
     )
     rejected["row"] = rejected["row"].astype(np.int64)
-    return Submission(
-        path=path,
-        tables=tables,
-        present=present,
-        rejected=rejected[REJECTED_COLUMNS],
-        counts=counts,
-        files=files,
-        absent=absent,
-    )
+    return rejected[REJECTED_COLUMNS]
 
 
 def validate_one(raw: RawTable, policy_ids) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -464,16 +513,9 @@ def validate_one(raw: RawTable, policy_ids) -> tuple[pd.DataFrame, pd.DataFrame]
 
     Returns the accepted rows and the rejected ones (``REJECTED_COLUMNS``), as for a submission.
     """
-    table = TABLES[raw.name]
-    n_rows, malformed = raw.data.num_rows, _malformed_frame(raw)
-    columns = {c: raw.data.column(c) for c in raw.data.column_names}
-    values, fails = _validate_table(table, columns, raw.file, raw.rows, raw.last_rows)
-    if table.references:
-        known = pa.array(list(policy_ids), pa.string())
-        _check_references(values, fails, table, _PolicyIds(known, pa.array([], pa.string())))
-    bad = fails.mask(n_rows)
-    rejected = pd.concat([fails.frame(raw.name), malformed], ignore_index=True)
-    return _frame(table, values, ~bad), rejected[REJECTED_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
+    known = _PolicyIds(pa.array(list(policy_ids), pa.string()), pa.array([], pa.string()))
+    accepted, rejected, _, _ = validate_raw(raw, known)
+    return accepted, rejected[REJECTED_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def load_submission(path: str | Path) -> Submission:

@@ -167,23 +167,21 @@ def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
         return "skip"
 
     parse = pacsv.ParseOptions(invalid_row_handler=handler, newlines_in_values=newlines)
-    # Header names first, so that every column is read as text (no type inference).
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
+                           parse_options=parse, convert_options=csv_text_options(path, enc))
+    return table, bad
+
+
+def csv_text_options(path: Path, enc: str) -> pacsv.ConvertOptions:
+    """Every column of the CSV read as text: the header's names are read first (no type inference)."""
     head = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
                           parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True))
     names = head.schema.names
     head.close()
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
-        parse_options=parse,
-        convert_options=pacsv.ConvertOptions(
-            # only an empty cell is empty: Arrow's default null markers would erase an enterprise
-            # named "NULL" and hide an "N/A" written in a number column
-            column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
-            quoted_strings_can_be_null=True
-        ),
-    )
-    return table, bad
+    # only an empty cell is empty: Arrow's default null markers would erase an enterprise
+    # named "NULL" and hide an "N/A" written in a number column
+    return pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
+                                quoted_strings_can_be_null=True)
 
 
 @dataclass(frozen=True)
@@ -225,6 +223,13 @@ def _record_lines(path: Path, enc: str, label: str) -> _Lines:
     return _Lines(s[1:], e[1:], prev - header_end)
 
 
+def _maybe_not_utf8(e: Exception, path: Path) -> bool:
+    """Whether a read as UTF-8 failed because the file is not UTF-8: Arrow says so, or a malformed
+    record's text could not be decoded for its report (Arrow then names the record instead)."""
+    text = str(e).lower()
+    return isinstance(e, UnicodeDecodeError) or "utf8" in text or "utf-8" in text or _detect_encoding(path) != "utf-8"
+
+
 def _has_blank_line(path: Path) -> bool:
     """Whether the file holds an empty line (Arrow skips it, so records and lines part ways)."""
     import mmap
@@ -260,7 +265,7 @@ def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, np.ndarray,
         try:
             table, bad = _read_csv_as(path, enc, True)
         except (UnicodeDecodeError, pa.ArrowInvalid) as e:
-            if isinstance(e, pa.ArrowInvalid) and "utf8" not in str(e).lower() and "utf-8" not in str(e).lower():
+            if not _maybe_not_utf8(e, path):
                 raise
             enc = _detect_encoding(path)
             table, bad = _read_csv_as(path, enc, True)

@@ -87,9 +87,10 @@ def ensure_data(data: Path, policies: int, scale: float) -> Path:
     sub = data / f"{policies}-s{scale:g}" / "sub"
     if not (sub / "services.csv").exists():
         sys.path.insert(0, str(ROOT))
-        from datasets.synth import Config, generate, write_submission
+        from datasets.synth import market_configs, write_markets
 
-        write_submission(generate(Config(n_policies=policies, seed=11, service_scale=scale)), sub)
+        # beyond a million policies the generator's memory would outgrow the machine: markets of a million
+        write_markets(market_configs(policies, 11, service_scale=scale), sub)
     return sub
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import warnings
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -175,8 +175,11 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 #    (:func:`scoring.features.policy_features`), its service count and spend; and reads the keys
 #    of the cross-partition service checks (:class:`scoring.checks.Exchange`), split into
 #    :data:`BUCKETS` by key. The driver takes each result apart as it arrives: the findings go to
-#    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order.
-# 3. **Driver** — keeps the keys that enough enterprises share, counted one bucket at a time.
+#    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order,
+#    and so do the key pairs, one scratch file per rule and bucket (at five million policies
+#    they are about a hundred million pairs, some 3 GB).
+# 3. **Driver** — keeps the keys that enough enterprises share, counted one bucket at a time,
+#    each bucket read back from its file only when its turn comes.
 # 4. **Pass two, per partition** — sends back whole only the records holding a kept key.
 # 5. **Driver** — runs the cross-partition rules on those records and on the policies, with the
 #    service counts and spend from pass one; completes the features with the market medians,
@@ -344,15 +347,25 @@ def _buckets(pairs: pd.DataFrame) -> list[pd.DataFrame]:
     return [pairs.iloc[order[lo:hi]].reset_index(drop=True) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _candidates(buckets: list[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
+def _bucket(spilled: tuple | None) -> list[pd.DataFrame]:
+    """One bucket's pairs from every partition, in partition order (the same sums every run), read
+    back from the scratch file pass one appended them to as they arrived (step 3)."""
+    if spilled is None:
+        return []
+    file, at = spilled
+    mapped = file.mapped()
+    return [pa.concat_tables([mapped.slice(*at[name]) for name in sorted(at)]).to_pandas()]
+
+
+def _candidates(buckets: Iterable[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
     """Step 3 for one exchange rule, bucket by bucket (each bucket's pairs from every partition,
-    in partition order): the kept keys, sorted. Each bucket's pairs are released once counted."""
+    in partition order): the kept keys, sorted. A bucket is read only when its turn comes."""
     from .checks import Exchange
 
     x, params = KINDS[rule.kind].exchange, _exchange_params(rule)
     kept = []
-    while buckets:
-        bucket = [b for b in buckets.pop() if len(b)]
+    for bucket in buckets:
+        bucket = [b for b in bucket if len(b)]
         if bucket:
             kept.append(Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params))
     return np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.uint64)
@@ -466,12 +479,17 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     # each result is taken apart as it arrives: the pairs go to their buckets, the findings to
     # the spill file (where each partition's rows are is noted, to put them in partition order)
     arrived: dict[str, dict] = {}
-    pairs: dict[str, dict[str, list]] = {r.code: {} for r in exchange}
+    pairs: dict[tuple[str, int], tuple] = {}  # per rule and bucket: its scratch file and each partition's rows in it
     finding_file, spans = spill.writer(string_schema(FINDING_COLUMNS)), {}
 
     def take(name: str, result: dict) -> None:
         for code, buckets in result.pop("pairs").items():
-            pairs[code][name] = buckets
+            for b, piece in enumerate(buckets):
+                if len(piece):
+                    table = pa.Table.from_pandas(piece, preserve_index=False)
+                    file, at = pairs.setdefault((code, b), (spill.writer(table.schema), {}))
+                    at[name] = (file.rows, table.num_rows)
+                    file.write(table)
         table = result.pop("findings")
         if table is not None and table.num_rows:
             spans[name] = (finding_file.rows, table.num_rows)
@@ -482,12 +500,7 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
                                  (part, name, enterprises.get_indexer(part["policies"]["enterprise_id"]), rulebook, as_of,
                                   local, exchange, run))
                                 for name, part in partitions(sub)), take=take)
-    candidates = {}
-    for r in exchange:
-        by_part = [pairs[r.code].pop(name) for name in sorted(pairs[r.code])]  # partition order: the same sums every run
-        buckets = [list(b) for b in zip(*by_part)]
-        del pairs[r.code], by_part
-        candidates[r.code] = _candidates(buckets, r)
+    candidates = {r.code: _candidates((_bucket(pairs.pop((r.code, b), None)) for b in range(BUCKETS)), r) for r in exchange}
     mapped = finding_file.mapped()
     prior = pa.concat_tables([mapped.slice(*spans[name]) for name in sorted(spans)]) if spans else None
     del mapped

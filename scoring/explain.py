@@ -206,16 +206,18 @@ class Explanations:
         picked = np.where(np.take_along_axis(usable, first, 1), np.take_along_axis(codes, first, 1), -1)
         return ["；".join(self.texts[c] for c in r if c >= 0) for r in picked.tolist()]
 
-    def json_bodies(self, chunk: int = 20_000) -> pa.ChunkedArray:
-        """Per row, the members ``"base_value": …, "raw_output": …, "link": "logit", "contributions": […]``
-        exactly as :meth:`record` would serialise them (keys in the same order). Chunks of ``chunk``
-        rows (~7 kB a row): never one string array past Arrow's 2 GB offsets."""
+    def json_bodies(self, start: int = 0, stop: int | None = None, chunk: int = 20_000) -> pa.ChunkedArray:
+        """Per row from ``start`` to ``stop`` (default: every row), the members ``"base_value": …,
+        "raw_output": …, "link": "logit", "contributions": […]`` exactly as :meth:`record` would
+        serialise them (keys in the same order). Chunks of ``chunk`` rows (~7 kB a row): never one
+        string array past Arrow's 2 GB offsets."""
         k = len(self.features)
         names, texts = json_strings(self.features), json_strings(self.texts)
         flags = pa.array(["true" if self._reason(c) else "false" for c in range(len(self.texts))], pa.string())
         parts = []
-        for a in range(0, len(self), chunk):
-            b = min(a + chunk, len(self))
+        stop = len(self) if stop is None else min(stop, len(self))
+        for a in range(start, stop, chunk):
+            b = min(a + chunk, stop)
             rows = np.arange(a, b)[:, None]
             o = self.order[a:b]
             flat = pc.binary_join_element_wise(

@@ -161,12 +161,16 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("scoring").joinpath("_champion")))
 
 
-def _reasons(scored: pd.DataFrame, pf, model_text: dict[str, str]) -> pd.Series:
+#: Explanation lines built and written to the scratch file at a time.
+LINES_AT_ONCE = 50_000
+
+
+def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
-    (``pf``: :func:`scoring.ranking.policy_findings`)."""
+    (``pf``: :func:`scoring.ranking.policy_findings` of ``findings``)."""
     from .ranking import rule_reasons
 
-    rule_text = rule_reasons(pf)
+    rule_text = rule_reasons(pf, findings)
     out = ("规则：" + rule_text).reindex(scored.index).fillna("").to_numpy(dtype=object)
     for i, text in zip(scored.index.get_indexer(list(model_text)), model_text.values()):
         out[i] = "模型：" + text + ("；" + out[i] if out[i] else "")
@@ -275,12 +279,14 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
         e = explanations(model, X.loc[ids], cls)
         head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
         line_ids.extend(ids)
-        line_file.write(pa.table({"line": explanation_lines(ids, probs, head, e.json_bodies())}))
+        for a in range(0, len(ids), LINES_AT_ONCE):  # about 7 kB a line: 500,000 flags would hold 7 GB twice
+            b = a + LINES_AT_ONCE
+            line_file.write(pa.table({"line": explanation_lines(ids[a:b], probs[a:b], head, e.json_bodies(a, b))}))
         model_text.update(zip(ids, e.top_texts(2)))
         for i in np.flatnonzero(ids.isin(detailed_ids)):
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
         del e
-    scored["reasons"] = _reasons(scored, pf, model_text)
+    scored["reasons"] = _reasons(scored, pf, findings, model_text)
     del pf
     meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
     table = scored.join(meta).reset_index().sort_values(["priority"], kind="stable")

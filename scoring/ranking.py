@@ -70,14 +70,23 @@ def _starts(*columns: pa.Array) -> np.ndarray:
     return start
 
 
-def policy_findings(findings: pd.DataFrame) -> pa.Table:
-    """Policy and service findings, one per (policy, rule code), most severe rule first per policy.
+def _chunked(findings: pd.DataFrame, column: str) -> pa.ChunkedArray:
+    """A findings column as Arrow without a copy (the findings may be memory-mapped)."""
+    arr = findings[column].array
+    arr = arr.__arrow_array__() if hasattr(arr, "__arrow_array__") else pa.array(arr.to_numpy(dtype=object), from_pandas=True)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
-    Built once per run and shared by :func:`rule_codes` and :func:`rule_reasons`.
+
+def policy_findings(findings: pd.DataFrame) -> pa.Table:
+    """Policy and service findings, one per (policy, rule code), most severe rule first per policy,
+    each with its row in ``findings`` (``_at``): the messages are not copied, only those
+    :func:`rule_reasons` keeps are read. Built once per run and shared by :func:`rule_codes` and
+    :func:`rule_reasons`.
     """
-    f = findings.loc[findings["policy_id"].notna().to_numpy(), ["policy_id", "rule_code", "severity", "message_zh"]]
-    t = pa.Table.from_pandas(f, preserve_index=False)
+    at = pa.array(np.flatnonzero(findings["policy_id"].notna().to_numpy()))
+    t = pa.table({c: _chunked(findings, c).take(at) for c in ("policy_id", "rule_code", "severity")})
     t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
+    t = t.append_column("_at", at)
     t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITY_RANK), pa.string())))
     t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("_r", "ascending"), ("rule_code", "ascending")]))
     t = t.combine_chunks()
@@ -101,10 +110,12 @@ def rule_codes(pf: pa.Table) -> pd.Series:
     return _join_by_policy(t, t["rule_code"].combine_chunks(), ";")
 
 
-def rule_reasons(pf: pa.Table, top: int = 2) -> pd.Series:
-    """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules."""
+def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2) -> pd.Series:
+    """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules
+    (``pf`` from :func:`policy_findings` of ``findings``)."""
     pid = pf["policy_id"].combine_chunks()
     group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
     t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))
-    head = pc.list_element(pc.split_pattern(t["message_zh"].combine_chunks(), "（", max_splits=1), 0)
+    message = _chunked(findings, "message_zh").take(t["_at"]).combine_chunks().cast(pa.string())
+    head = pc.list_element(pc.split_pattern(message, "（", max_splits=1), 0)
     return _join_by_policy(t, head, "；")

@@ -276,6 +276,10 @@ def test_explanation_lines_read_back_as_the_records(trained, prep):
     probs = np.round(np.linspace(0, 1, len(rows)) ** 3, 6)
     lines = explanation_lines(rows.index, probs, head, e.json_bodies(chunk=7)).to_pylist()
     assert len(lines) == len(rows)
+    # built a slice at a time (as the score job writes them) they are the same lines
+    sliced = [line for a in range(0, len(rows), 9)
+              for line in explanation_lines(rows.index[a:a + 9], probs[a:a + 9], head, e.json_bodies(a, a + 9, chunk=4)).to_pylist()]
+    assert sliced == lines
     for i, line in enumerate(lines):
         assert line.endswith("}\n") and "\n" not in line[:-1]
         got = json.loads(line)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import ModelError, SubmissionError
 from .features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
@@ -167,14 +168,22 @@ LINES_AT_ONCE = 50_000
 
 def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
-    (``pf``: :func:`scoring.ranking.policy_findings` of ``findings``)."""
-    from .ranking import rule_reasons
+    (``pf``: :func:`scoring.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
+    string per policy would take gigabytes at millions of policies."""
+    from .ranking import aligned, rule_reasons
 
-    rule_text = rule_reasons(pf, findings)
-    out = ("规则：" + rule_text).reindex(scored.index).fillna("").to_numpy(dtype=object)
-    for i, text in zip(scored.index.get_indexer(list(model_text)), model_text.values()):
-        out[i] = "模型：" + text + ("；" + out[i] if out[i] else "")
-    return pd.Series(out, index=scored.index, dtype=object)
+    ids, texts = rule_reasons(pf, findings)
+    rules = aligned(scored.index, ids, pc.binary_join_element_wise("规则：", texts, ""))
+    where = np.sort(scored.index.get_indexer(list(model_text)))
+    if len(where):
+        model = pa.array([model_text[i] for i in scored.index[where]], pa.string())
+        theirs = rules.take(pa.array(where))
+        # "模型：" + model reasons, then "；" + the rules' reasons where there are any
+        tail = pc.if_else(pc.equal(theirs, ""), "", pc.binary_join_element_wise("；", theirs, ""))
+        mask = np.zeros(len(scored), dtype=bool)
+        mask[where] = True
+        rules = pc.replace_with_mask(rules, pa.array(mask), pc.binary_join_element_wise("模型：", model, tail, ""))
+    return pd.Series(pd.arrays.ArrowStringArray(rules), index=scored.index)
 
 
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
@@ -212,7 +221,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     from .results import explanation_lines
     from .insurers import summarise
     from .intake import REJECTED_COLUMNS
-    from .ranking import policy_findings, rank, rule_codes
+    from .ranking import aligned, policy_findings, rank, rule_codes
     from .heap import release
     from .report import render
     from .results import write_json, write_jsonl
@@ -264,7 +273,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap, model_weight=model_weight)
     findings = prep.rules.findings
     pf = policy_findings(findings)
-    scored["rule_codes"] = rule_codes(pf).reindex(scored.index).fillna("")
+    scored["rule_codes"] = pd.arrays.ArrowStringArray(aligned(scored.index, *rule_codes(pf)))
     step("解释标记 / explaining flags")
     # JSON lines are built column-wise (100,000 flags x 37 contributions as dicts would take
     # minutes and gigabytes) and wait on disk, memory-mapped; the report keeps the few records it details.

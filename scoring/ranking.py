@@ -93,29 +93,37 @@ def policy_findings(findings: pd.DataFrame) -> pa.Table:
     return t.filter(pa.array(_starts(t["policy_id"].combine_chunks(), t["rule_code"].combine_chunks())))
 
 
-def _join_by_policy(t: pa.Table, values: pa.Array, sep: str) -> pd.Series:
-    """``values`` (aligned with ``t``, which is sorted by policy_id) joined with ``sep`` per policy."""
+def _joined(t: pa.Table, values: pa.Array, sep: str) -> tuple[pa.Array, pa.Array]:
+    """``values`` (aligned with ``t``, which is sorted by policy_id) joined with ``sep`` per policy:
+    the policy ids and their joined text, as Arrow arrays."""
     pid = t["policy_id"].combine_chunks()
     if not len(pid):
-        return pd.Series([], dtype=object)
+        return pa.array([], pa.string()), pa.array([], pa.string())
     first = np.flatnonzero(_starts(pid))
     offsets = pa.array(np.append(first, len(pid)).astype(np.int32))
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), sep)
-    return pd.Series(joined.to_numpy(zero_copy_only=False), index=pid.take(pa.array(first)).to_pandas())
+    return pid.take(pa.array(first)), pc.binary_join(pa.ListArray.from_arrays(offsets, values), sep)
 
 
-def rule_codes(pf: pa.Table) -> pd.Series:
-    """Per policy, its distinct rule codes sorted and joined with ``;`` (index policy_id); ``pf`` from :func:`policy_findings`."""
+def aligned(index: pd.Index, ids: pa.Array, texts: pa.Array) -> pa.Array:
+    """Per policy of ``index``, its text from (``ids``, ``texts``), "" where it has none."""
+    at = pc.index_in(pa.array(np.asarray(index, dtype=object), pa.string()), value_set=ids)
+    return pc.fill_null(pc.take(texts, at), "")
+
+
+def rule_codes(pf: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Per policy, its distinct rule codes sorted and joined with ``;``: the policy ids and the
+    codes, as Arrow arrays; ``pf`` from :func:`policy_findings`."""
     t = pf.take(pc.sort_indices(pf, sort_keys=[("policy_id", "ascending"), ("rule_code", "ascending")]))
-    return _join_by_policy(t, t["rule_code"].combine_chunks(), ";")
+    return _joined(t, t["rule_code"].combine_chunks(), ";")
 
 
-def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2) -> pd.Series:
+def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2) -> tuple[pa.Array, pa.Array]:
     """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules
-    (``pf`` from :func:`policy_findings` of ``findings``)."""
+    (``pf`` from :func:`policy_findings` of ``findings``), joined with "；": the policy ids and
+    the texts, as Arrow arrays (a Python string per policy would take gigabytes at millions)."""
     pid = pf["policy_id"].combine_chunks()
     group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
     t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))
     message = _chunked(findings, "message_zh").take(t["_at"]).combine_chunks().cast(pa.string())
     head = pc.list_element(pc.split_pattern(message, "（", max_splits=1), 0)
-    return _join_by_policy(t, head, "；")
+    return _joined(t, head, "；")

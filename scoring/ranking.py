@@ -70,11 +70,14 @@ def _starts(*columns: pa.Array) -> np.ndarray:
     return start
 
 
-def _chunked(findings: pd.DataFrame, column: str) -> pa.ChunkedArray:
-    """A findings column as Arrow without a copy (the findings may be memory-mapped)."""
+def _taken(findings: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
+    """A findings column's ``rows`` as Arrow, read where the column lies (the findings may be
+    memory-mapped, in many chunks: :func:`scoring.spill.take_rows` copies only those rows)."""
+    from .spill import take_rows
+
     arr = findings[column].array
     arr = arr.__arrow_array__() if hasattr(arr, "__arrow_array__") else pa.array(arr.to_numpy(dtype=object), from_pandas=True)
-    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    return take_rows(pa.table({column: arr}), rows).column(0).combine_chunks()
 
 
 def policy_findings(findings: pd.DataFrame) -> pa.Table:
@@ -83,10 +86,10 @@ def policy_findings(findings: pd.DataFrame) -> pa.Table:
     :func:`rule_reasons` keeps are read. Built once per run and shared by :func:`rule_codes` and
     :func:`rule_reasons`.
     """
-    at = pa.array(np.flatnonzero(findings["policy_id"].notna().to_numpy()))
-    t = pa.table({c: _chunked(findings, c).take(at) for c in ("policy_id", "rule_code", "severity")})
+    at = np.flatnonzero(findings["policy_id"].notna().to_numpy())
+    t = pa.table({c: _taken(findings, c, at) for c in ("policy_id", "rule_code", "severity")})
     t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
-    t = t.append_column("_at", at)
+    t = t.append_column("_at", pa.array(at))
     t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITY_RANK), pa.string())))
     t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("_r", "ascending"), ("rule_code", "ascending")]))
     t = t.combine_chunks()
@@ -124,6 +127,6 @@ def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2) -> tuple[pa
     pid = pf["policy_id"].combine_chunks()
     group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
     t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))
-    message = _chunked(findings, "message_zh").take(t["_at"]).combine_chunks().cast(pa.string())
+    message = _taken(findings, "message_zh", t["_at"].to_numpy()).cast(pa.string())
     head = pc.list_element(pc.split_pattern(message, "（", max_splits=1), 0)
     return _joined(t, head, "；")

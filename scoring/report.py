@@ -44,9 +44,10 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
     n = len(p)
     at = p.index.get_indexer(findings["policy_id"])  # -1 for region and insurer findings
     on = at >= 0
-    sev = findings["severity"].to_numpy(dtype=object)
-    p["critical"] = np.bincount(at[on & (sev == "critical")], minlength=n)
-    p["major"] = np.bincount(at[on & (sev == "major")], minlength=n)
+    sev, levels = pd.factorize(findings["severity"])  # codes: no Python string per finding
+    code = {v: i for i, v in enumerate(levels)}
+    p["critical"] = np.bincount(at[on & (sev == code.get("critical", -2))], minlength=n)
+    p["major"] = np.bincount(at[on & (sev == code.get("major", -2))], minlength=n)
     rule, rules = pd.factorize(findings["rule_code"])
     k = max(len(rules), 1)
 

@@ -275,27 +275,36 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
         # counted on Arrow columns: no copy of the findings' text
+        # through codes: a Python string per finding would take gigabytes at millions of policies
         at = f.index.get_indexer(findings["policy_id"])
-        scope = findings["scope"].to_numpy(dtype=object)
-        on_service = (at >= 0) & (scope == "service")
-        on_policy = (at >= 0) & (scope == "policy")
-        codes = arrow(findings["rule_code"])
-        integ = np.asarray(pc.fill_null(pc.starts_with(codes, "INTEGRITY_"), False), dtype=bool)
-        text = np.asarray(pc.fill_null(pc.is_in(codes, pa.array(sorted(text_codes), pa.string())), False), dtype=bool)
-        sev = findings["severity"].to_numpy(dtype=object)
-        for col, mask in (("integrity_trace", on_service & integ & ~text), ("integrity_text", on_service & integ & text), ("critical", on_service & ~integ & (sev == "critical")),
-                          ("major", on_service & ~integ & (sev == "major")), ("policy_critical", on_policy & (sev == "critical")),
-                          ("policy_major", on_policy & (sev == "major"))):
+        scope, sev = _is(findings["scope"]), _is(findings["severity"])
+        on_service = (at >= 0) & scope("service")
+        on_policy = (at >= 0) & scope("policy")
+        rule, rules = pd.factorize(findings["rule_code"])
+        rules = pa.array(np.asarray(rules, dtype=object), pa.string())
+        per_rule = lambda mask: np.append(np.asarray(pc.fill_null(mask, False), dtype=bool), False)[rule]  # noqa: E731 (-1: none)
+        integ = per_rule(pc.starts_with(rules, "INTEGRITY_"))
+        text = per_rule(pc.is_in(rules, pa.array(sorted(text_codes), pa.string())))
+        for col, mask in (("integrity_trace", on_service & integ & ~text), ("integrity_text", on_service & integ & text), ("critical", on_service & ~integ & sev("critical")),
+                          ("major", on_service & ~integ & sev("major")), ("policy_critical", on_policy & sev("critical")),
+                          ("policy_major", on_policy & sev("major"))):
             counts[col] = np.bincount(at[mask], minlength=n).astype(float)
     for col in ("integrity_trace", "integrity_text", "critical", "major"):
         f[f"{col}_per_service"] = _safe_div(counts[col], n_services)
     f["policy_critical"] = counts["policy_critical"]
     f["policy_major"] = counts["policy_major"]
     for col, (key, source) in PEERS.items():
-        f[col] = leave_one_out_mean(f[key].to_numpy(dtype=object), f[source].to_numpy(dtype=float))
+        f[col] = leave_one_out_mean(f[key], f[source].to_numpy(dtype=float))
     for col in MEMORY_FEATURES:
         f[col] = np.nan
     return f[list(FEATURE_NAMES) + list(KEY_COLUMNS)]
+
+
+def _is(column: pd.Series):
+    """``is(value)``: where ``column`` equals ``value``, compared through the column's codes."""
+    codes, values = pd.factorize(column)
+    at = {v: i for i, v in enumerate(values)}
+    return lambda value: codes == at.get(value, -2)
 
 
 def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
@@ -310,7 +319,7 @@ def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
 def leave_one_out_mean(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per row, the mean of ``values`` over the *other* rows with the same key (NaN values and
     keys skipped; NaN where there is no other row)."""
-    keys = pd.Series(keys, dtype=object)
+    keys = keys.reset_index(drop=True) if isinstance(keys, pd.Series) else pd.Series(keys, dtype=object)  # a column: no string per row
     ok = keys.notna().to_numpy() & ~np.isnan(values)
     codes, _ = pd.factorize(keys)
     codes = np.asarray(codes)

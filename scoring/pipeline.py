@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -262,6 +262,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
     policies = sub["policies"]
     X = model.design(prep.features, inplace=True)  # prep is this run's own: no copy at a million rows
+    prep = replace(prep, features=None)  # X alone holds the features, released once the flags are explained
     rules_match = rules_match_of(model, rb)
     step("比较提交数据与模型训练数据 / comparing the submission with the model's training data")
     shift = shift_of(model, X, rb)
@@ -271,6 +272,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
     model_weight = rb.model_shift.model_weight if shift["warning"] else 1.0
     scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap, model_weight=model_weight)
+    del scores
     findings = prep.rules.findings
     pf = policy_findings(findings)
     scored["rule_codes"] = pd.arrays.ArrowStringArray(aligned(scored.index, *rule_codes(pf)))
@@ -295,6 +297,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
         for i in np.flatnonzero(ids.isin(detailed_ids)):
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
         del e
+    del X  # 1.5 GB at five million policies, not needed for the summaries and the report
     scored["reasons"] = _reasons(scored, pf, findings, model_text)
     del pf
     meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]

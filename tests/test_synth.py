@@ -1,6 +1,7 @@
 import hashlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from datasets.synth import Config, generate, write_submission
@@ -84,3 +85,22 @@ def test_poor_service_often_has_tidy_paperwork(big):
     assert signed["poor_quality"] > 0.85  # paperwork alone does not reveal poor service
     fab = s[s["fabricated"]]
     assert fab["enterprise_signed"].mean() > signed["adequate"]  # fabricated records look diligent
+
+
+def test_markets_written_one_by_one_share_no_entity(tmp_path):
+    """A submission too large to generate at once is written market by market: the first market
+    is the world one config would give, and no id repeats across markets."""
+    from datasets.synth import market_configs, write_markets
+
+    configs = market_configs(2_500, 3, market=1_000)
+    assert [c.n_policies for c in configs] == [1_000, 1_000, 500]
+    out = write_markets(configs, tmp_path / "m")
+    alone = generate(Config(n_policies=1_000, seed=3))
+    keys = {"policies": "policy_id", "services": "service_id", "staff": "staff_id", "claims": "claim_id",
+            "inspections": "inspection_id"}
+    for name, key in keys.items():
+        df = pd.read_csv(out / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert df[key].is_unique, name
+        assert df[key].iloc[:len(alone.tables[name])].tolist() == alone.tables[name][key].astype(str).tolist(), name
+    services = pd.read_csv(out / "services.csv", dtype=str, keep_default_na=False)
+    assert services["policy_id"].isin(pd.read_csv(out / "policies.csv", dtype=str)["policy_id"]).all()

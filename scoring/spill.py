@@ -8,7 +8,12 @@ memory-mapped: pandas and Arrow read the same bytes without a copy (string colum
 buffers), and the pages are the operating system's file cache, which it can drop and read
 again under pressure, instead of the process's own memory. Every file is unlinked as soon as it
 is mapped (the mapping keeps it readable, and its disk space is freed with the last reference),
-and the scratch directory is removed when the job ends, however it ends.
+and the scratch directory is removed when the job ends, however it ends. The out-of-core Dask
+path also parks there the key pairs of the cross-partition checks, a file per rule and bucket
+(:mod:`scoring.distributed`).
+
+Rows are taken from such tables chunk by chunk (:func:`take_rows`): a mapped file or a
+concatenation of partitions has many chunks, and Arrow's own take would join them first.
 
 Values do not change on the way: the IPC format stores Arrow's buffers as they are.
 """

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import io
-from .intake import TableCounts, duplicated_keys, key_values, validate_raw
+from .intake import duplicated_keys, key_values
 from .schema import TABLES
 
 #: Records validated at a time: about 1 GB of text and typed values for service records.
@@ -99,12 +99,11 @@ def scan(path: Path) -> Scan:
                 records += data.num_rows
             break
         except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
-            text = str(e).lower()
             if csv and enc == "utf-8" and io._maybe_not_utf8(e, path):
                 enc = io._detect_encoding(path)
                 continue
-            if "empty csv file" in text:
-                raise io._fail("empty_file", file=label) from None
+            if csv:
+                raise io.csv_failure(e, path, enc, label) from None
             raise io._fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
     malformed, texts, lines = np.zeros(0, dtype=np.int64), [], None
     if bad:

@@ -71,15 +71,14 @@ def convert(submission, out) -> dict:
     check_output_dir(out)
     services = streamable(submission)
     sub = validate(read_submission(submission, without=("services",) if services else ()), str(submission))
-    keys = partition_keys(sub["policies"])
+    by_policy = partition_keys(sub["policies"]).set_index("policy_id")
     files, counts, rejected = dict(sub.files), dict(sub.counts), [sub.rejected]
     with atomic_dir(Path(out)) as tmp:
         for name in sub.present:
-            _write(tmp, name, sub[name], keys, 0)
+            _write(tmp, name, sub[name], by_policy, 0)
         if services:
             sc = scan(services)
             rows_in = rows_rejected = written = 0
-            by_policy = keys.set_index("policy_id")
             for k, raw in enumerate(chunks(services, sc)):
                 frame, part, c, _ = validate_raw(raw, sub.policy_ids, duplicates=sc.duplicates)
                 del raw
@@ -98,19 +97,16 @@ def convert(submission, out) -> dict:
     return balance
 
 
-def _write(tmp: Path, name: str, frame: pd.DataFrame, keys: pd.DataFrame, first_row: int, chunk: int | None = None) -> None:
+def _write(tmp: Path, name: str, frame: pd.DataFrame, by_policy: pd.DataFrame, first_row: int, chunk: int | None = None) -> None:
     """Write a table's accepted rows (or a chunk of them, ``chunk``, whose first row is ``first_row``)
-    into the dataset: partitioned with their policies (``keys``: per policy, or indexed by policy id)."""
+    into the dataset, partitioned with their policies (``by_policy``: :func:`partition_keys`
+    indexed by policy id)."""
     table = _arrow(name, frame)
     if name == "staff":
         (tmp / name).mkdir()
         pq.write_table(table, tmp / name / "part-0.parquet")
         return
-    if name == "policies":
-        part = keys
-    else:
-        by_policy = keys if keys.index.name == "policy_id" else keys.set_index("policy_id")
-        part = by_policy.reindex(frame["policy_id"]).reset_index()
+    part = by_policy.reindex(frame["policy_id"])
     table = table.append_column("policy_year", pa.array(part["policy_year"].to_numpy(), pa.int32()))
     table = table.append_column("province", pa.array(part["province"].to_numpy(), pa.string()))
     # rows in the order validated, so that a dataset read back is the same submission

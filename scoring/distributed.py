@@ -347,14 +347,11 @@ def _buckets(pairs: pd.DataFrame) -> list[pd.DataFrame]:
     return [pairs.iloc[order[lo:hi]].reset_index(drop=True) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _bucket(spilled: tuple | None) -> list[pd.DataFrame]:
+def _bucket(file) -> list[pd.DataFrame]:
     """One bucket's pairs from every partition, in partition order (the same sums every run), read
-    back from the scratch file pass one appended them to as they arrived (step 3)."""
-    if spilled is None:
-        return []
-    file, at = spilled
-    mapped = file.mapped()
-    return [pa.concat_tables([mapped.slice(*at[name]) for name in sorted(at)]).to_pandas()]
+    back from the scratch file pass one appended them to as they arrived (step 3; None: no pairs)."""
+    table = file.in_part_order() if file is not None else None
+    return [table.to_pandas()] if table is not None else []
 
 
 def _candidates(buckets: Iterable[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
@@ -476,24 +473,23 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     # once instead, a task of pass two was cancelled when a worker holding them died
     say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
         "policy features and cross-partition keys, per policy year × province")
-    # each result is taken apart as it arrives: the pairs go to their buckets, the findings to
-    # the spill file (where each partition's rows are is noted, to put them in partition order)
+    # each result is taken apart as it arrives: the pairs go to their buckets' scratch files, the
+    # findings to theirs, each piece under its partition's name (read back in partition order)
     arrived: dict[str, dict] = {}
-    pairs: dict[tuple[str, int], tuple] = {}  # per rule and bucket: its scratch file and each partition's rows in it
-    finding_file, spans = spill.writer(string_schema(FINDING_COLUMNS)), {}
+    pairs: dict[tuple[str, int], object] = {}  # per rule and bucket: its scratch file
+    finding_file = spill.writer(string_schema(FINDING_COLUMNS))
 
     def take(name: str, result: dict) -> None:
         for code, buckets in result.pop("pairs").items():
             for b, piece in enumerate(buckets):
                 if len(piece):
                     table = pa.Table.from_pandas(piece, preserve_index=False)
-                    file, at = pairs.setdefault((code, b), (spill.writer(table.schema), {}))
-                    at[name] = (file.rows, table.num_rows)
-                    file.write(table)
+                    if (code, b) not in pairs:
+                        pairs[code, b] = spill.writer(table.schema)
+                    pairs[code, b].write(table, part=name)
         table = result.pop("findings")
-        if table is not None and table.num_rows:
-            spans[name] = (finding_file.rows, table.num_rows)
-            finding_file.write(table)
+        if table is not None:
+            finding_file.write(table, part=name)
         arrived[name] = result
 
     _, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
@@ -501,9 +497,7 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
                                   local, exchange, run))
                                 for name, part in partitions(sub)), take=take)
     candidates = {r.code: _candidates((_bucket(pairs.pop((r.code, b), None)) for b in range(BUCKETS)), r) for r in exchange}
-    mapped = finding_file.mapped()
-    prior = pa.concat_tables([mapped.slice(*spans[name]) for name in sorted(spans)]) if spans else None
-    del mapped
+    prior = finding_file.in_part_order()
     not_checkable, features, n_services, spend, after = {}, [], [], [], 0
     for name in sorted(arrived):
         p = arrived.pop(name)

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .checks import sorted_unique
-from .parsing import arrow
+from .parsing import arrow, equal_to
 
 from .intake import Submission
 from .asof import in_scope
@@ -274,10 +274,9 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
         text_codes = text_rules(load_rulebook())
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
-        # counted on Arrow columns: no copy of the findings' text
         # through codes: a Python string per finding would take gigabytes at millions of policies
         at = f.index.get_indexer(findings["policy_id"])
-        scope, sev = _is(findings["scope"]), _is(findings["severity"])
+        scope, sev = equal_to(findings["scope"]), equal_to(findings["severity"])
         on_service = (at >= 0) & scope("service")
         on_policy = (at >= 0) & scope("policy")
         rule, rules = pd.factorize(findings["rule_code"])
@@ -300,13 +299,6 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     return f[list(FEATURE_NAMES) + list(KEY_COLUMNS)]
 
 
-def _is(column: pd.Series):
-    """``is(value)``: where ``column`` equals ``value``, compared through the column's codes."""
-    codes, values = pd.factorize(column)
-    at = {v: i for i, v in enumerate(values)}
-    return lambda value: codes == at.get(value, -2)
-
-
 def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
     """``values`` divided by the median of the same industry's policies in the submission (NaN
     where that median is missing or 0): how a policy compares with its own market, whatever
@@ -316,10 +308,11 @@ def _vs_market(values: np.ndarray, industry: np.ndarray) -> np.ndarray:
     return np.divide(values, med, out=np.full(len(values), np.nan), where=np.isfinite(med) & (med > 0))
 
 
-def leave_one_out_mean(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+def leave_one_out_mean(keys: np.ndarray | pd.Series, values: np.ndarray) -> np.ndarray:
     """Per row, the mean of ``values`` over the *other* rows with the same key (NaN values and
-    keys skipped; NaN where there is no other row)."""
-    keys = keys.reset_index(drop=True) if isinstance(keys, pd.Series) else pd.Series(keys, dtype=object)  # a column: no string per row
+    keys skipped; NaN where there is no other row). ``keys`` may be a column, used as it is (no
+    Python string per row)."""
+    keys = keys.reset_index(drop=True) if isinstance(keys, pd.Series) else pd.Series(keys, dtype=object)
     ok = keys.notna().to_numpy() & ~np.isnan(values)
     codes, _ = pd.factorize(keys)
     codes = np.asarray(codes)

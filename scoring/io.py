@@ -223,6 +223,19 @@ def _record_lines(path: Path, enc: str, label: str) -> _Lines:
     return _Lines(s[1:], e[1:], prev - header_end)
 
 
+def csv_failure(e: Exception, path: Path, enc: str, label: str) -> SubmissionError:
+    """The error to raise when Arrow cannot read the CSV ``path``: a field too large for Arrow is
+    named by its line (:func:`_record_lines` raises that itself), an empty file as empty, anything
+    else as not a table."""
+    try:
+        _record_lines(path, enc, label)
+    except UnicodeDecodeError:
+        pass
+    if "Empty CSV file" in str(e):
+        return _fail("empty_file", file=label)
+    return _fail("not_a_table", file=label, detail=str(e).splitlines()[0])
+
+
 def _maybe_not_utf8(e: Exception, path: Path) -> bool:
     """Whether a read as UTF-8 failed because the file is not UTF-8: Arrow says so, or a malformed
     record's text could not be decoded for its report (Arrow then names the record instead)."""
@@ -276,13 +289,7 @@ def _read_csv(path: Path, label: str) -> tuple[pa.Table, np.ndarray, np.ndarray,
             table, bad = _read_csv_as(path, enc, False, newlines=True)
             spans = spans or _has_line_break(table) or any("\n" in t or "\r" in t for _, t in bad)
     except pa.ArrowInvalid as e:
-        try:
-            _record_lines(path, enc, label)  # a field too large for Arrow is named by its line here
-        except UnicodeDecodeError:
-            pass
-        if "Empty CSV file" in str(e):
-            raise _fail("empty_file", file=label) from None
-        raise _fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+        raise csv_failure(e, path, enc, label) from None
     records = table.num_rows + len(bad)
     # Arrow numbers records from 1 (the header); skipped records are those numbers.
     skipped = np.array(sorted(n for n, _ in bad), dtype=np.int64) - 2

@@ -8,6 +8,7 @@ allowed. Arrow compute does the work, so no Python loop runs over rows.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -122,14 +123,29 @@ def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.where(iso, fast_values, slow_values), np.where(iso, False, slow_bad)
 
 
+def arrow_chunks(series) -> pa.ChunkedArray:
+    """A pandas column as Arrow in the chunks it holds (no copy of an Arrow-backed column, which
+    may be memory-mapped in many chunks; :func:`scoring.spill.take_rows` reads rows from it)."""
+    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
 def arrow(series, large_ok: bool = False) -> pa.Array:
     """A pandas column as an Arrow array without a trip through Python objects.
 
     Text comes as ``string`` unless ``large_ok`` (then pandas' ``large_string`` is kept: no copy).
     """
-    arr = pa.array(series.array) if hasattr(series.array, "__arrow_array__") else pa.array(series.to_numpy(dtype=object), from_pandas=True)
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    arr = arrow_chunks(series)
+    arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()  # one chunk: no copy
     return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) and not large_ok else arr
+
+
+def equal_to(column: pd.Series):
+    """``equal_to(column)(value)``: where ``column`` equals ``value``, compared through the
+    column's codes (one factorisation, no Python string per row: findings are millions)."""
+    codes, values = pd.factorize(column)
+    at = {v: i for i, v in enumerate(values)}
+    return lambda value: codes == at.get(value, -2)  # -2: no code, not even missing (-1)
 
 
 def bool_mask(arr) -> np.ndarray:

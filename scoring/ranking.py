@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .parsing import arrow
+from .parsing import arrow, arrow_chunks
 
 SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
@@ -75,9 +75,7 @@ def _taken(findings: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
     memory-mapped, in many chunks: :func:`scoring.spill.take_rows` copies only those rows)."""
     from .spill import take_rows
 
-    arr = findings[column].array
-    arr = arr.__arrow_array__() if hasattr(arr, "__arrow_array__") else pa.array(arr.to_numpy(dtype=object), from_pandas=True)
-    return take_rows(pa.table({column: arr}), rows).column(0).combine_chunks()
+    return take_rows(pa.table({column: arrow_chunks(findings[column])}), rows).column(0).combine_chunks()
 
 
 def policy_findings(findings: pd.DataFrame) -> pa.Table:

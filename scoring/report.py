@@ -14,6 +14,7 @@ import pandas as pd
 
 from .insurers import grade_text
 from .labels import CLASS_ZH
+from .parsing import equal_to
 from .plots import bar_chart, shap_bars, strip_ids
 from .rulebook import describe
 from .schema import INDUSTRIES
@@ -44,10 +45,9 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
     n = len(p)
     at = p.index.get_indexer(findings["policy_id"])  # -1 for region and insurer findings
     on = at >= 0
-    sev, levels = pd.factorize(findings["severity"])  # codes: no Python string per finding
-    code = {v: i for i, v in enumerate(levels)}
-    p["critical"] = np.bincount(at[on & (sev == code.get("critical", -2))], minlength=n)
-    p["major"] = np.bincount(at[on & (sev == code.get("major", -2))], minlength=n)
+    sev = equal_to(findings["severity"])
+    p["critical"] = np.bincount(at[on & sev("critical")], minlength=n)
+    p["major"] = np.bincount(at[on & sev("major")], minlength=n)
     rule, rules = pd.factorize(findings["rule_code"])
     k = max(len(rules), 1)
 

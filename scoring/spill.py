@@ -103,12 +103,22 @@ class SpillWriter:
         self.path, self.schema, self.rows = path, schema, 0
         self._sink = pa.OSFile(str(path), "wb")
         self._writer = pa.ipc.new_file(self._sink, schema)
+        self._parts: dict[str, tuple[int, int]] = {}
 
-    def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        """Append ``data``, its columns put in the file's order and cast to its types."""
+    def write(self, data: pa.RecordBatch | pa.Table, part: str | None = None) -> None:
+        """Append ``data``, its columns put in the file's order and cast to its types; ``part``
+        names the piece (a partition), for :meth:`in_part_order`."""
         if data.num_rows:
+            if part is not None:
+                self._parts[part] = (self.rows, data.num_rows)
             self._writer.write(data.select(self.schema.names).cast(self.schema) if data.schema != self.schema else data)
             self.rows += data.num_rows
+
+    def in_part_order(self) -> pa.Table | None:
+        """The named pieces, mapped, in the order of their names whatever order they were written
+        in (None if none had rows): results that arrive as workers finish read back the same every run."""
+        mapped = self.mapped()
+        return pa.concat_tables([mapped.slice(*self._parts[p]) for p in sorted(self._parts)]) if self._parts else None
 
     def mapped(self) -> pa.Table:
         """Close the file and read it back memory-mapped; the file itself is unlinked."""

@@ -123,3 +123,23 @@ def test_services_without_a_good_record(tmp_path, monkeypatch):
     (sub / "services.csv").write_text(header + "\n1,2\n", encoding="utf-8")
     rejected = _same(*_convert_both(sub, tmp_path, monkeypatch))
     assert rejected[rejected["table"] == "services"]["row"].tolist() == ["2"]
+
+
+def test_a_field_too_large_is_named_by_its_line_as_when_read_whole(tmp_path, monkeypatch):
+    """A field longer than Arrow's block (an unpaired quote swallowing the file, or a hostile
+    sender) is refused naming its line, streamed or not, instead of Arrow's block error."""
+    from scoring.errors import SubmissionError
+    from scoring.io import FIELD_LIMIT
+
+    sub = write(tmp_path / "s", 60, 3)
+    lines = (sub / "services.csv").read_text(encoding="utf-8").split("\n")
+    lines[5] = lines[5].replace(",", ',"' + "甲" * (FIELD_LIMIT + 1) + '",', 1)
+    (sub / "services.csv").write_text("\n".join(lines), encoding="utf-8")
+    messages = []
+    for label in ("streamed", "whole"):
+        if label == "whole":
+            monkeypatch.setattr(dataset, "streamable", lambda s: None)
+        with pytest.raises(SubmissionError) as e:
+            dataset.convert(sub, tmp_path / label)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1] and "第 6 行起的一个字段超过" in messages[0]

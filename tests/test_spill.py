@@ -128,3 +128,15 @@ def test_scratch_directory_sits_beside_the_output(tmp_path):
         assert spill.dir.parent == tmp_path / "deep" and spill.dir.name.startswith(f".run.spill-{os.getpid()}-")
     finally:
         spill.close()
+
+
+def test_pieces_read_back_in_the_order_of_their_names(tmp_path):
+    """Partitions finish in any order; what they wrote is read back in partition order."""
+    with Spill(tmp_path / "run") as spill:
+        w = spill.writer(pa.schema([("v", pa.int64())]))
+        w.write(pa.table({"v": [3, 3]}), part="2024/33")
+        w.write(pa.table({"v": pa.array([], pa.int64())}), part="2021/11")  # no rows: no piece
+        w.write(pa.table({"v": [1]}), part="2021/12")
+        w.write(pa.table({"v": [2, 2, 2]}), part="2023/32")
+        assert w.in_part_order()["v"].to_pylist() == [1, 2, 2, 2, 3, 3]
+        assert spill.writer(pa.schema([("v", pa.int64())])).in_part_order() is None

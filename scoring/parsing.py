@@ -140,11 +140,33 @@ def arrow(series, large_ok: bool = False) -> pa.Array:
     return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) and not large_ok else arr
 
 
+def codes_of(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """``pd.factorize`` through Arrow's dictionary encoding, chunk by chunk where the column
+    lies: each row's code (int32; -1 where missing) and the distinct values, numbered as they
+    first appear. A quarter of pandas' memory at tens of millions of findings."""
+    enc = pa.table({"c": pc.dictionary_encode(arrow_chunks(column))}).unify_dictionaries()["c"]
+    if not enc.num_chunks:
+        return np.empty(0, dtype=np.int32), pa.array([], enc.type.value_type)
+    codes = np.empty(len(enc), dtype=np.int32)
+    at = 0
+    for chunk in enc.chunks:
+        codes[at:at + len(chunk)] = pc.fill_null(chunk.indices.cast(pa.int32()), -1).to_numpy()
+        at += len(chunk)
+    return codes, enc.chunk(0).dictionary
+
+
+def positions_in(column: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` (-1 where absent or missing), through Arrow's hash
+    table of the index: no Python string per value (findings are millions)."""
+    found = pc.index_in(arrow_chunks(column), value_set=pa.array(np.asarray(index, dtype=object), pa.string()))
+    return np.concatenate([pc.fill_null(c, -1).to_numpy() for c in found.chunks]) if found.num_chunks else np.empty(0, dtype=np.int32)
+
+
 def equal_to(column: pd.Series):
     """``equal_to(column)(value)``: where ``column`` equals ``value``, compared through the
     column's codes (one factorisation, no Python string per row: findings are millions)."""
-    codes, values = pd.factorize(column)
-    at = {v: i for i, v in enumerate(values)}
+    codes, values = codes_of(column)
+    at = {v: i for i, v in enumerate(values.to_pylist())}
     return lambda value: codes == at.get(value, -2)  # -2: no code, not even missing (-1)
 
 

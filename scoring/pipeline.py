@@ -186,6 +186,42 @@ def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[
     return pd.Series(pd.arrays.ArrowStringArray(rules), index=scored.index)
 
 
+def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    """``policy_scores.csv``: ``scored`` (index policy_id) with its policies' insurer, region and
+    industry and the ``reasons`` (aligned with ``scored``), in priority order. Built column by
+    column in that order: a join, an index reset and a sort of the whole table would each copy
+    every column, gigabytes of text at millions of policies."""
+    from .labels import CLASS_ZH
+    from .regions import region_name
+    from .schema import INDUSTRIES
+
+    order = np.argsort(scored["priority"].to_numpy(), kind="stable")
+    ids = pd.Index(policies["policy_id"])
+    at = order if ids.equals(scored.index) else ids.get_indexer(scored.index)[order]  # -1: not among the policies
+
+    def meta(c):
+        return pd.Series(policies[c].array.take(at, allow_fill=True))
+
+    def ordered(values):
+        return pd.Series(values.array.take(order) if isinstance(values, pd.Series) else values[order])
+
+    table = {"policy_id": pd.Series(scored.index.array.take(order))}
+    for c in ("insurer_id", "region_code", "industry"):
+        table[c] = meta(c)
+    table["rule_codes"] = ordered(scored["rule_codes"])
+    for c in ("p_missing", "p_poor_quality"):
+        table[c] = ordered(scored[c].to_numpy().round(6))
+    table["flag"] = ordered(scored["flag"])
+    table["priority"] = ordered(scored["priority"])
+    table["reasons"] = ordered(reasons)
+    table["priority_score"] = ordered(scored["priority_score"].to_numpy().round(6))
+    table["industry_zh"] = table["industry"].map(INDUSTRIES).fillna(table["industry"])
+    codes = table["region_code"].astype(str)
+    table["region_name"] = codes.map({c: region_name(c) for c in codes.unique()})
+    table["flag_zh"] = table["flag"].map(CLASS_ZH).fillna("")
+    return pd.DataFrame(table)[POLICY_SCORE_COLUMNS]
+
+
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
               progress=None, engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> dict:
     """``scoring score``: everything in results-format.md, written atomically into ``out``.
@@ -298,22 +334,8 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
         del e
     del X  # 1.5 GB at five million policies, not needed for the summaries and the report
-    scored["reasons"] = _reasons(scored, pf, findings, model_text)
+    policy_scores = _policy_scores(scored, policies, _reasons(scored, pf, findings, model_text))
     del pf
-    meta = policies.set_index("policy_id")[["insurer_id", "region_code", "industry"]]
-    table = scored.join(meta).reset_index().sort_values(["priority"], kind="stable")
-    table["p_missing"] = table["p_missing"].round(6)
-    table["p_poor_quality"] = table["p_poor_quality"].round(6)
-    table["priority_score"] = table["priority_score"].round(6)
-    from .labels import CLASS_ZH
-    from .regions import region_name
-    from .schema import INDUSTRIES
-
-    table["industry_zh"] = table["industry"].map(INDUSTRIES).fillna(table["industry"])
-    codes = table["region_code"].astype(str)
-    table["region_name"] = codes.map({c: region_name(c) for c in codes.unique()})
-    table["flag_zh"] = table["flag"].map(CLASS_ZH).fillna("")
-    policy_scores = table[POLICY_SCORE_COLUMNS]
     # lines in policy_scores order (priority); policies without a flag have none
     at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
     lines = line_file.mapped().column("line")

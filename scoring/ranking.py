@@ -118,13 +118,31 @@ def rule_codes(pf: pa.Table) -> tuple[pa.Array, pa.Array]:
     return _joined(t, t["rule_code"].combine_chunks(), ";")
 
 
-def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2) -> tuple[pa.Array, pa.Array]:
+#: Findings whose messages :func:`rule_reasons` reads and cuts at a time (whole policies).
+REASON_ROWS = 1_000_000
+
+
+def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2, rows: int = REASON_ROWS) -> tuple[pa.Array, pa.Array]:
     """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules
     (``pf`` from :func:`policy_findings` of ``findings``), joined with "；": the policy ids and
-    the texts, as Arrow arrays (a Python string per policy would take gigabytes at millions)."""
+    the texts, as Arrow arrays (a Python string per policy would take gigabytes at millions).
+    The messages are read and cut about ``rows`` findings at a time, each policy's in one piece:
+    read at once, ten million messages and their pieces took gigabytes."""
     pid = pf["policy_id"].combine_chunks()
     group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
     t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))
-    message = _taken(findings, "message_zh", t["_at"].to_numpy()).cast(pa.string())
-    head = pc.list_element(pc.split_pattern(message, "（", max_splits=1), 0)
-    return _joined(t, head, "；")
+    firsts = np.flatnonzero(_starts(t["policy_id"].combine_chunks())) if t.num_rows else np.zeros(1, dtype=np.int64)
+    bounds = np.append(firsts, t.num_rows)  # a cut falls on the first finding of a policy
+    cuts = np.unique(np.append(bounds[np.searchsorted(firsts, np.arange(0, t.num_rows, max(rows, 1)))], t.num_rows))
+    ids, texts = [], []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        piece = t.slice(a, b - a)
+        message = _taken(findings, "message_zh", piece["_at"].to_numpy()).cast(pa.string())
+        head = pc.list_element(pc.split_pattern(message, "（", max_splits=1), 0)
+        del message
+        i, x = _joined(piece, head, "；")
+        ids.append(i)
+        texts.append(x)
+    if not ids:
+        return _joined(t, pa.array([], pa.string()), "；")
+    return pa.concat_arrays(ids), pa.concat_arrays(texts)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .insurers import grade_text
 from .labels import CLASS_ZH
-from .parsing import equal_to
+from .parsing import codes_of, equal_to, positions_in
 from .plots import bar_chart, shap_bars, strip_ids
 from .rulebook import describe
 from .schema import INDUSTRIES
@@ -31,8 +31,10 @@ def _env() -> jinja2.Environment:
     return env.from_string(text)
 
 
-def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict) -> dict:
-    """Policies, flags and findings by policy year, by prefecture (with names) and by insurer.
+def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict,
+               at: np.ndarray | None = None) -> dict:
+    """Policies, flags and findings by policy year, by prefecture (with names) and by insurer
+    (``at``: each finding's row in ``pol``, -1 for none, if known).
 
     Findings are counted through integer codes (each finding's policy row and rule), never copied:
     at a million policies there are tens of millions of them."""
@@ -43,12 +45,13 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
     p["prefecture"] = p["region_code"].astype(str).str[:4] + "00"
     p["flagged"] = p["flag"] != ""
     n = len(p)
-    at = p.index.get_indexer(findings["policy_id"])  # -1 for region and insurer findings
+    at = positions_in(findings["policy_id"], p.index) if at is None else at  # -1 for region and insurer findings
     on = at >= 0
     sev = equal_to(findings["severity"])
     p["critical"] = np.bincount(at[on & sev("critical")], minlength=n)
     p["major"] = np.bincount(at[on & sev("major")], minlength=n)
-    rule, rules = pd.factorize(findings["rule_code"])
+    rule, rules = codes_of(findings["rule_code"])
+    rules = rules.to_pylist()
     k = max(len(rules), 1)
 
     def top_rules(group: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -135,16 +138,50 @@ def render_empty(run: dict) -> str:
     return _env().render(notices=[{"kind": "warn", "text": run["message_zh"]}], run=run, overview=overview)
 
 
+#: The columns that name a rule's clause in the report's findings-by-clause table.
+CLAUSE_KEYS = ("rule_code", "rule_name_zh", "severity", "severity_zh", "clause")
+
+
+def clause_counts(findings: pd.DataFrame, policy_at: np.ndarray) -> pd.DataFrame:
+    """Findings per rule and clause (:data:`CLAUSE_KEYS`): how many (``n``) and on how many
+    policies (``policies``; ``policy_at``: each finding's policy number, -1 for none), most
+    severe first, then the most frequent; groups with a missing key are left out, as in pandas'
+    group-by. Counted through integer codes: a group-by over the five text columns and the
+    policy ids of tens of millions of findings took gigabytes more than the findings."""
+    group = np.zeros(len(findings), dtype=np.int64)
+    valid = np.ones(len(findings), dtype=bool)
+    for c in CLAUSE_KEYS:
+        codes, uniques = codes_of(findings[c])
+        valid &= codes >= 0
+        group = pd.factorize(group * (len(uniques) + 1) + codes)[0]  # renumbered: never past the row count
+        del codes
+    pos = np.flatnonzero(valid)
+    kept = pd.factorize(group[pos])[0]  # the groups without a missing key, numbered as they first appear
+    del group, valid
+    n_groups = int(kept.max()) + 1 if len(kept) else 0
+    first = pos[kept > np.maximum.accumulate(np.concatenate(([-1], kept[:-1])))]  # where each group first appears
+    table = {c: findings[c].iloc[first].reset_index(drop=True) for c in CLAUSE_KEYS}
+    table["n"] = np.bincount(kept, minlength=n_groups).astype(np.int64)
+    policies = np.zeros(n_groups, dtype=np.int64)
+    policy_at = policy_at[pos]
+    seen = np.zeros(int(policy_at.max()) + 1 if len(policy_at) else 0, dtype=bool)
+    for g in range(n_groups):  # a group's distinct policies, one group at a time
+        of_group = policy_at[kept == g]
+        seen[:] = False
+        seen[of_group[of_group >= 0]] = True
+        policies[g] = np.count_nonzero(seen)
+    table["policies"] = policies
+    severity = {"critical": 0, "major": 1, "minor": 2}
+    return pd.DataFrame(table).sort_values(["severity", "n"], key=lambda c: c.map(severity) if c.name == "severity" else -c)
+
 def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
            explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict,
            adequacy: pd.DataFrame | None = None) -> str:
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     pol = policies.set_index("policy_id")
     names = {r.code: r.name_zh or r.code for r in rulebook.rules}
-    by_clause = (findings.groupby(["rule_code", "rule_name_zh", "severity", "severity_zh", "clause"], sort=False)
-                 .agg(n=("rule_code", "size"), policies=("policy_id", "nunique")).reset_index()
-                 .sort_values(["severity", "n"], key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}) if c.name == "severity" else -c)
-                 .to_dict("records"))
+    at = positions_in(findings["policy_id"], pol.index)  # each finding's policy, -1 for none
+    by_clause = clause_counts(findings, at).to_dict("records")
     counts = findings["rule_code"].value_counts().head(15)
     findings_plot = (strip_ids(bar_chart([names.get(c, c) for c in counts.index], list(counts.values), "发现数"), "fc")
                      if len(counts) else "")
@@ -229,5 +266,5 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,
-        breakdown=breakdowns(pol, scored, findings, names), rates=rate_section(adequacy, rulebook),
+        breakdown=breakdowns(pol, scored, findings, names, at), rates=rate_section(adequacy, rulebook),
     )

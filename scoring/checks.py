@@ -927,16 +927,45 @@ class Exchange:
         ``keep`` (sorted)."""
         if not pairs:
             return np.empty(0, dtype=np.uint64)
-        every = pd.concat(pairs, ignore_index=True)
-        g = every.groupby("key", sort=True)
-        summary = g.agg(**{c: (c, c.rsplit("_", 1)[1]) for c in every.columns if c not in ("key", "ent")}) if every.shape[1] > 2 \
-            else pd.DataFrame(index=g.size().index)
-        summary["enterprises"] = g["ent"].nunique()
+        summary = Exchange.summary(pairs)
         ok = summary["enterprises"].to_numpy() >= min_enterprises
         if keep is not None:
             ok &= np.asarray(keep(summary, p), dtype=bool)
         return summary.index.to_numpy(dtype=np.uint64)[ok]
 
+    @staticmethod
+    def summary(pairs: list[pd.DataFrame]) -> pd.DataFrame:
+        """Per key of ``pairs`` (index, sorted): its distinct enterprises and each measure summed
+        (missing as 0) or spanned (missing ignored) over every partition, as pandas' group-by
+        gives them. The keys are numbered by hashing and each (key, enterprise number) made one
+        integer, sorted once and reduced by runs: pandas' group-by with a distinct count took a
+        minute over the hundred million pairs of five million policies."""
+        code, keys = pd.factorize(np.concatenate([q["key"].to_numpy(dtype=np.uint64) for q in pairs]))
+        ent = np.concatenate([q["ent"].to_numpy(dtype=np.int64) for q in pairs])
+        m = np.int64(ent.max() + 1 if len(ent) else 1)
+        pair = code.astype(np.int64) * m + ent
+        del code, ent
+        order = np.argsort(pair)
+        pair = pair[order]
+        new_pair = np.ones(len(pair), dtype=bool)
+        new_pair[1:] = pair[1:] != pair[:-1]
+        of_key = pair // m
+        del pair
+        new_key = np.ones(len(of_key), dtype=bool)
+        new_key[1:] = of_key[1:] != of_key[:-1]
+        starts = np.flatnonzero(new_key)
+        out = {}
+        for c in pairs[0].columns:
+            if c in ("key", "ent") or not len(starts):
+                continue
+            v = np.concatenate([q[c].to_numpy(dtype=float) for q in pairs])[order]
+            how = c.rsplit("_", 1)[1]
+            out[c] = (np.add.reduceat(np.nan_to_num(v, nan=0.0), starts) if how == "sum"
+                      else (np.fmin if how == "min" else np.fmax).reduceat(v, starts))
+        out["enterprises"] = np.add.reduceat(new_pair.astype(np.int64), starts) if len(starts) else np.zeros(0, dtype=np.int64)
+        at = np.asarray(keys)[of_key[starts]]
+        by_key = np.argsort(at)
+        return pd.DataFrame({c: v[by_key] for c, v in out.items()}, index=pd.Index(at[by_key], name="key"))
 
 #: How pass one condenses each measure per key and enterprise.
 _SPANS = {"hours": ("sum",), "lat": ("min", "max"), "lon": ("min", "max")}

@@ -136,7 +136,9 @@ class ServiceModel:
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """``p_missing`` and ``p_poor_quality`` per row of ``X`` (index kept)."""
-        return pd.DataFrame({f"p_{c}": self.probability(self.raw(X, c), c) for c in CLASSES}, index=X.index)
+        M = self.matrix(X)  # once for both classes: 1.5 GB at five million policies
+        return pd.DataFrame({f"p_{c}": self.probability(self.estimators[c].decision_function(M), c) for c in CLASSES},
+                            index=X.index)
 
 
 def monotonic_cst(cls: str, features=FEATURE_NAMES) -> list[int]:

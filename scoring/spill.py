@@ -78,21 +78,25 @@ def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     column for every batch taken (at five million policies, gigabytes a batch)."""
     rows = np.asarray(rows, dtype=np.int64)
     columns = []
+    plans: dict[tuple, tuple] = {}  # per layout of chunks (most columns share one): where each row lies
     for col in table.columns:
         if col.num_chunks <= 1:
             columns.append(col.take(pa.array(rows)))
             continue
-        starts = np.cumsum([0] + [len(c) for c in col.chunks])
-        which = np.searchsorted(starts, rows, side="right") - 1
-        by_chunk = np.argsort(which, kind="stable")
-        bounds = np.searchsorted(which[by_chunk], np.arange(col.num_chunks + 1))
-        pieces = [col.chunk(k).take(pa.array(rows[by_chunk[lo:hi]] - starts[k]))
-                  for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
-        # the pieces hold the rows chunk by chunk: put them back in the order asked for
-        back = np.empty(len(rows), dtype=np.int64)
-        back[by_chunk] = np.arange(len(rows))
+        layout = tuple(len(c) for c in col.chunks)
+        if layout not in plans:
+            starts = np.cumsum((0,) + layout)
+            which = np.searchsorted(starts, rows, side="right") - 1
+            by_chunk = np.argsort(which, kind="stable")
+            bounds = np.searchsorted(which[by_chunk], np.arange(col.num_chunks + 1))
+            back = np.empty(len(rows), dtype=np.int64)  # the pieces hold the rows chunk by chunk: back to the order asked for
+            back[by_chunk] = np.arange(len(rows))
+            plans[layout] = ([(k, pa.array(rows[by_chunk[lo:hi]] - starts[k]))
+                              for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo], pa.array(back))
+        pieces, back = plans[layout]
+        pieces = [col.chunk(k).take(at) for k, at in pieces]
         joined = pa.concat_arrays(pieces) if pieces else pa.array([], col.type)
-        columns.append(joined.take(pa.array(back)))
+        columns.append(joined.take(back))
     return pa.table(columns, schema=table.schema)
 
 

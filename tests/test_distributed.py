@@ -361,3 +361,33 @@ def test_exchange_never_drops_a_staff_day_the_check_would_fire_on():
         assert not fires or list(kept) == [7]
 
     check()
+
+
+def test_exchange_summary_equals_pandas_group_by():
+    """The keys' summary, reduced over sorted runs, is pandas' group-by: distinct enterprises over
+    every partition (an enterprise in two partitions counted once), hours summed with missing as
+    0, check-in boxes spanned with missing ignored (all missing: missing)."""
+    import numpy as np
+    import pandas as pd
+
+    from scoring.checks import Exchange
+
+    rng = np.random.default_rng(5)
+    parts = []
+    for _ in range(4):
+        n = 300
+        q = pd.DataFrame({"key": rng.integers(0, 60, n).astype(np.uint64) + np.uint64(2 ** 63),  # past int64
+                          "ent": rng.integers(0, 9, n), "hours_sum": rng.random(n) * 5,
+                          "lat_min": rng.random(n) * 30, "lat_max": rng.random(n) * 30 + 30})
+        q.loc[rng.random(n) < 0.2, ["hours_sum", "lat_min"]] = np.nan
+        q.loc[q["key"] == np.uint64(2 ** 63), "lat_max"] = np.nan  # a key whose boxes are all missing
+        parts.append(q)
+    every = pd.concat(parts, ignore_index=True)
+    g = every.groupby("key", sort=True)
+    expected = g.agg(hours_sum=("hours_sum", "sum"), lat_min=("lat_min", "min"), lat_max=("lat_max", "max"))
+    expected["enterprises"] = g["ent"].nunique()
+    got = Exchange.summary(parts)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
+    assert got["lat_max"].isna().any() and (got["enterprises"] > 1).any()
+    plain = Exchange.summary([q[["key", "ent"]] for q in parts])
+    assert list(plain.columns) == ["enterprises"] and plain["enterprises"].equals(expected["enterprises"])

@@ -52,14 +52,17 @@ def test_taken_in_batches_equals_one_take(tmp_path, monkeypatch):
 
 def test_rows_taken_chunk_by_chunk_equal_arrows_take():
     """The findings arrive as many chunks (partitions, a mapped file): rows are taken from each
-    chunk and put back in the order asked for, with nulls, repeats and empty chunks."""
+    chunk and put back in the order asked for, with nulls, repeats, empty chunks and columns cut
+    into chunks in different places."""
     from scoring.spill import take_rows
 
     rng = np.random.default_rng(5)
     for _ in range(100):
         sizes = rng.integers(0, 12, rng.integers(1, 7))
         a = [pa.array([None if rng.random() < 0.2 else f"值{rng.integers(100)}" for _ in range(n)], pa.string()) for n in sizes]
-        t = pa.table({"a": pa.chunked_array(a, pa.string()), "b": pa.chunked_array([pa.array(rng.normal(size=n)) for n in sizes], pa.float64())})
+        other = np.diff(np.unique(np.r_[0, rng.integers(0, sizes.sum() + 1, 3), sizes.sum()]))  # a column cut elsewhere
+        t = pa.table({"a": pa.chunked_array(a, pa.string()), "b": pa.chunked_array([pa.array(rng.normal(size=n)) for n in sizes], pa.float64()),
+                      "c": pa.chunked_array([pa.array(rng.integers(0, 9, n)) for n in other], pa.int64())})
         rows = rng.integers(0, max(t.num_rows, 1), rng.integers(0, 25) if t.num_rows else 0)
         assert take_rows(t, rows).equals(t.take(pa.array(rows, pa.int64())))
 

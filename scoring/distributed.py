@@ -98,18 +98,21 @@ def partition_keys(sub: Submission) -> np.ndarray:
     return k["policy_year"].astype(str).to_numpy(dtype=object) + "/" + k["province"].to_numpy(dtype=object)
 
 
-def partitions(sub: Submission) -> Iterator[tuple[str, Submission]]:
+def partitions(sub: Submission, largest_first: bool = False) -> Iterator[tuple[str, Submission]]:
     """The submission cut into partitions (each a :class:`Submission` of its policies with their
-    service records, inspections and claims, and the whole staff table), in key order, one at a
-    time: a partition is cut when it is about to be sent, so the driver never holds a second
-    copy of the whole submission."""
+    service records, inspections and claims, and the whole staff table), in key order or, with
+    ``largest_first``, by their count of policies, most first (the longest tasks start first, so
+    no worker is left running one alone at the end), one at a time: a partition is cut when it
+    is about to be sent, so the driver never holds a second copy of the whole submission."""
     keys = partition_keys(sub)
     pol = sub["policies"]
     codes, names = pd.factorize(keys, sort=True)
     svc_code = codes[sub.service_policy_pos]
     pid_code = pd.Series(codes, index=pol["policy_id"].to_numpy())
     by_pid = {t: pid_code.reindex(sub[t]["policy_id"].to_numpy()).to_numpy() for t in ("inspections", "claims")}
-    for k, name in enumerate(names):
+    order = np.argsort(-np.bincount(codes, minlength=len(names)), kind="stable") if largest_first else range(len(names))
+    for k in order:
+        name = names[k]
         tables = {**sub.tables,
                   "policies": pol[codes == k].reset_index(drop=True),
                   "services": sub["services"][svc_code == k].reset_index(drop=True),
@@ -132,7 +135,7 @@ def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=
         progress(f"{len(local)} partition-local rules on the cluster, per policy year × province")
     # a bounded window of partitions in flight: each is cut, sent, checked and dropped in turn
     results, _ = _windowed(client, ((f"rules-{name}", _local_findings, (part, rulebook, as_of, local))
-                                    for name, part in partitions(sub)))
+                                    for name, part in partitions(sub, largest_first=True)))
     tables, not_checkable = [], {}
     for key in sorted(results):
         table, nc = results.pop(key)
@@ -495,7 +498,7 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     _, ran = _windowed(client, ((f"one-{run}-{name}", _pass_one,
                                  (part, name, enterprises.get_indexer(part["policies"]["enterprise_id"]), rulebook, as_of,
                                   local, exchange, run))
-                                for name, part in partitions(sub)), take=take)
+                                for name, part in partitions(sub, largest_first=True)), take=take)
     candidates = {r.code: _candidates((_bucket(pairs.pop((r.code, b), None)) for b in range(BUCKETS)), r) for r in exchange}
     prior = finding_file.in_part_order()
     not_checkable, features, n_services, spend, after = {}, [], [], [], 0

@@ -163,6 +163,9 @@ def test_partitions_hold_every_row_once():
         assert len(set(partition_keys(p))) == 1
         assert set(p["services"]["policy_id"]) <= set(p["policies"]["policy_id"])
         assert len(p["staff"]) == len(sub["staff"])
+    big = [(name, len(p["policies"])) for name, p in partitions(sub, largest_first=True)]
+    assert sorted(n for n, _ in big) == [n for n, _ in parts]  # the same partitions, most policies first
+    assert [c for _, c in big] == sorted((c for _, c in big), reverse=True) and big[0][1] > big[-1][1]
 
 
 def test_unknown_engine_is_refused(tmp_path):

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .checks import sorted_unique
-from .parsing import arrow, equal_to
+from .parsing import arrow, codes_of, equal_to, positions_in
 
 from .intake import Submission
 from .asof import in_scope
@@ -275,12 +275,12 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
         # through codes: a Python string per finding would take gigabytes at millions of policies
-        at = f.index.get_indexer(findings["policy_id"])
+        at = positions_in(findings["policy_id"], f.index)
         scope, sev = equal_to(findings["scope"]), equal_to(findings["severity"])
         on_service = (at >= 0) & scope("service")
         on_policy = (at >= 0) & scope("policy")
-        rule, rules = pd.factorize(findings["rule_code"])
-        rules = pa.array(np.asarray(rules, dtype=object), pa.string())
+        rule, rules = codes_of(findings["rule_code"])
+        rules = rules.cast(pa.string())
         per_rule = lambda mask: np.append(np.asarray(pc.fill_null(mask, False), dtype=bool), False)[rule]  # noqa: E731 (-1: none)
         integ = per_rule(pc.starts_with(rules, "INTEGRITY_"))
         text = per_rule(pc.is_in(rules, pa.array(sorted(text_codes), pa.string())))

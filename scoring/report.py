@@ -31,10 +31,9 @@ def _env() -> jinja2.Environment:
     return env.from_string(text)
 
 
-def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict,
-               at: np.ndarray | None = None) -> dict:
+def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict, at: np.ndarray) -> dict:
     """Policies, flags and findings by policy year, by prefecture (with names) and by insurer
-    (``at``: each finding's row in ``pol``, -1 for none, if known).
+    (``at``: each finding's row in ``pol``, -1 for none: :func:`scoring.parsing.positions_in`).
 
     Findings are counted through integer codes (each finding's policy row and rule), never copied:
     at a million policies there are tens of millions of them."""
@@ -45,8 +44,7 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
     p["prefecture"] = p["region_code"].astype(str).str[:4] + "00"
     p["flagged"] = p["flag"] != ""
     n = len(p)
-    at = positions_in(findings["policy_id"], p.index) if at is None else at  # -1 for region and insurer findings
-    on = at >= 0
+    on = at >= 0  # not region and insurer findings
     sev = equal_to(findings["severity"])
     p["critical"] = np.bincount(at[on & sev("critical")], minlength=n)
     p["major"] = np.bincount(at[on & sev("major")], minlength=n)

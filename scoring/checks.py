@@ -890,8 +890,11 @@ class Overlap(Params):
 
 
 def hash_strings(values) -> np.ndarray:
-    """64-bit hashes of strings (pandas' keyed SipHash: the same in every process)."""
-    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=True)
+    """64-bit hashes of strings (pandas' keyed SipHash: the same in every process). Each string
+    is hashed as it comes: numbering the distinct strings first (pandas' ``categorize``) gives
+    the same hashes but took 6.2 s instead of 0.25 s for the 3.3M photo hashes of one partition
+    at five million policies, and was slower even for staff names, 55 records to a name."""
+    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
 
 
 @dataclass(frozen=True)

@@ -394,3 +394,25 @@ def test_exchange_summary_equals_pandas_group_by():
     assert got["lat_max"].isna().any() and (got["enterprises"] > 1).any()
     plain = Exchange.summary([q[["key", "ent"]] for q in parts])
     assert list(plain.columns) == ["enterprises"] and plain["enterprises"].equals(expected["enterprises"])
+
+
+def test_keys_hash_the_same_in_every_worker_process():
+    """Pass one's keys are compared across worker processes: a string hashes alike in another
+    interpreter (another hash seed), repeated strings alike within one call, whatever the mix of
+    repeated and distinct strings (the strings are hashed one by one, not numbered first)."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from scoring.checks import hash_strings
+
+    values = ["照片a1", "照片a1", "", "张三", "p" * 500, "张三", "x"]
+    here = hash_strings(values)
+    code = f"from scoring.checks import hash_strings; print(hash_strings({values!r}).tolist())"
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
+    assert [int(v) for v in there.strip()[1:-1].split(",")] == [int(v) for v in here]
+    assert here[0] == here[1] and here[3] == here[5] and len(set(here.tolist())) == 5
+    assert np.array_equal(hash_strings(values[3:]), here[3:])  # a string's hash does not depend on its neighbours

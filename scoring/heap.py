@@ -9,7 +9,9 @@ runs on its workers); the results do not change.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import sys
 from functools import lru_cache
 
@@ -33,3 +35,20 @@ def release() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+@contextlib.contextmanager
+def collect_only_new():
+    """In the block, a full garbage collection looks only at the objects made in it.
+
+    A rule's pandas temporaries sit in reference cycles, so the rules collect garbage after each
+    rule; each full collection walks every object the process holds. In a Dask worker that is
+    the worker's own state as well: at five million policies the collections took 92 s of pass
+    one's 454 worker-seconds, 1.1 s in this block. What exists on entry is collected once and then set aside
+    (``gc.freeze``) until the block ends."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

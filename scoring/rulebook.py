@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from .checks import KINDS, Context, Hits, frame_columns
 from .parsing import arrow
 from .errors import RulebookError
+from .heap import collect_only_new
 from .intake import Submission
 from .labels import SEVERITY_ZH
 
@@ -568,10 +569,23 @@ def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rul
     the insurer pass reads them as its own, and they are part of the returned table."""
     ctx = Context(sub, as_of, rulebook.rate_adequacy)
     parts: list[pa.Table] = [prior] if prior is not None and prior.num_rows else []
-    frame = None
     not_checkable: list[dict] = []
+    with collect_only_new():
+        _run_rules(ctx, as_of, rule_order(rulebook.rules if rules is None else rules), parts, not_checkable, progress)
+    cells = ctx.rate_cells if ctx.has("claims") else None
+    del ctx  # its frames, before the findings are put together
+    table = pa.concat_tables(parts) if parts else None
+    parts.clear()  # the sorted copy is then the only one (millions of findings at 1M policies)
+    return table, not_checkable, cells
+
+
+def _run_rules(ctx: Context, as_of, ordered: list[Rule], parts: list[pa.Table], not_checkable: list[dict],
+               progress=None) -> None:
+    """:func:`rule_findings`' loop: each rule's findings table appended to ``parts`` (the
+    background rules' where the insurer pass needs them, or at the end) and each rule that
+    cannot be checked to ``not_checkable``."""
+    frame = None
     seen_missing: set[str] = set()
-    ordered = rule_order(rulebook.rules if rules is None else rules)
     background = _Background(ordered, ctx)
     try:
         for rule in ordered:
@@ -615,11 +629,6 @@ def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rul
         parts.extend(background.results())
     finally:
         background.close()
-    cells = ctx.rate_cells if ctx.has("claims") else None
-    del ctx, frame, background
-    table = pa.concat_tables(parts) if parts else None
-    parts.clear()  # the sorted copy is then the only one (millions of findings at 1M policies)
-    return table, not_checkable, cells
 
 
 def _active(rule: Rule, frame: pd.DataFrame) -> np.ndarray:

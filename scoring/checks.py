@@ -928,13 +928,34 @@ class Exchange:
     def candidates(pairs: list[pd.DataFrame], min_enterprises: int, keep=None, p=None) -> np.ndarray:
         """Step 2: the keys held by at least ``min_enterprises`` distinct enterprises and kept by
         ``keep`` (sorted)."""
-        if not pairs:
-            return np.empty(0, dtype=np.uint64)
-        summary = Exchange.summary(pairs)
-        ok = summary["enterprises"].to_numpy() >= min_enterprises
-        if keep is not None:
-            ok &= np.asarray(keep(summary, p), dtype=bool)
-        return summary.index.to_numpy(dtype=np.uint64)[ok]
+        pairs = [q for q in pairs if len(q)]
+        kept = []
+        for piece in Exchange.pieces(pairs):
+            summary = Exchange.summary(piece)
+            ok = summary["enterprises"].to_numpy() >= min_enterprises
+            if keep is not None:
+                ok &= np.asarray(keep(summary, p), dtype=bool)
+            kept.append(summary.index.to_numpy(dtype=np.uint64)[ok])
+        return np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.uint64)
+
+    @staticmethod
+    def pieces(pairs: list[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]:
+        """``pairs`` in pieces of about :data:`SUMMARY_ROWS` rows, a key's pairs in one piece (by
+        the key's high bits; a bucket has its low ones), one piece made at a time. Numbering keys
+        by hashing slows down once the table outgrows the processor's caches: 1.4 s a bucket of
+        5.5M photo pairs at five million policies, against 0.1 s a bucket at one million."""
+        n = int(sum(len(q) for q in pairs))
+        count = -(-n // SUMMARY_ROWS)
+        if count <= 1:
+            if n:
+                yield pairs
+            return
+        of = [((q["key"].to_numpy(dtype=np.uint64) >> np.uint64(32)) % np.uint64(count)).astype(np.intp) for q in pairs]
+        for j in range(count):
+            piece = [q[o == j] for q, o in zip(pairs, of)]
+            piece = [q for q in piece if len(q)]
+            if piece:
+                yield piece
 
     @staticmethod
     def summary(pairs: list[pd.DataFrame]) -> pd.DataFrame:
@@ -970,6 +991,8 @@ class Exchange:
         by_key = np.argsort(at)
         return pd.DataFrame({c: v[by_key] for c, v in out.items()}, index=pd.Index(at[by_key], name="key"))
 
+#: The most (key, enterprise) pairs :meth:`Exchange.candidates` counts at once.
+SUMMARY_ROWS = 1_000_000
 #: How pass one condenses each measure per key and enterprise.
 _SPANS = {"hours": ("sum",), "lat": ("min", "max"), "lon": ("min", "max")}
 

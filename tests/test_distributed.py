@@ -416,3 +416,29 @@ def test_keys_hash_the_same_in_every_worker_process():
     assert [int(v) for v in there.strip()[1:-1].split(",")] == [int(v) for v in here]
     assert here[0] == here[1] and here[3] == here[5] and len(set(here.tolist())) == 5
     assert np.array_equal(hash_strings(values[3:]), here[3:])  # a string's hash does not depend on its neighbours
+
+
+def test_candidates_counted_in_pieces_are_the_candidates_counted_whole(monkeypatch):
+    """A bucket too large to count at once is counted in pieces of a key's pairs: the kept keys
+    are the same, keys past int64 and keys in several partitions included."""
+    import numpy as np
+    import pandas as pd
+
+    import scoring.checks as checks
+    from scoring.checks import Exchange
+
+    rng = np.random.default_rng(11)
+    keys = rng.integers(0, 2 ** 64 - 1, 400, dtype=np.uint64)
+    parts = []
+    for _ in range(5):
+        n = 700
+        parts.append(pd.DataFrame({"key": keys[rng.integers(0, len(keys), n)], "ent": rng.integers(0, 30, n),
+                                   "hours_sum": rng.random(n) * 6}))
+    keep = lambda s, p: s["hours_sum"].to_numpy() > 10  # noqa: E731
+    whole = Exchange.candidates(parts, 3, keep)
+    monkeypatch.setattr(checks, "SUMMARY_ROWS", 300)
+    assert len(list(Exchange.pieces(parts))) > 5
+    pieced = Exchange.candidates(parts, 3, keep)
+    assert 0 < len(whole) < len(keys) and np.array_equal(pieced, whole)
+    assert np.array_equal(Exchange.candidates([q[["key", "ent"]] for q in parts], 2),
+                          np.sort(Exchange.summary(parts).query("enterprises >= 2").index.to_numpy(dtype=np.uint64)))

@@ -97,8 +97,6 @@ def write_csv(df: pd.DataFrame, path) -> None:
 
 #: Rows converted and written at a time by :func:`write_csv`.
 CSV_ROWS = 200_000
-#: JSONL lines gathered and written at a time.
-JSONL_ROWS = 200_000
 
 
 def _csv_table(df: pd.DataFrame) -> pa.Table:
@@ -172,31 +170,29 @@ def write_jsonl(records, path: Path, order=None) -> None:
     Arrow string array (or chunked array) of such lines, written straight from its buffers —
     in the positions ``order`` gives when given (no reordered copy of the text is made)."""
     if isinstance(records, (pa.Array, pa.ChunkedArray)):
-        if records.null_count:
+        chunks = [c for c in (records.chunks if isinstance(records, pa.ChunkedArray) else [records])]
+        if any(c.null_count for c in chunks):
             raise ValueError("JSONL lines may not be null")
+        chunks = [c.cast(pa.large_string()) for c in chunks]
+        data = [memoryview(c.buffers()[2]) if len(c) else None for c in chunks]
+        offsets = [np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c) + 1] for c in chunks]
         with open(path, "wb") as f:
             if order is None:
-                _write_lines(f, records)
+                for d, o in zip(data, offsets):
+                    if d is not None:
+                        f.write(d[int(o[0]): int(o[-1])])
                 return
-            from .spill import take_rows
-
-            table = pa.table({"line": records})
             order = np.asarray(order, dtype=np.int64)
-            for lo in range(0, len(order), JSONL_ROWS):  # the lines of a batch gathered by Arrow, written at once
-                _write_lines(f, take_rows(table, order[lo:lo + JSONL_ROWS]).column(0))
+            starts = np.cumsum([0] + [len(c) for c in chunks])
+            which = np.searchsorted(starts, order, side="right") - 1
+            local = order - starts[which]
+            for k, i in zip(which.tolist(), local.tolist()):
+                o = offsets[k]
+                f.write(data[k][int(o[i]): int(o[i + 1])])
         return
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for r in records:
             f.write(r if isinstance(r, str) else json_line(r))
-
-
-def _write_lines(f, lines: pa.Array | pa.ChunkedArray) -> None:
-    """Write the text of ``lines`` (JSONL lines, their newlines included) straight from its buffers."""
-    for c in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
-        if len(c):
-            c = c.cast(pa.large_string())
-            o = np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c) + 1]
-            f.write(memoryview(c.buffers()[2])[int(o[0]): int(o[-1])])
 
 
 def write_json(obj, path: Path) -> None:

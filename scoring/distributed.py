@@ -363,11 +363,7 @@ def _candidates(buckets: Iterable[list[pd.DataFrame]], rule: Rule) -> np.ndarray
     from .checks import Exchange
 
     x, params = KINDS[rule.kind].exchange, _exchange_params(rule)
-    kept = []
-    for bucket in buckets:
-        bucket = [b for b in bucket if len(b)]
-        if bucket:
-            kept.append(Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params))
+    kept = [Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params) for bucket in buckets]
     return np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.uint64)
 
 

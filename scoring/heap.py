@@ -44,8 +44,8 @@ def collect_only_new():
     A rule's pandas temporaries sit in reference cycles, so the rules collect garbage after each
     rule; each full collection walks every object the process holds. In a Dask worker that is
     the worker's own state as well: at five million policies the collections took 92 s of pass
-    one's 454 worker-seconds, 1.1 s in this block. What exists on entry is collected once and then set aside
-    (``gc.freeze``) until the block ends."""
+    one's 454 worker-seconds, and 1.1 s in this block. What exists on entry is collected once
+    and then set aside (``gc.freeze``) until the block ends."""
     gc.collect()
     gc.freeze()
     try:

@@ -173,11 +173,23 @@ def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
 
 
 def csv_text_options(path: Path, enc: str) -> pacsv.ConvertOptions:
-    """Every column of the CSV read as text: the header's names are read first (no type inference)."""
-    head = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=enc, block_size=1 << 20),
-                          parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip", newlines_in_values=True))
-    names = head.schema.names
-    head.close()
+    """Every column of the CSV read as text: the header's names are read first (no type inference).
+
+    The header is read by the standard CSV grammar, not by Arrow: Arrow would parse the whole
+    first block, and a malformed record in it whose text is not UTF-8 makes Arrow print a
+    traceback on the terminal. Arrow drops a byte order mark from the names, and so does this.
+    A file that is not in ``enc`` raises :class:`UnicodeDecodeError`, as a read by Arrow would.
+    """
+    old = csv.field_size_limit(FIELD_LIMIT)
+    try:
+        with open(path, encoding=enc, newline="") as f:
+            names = next(csv.reader(f), [])
+    except csv.Error:
+        raise _fail("field_too_large", file=path.name, row=1, limit=FIELD_LIMIT) from None
+    finally:
+        csv.field_size_limit(old)
+    if names:
+        names[0] = names[0].removeprefix("\ufeff")
     # only an empty cell is empty: Arrow's default null markers would erase an enterprise
     # named "NULL" and hide an "N/A" written in a number column
     return pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,

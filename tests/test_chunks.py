@@ -93,6 +93,40 @@ def test_chunked_csv_is_the_whole_file(tmp_path, monkeypatch, kind):
         assert (svc["column"] == "").sum() == 1 and svc["row"].tolist() == ["8"]
 
 
+def test_a_malformed_gbk_record_leaves_no_traceback(tmp_path, monkeypatch):
+    """A GBK file is first tried as UTF-8: a malformed record in it then cannot be decoded for
+    its report. The user's terminal must not show the traceback Arrow prints for that."""
+    import sys
+
+    unraised = []
+    monkeypatch.setattr(sys, "unraisablehook", unraised.append)
+    sub = write(tmp_path / "s", 200, 5, encoding="gb18030")
+    text = (sub / "services.csv").read_bytes().split(b"\n")
+    text[7] += b",extra"
+    (sub / "services.csv").write_bytes(b"\n".join(text))
+    for label in ("streamed", "whole"):
+        if label == "whole":
+            monkeypatch.setattr(dataset, "streamable", lambda s: None)
+        dataset.convert(sub, tmp_path / label)
+        rejected = pd.read_csv(tmp_path / label / "rejected.csv", dtype=str, keep_default_na=False)
+        assert rejected["row"].tolist() == ["8"] and "SV000000007" in rejected["value"].iloc[0]
+    assert [str(u.exc_value) for u in unraised] == []
+
+
+def test_a_header_field_too_large_is_named_as_row_one(tmp_path, monkeypatch):
+    from scoring import io
+    from scoring.errors import SubmissionError
+
+    monkeypatch.setattr(io, "FIELD_LIMIT", 1000)
+    sub = write(tmp_path / "s", 30, 3)
+    lines = (sub / "services.csv").read_text(encoding="utf-8").split("\n")
+    lines[0] += ',"' + "甲" * 1001 + '"'
+    (sub / "services.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(SubmissionError) as e:
+        dataset.convert(sub, tmp_path / "d")
+    assert "services.csv" in str(e.value) and "第 1 行起的一个字段超过" in str(e.value)
+
+
 def test_chunked_parquet_is_the_whole_file(tmp_path, monkeypatch):
     csv = write(tmp_path / "c", 400, 6)
     _hostile(csv, lines=False)

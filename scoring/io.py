@@ -184,8 +184,10 @@ def csv_text_options(path: Path, enc: str) -> pacsv.ConvertOptions:
     try:
         with open(path, encoding=enc, newline="") as f:
             names = next(csv.reader(f), [])
-    except csv.Error:
-        raise _fail("field_too_large", file=path.name, row=1, limit=FIELD_LIMIT) from None
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise _fail("field_too_large", file=path.name, row=1, limit=FIELD_LIMIT) from None
+        raise _fail("not_a_table", file=path.name, detail=f"line 1: {e}") from None
     finally:
         csv.field_size_limit(old)
     if names:

@@ -9,6 +9,7 @@ Structural problems raise :class:`~scoring.errors.SubmissionError`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -175,21 +177,14 @@ def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):
 def csv_text_options(path: Path, enc: str) -> pacsv.ConvertOptions:
     """Every column of the CSV read as text: the header's names are read first (no type inference).
 
-    The header is read by the standard CSV grammar, not by Arrow: Arrow would parse the whole
-    first block, and a malformed record in it whose text is not UTF-8 makes Arrow print a
-    traceback on the terminal. Arrow drops a byte order mark from the names, and so does this.
-    A file that is not in ``enc`` raises :class:`UnicodeDecodeError`, as a read by Arrow would.
+    The header (the first record that is not a blank line, as for Arrow) is read by
+    :func:`_csv_records`, not by Arrow: Arrow would parse the whole first block, and a malformed
+    record in it whose text is not UTF-8 makes Arrow print a traceback on the terminal. Arrow
+    drops a byte order mark from the names, in GB18030 too, and so does this. A file that is not
+    in ``enc`` raises :class:`UnicodeDecodeError`, as a read by Arrow would.
     """
-    old = csv.field_size_limit(FIELD_LIMIT)
-    try:
-        with open(path, encoding=enc, newline="") as f:
-            names = next(csv.reader(f), [])
-    except csv.Error as e:
-        if "field larger than field limit" in str(e):
-            raise _fail("field_too_large", file=path.name, row=1, limit=FIELD_LIMIT) from None
-        raise _fail("not_a_table", file=path.name, detail=f"line 1: {e}") from None
-    finally:
-        csv.field_size_limit(old)
+    with contextlib.closing(_csv_records(path, enc, path.name)) as records:
+        names = next((rec for rec, _ in records if rec), [])
     if names:
         names[0] = names[0].removeprefix("\ufeff")
     # only an empty cell is empty: Arrow's default null markers would erase an enterprise
@@ -207,6 +202,28 @@ class _Lines:
     data_lines: int  # physical lines below the header, blank lines included
 
 
+def _csv_records(path: Path, enc: str, label: str) -> Iterator[tuple[list[str], int]]:
+    """Each record of the CSV by the standard CSV grammar (a blank line is ``[]``) with the
+    physical line it ends on. A field larger than :data:`FIELD_LIMIT`, or a record the grammar
+    cannot read, is refused naming the line it starts on."""
+    prev = 0
+    old = csv.field_size_limit(FIELD_LIMIT)
+    try:
+        with open(path, encoding="utf-8-sig" if enc == "utf-8" else enc, newline="") as f:
+            reader = csv.reader(f)
+            try:
+                for rec in reader:
+                    line = reader.line_num
+                    yield rec, line
+                    prev = line
+            except csv.Error as e:
+                if "field larger than field limit" in str(e):
+                    raise _fail("field_too_large", file=label, row=prev + 1, limit=FIELD_LIMIT) from None
+                raise _fail("not_a_table", file=label, detail=f"line {prev + 1}: {e}") from None
+    finally:
+        csv.field_size_limit(old)
+
+
 def _record_lines(path: Path, enc: str, label: str) -> _Lines:
     """Walk the file with the standard CSV grammar and note each record's first and last line.
 
@@ -216,22 +233,11 @@ def _record_lines(path: Path, enc: str, label: str) -> _Lines:
     """
     starts, ends = array("q"), array("q")
     prev = 0
-    old = csv.field_size_limit(FIELD_LIMIT)
-    try:
-        with open(path, encoding="utf-8-sig" if enc == "utf-8" else enc, newline="") as f:
-            reader = csv.reader(f)
-            try:
-                for rec in reader:
-                    if rec:  # a blank line holds no record
-                        starts.append(prev + 1)
-                        ends.append(reader.line_num)
-                    prev = reader.line_num
-            except csv.Error as e:
-                if "field larger than field limit" in str(e):
-                    raise _fail("field_too_large", file=label, row=prev + 1, limit=FIELD_LIMIT) from None
-                raise _fail("not_a_table", file=label, detail=f"line {prev + 1}: {e}") from None
-    finally:
-        csv.field_size_limit(old)
+    for rec, line in _csv_records(path, enc, label):
+        if rec:  # a blank line holds no record
+            starts.append(prev + 1)
+            ends.append(line)
+        prev = line
     s, e = np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64)
     header_end = int(e[0]) if len(e) else 0
     return _Lines(s[1:], e[1:], prev - header_end)

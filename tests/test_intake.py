@@ -571,6 +571,23 @@ def test_blank_lines_do_not_shift_row_numbers(sub):
     assert (s.counts["policies"].lines_in, s.counts["policies"].rows_in) == (n + 2, n)
 
 
+def test_blank_lines_above_the_header(sub):
+    """Arrow skips blank lines above the header: the names that make every column text are
+    read from the same record, so no column's type is guessed, and rows keep their lines."""
+    import pyarrow.csv as pacsv
+
+    from scoring.io import csv_text_options
+
+    set_cell(sub, "policies", 10, "employees", "0")
+    path = sub / "policies.csv"
+    _save(path, ["", "\r"] + _lines(path))
+    types = csv_text_options(path, "utf-8").column_types
+    assert set(types) == set(pacsv.read_csv(path).column_names) and {str(t) for t in types.values()} == {"string"}
+    s = load_submission(sub)
+    rej = s.rejected[s.rejected["table"] == "policies"]
+    assert rej["row"].tolist() == [14]  # 2 blank lines + header + 10 data rows + 1
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["quote", "close", "blank", "truncate"]),
                           st.integers(1, 60), st.integers(0, 12)), min_size=1, max_size=6))

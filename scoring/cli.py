@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 import typer.core
 
-from .errors import RulebookError, ScoringError, SubmissionError
+from .errors import OptionError, RulebookError, ScoringError, SubmissionError
 
 # rich_markup_mode=None: plain help ("--quiet  不显示进度"), not typer's boxes with "<bool>" beside every flag
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="安责险事故预防服务评估 / work-safety liability insurance audit")
@@ -24,8 +24,9 @@ def _root() -> None:
 
 
 def _exit_code(exc: BaseException) -> int:
-    """2: the input cannot be read (a submission, or a rulebook given with --rulebook); 1: anything else."""
-    return 2 if isinstance(exc, (SubmissionError, RulebookError)) else 1
+    """2: the input cannot be read (a submission, or a rulebook given with --rulebook), or an
+    argument cannot be used; 1: anything else."""
+    return 2 if isinstance(exc, (SubmissionError, RulebookError, OptionError)) else 1
 
 
 def _run(fn, *args, **kwargs):

@@ -92,9 +92,67 @@ def convert(submission, out) -> dict:
         write_csv(sort_rejected(rejected), tmp / "rejected.csv")
         balance = {name: {"rows_in": counts[name].rows_in, "rows_written": counts[name].rows_accepted,
                           "rows_rejected": counts[name].rows_rejected} for name in ORDER if name in counts}
-        write_json({"source": str(submission), "input_sha256": dict(files.values()), "tables": balance, "partitioning": PARTITIONS},
-                   tmp / "convert.json")
+        write_json({"source": str(submission), "input_sha256": dict(files.values()), "tables": balance, "partitioning": PARTITIONS,
+                    "files": manifest(tmp)}, tmp / "convert.json")
     return balance
+
+
+def _parquet_files(dataset: Path) -> list[Path]:
+    """Every Parquet file of the dataset's tables, in path order."""
+    return sorted(p for name in TABLES if (dataset / name).is_dir() for p in (dataset / name).rglob("*.parquet"))
+
+
+def manifest(dataset: Path) -> dict[str, dict]:
+    """Per Parquet file of ``dataset`` (its path inside it): its rows and sha256, as ``convert.json``
+    records them so that a dataset that lost, gained or changed a file is refused (:func:`verify`)."""
+    from .io import sha256_file
+
+    return {p.relative_to(dataset).as_posix(): {"rows": pq.ParquetFile(p).metadata.num_rows, "sha256": sha256_file(p)}
+            for p in _parquet_files(dataset)}
+
+
+def verify(dataset) -> None:
+    """Refuse a dataset whose files are not those ``scoring convert`` wrote: a partition missing, one
+    added, or one whose rows or bytes differ from ``convert.json`` (every difference named at once).
+
+    Raises
+    ------
+    SubmissionError
+        Naming each file that differs and how.
+    """
+    import json
+
+    from .errors import SubmissionError
+    from .io import sha256_known
+    from .messages import render
+
+    dataset = Path(dataset)
+    try:
+        recorded = json.loads((dataset / "convert.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError) as e:
+        raise SubmissionError(*render("dataset_manifest_unreadable", path=dataset, detail=str(e).splitlines()[0])) from None
+    if not isinstance(recorded, dict):
+        raise SubmissionError(*render("dataset_no_manifest", path=dataset))
+    found = {p.relative_to(dataset).as_posix(): p for p in _parquet_files(dataset)}
+    problems = []
+    for name in sorted(set(recorded) - set(found)):
+        problems.append(render("dataset_file_missing", file=name, rows=recorded[name].get("rows")))
+    for name in sorted(set(found) - set(recorded)):
+        problems.append(render("dataset_file_added", file=name))
+    for name in sorted(set(found) & set(recorded)):
+        want = recorded[name]
+        try:
+            rows = pq.ParquetFile(found[name]).metadata.num_rows
+        except (OSError, pa.ArrowInvalid):
+            rows = None
+        if rows != want.get("rows"):
+            problems.append(render("dataset_file_rows", file=name, rows=rows if rows is not None else "?", want=want.get("rows")))
+        elif sha256_known(found[name]) != want.get("sha256"):
+            problems.append(render("dataset_file_changed", file=name))
+    if problems:
+        zh = "；".join(z for z, _ in problems[:20]) + (f"；等共 {len(problems)} 处" if len(problems) > 20 else "")
+        en = "; ".join(e for _, e in problems[:20]) + (f"; {len(problems)} in all" if len(problems) > 20 else "")
+        raise SubmissionError(*render("dataset_changed", path=dataset, problems_zh=zh, problems_en=en))
 
 
 def _write(tmp: Path, name: str, frame: pd.DataFrame, by_policy: pd.DataFrame, first_row: int, chunk: int | None = None) -> None:

@@ -8,7 +8,7 @@
     ├── ModelError (RuntimeError)         a model artifact is missing, tampered or mismatched -> exit 1
     ├── RegistryError (RuntimeError)      a model registry is corrupt or inconsistent -> exit 1
     ├── ReviewError (RuntimeError)        a review run or its database cannot be used -> exit 1
-    └── OptionError (ValueError)          an argument cannot be used (checked before any work) -> exit 1
+    └── OptionError (ValueError)          an argument cannot be used (checked before any work) -> exit 2
 
 Each carries a Chinese and an English message; ``str(exc)`` shows both, Chinese first.
 The CLI maps them to exit codes in one place (``scoring.cli``).

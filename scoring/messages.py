@@ -136,6 +136,28 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{file} 第 {record} 条记录（第 {row} 行）的 {column} 是对象或数组，无法作为单元格读取；每个值应为文本、数字或日期",
         "{file} record {record} (row {row}): {column} is an object or array and cannot be read as a cell; each value must be text, a number or a date",
     ),
+    # --- output directories
+    "out_not_ours": (
+        "{option} {out} 是一个已有内容的文件夹，但不是本程序写出的结果（其中没有 {manifests} 之一）；为免覆盖您的文件，拒绝写入。请指定一个新的或空的文件夹",
+        "{option} {out} is a folder with contents that this program did not write (it holds none of {manifests}); "
+        "refusing to replace your files. Give a new or empty folder",
+    ),
+    # --- converted datasets (scoring convert) checked against convert.json before they are read
+    "dataset_changed": (
+        "数据集 {path} 与转换时记录的不符（{problems_zh}）：数据集在转换后被改动、删减或增添过；请重新运行 scoring convert",
+        "the dataset {path} was changed after conversion: it differs from what convert.json recorded ({problems_en}); "
+        "run scoring convert again",
+    ),
+    "dataset_file_missing": ("缺少分区文件 {file}（应有 {rows} 行）", "partition file {file} is missing ({rows} rows expected)"),
+    "dataset_file_added": ("多出转换时没有的文件 {file}", "{file} was not written by the conversion"),
+    "dataset_file_rows": ("分区文件 {file} 有 {rows} 行，转换时为 {want} 行", "partition file {file} has {rows} rows where the conversion wrote {want}"),
+    "dataset_file_changed": ("分区文件 {file} 的内容（sha256）已改变", "the content (sha256) of partition file {file} has changed"),
+    "dataset_no_manifest": (
+        "数据集 {path} 的 convert.json 没有逐个分区文件的记录（由较早版本写出），无法核对其完整性；请重新运行 scoring convert",
+        "the convert.json of dataset {path} lists no partition files (an earlier version wrote it), so the dataset cannot be "
+        "checked whole; run scoring convert again",
+    ),
+    "dataset_manifest_unreadable": ("数据集 {path} 的 convert.json 无法读取：{detail}", "the convert.json of dataset {path} cannot be read: {detail}"),
     # --- check kinds: one line each for `scoring rules --kinds`
     "kind:accident_history_understated": ("申报的上年度事故少于赔案记录", "declared accident history below what the claims show"),
     "kind:checkin_distance": ("签到位置距企业过远", "a check-in too far from the enterprise"),

@@ -36,11 +36,17 @@ def balance_summary(sub: Submission) -> str:
 
 def run_validate(submission: str | Path, out: str | Path | None = None) -> str:
     """Validate ``submission``; with ``out``, write ``rejected.csv`` there. Returns the summary."""
+    from . import __version__
+    from .results import check_output_dir, write_json
+
+    if out is not None:
+        check_output_dir(out)
     sub = load_submission(submission)
     text = balance_summary(sub)
     if out is not None:
         with atomic_dir(Path(out)) as tmp:
             write_csv(sub.rejected, tmp / "rejected.csv")
+            write_json({**_balance(sub, submission), "tool_version": __version__}, tmp / "validation.json")
         text += f"\n拒收明细 / rejected rows: {Path(out) / 'rejected.csv'}"
     return text
 
@@ -116,6 +122,9 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
               source: str | None = None) -> dict:
     """``scoring train``: validate on held-out labels (the latest labelled year, or with one year
     the latest inspections by date), refit on every label, save the model."""
+    from .results import check_output_dir
+
+    check_output_dir(out)
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)

@@ -2,6 +2,7 @@
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from datasets.synth import write_submission
@@ -37,3 +38,79 @@ def test_convert_then_score_gives_the_same_results(tmp_path):
         assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes(), name
     # a dataset converts again (SUBMISSION may be a dataset)
     assert runner.invoke(app, ["convert", str(ds), "--out", str(tmp_path / "ds2")]).exit_code == 0
+
+
+def _lose(ds):
+    part = sorted((ds / "services").rglob("*.parquet"))[1]
+    part.unlink()
+    return part.relative_to(ds).as_posix(), "缺少分区文件"
+
+
+def _add(ds):
+    import shutil
+
+    src = sorted((ds / "services").rglob("*.parquet"))[0]
+    extra = src.with_name("part-9.parquet")
+    shutil.copy(src, extra)
+    return extra.relative_to(ds).as_posix(), "多出转换时没有的文件"
+
+
+def _edit(ds):
+    """The same rows, one value changed: only the digest can tell."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    part = sorted((ds / "services").rglob("*.parquet"))[2]
+    t = pq.read_table(part)
+    hours = t["onsite_hours"].to_pylist()
+    hours[0] = (hours[0] or 0) + 1.0
+    pq.write_table(t.set_column(t.column_names.index("onsite_hours"), "onsite_hours", pa.array(hours, t["onsite_hours"].type)), part)
+    return part.relative_to(ds).as_posix(), "sha256"
+
+
+def _cut(ds):
+    import pyarrow.parquet as pq
+
+    part = sorted((ds / "policies").rglob("*.parquet"))[0]
+    t = pq.read_table(part)
+    pq.write_table(t.slice(0, t.num_rows - 1), part)
+    return part.relative_to(ds).as_posix(), f"转换时为 {t.num_rows} 行"
+
+
+def _unrecorded(ds):
+    meta = json.loads((ds / "convert.json").read_text(encoding="utf-8"))
+    del meta["files"]
+    (ds / "convert.json").write_text(json.dumps(meta), encoding="utf-8")
+    return "convert.json", "没有逐个分区文件的记录"
+
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    base = tmp_path_factory.mktemp("conv")
+    sub = write_submission(world(300, 8), base / "s")
+    assert CliRunner().invoke(app, ["convert", str(sub), "--out", str(base / "ds")]).exit_code == 0
+    return base / "ds"
+
+
+@pytest.mark.parametrize("engine", ["local", "dask"])
+@pytest.mark.parametrize("damage", [_lose, _add, _edit, _cut, _unrecorded], ids=["lost", "added", "edited", "cut", "unrecorded"])
+def test_a_damaged_dataset_is_refused_naming_the_partition(converted, tmp_path, damage, engine):
+    import shutil
+
+    ds = tmp_path / "ds"
+    shutil.copytree(converted, ds)
+    where, says = damage(ds)
+    extra = ["--engine", "dask", "--workers", "1"] if engine == "dask" else []
+    r = CliRunner().invoke(app, ["score", str(ds), "--out", str(tmp_path / "o"), "--quiet", *extra])
+    assert r.exit_code == 2, r.output
+    assert where in r.output and says in r.output and "scoring convert" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_intact_dataset_passes_its_check(converted):
+    from scoring.dataset import verify
+
+    verify(converted)
+    recorded = json.loads((converted / "convert.json").read_text(encoding="utf-8"))
+    assert sum(f["rows"] for f in recorded["files"].values()) == sum(t["rows_written"] for t in recorded["tables"].values())

@@ -234,7 +234,7 @@ def test_a_worker_that_dies_mid_run_is_replaced_and_results_do_not_change(scored
 def test_engine_options_that_cannot_work_are_refused_before_any_output(tmp_path, args, says):
     sub = write_submission(world(200, 5), tmp_path / "s")
     r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet"] + args)
-    assert r.exit_code == 1 and says in r.output and not (tmp_path / "o").exists()
+    assert r.exit_code == 2 and says in r.output and not (tmp_path / "o").exists()
 
 
 def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monkeypatch):

@@ -247,23 +247,27 @@ def _dead_pid() -> int:
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two_renames"])
 def test_result_set_is_swapped_whole(tmp_path, monkeypatch, exchange):
     """The new set replaces the old one in one switch: no file of the old set survives beside the
-    new ones, except what the run does not write (the review database), which is carried over."""
+    new ones, except the review database, which is carried over by name."""
     import scoring.results as results
 
     if not exchange:
         monkeypatch.setattr(results, "_exchange", lambda a, b: False)
     out = tmp_path / "run"
+    manifest = b'{"tool_version": "0"}'
     with results.atomic_dir(out) as tmp:
         (tmp / "policy_scores.csv").write_text("old\n")
         (tmp / "findings.csv").write_text("old\n")
+        (tmp / "rate_adequacy.csv").write_text("old\n")  # not written by the next run: must not survive it
+        (tmp / "run.json").write_bytes(manifest)
     (out / "review.sqlite").write_bytes(b"verdicts")
     before = out.stat().st_ino
     with results.atomic_dir(out) as tmp:
         (tmp / "policy_scores.csv").write_text("new\n")
         (tmp / "findings.csv").write_text("new\n")
+        (tmp / "run.json").write_bytes(manifest)
     assert out.stat().st_ino != before  # a different directory, switched in whole
     assert {p.name: p.read_bytes() for p in out.iterdir()} == {
-        "policy_scores.csv": b"new\n", "findings.csv": b"new\n", "review.sqlite": b"verdicts"}
+        "policy_scores.csv": b"new\n", "findings.csv": b"new\n", "run.json": manifest, "review.sqlite": b"verdicts"}
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
@@ -275,6 +279,7 @@ def test_temporaries_of_killed_runs_are_cleaned_and_a_set_left_aside_is_restored
     (tmp_path / f".run.tmp-{dead}-abc" / "big.csv").write_text("x" * 1000)
     (tmp_path / f".run.old-{dead}-def" / "set").mkdir(parents=True)  # killed between two renames
     (tmp_path / f".run.old-{dead}-def" / "set" / "policy_scores.csv").write_text("previous\n")
+    (tmp_path / f".run.old-{dead}-def" / "set" / "run.json").write_text('{"tool_version": "0"}')
     live = tmp_path / f".run.tmp-{os.getpid()}-ghi"  # a run still going: left alone
     live.mkdir()
     with pytest.raises(RuntimeError):

@@ -27,7 +27,7 @@ from . import parsing, uscc
 from .parsing import bool_mask
 from .io import RawTable, read_submission
 from .messages import TEMPLATES
-from .schema import COLUMN_ZH, TABLES, Column, Table
+from .schema import COLUMN_ZH, ID_MAX, TABLES, Column, Table
 
 REJECTED_COLUMNS = ["table", "row", "column", "value", "message_zh", "message_en"]
 #: Order in which tables are validated: references point at policies.
@@ -45,6 +45,7 @@ class TableCounts:
     rows_in: int
     rows_rejected: int
     lines_in: int | None = None
+    normalised: tuple[tuple[str, int], ...] = ()  # (id column, cells whose invisible characters were removed)
 
     @property
     def rows_accepted(self) -> int:
@@ -115,6 +116,7 @@ class _Failures:
         self.ends = rows if ends is None else ends
         self.order = order
         self.parts: list[pd.DataFrame] = []
+        self.normalised: dict[str, int] = {}  # per id column, the cells whose invisible characters were removed
 
     def add(self, mask: np.ndarray, column: str, key: str, values, rank: int | None = None, **fields) -> None:
         """Record a failure of ``column`` on the rows in ``mask``; ``values`` (and array ``fields``)
@@ -256,6 +258,12 @@ def _parse_one(col: Column, raw_values: pa.ChunkedArray, fails: "_Failures", row
         broken = bool_mask(pc.fill_null(pc.match_substring_regex(raw_values, "[\\r\\n]"), False))
         fails.add(broken & (ends != rows), col.name, "line_break", _shorten(raw_values, broken), first=rows, last=ends)
     if col.type == "id" or col.name.endswith("_id"):
+        # invisible characters would part a policy from the records that reference it without them
+        raw_values, changed = parsing.normalise_ids(raw_values)
+        fails.normalised[col.name] = int(changed.sum())
+        raw_values = pa.chunked_array([raw_values])
+        long = bool_mask(pc.fill_null(pc.greater(pc.utf8_length(parsing.clean_text(raw_values)), ID_MAX), False))
+        fails.add(long, col.name, "id_too_long", _shorten(raw_values, long), limit=ID_MAX)
         # an identifier a spreadsheet would run as a formula cannot be written as it is and still
         # join: refused here, so every output keeps identifiers exactly as submitted
         first = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(raw_values), 0, 1)
@@ -490,7 +498,8 @@ def validate_raw(raw: RawTable, policy_ids: "_PolicyIds | None", duplicates=True
         key = values["policy_id"]
         ids = _PolicyIds(pc.unique(key.filter(pc.is_valid(key))), pc.unique(key.filter(pa.array(bad)).drop_null()))
     part = pd.concat([fails.frame(table.name), malformed], ignore_index=True)
-    counts = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed), lines_in=lines)
+    counts = TableCounts(rows_in=n_rows + len(malformed), rows_rejected=int(bad.sum()) + len(malformed), lines_in=lines,
+                         normalised=tuple((c, n) for c, n in fails.normalised.items() if n))
     return _frame(table, values, ~bad), part, counts, ids
 
 

@@ -31,6 +31,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '值 "{value}" 以 = + - @ 之一开头，电子表格会把它当作公式执行；标识符不得以这些字符开头',
         '"{value}" starts with one of = + - @, which a spreadsheet runs as a formula; identifiers may not start with them',
     ),
+    "id_too_long": ('值 "{value}" 超过 {limit} 个字符，标识符不能这么长', '"{value}" is longer than {limit} characters, too long for an identifier'),
     "duplicate": ('值 "{value}" 重复（同值共 {count} 行，均不予接收）', '"{value}" is duplicated ({count} rows share it; none is accepted)'),
     "unknown_policy": ('保单号 "{value}" 不在保单表中', 'policy_id "{value}" is not in the policies table'),
     "policy_rejected": ('所属保单 "{value}" 已被拒收，本行随之拒收', 'its policy "{value}" was rejected, so this row is rejected too'),

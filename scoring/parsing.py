@@ -28,6 +28,29 @@ def clean_text(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(arr), 0), pa.scalar(None, pa.string()), arr)
 
 
+#: Characters an identifier never holds: controls (NUL, tab, line breaks), format characters
+#: (zero-width space and joiners, the byte order mark, bidirectional overrides, soft hyphen) and
+#: the Unicode line and paragraph separators. They are invisible, so a reference written without
+#: them would not find its row.
+INVISIBLE = r"[\p{Cc}\p{Cf}\x{2028}\x{2029}]"
+
+
+def normalise_ids(arr: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Identifiers as they are meant: NFKC-normalised (full-width ``Ｐ００１`` is ``P001``) with every
+    :data:`INVISIBLE` character removed, so that ``P1`` and ``P1`` followed by a zero-width space are
+    the same id. Returns the values and the cells that changed. Printable ASCII, which NFKC leaves
+    as it is, costs one scan."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.string())
+    other = pc.match_substring_regex(arr, r"[^\x20-\x7e]")
+    if not pc.any(other).as_py():
+        return arr, np.zeros(len(arr), dtype=bool)
+    out = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), INVISIBLE, "")
+    changed = bool_mask(pc.fill_null(pc.not_equal(out, arr), False))
+    return out, changed
+
+
 def try_fast(kind: str, arr: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
     """Typed values when every present cell is already in canonical form, else None.
 

@@ -407,6 +407,8 @@ def _balance(sub: Submission, submission) -> dict:
         tables[name] = {"rows_in": c.rows_in, "rows_scored": c.rows_accepted, "rows_rejected": c.rows_rejected,
                         "balanced": c.rows_in == c.rows_accepted + c.rows_rejected,
                         "lines_in": c.lines_in if c.lines_in is not None else c.rows_in}
+        if c.normalised:  # ids written with invisible characters, read without them
+            tables[name]["ids_normalised"] = dict(c.normalised)
     return {
         "submission": str(submission),
         "input_sha256": {label: digest for label, digest in sub.files.values()},

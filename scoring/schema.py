@@ -73,6 +73,11 @@ CLAIM_STATUSES = {"open": "未决", "paid": "已赔付结案", "denied": "拒赔
 SELECTIONS = {"targeted": "重点抽查", "random": "随机抽查"}
 
 
+#: Longest identifier accepted (characters): every id of a submission, and every id a reviewer's
+#: verdict names, fits in it.
+ID_MAX = 100
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of a submission table."""

@@ -687,3 +687,98 @@ def test_claims_table_is_validated_by_its_contract(sub, chinese):
     assert len(rej) == len(CLAIM_REJECTS)
     for row, (column, fragment) in zip(rej.itertuples(), CLAIM_REJECTS.values()):
         assert row.column == column and fragment in row.message_zh, (row.column, row.message_zh)
+
+
+INVISIBLE = ["\x00", "\u200b", "\ufeff", "\u200d", "\u2060", "\u202e", "\u00ad", "\t"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+@pytest.mark.parametrize("side", ["policy", "service"])
+def test_an_invisible_character_never_parts_a_policy_from_its_services(sub, char, side):
+    """A policy id with an invisible character on one side of a reference is the same id: its
+    services join it; the cells read without the character are counted."""
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    svc = pd.read_csv(sub / "services.csv", dtype=str, keep_default_na=False)
+    pid = pol.loc[3, "policy_id"]
+    mine = svc["policy_id"] == pid
+    assert mine.any()
+    if side == "policy":
+        pol.loc[3, "policy_id"] = pid + char
+    else:
+        svc.loc[mine, "policy_id"] = char + pid
+    pol.to_csv(sub / "policies.csv", index=False)
+    svc.to_csv(sub / "services.csv", index=False)
+    s = load_submission(sub)
+    assert s.rejected.empty, s.rejected["message_en"].tolist()
+    assert (s["services"]["policy_id"] == pid).sum() == mine.sum()
+    assert pid in set(s["policies"]["policy_id"])
+    table = "policies" if side == "policy" else "services"
+    assert dict(s.counts[table].normalised) == {"policy_id": 1 if side == "policy" else int(mine.sum())}
+
+
+def test_ids_equal_once_invisible_characters_are_removed_are_duplicates(sub):
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    pid = pol.loc[4, "policy_id"]
+    pol.loc[5, "policy_id"] = pid + "\u200b"
+    pol.to_csv(sub / "policies.csv", index=False)
+    s = load_submission(sub)
+    dup = s.rejected[(s.rejected["table"] == "policies") & (s.rejected["column"] == "policy_id")]
+    assert sorted(dup["row"].tolist()) == [6, 7] and dup["message_zh"].str.contains("重复").all()
+
+
+def test_full_width_ids_are_the_ascii_ids(sub):
+    pol = pd.read_csv(sub / "policies.csv", dtype=str, keep_default_na=False)
+    pid = pol.loc[2, "policy_id"]
+    pol.loc[2, "policy_id"] = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in pid)
+    pol.to_csv(sub / "policies.csv", index=False)
+    s = load_submission(sub)
+    assert s.rejected.empty and pid in set(s["policies"]["policy_id"])
+
+
+def test_an_id_longer_than_the_limit_is_rejected(sub):
+    from scoring.schema import ID_MAX
+
+    set_cell(sub, "policies", 6, "policy_id", "P" * (ID_MAX + 1))
+    s = load_submission(sub)
+    r = s.rejected[(s.rejected["table"] == "policies") & (s.rejected["column"] == "policy_id")]
+    assert len(r) == 1 and f"超过 {ID_MAX} 个字符" in r["message_zh"].iloc[0]
+
+
+_ID_TEXT = st.text(st.sampled_from("ABCXYZ0123456789-_/年保单"), min_size=1, max_size=12).filter(lambda t: t.strip() == t)
+_NOISE = st.text(st.sampled_from(INVISIBLE + ["\u200c", "\u2028", "\x1f", "\x7f"]), min_size=1, max_size=3)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(base=_ID_TEXT, noise=_NOISE, where=st.sampled_from(["policy_start", "policy_end", "service_start", "service_end",
+                                                           "service_middle"]))
+def test_no_policy_is_parted_from_its_services_silently(tmp_path_factory, base, noise, where):
+    """Property: whatever invisible characters sit on one side of a reference, each service
+    either joins its policy or is rejected with a message; none is lost or orphaned quietly."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    w = world()
+    folder = tmp_path_factory.mktemp("inv")
+    pol = w.tables["policies"].head(3).copy()
+    svc = w.tables["services"][w.tables["services"]["policy_id"].isin(pol["policy_id"])].copy()
+    target = pol["policy_id"].iloc[0]
+    pid = "P" + base
+    mid = len(pid) // 2
+    policy_side = {"policy_start": noise + pid, "policy_end": pid + noise}.get(where, pid)
+    service_side = {"service_start": noise + pid, "service_end": pid + noise, "service_middle": pid[:mid] + noise + pid[mid:]}.get(where, pid)
+    pol["policy_id"] = pol["policy_id"].where(pol["policy_id"] != target, policy_side)
+    svc["policy_id"] = svc["policy_id"].where(svc["policy_id"] != target, service_side)
+    for name, df in (("policies", pol), ("services", svc)):
+        t = pa.Table.from_pandas(df.astype(str).where(df.notna(), ""), preserve_index=False)
+        pacsv.write_csv(t, folder / f"{name}.csv")
+    s = load_submission(folder)
+    rej = s.rejected[s.rejected["table"] == "services"]
+    assert len(s["services"]) + len(rej) == len(svc)
+    joined = s["services"]["policy_id"].isin(set(s["policies"]["policy_id"]))
+    assert joined.all()  # no accepted service without its policy
+    ours = (svc["policy_id"] == service_side).sum()
+    got = (s["services"]["policy_id"] == pid).sum()
+    if where == "service_middle":  # an invisible character inside the id: the same id without it
+        assert got == ours
+    else:
+        assert got + len(rej) == ours and (rej["message_zh"] != "").all()

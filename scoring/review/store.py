@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ReviewError
-from ..schema import OUTCOMES, SELECTIONS
+from ..schema import ID_MAX, OUTCOMES, SELECTIONS
 
 DB_NAME = "review.sqlite"
 FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons")
@@ -56,7 +56,7 @@ class Verdict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    policy_id: str = Field(min_length=1, max_length=100)
+    policy_id: str = Field(min_length=1, max_length=ID_MAX)
     outcome: Literal["adequate", "poor_quality", "missing"]
     selection: Literal["targeted", "random"] = "targeted"
     inspection_date: dt.date

@@ -159,19 +159,73 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
     return col.cast(pa.string())
 
 
+def _line_at(path: Path, offset: int) -> int:
+    """The 1-based physical line holding byte ``offset`` of the file."""
+    n, at = 1, 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            if at + len(chunk) > offset:
+                return n + chunk.count(b"\n", 0, offset - at)
+            n += chunk.count(b"\n")
+            at += len(chunk)
+    return n
+
+
+#: A line is taken as written in UTF-8, in a file that is not, when it decodes as UTF-8 and holds at
+#: least this many CJK characters: text in GBK forms valid UTF-8 by chance only over a few bytes.
+UTF8_WITNESS = 8
+
+
+def _utf8_witness(path: Path) -> int | None:
+    """The first line of a GB18030 file that is plainly UTF-8 (:data:`UTF8_WITNESS`), or None."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            if line.isascii():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if sum(1 for ch in text if "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff") >= UTF8_WITNESS:
+                return n
+    return None
+
+
 def _detect_encoding(path: Path) -> str:
-    """Return ``utf-8`` or ``gb18030``: the first that decodes the whole file."""
-    for enc in ("utf-8", "gb18030"):
-        dec = codecs.getincrementaldecoder(enc)()
-        try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(_CHUNK), b""):
-                    dec.decode(chunk)
-                dec.decode(b"", final=True)
-            return enc
-        except UnicodeDecodeError:
-            continue
-    raise _fail("bad_encoding", file=path.name)
+    """Return ``utf-8`` or ``gb18030``: the one in which the whole file is written.
+
+    A file that is not UTF-8 is read as GB18030 only if all of it decodes so and no line of it is
+    plainly UTF-8: a file half in each (rows appended by another program) is refused naming the
+    first line of each, as is a UTF-8 byte order mark followed by text that is not UTF-8, since
+    either read would turn one half into mojibake without a word.
+    """
+    dec = codecs.getincrementaldecoder("utf-8")()
+    at = 0
+    try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+            f.seek(0)
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                dec.decode(chunk)
+                at += len(chunk)
+            dec.decode(b"", final=True)
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        bad_line = _line_at(path, at + max(e.start, 0))
+    if head == codecs.BOM_UTF8:
+        raise _fail("bom_not_utf8", file=path.name, line=bad_line)
+    utf8_line = _utf8_witness(path)
+    if utf8_line is not None:
+        raise _fail("mixed_encoding", file=path.name, utf8_line=utf8_line, gbk_line=bad_line)
+    dec = codecs.getincrementaldecoder("gb18030")()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                dec.decode(chunk)
+            dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _fail("bad_encoding", file=path.name) from None
+    return "gb18030"
 
 
 def _read_csv_as(path: Path, enc: str, threads: bool, newlines: bool = False):

@@ -216,6 +216,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "本次使用的模型仅用合成数据训练，尚未见过真实核查结果：其排序是提示，不是依据；请用本地核查结果重新训练（scoring train / scoring retrain）后再依赖模型排序。",
         "the model in use was trained on synthetic data only and has seen no real inspection outcome: its ranking is a hint, not evidence; retrain on local inspections (scoring train / scoring retrain) before relying on it.",
     ),
+    "mixed_encoding": (
+        "{file} 混用了两种编码：第 {utf8_line} 行是 UTF-8，第 {gbk_line} 行不是（多半是 GBK/GB18030）；无论按哪种读取，另一部分的中文都会变成乱码。请把整个文件另存为同一种编码（建议 UTF-8）后再提交",
+        "{file} mixes two encodings: line {utf8_line} is UTF-8 and line {gbk_line} is not (most likely GBK/GB18030); read either way, "
+        "the other part's Chinese would turn to mojibake. Save the whole file in one encoding (UTF-8 preferred) and submit it again",
+    ),
+    "bom_not_utf8": (
+        "{file} 以 UTF-8 字节顺序标记开头，但第 {line} 行不是 UTF-8（多半是 GBK/GB18030）；请把整个文件另存为同一种编码后再提交",
+        "{file} starts with a UTF-8 byte order mark, but line {line} is not UTF-8 (most likely GBK/GB18030); save the whole file in "
+        "one encoding and submit it again",
+    ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
 }
 

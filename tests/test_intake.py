@@ -782,3 +782,42 @@ def test_no_policy_is_parted_from_its_services_silently(tmp_path_factory, base, 
         assert got == ours
     else:
         assert got + len(rej) == ours and (rej["message_zh"] != "").all()
+
+
+def _halves(sub, first: str, second: str, bom: bool = False) -> tuple[int, int]:
+    """policies.csv with its first half of lines in ``first`` and the rest in ``second``; returns the
+    first line of each part."""
+    lines = (sub / "policies.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = len(lines) // 2
+    data = (b"\xef\xbb\xbf" if bom else b"") + "".join(lines[:cut]).encode(first) + "".join(lines[cut:]).encode(second)
+    (sub / "policies.csv").write_bytes(data)
+    return 1, cut + 1
+
+
+@pytest.mark.parametrize("first, second", [("utf-8", "gbk"), ("gbk", "utf-8")])
+def test_a_file_half_utf8_half_gbk_is_refused_naming_a_line_of_each(sub, first, second):
+    a, b = _halves(sub, first, second)
+    with pytest.raises(SubmissionError) as e:
+        load_submission(sub)
+    msg = e.value.message_zh
+    assert "混用了两种编码" in msg and "policies.csv" in msg and "mixes two encodings" in e.value.message_en
+    # the GBK line named is the first that is not UTF-8 (line 1, the header, is ASCII); the UTF-8 one
+    # the first with enough Chinese in the UTF-8 part
+    gbk_line = b if first == "utf-8" else 2
+    assert f"第 {gbk_line} 行不是" in msg
+    named = int(msg.split("第 ")[1].split(" 行")[0])
+    assert (a <= named < b) if first == "utf-8" else named >= b
+
+
+def test_a_utf8_byte_order_mark_before_gbk_text_is_refused(sub):
+    _halves(sub, "gbk", "gbk", bom=True)
+    with pytest.raises(SubmissionError) as e:
+        load_submission(sub)
+    assert "字节顺序标记" in e.value.message_zh and "byte order mark" in e.value.message_en
+    assert "缺少必需的列" not in e.value.message_zh
+
+
+def test_a_whole_gbk_file_is_still_read(sub):
+    _halves(sub, "gbk", "gbk")
+    s = load_submission(sub)
+    assert s.rejected.empty and s["policies"]["enterprise_name"].str.contains("有限").any()

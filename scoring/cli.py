@@ -85,14 +85,6 @@ def score(
     """评分：校验、规则、模型、解释、报告 / validate, run the rulebook, score, explain and report."""
     from .pipeline import run_score, score_summary
 
-    if as_of is not None:
-        try:
-            import datetime as dt
-
-            dt.date.fromisoformat(as_of)
-        except ValueError:
-            typer.echo(f"错误：--as-of 值 \"{as_of}\" 不是有效日期（应为 YYYY-MM-DD）\nError: --as-of \"{as_of}\" is not a valid date (expected YYYY-MM-DD)", err=True)
-            raise typer.Exit(1)
     steps = _progress(quiet)
     try:
         run = _run(run_score, submission, out, model_dir=model, rulebook=rulebook, as_of=as_of, capacity=capacity,

@@ -12,6 +12,7 @@ Rows whose key value is duplicated are all rejected: which copy is right is ambi
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from . import parsing, uscc
 from .parsing import bool_mask
 from .io import RawTable, read_submission
 from .messages import TEMPLATES
-from .schema import COLUMN_ZH, ID_MAX, TABLES, Column, Table
+from .schema import COLUMN_ZH, ID_MAX, TABLES, Column, DateBounds, Table
 
 REJECTED_COLUMNS = ["table", "row", "column", "value", "message_zh", "message_en"]
 #: Order in which tables are validated: references point at policies.
@@ -110,8 +111,10 @@ class Submission:
 class _Failures:
     """Collects cell failures of one table as (positions, column, value, message) arrays."""
 
-    def __init__(self, file: str, rows: np.ndarray, order: dict[str, int], ends: np.ndarray | None = None):
+    def __init__(self, file: str, rows: np.ndarray, order: dict[str, int], ends: np.ndarray | None = None,
+                 dates: DateBounds = DateBounds()):
         self.file = file
+        self.dates = dates
         self.rows = rows
         self.ends = rows if ends is None else ends
         self.order = order
@@ -210,6 +213,7 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
     elif t == "date":
         values, bad = parsing.parse_date(text)
         fails.add(bad, col.name, "not_date", raw_values)
+        _check_dates(col, values, fails, raw_values)
     elif t == "bool":
         values, bad = parsing.parse_bool(text)
         fails.add(bad, col.name, "not_bool", raw_values)
@@ -228,6 +232,19 @@ def _parse_column(col: Column, text: pa.Array, fails: _Failures, raw_values: np.
         raise AssertionError(f"unknown column type {t}")
     _check_range(col, values, fails, raw_values)
     return values
+
+
+def _check_dates(col: Column, values: np.ndarray, fails: _Failures, raw_values) -> None:
+    """Dates outside the plausible range (:class:`scoring.schema.DateBounds`), and dates of events
+    after the run's day, are rejected."""
+    b = fails.dates
+    with np.errstate(invalid="ignore"):
+        out = (values < np.datetime64(b.earliest, "s")) | (values > np.datetime64(b.latest, "s"))
+        fails.add(out, col.name, "date_out_of_range", raw_values, earliest=b.earliest.isoformat(), latest=b.latest.isoformat())
+        if col.event:
+            today = dt.date.today()
+            late = ~out & (values > np.datetime64(today + dt.timedelta(days=b.future_grace_days), "s"))
+            fails.add(late, col.name, "date_in_future", raw_values, today=today.isoformat())
 
 
 def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
@@ -274,6 +291,8 @@ def _parse_one(col: Column, raw_values: pa.ChunkedArray, fails: "_Failures", row
         if col.nonempty:
             fails.add(bool_mask(pc.is_null(raw_values)), col.name, "empty", raw_values)
         _check_range(col, fast, fails, raw_values)
+        if col.type == "date":
+            _check_dates(col, fast, fails, raw_values)
         return fast
     if col.type == "str" and not col.nonempty:
         # free text kept as written (the reader already made empty cells null)
@@ -303,7 +322,8 @@ def duplicated_keys(keys: pa.Array | pa.ChunkedArray) -> pa.StructArray | None:
 
 
 def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str, rows: np.ndarray,
-                    ends: np.ndarray | None = None, duplicates: pa.StructArray | None | bool = True) -> tuple[dict, _Failures]:
+                    ends: np.ndarray | None = None, duplicates: pa.StructArray | None | bool = True,
+                    dates: DateBounds = DateBounds()) -> tuple[dict, _Failures]:
     """Parse and check every column; ``columns`` is emptied as it goes so memory is released.
 
     ``ends`` holds each row's last line where records may span lines (CSV). ``duplicates``: the
@@ -311,7 +331,7 @@ def _validate_table(table: Table, columns: dict[str, pa.ChunkedArray], file: str
     (:func:`duplicated_keys`, None for none) when these rows are one chunk of it.
     """
     order = {c.name: i for i, c in enumerate(table.columns)}
-    fails = _Failures(file, rows, order, ends)
+    fails = _Failures(file, rows, order, ends, dates)
     spans = ends is not None and bool((ends != rows).any())
     values: dict[str, np.ndarray] = {}
     texts: dict[str, pa.Array] = {}  # cells as written, for messages
@@ -438,8 +458,9 @@ def _malformed_frame(raw: RawTable) -> pd.DataFrame:
     )
 
 
-def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
-    """Validate raw tables into a :class:`Submission` (see the module docstring)."""
+def validate(raws: dict[str, RawTable], path: str = "", dates: DateBounds = DateBounds()) -> Submission:
+    """Validate raw tables into a :class:`Submission` (see the module docstring); ``dates``: the
+    plausible dates (the rulebook's ``dates``)."""
     tables: dict[str, pd.DataFrame] = {}
     rejected_parts: list[pd.DataFrame] = []
     counts: dict[str, TableCounts] = {}
@@ -460,7 +481,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
             tables[name] = _frame(table, empty, np.zeros(0, dtype=bool))
             continue
         # the raw text is released column by column while parsing: no reference is kept here
-        tables[name], part, counts[name], ids = validate_raw(raws.pop(name), policy_ids)
+        tables[name], part, counts[name], ids = validate_raw(raws.pop(name), policy_ids, dates=dates)
         if ids is not None:
             policy_ids = ids
         rejected_parts.append(part)
@@ -476,7 +497,7 @@ def validate(raws: dict[str, RawTable], path: str = "") -> Submission:
     )
 
 
-def validate_raw(raw: RawTable, policy_ids: "_PolicyIds | None", duplicates=True):
+def validate_raw(raw: RawTable, policy_ids: "_PolicyIds | None", duplicates=True, dates: DateBounds = DateBounds()):
     """Validate one raw table (or one chunk of it) whose references point at ``policy_ids``.
 
     Returns the accepted rows, the rejected ones (unsorted), the row balance, and for the policies
@@ -489,7 +510,7 @@ def validate_raw(raw: RawTable, policy_ids: "_PolicyIds | None", duplicates=True
     columns = {c: raw.data.column(c) for c in raw.data.column_names}
     file, rows, ends = raw.file, raw.rows, raw.last_rows
     del raw
-    values, fails = _validate_table(table, columns, file, rows, ends, duplicates)
+    values, fails = _validate_table(table, columns, file, rows, ends, duplicates, dates)
     if table.references:
         _check_references(values, fails, table, policy_ids)
     bad = fails.mask(n_rows)
@@ -517,25 +538,26 @@ def sort_rejected(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return rejected[REJECTED_COLUMNS]
 
 
-def validate_one(raw: RawTable, policy_ids) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_one(raw: RawTable, policy_ids, dates: DateBounds = DateBounds()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate one table on its own, its ``policy_id`` references checked against ``policy_ids``.
 
     Returns the accepted rows and the rejected ones (``REJECTED_COLUMNS``), as for a submission.
     """
     known = _PolicyIds(pa.array(list(policy_ids), pa.string()), pa.array([], pa.string()))
-    accepted, rejected, _, _ = validate_raw(raw, known)
+    accepted, rejected, _, _ = validate_raw(raw, known, dates=dates)
     return accepted, rejected[REJECTED_COLUMNS].sort_values("row", kind="stable").reset_index(drop=True)
 
 
-def load_submission(path: str | Path) -> Submission:
-    """Read and validate the submission at ``path`` (folder or ``.xlsx``).
+def load_submission(path: str | Path, dates: DateBounds = DateBounds()) -> Submission:
+    """Read and validate the submission at ``path`` (folder or ``.xlsx``); ``dates``: the
+    plausible dates (the rulebook's ``dates``).
 
     Raises
     ------
     SubmissionError
         When the submission is structurally unreadable (nothing is returned).
     """
-    return validate(read_submission(path), str(path))
+    return validate(read_submission(path), str(path), dates)
 
 
 #: Date columns that say how far a submission reaches (for the default as-of date).

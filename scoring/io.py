@@ -152,8 +152,14 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
         return col.cast(pa.string())
     if pa.types.is_null(t):
         return col.cast(pa.string())
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+    if pa.types.is_date(t):
         return col.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_timestamp(t):
+        # a time of day is kept in the text, so that it is refused as in a CSV, not cut off
+        day = col.cast(pa.date32())
+        if pc.all(pc.fill_null(pc.equal(day.cast(t), col), True)).as_py():
+            return day.cast(pa.string())
+        return pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
     if pa.types.is_dictionary(t):
         return _as_text(col.cast(t.value_type))
     return col.cast(pa.string())

@@ -14,6 +14,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '值 "{value}" 不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日）',
         '"{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日)',
     ),
+    "date_out_of_range": ('值 "{value}" 不在合理的日期范围（{earliest} 至 {latest}）内', '"{value}" is outside the plausible dates ({earliest} to {latest})'),
+    "date_in_future": ('值 "{value}" 晚于今天（{today}）：已发生的事不会记在将来的日期', '"{value}" is after today ({today}): what has happened cannot be dated in the future'),
     "not_bool": ('值 "{value}" 不是布尔值（应为 是/否、true/false、1/0、Y/N）', '"{value}" is not a boolean (expected true/false, 1/0, 是/否, Y/N)'),
     "not_enum": ('值 "{value}" 不在允许范围内（应为 {allowed_zh} 之一）', '"{value}" is not allowed (expected one of {allowed_en})'),
     "below_min": ('值 "{value}" 小于下限 {bound}', '"{value}" is below the minimum {bound}'),
@@ -136,6 +138,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "nested_value": (
         "{file} 第 {record} 条记录（第 {row} 行）的 {column} 是对象或数组，无法作为单元格读取；每个值应为文本、数字或日期",
         "{file} record {record} (row {row}): {column} is an object or array and cannot be read as a cell; each value must be text, a number or a date",
+    ),
+    # --- options
+    "bad_date_option": (
+        '{option} 值 "{value}" 不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日，在 {earliest} 至 {latest} 之间）',
+        '{option} "{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日, between {earliest} and {latest})',
     ),
     # --- output directories
     "out_not_ours": (

@@ -146,6 +146,19 @@ def parse_date(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.where(iso, fast_values, slow_values), np.where(iso, False, slow_bad)
 
 
+def parse_day(text: str | None):
+    """One date written as the data writes dates (:func:`parse_date`: ``YYYY-MM-DD``,
+    ``YYYY/MM/DD``, ``YYYY年MM月DD日``), as a ``datetime.date``; None when it is not one. Every date
+    a user types (``--as-of``, an order's date) is read by this, so that what the data accepts
+    the command line accepts, and nothing else (``20211231`` is not a date here)."""
+    if text is None:
+        return None
+    values, bad = parse_date(clean_text(pa.array([str(text)], pa.string())))
+    if bad[0] or np.isnat(values[0]):
+        return None
+    return values[0].astype("datetime64[D]").item()
+
+
 def arrow_chunks(series) -> pa.ChunkedArray:
     """A pandas column as Arrow in the chunks it holds (no copy of an Arrow-backed column, which
     may be memory-mapped in many chunks; :func:`scoring.spill.take_rows` reads rows from it)."""

@@ -67,9 +67,9 @@ def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=N
     ``client``: a Dask client; the partition-local rules then run on its cluster
     (:mod:`scoring.distributed`), with the same results. ``spill``: a
     :class:`scoring.spill.Spill` that holds the findings on disk, memory-mapped."""
-    sub = submission if isinstance(submission, Submission) else load_submission(submission)
-    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
     rulebook = rulebook or load_rulebook()
+    sub = submission if isinstance(submission, Submission) else load_submission(submission, rulebook.dates.bounds())
+    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
     from .distributed import DatasetSubmission, prepare_dataset
 
     if isinstance(sub, DatasetSubmission):  # a converted dataset whose service records the workers read
@@ -231,6 +231,25 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     return pd.DataFrame(table)[POLICY_SCORE_COLUMNS]
 
 
+def as_of_option(value, option: str = "--as-of") -> np.datetime64:
+    """``--as-of`` as a day: written as the data writes dates (:func:`scoring.parsing.parse_day`)
+    and within the plausible dates; anything else is an :class:`~scoring.errors.OptionError`."""
+    import datetime as dt
+
+    from .errors import OptionError
+    from .messages import render
+    from .parsing import parse_day
+    from .schema import DateBounds
+
+    if isinstance(value, (np.datetime64, dt.date)):
+        return np.datetime64(value, "D")
+    day = parse_day(value)
+    bounds = DateBounds()
+    if day is None or not bounds.earliest <= day <= bounds.latest:
+        raise OptionError(*render("bad_date_option", option=option, value=value, earliest=bounds.earliest, latest=bounds.latest))
+    return np.datetime64(day, "D")
+
+
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
               progress=None, engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> dict:
     """``scoring score``: everything in results-format.md, written atomically into ``out``.
@@ -240,6 +259,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     from .results import check_output_dir
 
     check_output_dir(out)
+    if as_of is not None:
+        as_of = as_of_option(as_of)
     if engine not in ("local", "dask"):
         raise OptionError(f"--engine 应为 local 或 dask；现为 {engine}", f"--engine must be local or dask; got {engine}")
     if engine == "local" and (scheduler or workers is not None):
@@ -294,7 +315,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
 
             sub = load_dataset(submission)
         else:
-            sub = load_submission(submission)
+            sub = load_submission(submission, rb.dates.bounds())
         if sub["policies"].empty:
             _nothing_to_score(sub, submission, out, rb, as_of, started)
         day = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)

@@ -35,6 +35,7 @@ from .errors import RulebookError
 from .heap import collect_only_new
 from .intake import Submission
 from .labels import SEVERITY_ZH
+from .schema import DateBounds
 
 FINDING_COLUMNS = [
     "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
@@ -265,6 +266,24 @@ class RateSettings(BaseModel):
     full_credibility_claims: float = Field(1082.0, gt=0)
 
 
+class DateSettings(BaseModel):
+    """The dates a submission may hold (:class:`scoring.schema.DateBounds`, whose defaults these are)."""
+
+    model_config = ConfigDict(extra="forbid")
+    earliest: dt.date = DateBounds.earliest
+    latest: dt.date = DateBounds.latest
+    future_grace_days: int = Field(DateBounds.future_grace_days, ge=0, le=366)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DateSettings":
+        if self.latest <= self.earliest:
+            raise ValueError(f"latest {self.latest} 应晚于 earliest {self.earliest} / latest must be after earliest")
+        return self
+
+    def bounds(self) -> DateBounds:
+        return DateBounds(self.earliest, self.latest, self.future_grace_days)
+
+
 class Rulebook(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str
@@ -276,6 +295,7 @@ class Rulebook(BaseModel):
     grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
     model_shift: "ShiftPolicy" = Field(default_factory=lambda: ShiftPolicy())
     rate_adequacy: RateSettings = Field(default_factory=RateSettings)
+    dates: "DateSettings" = Field(default_factory=lambda: DateSettings())
 
     @model_validator(mode="after")
     def _no_overlap(self) -> "Rulebook":
@@ -400,6 +420,7 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
         "model_shift": user_data.get("model_shift", shipped.model_shift.model_dump()),
         "rate_adequacy": user_data.get("rate_adequacy", shipped.rate_adequacy.model_dump()),
+        "dates": user_data.get("dates", shipped.dates.model_dump()),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],
     }
     return _validate(data, str(path))

@@ -17,6 +17,8 @@ Types
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass, field
 
 INDUSTRIES: dict[str, str] = {
@@ -73,6 +75,23 @@ CLAIM_STATUSES = {"open": "未决", "paid": "已赔付结案", "denied": "拒赔
 SELECTIONS = {"targeted": "重点抽查", "random": "随机抽查"}
 
 
+@dataclass(frozen=True)
+class DateBounds:
+    """The dates a submission may hold (a rulebook setting, ``dates:``; these are its defaults).
+
+    A date before ``earliest`` or after ``latest`` is rejected as out of range (no 安责险 policy
+    predates 2000, and a year 9999 would move a run's default as-of date there); a date of
+    something that has happened (:attr:`Column.event`: a service, a report, an inspection, an
+    accident, a claim's report or closing) later than ``future_grace_days`` after the day of the
+    run is rejected as in the future (one day: a file written in Beijing after midnight is read
+    on a machine still on the day before in UTC).
+    """
+
+    earliest: dt.date = dt.date(2000, 1, 1)
+    latest: dt.date = dt.date(2099, 12, 31)
+    future_grace_days: int = 1
+
+
 #: Longest identifier accepted (characters): every id of a submission, and every id a reviewer's
 #: verdict names, fits in it.
 ID_MAX = 100
@@ -93,6 +112,7 @@ class Column:
     values: dict[str, str] | None = None  # enum code -> Chinese label
     default: str | None = None  # value used when an optional column is absent or empty
     multiline: bool = False  # free text that may hold line breaks (a report summary, notes)
+    event: bool = False  # a date of something that has happened (a service, a report): never after the run's day
 
 
 @dataclass(frozen=True)
@@ -169,12 +189,12 @@ SERVICES = Table(
         Column("provider_type", "服务主体", "enum", values=PROVIDER_TYPES),
         _opt("agency_id", "服务机构代码", "str"),
         Column("staff_ids", "服务人员编号", "id"),
-        Column("service_date", "服务日期", "date"),
+        Column("service_date", "服务日期", "date", event=True),
         Column("onsite_hours", "现场服务时长(小时)", "float", min=0),
         Column("hazards_found", "发现隐患数", "int", min=0),
         Column("hazards_rectified", "已整改隐患数", "int", min=0),
-        _opt("followup_date", "整改复查日期", "date"),
-        _opt("report_date", "服务报告出具日期", "date"),
+        _opt("followup_date", "整改复查日期", "date", event=True),
+        _opt("report_date", "服务报告出具日期", "date", event=True),
         Column("enterprise_signed", "投保单位签字确认", "bool"),
         Column("photo_count", "影像资料数", "int", min=0),
         _opt("photo_hashes", "影像资料哈希", "str"),
@@ -208,7 +228,7 @@ INSPECTIONS = Table(
     columns=(
         Column("inspection_id", "核查编号", "id"),
         Column("policy_id", "保单号", "id"),
-        Column("inspection_date", "核查日期", "date"),
+        Column("inspection_date", "核查日期", "date", event=True),
         Column("inspector_org", "核查单位", "str", nonempty=False),
         Column("outcome", "核查结论", "enum", values=OUTCOMES),
         _opt("notes", "备注", "str", multiline=True),
@@ -225,15 +245,15 @@ CLAIMS = Table(
     columns=(
         Column("claim_id", "赔案号", "id"),
         Column("policy_id", "保单号", "id"),
-        Column("accident_date", "事故日期", "date"),
-        Column("report_date", "报案日期", "date"),
+        Column("accident_date", "事故日期", "date", event=True),
+        Column("report_date", "报案日期", "date", event=True),
         _opt("accident_level", "事故等级", "enum", values=ACCIDENT_LEVELS),
         Column("deaths", "死亡人数", "int", min=0),
         Column("injuries", "受伤人数", "int", min=0),
         Column("status", "赔案状态", "enum", values=CLAIM_STATUSES),
         Column("paid_amount", "已付赔款", "money", min=0),
         Column("reserve_amount", "未决估损", "money", min=0),
-        _opt("closed_date", "结案日期", "date"),
+        _opt("closed_date", "结案日期", "date", event=True),
         _opt("denial_reason", "拒赔原因", "str", multiline=True),
     ),
 )

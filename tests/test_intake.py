@@ -821,3 +821,76 @@ def test_a_whole_gbk_file_is_still_read(sub):
     _halves(sub, "gbk", "gbk")
     s = load_submission(sub)
     assert s.rejected.empty and s["policies"]["enterprise_name"].str.contains("有限").any()
+
+
+@pytest.mark.parametrize("table, column, value, says", [
+    ("services", "service_date", "9999-12-31", "不在合理的日期范围"),
+    ("policies", "start_date", "1899-01-01", "不在合理的日期范围"),
+    ("services", "service_date", "2999-01-01", "不在合理的日期范围"),
+    ("inspections", "inspection_date", "2098-01-01", "晚于今天"),
+    ("claims", "report_date", "2097-06-30", "晚于今天"),
+])
+def test_implausible_dates_are_rejected_and_do_not_move_the_as_of_date(sub, table, column, value, says):
+    from scoring.intake import latest_date
+
+    before = latest_date(load_submission(sub).tables)
+    set_cell(sub, table, 1, column, value)
+    s = load_submission(sub)
+    r = s.rejected[(s.rejected["table"] == table) & (s.rejected["column"] == column)]
+    assert len(r) == 1 and says in r["message_zh"].iloc[0]
+    assert latest_date(s.tables) <= before
+
+
+def test_a_policy_may_end_in_the_future_but_a_service_may_not_happen_there(sub):
+    set_cell(sub, "policies", 1, "end_date", "2090-01-01")
+    s = load_submission(sub)
+    assert not (s.rejected["column"] == "end_date").any()
+
+
+def _with_time(folder, fmt):
+    """policies row 2 (0-based) starting at 08:30 on its day, written as the container writes times."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "csv":
+        pol = pd.read_csv(folder / "policies.csv", dtype=str, keep_default_na=False)
+        pol.loc[2, "start_date"] = pol.loc[2, "start_date"] + " 08:30:00"
+        pol.to_csv(folder / "policies.csv", index=False)
+    elif fmt == "parquet":
+        t = pq.read_table(folder / "policies.parquet")
+        days = t["start_date"].to_pylist()
+        stamps = [dt.datetime.combine(d, dt.time(8, 30) if i == 2 else dt.time(0)) for i, d in enumerate(days)]
+        t = t.set_column(t.column_names.index("start_date"), "start_date", pa.array(stamps, pa.timestamp("s")))
+        pq.write_table(t, folder / "policies.parquet")
+    elif fmt == "jsonl":
+        pol = pd.read_json(folder / "policies.jsonl", lines=True, dtype=False)
+        pol["start_date"] = pd.to_datetime(pol["start_date"]).dt.strftime("%Y-%m-%dT00:00:00")
+        pol.loc[2, "start_date"] = pol.loc[2, "start_date"].replace("T00:00:00", "T08:30:00")
+        pol.to_json(folder / "policies.jsonl", orient="records", lines=True, force_ascii=False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "xlsx"])
+def test_a_date_with_a_time_of_day_is_rejected_in_every_container(tmp_path, fmt):
+    import datetime as dt
+
+    if fmt == "xlsx":
+        import openpyxl
+
+        from datasets.synth import write_xlsx
+
+        path = write_xlsx(world(120, 5), tmp_path / "sub.xlsx")
+        wb = openpyxl.load_workbook(path)
+        ws = wb["保单"]
+        col = [c.value for c in ws[1]].index("保险起期") + 1
+        cell = ws.cell(row=4, column=col)
+        cell.value = dt.datetime.combine(pd.Timestamp(cell.value).date(), dt.time(8, 30))
+        wb.save(path)
+    else:
+        path = write(tmp_path / "s", 120, 5, fmt=fmt)
+        _with_time(path, fmt)
+    s = load_submission(path)
+    r = s.rejected[(s.rejected["table"] == "policies")]
+    assert r["column"].tolist() == ["start_date"] and r["row"].tolist() == [4], r["message_en"].tolist()
+    assert "不是有效日期" in r["message_zh"].iloc[0] and "08:30" in r["value"].iloc[0]

@@ -129,6 +129,7 @@ def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "policy_scores.csv").write_text("old results\n")
+    (out / "run.json").write_text('{"tool_version": "0"}')  # an earlier result set
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -136,7 +137,7 @@ def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
     monkeypatch.setattr(scoring.report, "render", boom)
     with pytest.raises(RuntimeError):
         run_score(sub, out)
-    assert sorted(p.name for p in out.iterdir()) == ["policy_scores.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["policy_scores.csv", "run.json"]
     assert (out / "policy_scores.csv").read_text() == "old results\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
 
@@ -437,3 +438,17 @@ def test_report_fits_a_1366_px_window(run1):
     script = Path(__file__).resolve().parents[1] / "scripts" / "report_width.py"
     r = subprocess.run([sys.executable, str(script), str(run1 / "report.html"), "1366"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("value", ["20211231", "2021-W52-1", "2021-12-32", "9999-12-31", "tomorrow", "2021-12-31 08:30"])
+def test_an_as_of_date_that_is_not_one_exits_2_before_any_work(sub, tmp_path, value):
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet", "--as-of", value])
+    assert r.exit_code == 2 and "--as-of" in r.output and "不是有效日期" in r.output and "not a valid date" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "o").exists()
+
+
+def test_the_as_of_date_reads_every_form_the_data_accepts():
+    from scoring.pipeline import as_of_option
+
+    days = {str(as_of_option(v)) for v in ("2025-12-31", "2025/12/31", "2025年12月31日", " 2025-12-31 ")}
+    assert days == {"2025-12-31"}

@@ -19,7 +19,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ReviewError
-from ..schema import ID_MAX, OUTCOMES, SELECTIONS
+from ..parsing import parse_day
+from ..schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds
 
 DB_NAME = "review.sqlite"
 FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons")
@@ -65,11 +66,24 @@ class Verdict(BaseModel):
     reasons: dict[str, Literal["agree", "disagree"]] = Field(default_factory=dict)
     reviewer: str = Field(min_length=1, max_length=100)
 
+    @field_validator("inspection_date", mode="before")
+    @classmethod
+    def _as_the_data_writes_it(cls, v):
+        """A date typed as the data writes dates (2025-12-31, 2025/12/31, 2025年12月31日), nothing else."""
+        if isinstance(v, str):
+            day = parse_day(v)
+            if day is None:
+                raise ValueError("不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日）/ not a valid date")
+            return day
+        return v
+
     @field_validator("inspection_date")
     @classmethod
-    def _not_in_future(cls, v: dt.date) -> dt.date:
+    def _plausible(cls, v: dt.date) -> dt.date:
         if v > dt.date.today():
             raise ValueError("核查日期晚于今天 / the inspection date is in the future")
+        if v < DateBounds.earliest:
+            raise ValueError(f"核查日期早于 {DateBounds.earliest} / the inspection date is before {DateBounds.earliest}")
         return v
 
 

@@ -251,38 +251,69 @@ app.add_typer(review_app, name="review")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+#: Shortest access token accepted: a token guessed in a few tries protects nothing.
+TOKEN_MIN = 16
+
+
+def _listen(host: str, port: int):
+    """A socket bound to ``host:port`` (``port`` 0: a free one), or an :class:`OptionError` saying
+    the port is taken, before any address is printed that may be serving another program."""
+    import errno
+    import socket
+
+    from .errors import OptionError
+    from .messages import render
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as e:
+        key = "port_in_use" if e.errno == errno.EADDRINUSE else "cannot_listen"
+        raise OptionError(*render(key, host=host, port=port, detail=e.strerror or str(e))) from None
+    return sock
+
+
 @review_app.command("serve")
 def review_serve(
     run_dir: Path = typer.Argument(..., help="scoring score 的结果目录 / a finished run directory"),
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / address to bind"),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8000, "--port", help="端口；0 表示任选空闲端口 / port (0: any free port)"),
     token: Optional[str] = typer.Option(None, "--token", envvar="SCORING_REVIEW_TOKEN",
-                                        help="访问令牌；绑定非本机地址时必填 / access token, required off loopback"),
+                                        help=f"访问令牌（至少 {TOKEN_MIN} 个字符）；绑定非本机地址而未给出时自动生成 / access token"),
     db: Optional[Path] = typer.Option(None, "--db", help="复核数据库文件，默认 RUN_DIR/review.sqlite / review database"),
     submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
 ):
     """启动复核网页 / serve the review web app (scoring review RUN_DIR)."""
-    if host not in LOOPBACK and not token:
-        typer.echo(f"错误：绑定 {host} 需要 --token（或环境变量 SCORING_REVIEW_TOKEN）\n"
-                   f"Error: binding {host} requires --token (or SCORING_REVIEW_TOKEN)", err=True)
-        raise typer.Exit(1)
+    import json
+    import secrets
+
     import uvicorn
 
-    from .review.app import create_app
-
-    import json
-
-    from .review.app import earlier_verdicts
+    from .errors import OptionError
+    from .messages import render
+    from .review.app import create_app, earlier_verdicts
     from .review.store import DB_NAME, ReviewStore
 
+    if token is not None and len(token) < TOKEN_MIN:
+        _run(_raise, OptionError(*render("token_too_short", n=len(token), min=TOKEN_MIN)))
+    if host not in LOOPBACK and not token:
+        token = secrets.token_urlsafe(24)  # 32 random characters, printed once below
     web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host)
-    shown = f"http://{host}:{port}/" + ("?token=…" if token else "")
+    sock = _run(_listen, host, port)
+    port = sock.getsockname()[1]
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     note = earlier_verdicts(ReviewStore(db or run_dir / DB_NAME), run)
     if note:
         typer.echo(note)
+    shown = f"http://{'[' + host + ']' if ':' in host else host}:{port}/" + (f"?token={token}" if token else "")
     typer.echo(f"复核网页 review app: {shown}（Ctrl+C 停止 / to stop）")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(web, log_level="warning")).run(sockets=[sock])
+
+
+def _raise(exc: BaseException):
+    raise exc
 
 
 def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] = None, need_submission: bool = False):

@@ -144,6 +144,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '{option} 值 "{value}" 不是有效日期（应为 YYYY-MM-DD、YYYY/MM/DD 或 YYYY年MM月DD日，在 {earliest} 至 {latest} 之间）',
         '{option} "{value}" is not a valid date (expected YYYY-MM-DD, YYYY/MM/DD or YYYY年MM月DD日, between {earliest} and {latest})',
     ),
+    "token_too_short": (
+        "--token 只有 {n} 个字符；访问令牌至少需要 {min} 个随机字符（不给 --token 时会自动生成一个）",
+        "--token has {n} characters; an access token needs at least {min} random characters (one is generated when --token is not given)",
+    ),
+    "port_in_use": (
+        "端口 {host}:{port} 已被占用（可能是另一个程序或另一个复核网页）；请换一个 --port，或用 --port 0 任选空闲端口",
+        "port {host}:{port} is already in use (perhaps by another program or another review app); choose another --port, or --port 0 for any free port",
+    ),
+    "cannot_listen": ("无法在 {host}:{port} 上监听：{detail}", "cannot listen on {host}:{port}: {detail}"),
     # --- output directories
     "out_not_ours": (
         "{option} {out} 是一个已有内容的文件夹，但不是本程序写出的结果（其中没有 {manifests} 之一）；为免覆盖您的文件，拒绝写入。请指定一个新的或空的文件夹",

@@ -15,7 +15,7 @@ from datasets.synth import write_submission
 from scoring.cli import app as cli
 from scoring.intake import load_submission
 from scoring.pipeline import run_score
-from scoring.review.app import create_app
+from scoring.review.app import create_app, policy_url
 from scoring.review.exchange import SHEET, export_inspections, import_workbook, write_workbook
 from scoring.review.run import ReviewRun
 from scoring.review.store import ReviewStore
@@ -25,6 +25,9 @@ from .helpers import set_cell, world
 HOSTILE = "<script>alert(1)</script>"
 SLASHED_FROM = world(600, 21).tables["policies"]["policy_id"].iloc[1]
 SLASHED = "P/2023/0001?#%"
+DOTTED_TO = world(600, 21).tables["policies"]["policy_id"].iloc[2]
+DOTTED_FROM = world(600, 21).tables["policies"]["policy_id"].iloc[3]
+DOTTED = f"Z/../{DOTTED_TO}"  # a browser resolves /policy/Z/../X to /policy/X
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,7 @@ def scored(tmp_path_factory):
     set_cell(sub, "policies", 0, "enterprise_name", HOSTILE)
     for table in ("policies", "services", "inspections"):  # an id with slashes, as some insurers number policies
         df = pd.read_csv(sub / f"{table}.csv", dtype=str, keep_default_na=False)
-        df["policy_id"] = df["policy_id"].replace(SLASHED_FROM, SLASHED)
+        df["policy_id"] = df["policy_id"].replace({SLASHED_FROM: SLASHED, DOTTED_FROM: DOTTED})
         df.to_csv(sub / f"{table}.csv", index=False)
     out = base / "run"
     run_score(sub, out)
@@ -60,7 +63,7 @@ def scores(run_dir):
 
 
 def csrf(client, pid):
-    page = client.get(f"/policy/{pid}")
+    page = client.get(policy_url(pid))
     return re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
 
 
@@ -69,11 +72,11 @@ def post(client, pid, token=None, **fields):
             "inspector_org": "某安全评价公司", "reviewer": "张三", "notes": ""}
     data.update(fields)
     data["csrf_token"] = token if token is not None else csrf(client, pid)
-    return client.post(f"/policy/{pid}/review", data=data, follow_redirects=False)
+    return client.post(policy_url(pid) + "/review", data=data, follow_redirects=False)
 
 
 def listed(html):
-    return re.findall(r'<td><a href="/policy/([^"]+)">', html)
+    return [bytes.fromhex(k).decode("utf-8") for k in re.findall(r'<td><a href="/policy/([0-9a-f]+)">', html)]
 
 
 def test_list_is_flagged_policies_in_priority_order(run_dir):
@@ -110,7 +113,7 @@ def test_policy_page_shows_evidence(run_dir):
     c = client(create_app(run_dir))
     s = scores(run_dir)
     pid = s.loc[(s["flag"] != "") & (s["rule_codes"] != ""), "policy_id"].iloc[0]
-    html = c.get(f"/policy/{pid}").text
+    html = c.get(policy_url(pid)).text
     findings = pd.read_csv(run_dir / "findings.csv", dtype=str, keep_default_na=False)
     mine = findings[findings["policy_id"] == pid]
     assert mine["clause"].iloc[0] in html and mine["rule_code"].iloc[0] in html
@@ -138,7 +141,7 @@ def test_record_change_and_export_keep_history(run_dir, tmp_path):
     exp = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert exp.loc[0, "policy_id"] == pid and exp.loc[0, "outcome"] == "missing" and exp.loc[0, "selection"] == "random"
     assert c.get("/export.csv").text.count("\n") == 2
-    page = c.get(f"/policy/{pid}").text
+    page = c.get(policy_url(pid)).text
     assert "复核历史（2）" in page
 
 
@@ -171,7 +174,7 @@ def test_csrf_is_refused(run_dir):
     foreign = csrf(other, pid)  # a token of another session
     assert post(c, pid, token=foreign).status_code == 403
     good = csrf(c, pid)
-    r = c.post(f"/policy/{pid}/review", data={"csrf_token": good, "outcome": "missing", "inspection_date": "2025-12-01",
+    r = c.post(policy_url(pid) + "/review", data={"csrf_token": good, "outcome": "missing", "inspection_date": "2025-12-01",
                                              "inspector_org": "x", "reviewer": "y"},
                headers={"Origin": "http://evil.example"}, follow_redirects=False)
     assert r.status_code == 403
@@ -194,7 +197,7 @@ def test_upload_is_refused_before_anything_is_written(run_dir, monkeypatch):
     c = client(create_app(run_dir))
     pid = scores(run_dir)["policy_id"].iloc[0]
     token = csrf(c, pid)
-    r = c.post(f"/policy/{pid}/review", data={"csrf_token": token, "outcome": "missing"},
+    r = c.post(policy_url(pid) + "/review", data={"csrf_token": token, "outcome": "missing"},
                files={"big": ("big.bin", b"\0" * (2 << 20))}, follow_redirects=False)
     assert r.status_code == 415 and not spooled
     r = post(c, pid, token=token, notes="注" * limit)
@@ -207,7 +210,7 @@ def test_hostile_text_is_escaped(run_dir):
     c = client(create_app(run_dir))
     pid = world(600, 21).tables["policies"]["policy_id"].iloc[0]
     assert post(c, pid, notes=HOSTILE, inspector_org=HOSTILE).status_code == 303
-    for html in (c.get(f"/policy/{pid}").text, c.get("/?flag=all&status=reviewed").text):
+    for html in (c.get(policy_url(pid)).text, c.get("/?flag=all&status=reviewed").text):
         assert HOSTILE not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "script-src" not in c.get("/").headers["content-security-policy"]  # scripts: default-src 'none'
@@ -323,8 +326,8 @@ def test_excel_round_trip(run_dir, scored, tmp_path):
 
 def test_cli_review_commands(run_dir, tmp_path):
     runner = CliRunner()
-    r = runner.invoke(cli, ["review", str(run_dir), "--host", "0.0.0.0"])
-    assert r.exit_code == 1 and "--token" in r.output
+    r = runner.invoke(cli, ["review", str(run_dir), "--host", "0.0.0.0", "--token", "short"])
+    assert r.exit_code == 2 and "--token" in r.output and "至少需要 16" in r.output
     book = tmp_path / "r.xlsx"
     r = runner.invoke(cli, ["review", "workbook", str(run_dir), "--out", str(book)])
     assert r.exit_code == 0 and book.exists()
@@ -412,14 +415,20 @@ def test_only_bound_host_names_are_answered(run_dir, host, token, status):
         assert "Host" in r.text and "主机名" in r.text
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:8765.evil.com", "127.0.0.1@evil.com", "127.0.0.1, evil.com", "127.0.0.1:80:80",
+                                  "[::1]evil", "localhost.", "127.0.0.1 evil.com"])
+@pytest.mark.parametrize("token", [None, "a-token-of-24-characters"])
+def test_a_host_header_that_is_not_one_name_is_refused(run_dir, host, token):
+    app = create_app(run_dir, token=token, host="0.0.0.0" if token else "127.0.0.1")
+    r = client(app).get("/" + (f"?token={token}" if token else ""), headers={"host": host}, follow_redirects=False)
+    assert r.status_code == 421, (host, r.status_code)
+
+
 def test_an_id_with_slashes_can_be_reviewed(run_dir):
     """Ids holding / ? # % open, take a verdict and redirect back to their own page."""
-    from urllib.parse import quote
-
     assert SLASHED in set(scores(run_dir)["policy_id"])
     c = client(create_app(run_dir))
-    path = quote(SLASHED, safe="")
-    page = c.get(f"/policy/{path}")
+    page = c.get(policy_url(SLASHED))
     assert page.status_code == 200 and "P/2023/0001?#%" in page.text
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
     action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
@@ -439,10 +448,10 @@ def test_review_speaks_beijing_time_remembers_the_reviewer_and_warns_of_older_ve
     c = client(create_app(run_dir))
     pid, other = scores(run_dir)["policy_id"].iloc[:2]
     assert post(c, pid, reviewer="张三", inspector_org="某安全评价公司").status_code == 303
-    page = c.get(f"/policy/{pid}").text
+    page = c.get(policy_url(pid)).text
     recorded = ReviewStore(run_dir / "review.sqlite").history(pid)[-1]["recorded_at"]
     assert beijing(recorded) in page and "北京时间" in page
-    form = c.get(f"/policy/{other}").text  # the next policy's form starts with who and for whom
+    form = c.get(policy_url(other)).text  # the next policy's form starts with who and for whom
     assert 'value="张三"' in form and 'value="某安全评价公司"' in form
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     store = ReviewStore(run_dir / "review.sqlite")
@@ -472,9 +481,88 @@ def test_policy_findings_fit_their_half_of_the_page(run_dir):
     long tokens."""
     c = client(create_app(run_dir))
     s = scores(run_dir)
-    html = c.get(f"/policy/{s.loc[s['flag'] != '', 'policy_id'].iloc[0]}").text
+    html = c.get(policy_url(s.loc[s['flag'] != '', 'policy_id'].iloc[0])).text
     table = html[html.index("<h2>规则发现"):]
     assert table.index('<table class="fit">') < table.index("<th>规则</th>")
     widths = [int(w) for w in re.findall(r'<col style="width:(\d+)%">', table.split("</colgroup>")[0])]
     assert len(widths) == 6 and sum(widths) == 100
     assert re.search(r"table\.fit td, table\.fit th \{[^}]*overflow-wrap: anywhere", html)
+
+
+@pytest.mark.parametrize("pid", [DOTTED, DOTTED_TO, SLASHED])
+def test_a_verdict_lands_on_the_policy_whose_page_it_came_from(run_dir, pid):
+    """The link and the form of a policy whose id holds /../ stay on that policy: the id travels
+    in hexadecimal, and a form naming another policy than its page is refused."""
+    c = client(create_app(run_dir))
+    page = c.get(policy_url(pid))
+    assert page.status_code == 200
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    assert "/.." not in action and "/../" not in "".join(re.findall(r'href="([^"]+)"', page.text))
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
+    r = c.post(action, data={"outcome": "poor_quality", "selection": "targeted", "inspection_date": "2025-12-01",
+                             "inspector_org": "评价所", "reviewer": "张三", "notes": "", "csrf_token": token,
+                             "policy_id": pid}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(policy_url(pid))
+    cur = ReviewStore(run_dir / "review.sqlite").current()
+    assert cur["policy_id"].tolist() == [pid]
+    other = DOTTED_TO if pid != DOTTED_TO else DOTTED
+    r = c.post(action, data={"outcome": "missing", "selection": "targeted", "inspection_date": "2025-12-01",
+                             "inspector_org": "评价所", "reviewer": "张三", "notes": "", "csrf_token": token,
+                             "policy_id": other}, follow_redirects=False)
+    assert r.status_code == 400 and ReviewStore(run_dir / "review.sqlite").count() == 1
+
+
+def test_a_flagged_policy_whose_id_holds_a_quote_keeps_its_explanation(run_dir):
+    """The offset index reads each line's id as JSON does: an id with " or \\ finds its plot."""
+    import json
+
+    s = scores(run_dir)
+    pid = s.loc[s["flag"] != "", "policy_id"].iloc[0]
+    odd = 'P"引号\\' + pid
+    s.loc[s["policy_id"] == pid, "policy_id"] = odd
+    s.to_csv(run_dir / "policy_scores.csv", index=False, encoding="utf-8-sig")
+    text = (run_dir / "explanations.jsonl").read_text(encoding="utf-8")
+    quoted = json.dumps(pid, ensure_ascii=False)
+    (run_dir / "explanations.jsonl").write_text(text.replace(quoted, json.dumps(odd, ensure_ascii=False), 1), encoding="utf-8")
+    run = ReviewRun.open(run_dir)
+    assert run.explanation(odd) is not None and run.explanation(odd)["policy_id"] == odd
+    page = client(create_app(run_dir)).get(policy_url(odd))
+    assert page.status_code == 200 and "<svg" in page.text
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", "张\u202e三", "李\x00四", "王\u2066五"])
+def test_a_reviewer_name_with_invisible_characters_is_refused(run_dir, name):
+    c = client(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    r = post(c, pid, reviewer=name)
+    assert r.status_code == 422 and "不可见或控制字符" in r.text
+    assert ReviewStore(run_dir / "review.sqlite").count() == 0
+
+
+def test_the_app_follows_a_run_scored_again_while_it_serves(scored, run_dir):
+    """scoring score into the directory the app serves: every page answers from the new run."""
+    sub, _ = scored
+    c = client(create_app(run_dir))
+    s = scores(run_dir)
+    flagged = s.loc[s["flag"] != "", "policy_id"].tolist()
+    assert c.get(policy_url(flagged[0])).status_code == 200
+    run_score(sub, run_dir, capacity=len(flagged) // 2)  # a shorter list: other offsets, other flags
+    new = scores(run_dir)
+    codes = [c.get(policy_url(pid)).status_code for pid in flagged[:40]]
+    assert codes == [200] * len(codes)
+    listed_now = listed(c.get("/").text)
+    assert listed_now == new.loc[new["flag"] != "", "policy_id"].tolist()[:50]
+
+
+def test_serving_on_a_busy_port_says_so_and_prints_no_address(run_dir):
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        r = CliRunner().invoke(cli, ["review", str(run_dir), "--port", str(busy.getsockname()[1])])
+    finally:
+        busy.close()
+    assert r.exit_code == 2 and "已被占用" in r.output and "already in use" in r.output
+    assert "http://" not in r.output

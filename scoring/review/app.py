@@ -24,6 +24,8 @@ import hashlib
 import io
 import hmac
 import math
+import os
+import re
 import secrets
 from importlib import resources
 from pathlib import Path
@@ -109,27 +111,71 @@ def reason_keys(run: ReviewRun, policy_id: str) -> list[dict]:
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: A Host header as RFC 9110 writes it: a name or IPv4 address, or an IPv6 address in brackets,
+#: then an optional port of digits; nothing else (no user info, no list, no trailing name).
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?))(?::(?P<port>[0-9]{1,5}))?")
 
 
-def _host_name(header: str) -> str:
-    """The name in a Host header, without port or IPv6 brackets."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+def _host_name(header: str) -> str | None:
+    """The name in a Host header, without port or IPv6 brackets; None for anything that is not a
+    well-formed Host (``127.0.0.1:8765.evil.com``, ``a@evil.com``, ``a, evil.com``)."""
+    m = _HOST.fullmatch(header.strip().lower())
+    if m is None:
+        return None
+    return m.group("v6") or m.group("name")
+
+
+def policy_url(policy_id: str) -> str:
+    """A policy page's address: the id in hexadecimal (its UTF-8 bytes), so that no id (one holding
+    ``/../``, ``?``, ``#`` or a lone ``.``) can make a link or a form reach another page."""
+    return "/policy/" + str(policy_id).encode("utf-8").hex()
+
+
+def _policy_of(key: str) -> str | None:
+    try:
+        return bytes.fromhex(key).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class _Current:
+    """The run the app serves, opened again when ``scoring score`` has replaced the run directory
+    since (its ``run.json`` is another file): byte offsets into an explanations file that was
+    replaced would read another policy's line."""
+
+    def __init__(self, run_dir: Path, submission):
+        self.run_dir, self.submission = Path(run_dir), submission
+        self.stamp = None
+        self.refresh()
+
+    def _stamp(self):
+        st = os.stat(self.run_dir / "run.json")
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def refresh(self) -> None:
+        try:
+            stamp = self._stamp()
+        except OSError:
+            return  # mid-swap: the last run read stays until the new one is whole
+        if stamp == self.stamp:
+            return
+        run = ReviewRun.open(self.run_dir, self.submission)
+        self.run = run
+        self.insurers = sorted(run.scores["insurer_id"].unique())  # filter choices, fixed for the run
+        self.codes = sorted(run.findings["rule_code"].unique())
+        self.rule_names = dict(zip(run.findings["rule_code"], run.findings["rule_name_zh"]))
+        self.stamp = stamp
 
 
 def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | None = None,
                submission: str | Path | None = None, host: str = "127.0.0.1") -> FastAPI:
-    run = ReviewRun.open(run_dir, submission)
+    current = _Current(Path(run_dir), submission)
     store = ReviewStore(db or Path(run_dir) / DB_NAME)
     env = _env()
+    env.globals["policy_url"] = policy_url
     secret = secrets.token_bytes(32)
-    insurers = sorted(run.scores["insurer_id"].unique())  # filter choices, fixed for the run
-    codes = sorted(run.findings["rule_code"].unique())
-    rule_names = dict(zip(run.findings["rule_code"], run.findings["rule_name_zh"]))
     app = FastAPI(title="安责险复核 / review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.run, app.state.store = run, store
+    app.state.current, app.state.store = current, store
 
     def csrf_for(session: str) -> str:
         return hmac.new(secret, session.encode(), hashlib.sha256).hexdigest()
@@ -142,7 +188,8 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if not any_host and _host_name(request.headers.get("host", "")) not in allowed:
+        name = _host_name(request.headers.get("host", ""))
+        if name is None or (not any_host and name not in allowed):
             return Response("拒绝：主机名不是本服务绑定的地址\nRefused: the Host header is not an address this app is bound to\n",
                             status_code=421, media_type="text/plain; charset=utf-8")
         if token is not None:
@@ -161,6 +208,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
                 return resp
         session = request.cookies.get("review_session") or secrets.token_hex(16)
         request.state.session = session
+        current.refresh()
         response = await call_next(request)
         if "review_session" not in request.cookies:
             response.set_cookie("review_session", session, httponly=True, samesite="strict")
@@ -199,12 +247,13 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         return form
 
     def page(name: str, request: Request, status: int = 200, **ctx) -> HTMLResponse:
-        html = env.get_template(name).render(run=run.run, csrf=csrf_for(request.state.session), **ctx)
+        html = env.get_template(name).render(run=current.run.run, csrf=csrf_for(request.state.session), **ctx)
         return HTMLResponse(html, status_code=status)
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request, insurer: str = "", region: str = "", industry: str = "", rule: str = "",
               flag: str = "flagged", status: str = "all", page_no: int = 1):
+        run, rule_names = current.run, current.rule_names
         s = run.scores
         cur = store.current().set_index("policy_id")
         mask = pd.Series(True, index=s.index)
@@ -239,11 +288,12 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
                          "flag_zh": CLASS_ZH.get(r["flag"], ""), "verdict": OUTCOMES[c["outcome"]] if c is not None else ""})
         params = {"insurer": insurer, "region": region, "industry": industry, "rule": rule, "flag": flag, "status": status}
         return page("list.html.j2", request, rows=rows, total=len(sel), page_no=page_no, pages=pages, params=params,
-                    query=lambda **kw: "?" + urlencode({**params, **kw}), insurers=insurers, industries=INDUSTRIES,
-                    rule_codes=codes, rule_names=rule_names, flags=FLAGS, statuses=STATUSES, reviewed=len(cur),
+                    query=lambda **kw: "?" + urlencode({**params, **kw}), insurers=current.insurers, industries=INDUSTRIES,
+                    rule_codes=current.codes, rule_names=rule_names, flags=FLAGS, statuses=STATUSES, reviewed=len(cur),
                     note=run.submission_note)
 
     def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: bool = False):
+        run = current.run
         p = run.policy(policy_id)
         if p is None:
             return page("missing.html.j2", request, status=404, policy_id=policy_id)
@@ -252,29 +302,35 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         if rec:
             plot = Markup(shap_bars(rec, CLASS_ZH[rec["flag"]]))
         history = [{**h, "recorded_bj": beijing(h["recorded_at"])} for h in store.history(policy_id)]
-        current = history[-1] if history else None
+        last = history[-1] if history else None
         default = form or {
-            "outcome": current["outcome"] if current else "", "selection": current["selection"] if current else "targeted",
-            "inspection_date": current["inspection_date"] if current else "",
-            "inspector_org": current["inspector_org"] if current else unquote(request.cookies.get("inspector_org", "")),
-            "notes": current["notes"] if current else "", "reviewer": unquote(request.cookies.get("reviewer", "")),
-            "reasons": current["reasons"] if current else {},
+            "outcome": last["outcome"] if last else "", "selection": last["selection"] if last else "targeted",
+            "inspection_date": last["inspection_date"] if last else "",
+            "inspector_org": last["inspector_org"] if last else unquote(request.cookies.get("inspector_org", "")),
+            "notes": last["notes"] if last else "", "reviewer": unquote(request.cookies.get("reviewer", "")),
+            "reasons": last["reasons"] if last else {},
         }
         return page("policy.html.j2", request, status=status, p=p, rec=rec, plot=plot, findings=run.policy_findings(policy_id),
                     services=run.policy_services(policy_id), reasons=reason_keys(run, policy_id), history=history[::-1],
                     form=default, errors=errors or [], saved=saved, note=run.submission_note,
                     feature_zh={k: v.zh for k, v in BY_NAME.items()})
 
-    # ``path``: an id may hold "/" (links encode it, and the server decodes %2F before routing)
-    @app.get("/policy/{policy_id:path}", response_class=HTMLResponse)
-    def policy(request: Request, policy_id: str, saved: int = 0):
+    @app.get("/policy/{key}", response_class=HTMLResponse)
+    def policy(request: Request, key: str, saved: int = 0):
+        policy_id = _policy_of(key)
+        if policy_id is None:
+            return page("missing.html.j2", request, status=404, policy_id=key)
         return policy_page(request, policy_id, saved=bool(saved))
 
-    @app.post("/policy/{policy_id:path}/review", response_class=HTMLResponse)
-    async def review(request: Request, policy_id: str):
+    @app.post("/policy/{key}/review", response_class=HTMLResponse)
+    async def review(request: Request, key: str):
         form = await checked_form(request)
-        if run.policy(policy_id) is None:
-            return page("missing.html.j2", request, status=404, policy_id=policy_id)
+        run = current.run
+        policy_id = _policy_of(key)
+        if policy_id is None or run.policy(policy_id) is None:
+            return page("missing.html.j2", request, status=404, policy_id=policy_id or key)
+        if str(form.get("policy_id", policy_id)) != policy_id:  # the page it came from named another policy
+            raise HTTPException(400, "表单与页面的保单号不符，未保存 / the form names another policy than its page; not saved")
         keys = {r["key"] for r in reason_keys(run, policy_id)}
         reasons = {k[len("reason__"):]: str(v) for k, v in form.multi_items()
                    if k.startswith("reason__") and k[len("reason__"):] in keys and v in ("agree", "disagree")}
@@ -284,14 +340,14 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         except ValidationError as e:
             return policy_page(request, policy_id, errors=verdict_errors(e), form={**data, "reasons": reasons}, status=422)
         store.record(v, source="web", client=request.client.host if request.client else "")
-        resp = RedirectResponse(f"/policy/{quote(policy_id, safe='')}?saved=1", status_code=303)
+        resp = RedirectResponse(f"{policy_url(policy_id)}?saved=1", status_code=303)
         resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")  # remembered for the next verdict
         resp.set_cookie("inspector_org", quote(v.inspector_org), httponly=True, samesite="strict")
         return resp
 
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request):
-        return page("stats.html.j2", request, rule_names=rule_names, **review_stats(run, store))
+        return page("stats.html.j2", request, rule_names=current.rule_names, **review_stats(current.run, store))
 
     @app.get("/export.csv")
     def export():

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from ..errors import ReviewError
 from ..regions import region_name
-from ..schema import INDUSTRIES, SERVICE_ITEMS
+from ..schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS
 
 REQUIRED = ("run.json", "policy_scores.csv", "findings.csv", "explanations.jsonl")
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
@@ -32,6 +32,14 @@ def _read_csv(path: Path) -> pd.DataFrame:
                            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in head},
                                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     return table.to_pandas().fillna("")
+
+
+def _line_policy(line: bytes) -> str:
+    """The policy id of an explanations.jsonl line, read as JSON reads it (an id may hold ``"`` or
+    ``\\``, escaped in the line) from the line's head only: the lines are kilobytes each."""
+    start = line.find(b'"policy_id": "') + len(b'"policy_id": ')
+    head = line[start:start + 12 * ID_MAX + 2].decode("utf-8", errors="ignore")  # \uXXXX escapes: 6 bytes a UTF-16 unit
+    return json.decoder.scanstring(head, 1)[0]
 
 
 @dataclass
@@ -73,8 +81,7 @@ class ReviewRun:
         with open(path / "explanations.jsonl", "rb") as fh:
             pos = 0
             for line in fh:
-                start = line.find(b'"policy_id": "') + 14
-                offsets[line[start: line.index(b'"', start)].decode("utf-8")] = pos
+                offsets[_line_policy(line)] = pos
                 pos += len(line)
         out = cls(path, run, scores, findings, offsets)
         out._attach_submission(submission or run.get("submission"))

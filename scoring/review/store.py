@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,18 @@ class Verdict(BaseModel):
     notes: str = Field(default="", max_length=4000)
     reasons: dict[str, Literal["agree", "disagree"]] = Field(default_factory=dict)
     reviewer: str = Field(min_length=1, max_length=100)
+
+    @field_validator("reviewer", "inspector_org", "notes")
+    @classmethod
+    def _visible(cls, v: str, info) -> str:
+        """Names are what a reader sees: no control or format character (zero-width, bidi override)
+        may hide in them or turn them round; notes may hold line breaks and tabs, nothing else."""
+        allowed = "\n\r\t" if info.field_name == "notes" else ""
+        bad = sorted({c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in allowed})
+        if bad:
+            names = "、".join(f"U+{ord(c):04X}" for c in bad)
+            raise ValueError(f"含不可见或控制字符 {names} / holds invisible or control characters {names}")
+        return v
 
     @field_validator("inspection_date", mode="before")
     @classmethod

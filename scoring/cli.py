@@ -386,7 +386,12 @@ def review_import(
     from .review.exchange import import_workbook
 
     run, store = _review_parts(run_dir, db, submission, need_submission=True)
-    res = _run(import_workbook, run, store, workbook, reviewer)
+    steps = _progress(False)
+    try:
+        res = _run(import_workbook, run, store, workbook, reviewer, progress=steps)
+    finally:
+        if steps is not None:
+            steps.close()
     typer.echo(res.summary())
     for r in res.rejected.head(20).itertuples():
         typer.echo(f"  {r.message_zh}\n  {r.message_en}")

@@ -566,3 +566,110 @@ def test_serving_on_a_busy_port_says_so_and_prints_no_address(run_dir):
         busy.close()
     assert r.exit_code == 2 and "已被占用" in r.output and "already in use" in r.output
     assert "http://" not in r.output
+
+
+def _book_cols(book):
+    wb = openpyxl.load_workbook(book)
+    ws = wb[SHEET]
+    return wb, ws, {c.value: i + 1 for i, c in enumerate(ws[1])}
+
+
+def _fill(ws, col, row, outcome="服务缺失", date=dt.date(2025, 11, 3), org="评价所", sel="重点抽查", notes=None):
+    for h, v in (("核查结论", outcome), ("抽查方式", sel), ("核查日期", date), ("核查单位", org), ("备注", notes)):
+        ws.cell(row=row, column=col[h], value=v)
+
+
+def test_a_round_trip_keeps_untouched_verdicts_and_their_reason_opinions(run_dir, tmp_path):
+    """A verdict with reason opinions saved in the app (李娜), pre-filled in the workbook, left as it
+    is while other rows are filled and imported by 王芳: no event for it, its author and opinions
+    stay, and the summary counts it unchanged."""
+    c = client(create_app(run_dir))
+    s = scores(run_dir)
+    flagged = s.loc[s["flag"] != "", "policy_id"].tolist()
+    first = flagged[0]
+    key = next(r["key"] for r in __import__("scoring.review.app", fromlist=["x"]).reason_keys(ReviewRun.open(run_dir), first))
+    assert post(c, first, reviewer="李娜", **{f"reason__{key}": "agree"}).status_code == 303
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    rows = {ws.cell(row=r, column=col["保单号"]).value: r for r in range(2, ws.max_row + 1)}
+    assert ws.cell(row=rows[first], column=col["核查结论"]).value == "服务缺失"  # pre-filled
+    for pid in flagged[1:5]:
+        _fill(ws, col, rows[pid], outcome="服务质量差")
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert (res.recorded, res.unchanged) == (4, 1) and "记录 4，未变 1" in res.summary()
+    hist = store.history(first)
+    assert len(hist) == 1 and hist[0]["reviewer"] == "李娜" and hist[0]["reasons"] == {key: "agree"}
+    # a changed row changes only what the workbook carries: the opinions stay
+    wb, ws, col = _book_cols(book)
+    ws.cell(row=rows[first], column=col["核查结论"], value="服务质量差")
+    wb.save(book)
+    import_workbook(run, store, book, reviewer="王芳")
+    last = store.history(first)[-1]
+    assert last["outcome"] == "poor_quality" and last["reviewer"] == "王芳" and last["reasons"] == {key: "agree"}
+    assert last["changed"] == ["outcome"]
+
+
+def test_conflicting_rows_are_rejected_and_identical_copies_count_once(run_dir, tmp_path):
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    a, b = ws.cell(row=2, column=col["保单号"]).value, ws.cell(row=3, column=col["保单号"]).value
+    _fill(ws, col, 2)
+    _fill(ws, col, 3)
+    last = ws.max_row
+    for pid, outcome in ((a, "服务到位"), (b, "服务缺失")):  # a: a conflict; b: an identical copy
+        last += 1
+        ws.cell(row=last, column=col["保单号"], value=pid)
+        ws.cell(row=last, column=col["核查编号"], value=f"RV-{pid}-copy")
+        _fill(ws, col, last, outcome=outcome)
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert res.balanced and res.recorded == 1 and res.unchanged == 1
+    rej = res.rejected[res.rejected["column"] == "policy_id"]
+    assert sorted(rej["row"]) == [2, last - 1] and rej["message_zh"].str.contains("另有不同的结论").all()
+    assert store.current()["policy_id"].tolist() == [b]
+
+
+def test_verdicts_on_another_sheet_are_reported_not_ignored(run_dir, tmp_path):
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    copy = wb.copy_worksheet(ws)
+    copy.title = "复核清单 (2)"
+    _fill(copy, col, 2)
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert res.ignored_sheets == (("复核清单 (2)", ws.max_row - 1),)
+    assert "复核清单 (2)" in res.summary() and "未读取" in res.summary()
+
+
+def test_a_large_import_is_one_transaction(run_dir, tmp_path, monkeypatch):
+    """Every verdict of a workbook is recorded in one transaction: all or none."""
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    for r in range(2, ws.max_row + 1):
+        _fill(ws, col, r)
+    wb.save(book)
+    calls = []
+    real = ReviewStore._append
+
+    def failing(self, con, v, *a):
+        calls.append(v.policy_id)
+        if len(calls) == ws.max_row - 2:
+            raise RuntimeError("disk gone")
+        return real(self, con, v, *a)
+
+    monkeypatch.setattr(ReviewStore, "_append", failing)
+    with pytest.raises(RuntimeError):
+        import_workbook(run, store, book, reviewer="王芳")
+    assert store.count() == 0  # nothing half-recorded
+    monkeypatch.setattr(ReviewStore, "_append", real)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert res.recorded == ws.max_row - 1 == store.count()

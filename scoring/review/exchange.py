@@ -191,6 +191,11 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
     return n
 
 
+#: The fields a workbook row carries (reason opinions are recorded in the web app only).
+WORKBOOK_FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes")
+NOTES_SHEET = "说明"
+
+
 @dataclasses.dataclass
 class ImportResult:
     rows_read: int
@@ -198,23 +203,44 @@ class ImportResult:
     unchanged: int
     not_reviewed: int
     rejected: pd.DataFrame  # REJECTED_COLUMNS
+    sheet: str = SHEET
+    ignored_sheets: tuple[tuple[str, int], ...] = ()  # (sheet, rows with a value) not read
 
     @property
     def balanced(self) -> bool:
         return self.rows_read == self.recorded + self.unchanged + self.not_reviewed + len(self.rejected)
 
     def summary(self) -> str:
-        return (f"读入 {self.rows_read} 行：记录 {self.recorded}，未变 {self.unchanged}，未复核（空白）{self.not_reviewed}，拒收 {len(self.rejected)}\n"
-                f"read {self.rows_read} rows: recorded {self.recorded}, unchanged {self.unchanged}, "
-                f"not reviewed (blank) {self.not_reviewed}, rejected {len(self.rejected)}")
+        lines = [f"工作表“{self.sheet}”读入 {self.rows_read} 行：记录 {self.recorded}，未变 {self.unchanged}，"
+                 f"未复核（空白）{self.not_reviewed}，拒收 {len(self.rejected)}",
+                 f"sheet {self.sheet}: read {self.rows_read} rows: recorded {self.recorded}, unchanged {self.unchanged}, "
+                 f"not reviewed (blank) {self.not_reviewed}, rejected {len(self.rejected)}"]
+        for name, n in self.ignored_sheets:
+            lines.append(f"注意：工作表“{name}”有 {n} 行内容，未读取（只读取“{self.sheet}”）；其中的结论请移到“{self.sheet}”后再导入"
+                         f" / note: sheet {name} has {n} rows and was not read (only {self.sheet} is); move its verdicts there and import again")
+        return "\n".join(lines)
 
 
-def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, reviewer: str) -> ImportResult:
-    """Read a filled review workbook back into ``store`` (see the module docstring)."""
+def _filled_rows(ws) -> int:
+    return sum(1 for r in ws.iter_rows(min_row=2, values_only=True) if r and any(v not in (None, "") for v in r))
+
+
+def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, reviewer: str, progress=None) -> ImportResult:
+    """Read a filled review workbook back into ``store`` (see the module docstring).
+
+    Only the review sheet is read; any other sheet that holds rows is named in the result. A
+    row whose fields equal the policy's current verdict records nothing (whoever imports it);
+    a changed row records the workbook's fields and keeps the rest (reason opinions) of the
+    current verdict. Two rows for one policy that disagree are both rejected, each naming the
+    other; identical copies record once. Everything is recorded in one transaction.
+    """
     path = Path(path)
+    if progress:
+        progress("读取复核表 / reading the workbook")
     wb = open_workbook(path)
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+        ignored = tuple((o.title, n) for o in wb.worksheets if o.title not in (ws.title, NOTES_SHEET) and (n := _filled_rows(o)))
         raw = sheet_table(ws, "inspections", f"{path.name}[{ws.title}]", sha256_file(path))
     finally:
         wb.close()
@@ -226,29 +252,59 @@ def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, review
             empty = pc.or_(pc.is_null(col), pc.equal(pc.utf8_trim_whitespace(col), ""))
             blank &= np.asarray(pc.fill_null(empty, True).to_numpy(zero_copy_only=False), dtype=bool)
     raw = dataclasses.replace(raw, data=raw.data.filter(pa.array(~blank)), rows=raw.rows[~blank])
+    if progress:
+        progress("校验 / validating")
     accepted, rejected = validate_one(raw, run.scores.index)
-    recorded = unchanged = 0
-    extra = []
+    extra, verdicts, rows_of = [], [], []
     for row_no, r in zip(raw.rows[_accepted_positions(raw, rejected)], accepted.itertuples(index=False)):
         try:
             v = Verdict(policy_id=r.policy_id, outcome=r.outcome, selection=r.selection or "targeted",
                         inspection_date=pd.Timestamp(r.inspection_date).date(), inspector_org=r.inspector_org or "",
                         notes=r.notes if isinstance(r.notes, str) else "", reviewer=reviewer)
         except ValidationError as e:
-            msg = "；".join(verdict_errors(e))
-            extra.append({"table": "inspections", "row": int(row_no), "column": "", "value": "",
-                          "message_zh": f"{raw.file} 第 {row_no} 行：{msg}", "message_en": f"{raw.file} row {row_no}: {msg}"})
+            extra.append(_reject(raw.file, row_no, "", "；".join(verdict_errors(e))))
             continue
-        if store.record(v, source=f"workbook:{path.name}") is None:
-            unchanged += 1
-        else:
-            recorded += 1
+        verdicts.append(v)
+        rows_of.append(int(row_no))
+    verdicts, rows_of, conflicts, copies = _one_row_per_policy(raw.file, verdicts, rows_of)
+    extra += conflicts
+    if progress:
+        progress(f"记录 {len(verdicts)} 条结论 / recording {len(verdicts)} verdicts")
+    events = store.record_many(verdicts, source=f"workbook:{path.name}", only=WORKBOOK_FIELDS)
+    recorded = sum(e is not None for e in events)
     if extra:
         rejected = pd.concat([rejected, pd.DataFrame(extra)], ignore_index=True).sort_values("row", kind="stable")
-    result = ImportResult(n, recorded, unchanged, int(blank.sum()), rejected[REJECTED_COLUMNS].reset_index(drop=True))
+    result = ImportResult(n, recorded, len(events) - recorded + copies, int(blank.sum()),
+                          rejected[REJECTED_COLUMNS].reset_index(drop=True), ws.title, ignored)
     if not result.balanced:  # every row must land somewhere
         raise ReviewError("导入行数不平衡", "import rows do not balance")
     return result
+
+
+def _reject(file: str, row: int, column: str, msg_zh: str, msg_en: str | None = None) -> dict:
+    return {"table": "inspections", "row": int(row), "column": column, "value": "",
+            "message_zh": f"{file} 第 {row} 行：{msg_zh}", "message_en": f"{file} row {row}: {msg_en or msg_zh}"}
+
+
+def _one_row_per_policy(file: str, verdicts: list, rows: list[int]):
+    """Verdicts with one row per policy: identical copies count once (the others are returned as
+    ``copies``, unchanged); rows of one policy that disagree are all rejected, each naming the others."""
+    by_policy: dict[str, list[int]] = {}
+    for i, v in enumerate(verdicts):
+        by_policy.setdefault(v.policy_id, []).append(i)
+    keep, conflicts, copies = [], [], 0
+    for pid, idx in by_policy.items():
+        distinct = {tuple(getattr(verdicts[i], f) for f in WORKBOOK_FIELDS) for i in idx}
+        if len(distinct) == 1:
+            keep.append(idx[0])
+            copies += len(idx) - 1
+            continue
+        for i in idx:
+            others = "、".join(str(rows[j]) for j in idx if j != i)
+            conflicts.append(_reject(file, rows[i], "policy_id", f"保单 {pid} 在第 {others} 行另有不同的结论，均未记录；请只留一行",
+                                     f"policy {pid} has a different verdict on row(s) {others}; none was recorded; keep one row"))
+    keep.sort()
+    return [verdicts[i] for i in keep], [rows[i] for i in keep], conflicts, copies
 
 
 def _accepted_positions(raw, rejected: pd.DataFrame) -> np.ndarray:

@@ -144,31 +144,54 @@ class ReviewStore:
 
     def record(self, v: Verdict, source: str, client: str = "") -> dict | None:
         """Append ``v`` as the policy's current verdict; ``None`` when it changes nothing."""
-        row = {"policy_id": v.policy_id, "outcome": v.outcome, "selection": v.selection,
-               "inspection_date": v.inspection_date.isoformat(), "inspector_org": v.inspector_org, "notes": v.notes,
-               "reasons": json.dumps(v.reasons, ensure_ascii=False, sort_keys=True), "reviewer": v.reviewer,
-               "source": source, "client": client}
+        return self.record_many([v], source, client)[0]
+
+    def record_many(self, verdicts: list[Verdict], source: str, client: str = "", only: tuple[str, ...] | None = None,
+                    progress=None) -> list[dict | None]:
+        """Append each verdict in one transaction (all or none); ``None`` for one that changes nothing.
+
+        ``only``: the fields the source carries (a workbook has no reason opinions). A verdict is
+        then compared on those fields alone, and the fields it does not carry are kept from the
+        policy's current verdict, so a row nobody touched records nothing and a changed row
+        loses no opinion. ``progress(done, total)`` is called every thousand verdicts."""
+        fields = FIELDS if only is None else only
+        out: list[dict | None] = []
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                prev = con.execute("SELECT * FROM review_events WHERE policy_id = ? ORDER BY id DESC LIMIT 1",
-                                   (v.policy_id,)).fetchone()
-                changed = [f for f in FIELDS if prev is None or prev[f] != row[f]]
-                if prev is not None and not changed:
-                    con.execute("ROLLBACK")
-                    return None
-                cur = con.execute(
-                    "INSERT INTO review_events (policy_id, outcome, selection, inspection_date, inspector_org, notes, reasons,"
-                    " reviewer, source, client, recorded_at, supersedes, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (*(row[k] for k in ("policy_id", "outcome", "selection", "inspection_date", "inspector_org", "notes",
-                                        "reasons", "reviewer", "source", "client")),
-                     _now(), prev["id"] if prev is not None else None, json.dumps(changed)),
-                )
+                for i, v in enumerate(verdicts):
+                    out.append(self._append(con, v, source, client, fields))
+                    if progress and (i + 1) % 1000 == 0:
+                        progress(i + 1, len(verdicts))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            return self._event(con.execute("SELECT * FROM review_events WHERE id = ?", (cur.lastrowid,)).fetchone())
+        if progress:
+            progress(len(verdicts), len(verdicts))
+        return out
+
+    def _append(self, con, v: Verdict, source: str, client: str, fields: tuple[str, ...]) -> dict | None:
+        row = {"policy_id": v.policy_id, "outcome": v.outcome, "selection": v.selection,
+               "inspection_date": v.inspection_date.isoformat(), "inspector_org": v.inspector_org, "notes": v.notes,
+               "reasons": json.dumps(v.reasons, ensure_ascii=False, sort_keys=True), "reviewer": v.reviewer,
+               "source": source, "client": client}
+        prev = con.execute("SELECT * FROM review_events WHERE policy_id = ? ORDER BY id DESC LIMIT 1", (v.policy_id,)).fetchone()
+        if prev is not None:
+            for f in FIELDS:
+                if f not in fields:  # not carried by the source: kept as it was
+                    row[f] = prev[f]
+        changed = [f for f in FIELDS if prev is None or prev[f] != row[f]]
+        if prev is not None and not changed:
+            return None
+        cur = con.execute(
+            "INSERT INTO review_events (policy_id, outcome, selection, inspection_date, inspector_org, notes, reasons,"
+            " reviewer, source, client, recorded_at, supersedes, changed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*(row[k] for k in ("policy_id", "outcome", "selection", "inspection_date", "inspector_org", "notes",
+                                "reasons", "reviewer", "source", "client")),
+             _now(), prev["id"] if prev is not None else None, json.dumps(changed)),
+        )
+        return self._event(con.execute("SELECT * FROM review_events WHERE id = ?", (cur.lastrowid,)).fetchone())
 
     @staticmethod
     def _event(r: sqlite3.Row) -> dict:

@@ -33,6 +33,8 @@ from .messages import render
 from .schema import TABLE_ALIASES, TABLES, Table
 
 EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
+#: Workbooks: a whole submission, or one table of a folder (``policies.xlsx``).
+WORKBOOKS = (".xlsx", ".xlsm")
 _HASHER = ThreadPoolExecutor(max_workers=1)
 _CHUNK = 1 << 24
 #: Largest CSV field read (characters): Arrow's block size. Larger fields are refused by row.
@@ -337,14 +339,16 @@ def _maybe_not_utf8(e: Exception, path: Path) -> bool:
 
 
 def _has_blank_line(path: Path) -> bool:
-    """Whether the file holds an empty line (Arrow skips it, so records and lines part ways)."""
+    """Whether the file holds an empty line (Arrow skips it, so records and lines part ways), with
+    any of the line endings Arrow and the CSV grammar accept: \n, \r\n and a lone \r."""
     import mmap
 
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return False
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return m.find(b"\n\n") >= 0 or m.find(b"\n\r\n") >= 0 or m[:1] == b"\n" or m[:2] == b"\r\n"
+            # a line ending right after another (\r\n being one): \n\n, \n\r (\n\r\n included), \r\r
+            return any(m.find(p) >= 0 for p in (b"\n\n", b"\n\r", b"\r\r")) or m[:1] in (b"\n", b"\r")
 
 
 def _has_line_break(table: pa.Table) -> bool:
@@ -496,7 +500,7 @@ def _read_folder(folder: Path, without: tuple[str, ...] = ()) -> dict[str, RawTa
         if p.is_dir() and not p.is_symlink() and table_for(p.name) and any(p.rglob("*.parquet")):
             found.setdefault(table_for(p.name), []).append(p)  # a table of a partitioned dataset
             continue
-        if p.is_file() and p.suffix.lower() in EXTENSIONS:
+        if p.is_file() and p.suffix.lower() in EXTENSIONS + WORKBOOKS:
             name = table_for(p.stem)
             if name:
                 # a link that leads out of the submission folder would read any file the user can
@@ -507,8 +511,27 @@ def _read_folder(folder: Path, without: tuple[str, ...] = ()) -> dict[str, RawTa
         if len(paths) > 1:
             raise _fail("duplicate_table", path=folder, table=name, files=", ".join(p.name for p in paths))
     _require_tables(folder, found)
-    return {name: (_read_table_dir if paths[0].is_dir() else _read_file)(TABLES[name], paths[0]) for name, paths in found.items()
-            if name not in without}
+    return {name: _reader(paths[0])(TABLES[name], paths[0]) for name, paths in found.items() if name not in without}
+
+
+def _reader(path: Path):
+    if path.is_dir():
+        return _read_table_dir
+    return _read_table_workbook if path.suffix.lower() in WORKBOOKS else _read_file
+
+
+def _read_table_workbook(table: Table, path: Path) -> RawTable:
+    """One table of a folder given as a workbook (``policies.xlsx``): its only sheet, or the sheet
+    named for the table."""
+    wb = open_workbook(path)
+    try:
+        sheets = [ws for ws in wb.worksheets if table_for(ws.title) == table.name] or list(wb.worksheets)
+        if len(sheets) != 1:
+            raise _fail("table_workbook_sheets", file=path.name, table=table.name, table_zh=table.zh,
+                        sheets="、".join(ws.title for ws in wb.worksheets))
+        return sheet_table(sheets[0], table.name, f"{path.name}[{sheets[0].title}]", sha256_file(path))
+    finally:
+        wb.close()
 
 
 def _require_tables(path: Path, found) -> None:
@@ -541,9 +564,56 @@ def open_workbook(path: Path):
     if size > limit << 20:
         raise _fail("xlsx_too_large", file=path.name, size=size >> 20, limit=limit, var="SCORING_XLSX_MAX_MB")
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a file that is not a workbook
         raise _fail("not_a_table", file=path.name, detail=str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+    try:
+        _refuse_uncached_formulas(path, wb)
+    except BaseException:
+        wb.close()
+        raise
+    return wb
+
+
+def _uncached(xml: bytes, limit: int = 5) -> tuple[list[str], int]:
+    """The cells of a worksheet's XML that hold a formula (``<f>``, not ``<formula1>`` of a
+    drop-down list) without a cached value: the first ``limit``, and how many there are."""
+    import re
+
+    found, n, done = [], 0, -1
+    for m in re.finditer(rb"<f[\s>/]", xml):
+        at = m.start()
+        if at < done:
+            continue
+        start = xml.rfind(b"<c ", 0, at)
+        end = xml.find(b"</c>", at)
+        done = end if end >= 0 else len(xml)
+        if start < 0 or (xml.rfind(b"</c>", 0, at) > start):
+            continue  # not inside a cell
+        cell = xml[start:done]
+        if not re.search(rb"<v>[^<]+</v>", cell):
+            n += 1
+            if len(found) < limit:
+                ref = re.search(rb'\br="([A-Z]+[0-9]+)"', cell)
+                found.append(ref.group(1).decode() if ref else "?")
+    return found, n
+
+
+def _refuse_uncached_formulas(path: Path, wb) -> None:
+    """Refuse a workbook whose sheets hold formulas that were never calculated (written by a
+    program, not saved by Excel): read for their values they would be empty cells, silently."""
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        for ws in wb.worksheets:
+            part = getattr(ws, "_worksheet_path", None)  # openpyxl keeps each sheet's part name here
+            if part not in names:
+                continue
+            xml = zf.read(part)
+            if b"<f>" not in xml and b"<f " not in xml and b"<f/" not in xml:
+                continue
+            cells, n = _uncached(xml)
+            if n:
+                raise _fail("uncached_formula", file=f"{path.name}[{ws.title}]", cells="、".join(cells), n=n)
 
 
 def _read_workbook(path: Path) -> dict[str, RawTable]:
@@ -652,6 +722,6 @@ def read_submission(path: str | Path, without: tuple[str, ...] = ()) -> dict[str
         raise _fail("no_submission", path=p)
     if p.is_dir():
         return _read_folder(p, without)
-    if p.suffix.lower() in (".xlsx", ".xlsm"):
+    if p.suffix.lower() in WORKBOOKS:
         return _read_workbook(p)
     raise _fail("not_container", path=p)

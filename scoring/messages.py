@@ -106,6 +106,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{file} in submission folder {path} is a link to {target}, outside the folder; refusing to read it. Put the file itself in the folder",
     ),
     "duplicate_table": ("提交数据 {path} 中表 {table} 出现多次：{files}", "submission {path} holds table {table} more than once: {files}"),
+    "table_workbook_sheets": (
+        "{file} 作为表 {table}（{table_zh}）读取时应只有一个工作表，或有一个名为 {table} / {table_zh} 的工作表；现有：{sheets}",
+        "{file}, read as table {table} ({table_zh}), must hold one sheet or a sheet named {table} / {table_zh}; it holds: {sheets}",
+    ),
     "unknown_sheet": ("工作簿 {path} 含有无法识别的工作表 {sheet}（应为 {allowed}）", "workbook {path} has an unknown sheet {sheet} (expected {allowed})"),
     "missing_column": ("{file} 缺少必需的列 {column}（{column_zh}）", "{file} is missing the required column {column} ({column_zh})"),
     "duplicate_column": ("{file} 的列 {column} 出现多次", "{file} has the column {column} more than once"),
@@ -126,6 +130,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "sheet_too_large": (
         "{file} 的范围为 {extent}（{n} {what_zh}），超过上限 {limit}，未读取；请删除多余的单元格，或设置环境变量 {var} 提高上限",
         "{file} spans {extent} ({n} {what_en}), above the limit of {limit}, and was not read; delete the stray cells, or raise the limit with the environment variable {var}",
+    ),
+    "uncached_formula": (
+        "{file} 有 {n} 个公式单元格没有计算结果（如 {cells}；多半由程序写出、未在 Excel 中打开保存过），无法读取其值；请在 Excel 或 WPS 中打开并保存后再提交，或把公式换成数值",
+        "{file} has {n} formula cells without a calculated value (e.g. {cells}; most likely written by a program and never saved "
+        "by Excel), so their values cannot be read; open and save the workbook in Excel or WPS, or replace the formulas by values",
     ),
     "sheet_unreadable": (
         "{file} 第 {row} 行附近的内容无法读取（{detail}）：工作簿已损坏或含有不允许的 XML 实体",

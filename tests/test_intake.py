@@ -894,3 +894,71 @@ def test_a_date_with_a_time_of_day_is_rejected_in_every_container(tmp_path, fmt)
     r = s.rejected[(s.rejected["table"] == "policies")]
     assert r["column"].tolist() == ["start_date"] and r["row"].tolist() == [4], r["message_en"].tolist()
     assert "不是有效日期" in r["message_zh"].iloc[0] and "08:30" in r["value"].iloc[0]
+
+
+def test_a_formula_without_a_calculated_value_is_refused_not_read_as_blank(tmp_path):
+    import openpyxl
+
+    from datasets.synth import write_xlsx
+
+    path = write_xlsx(world(120, 5), tmp_path / "sub.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["保单"]
+    col = [c.value for c in ws[1]].index("保费") + 1
+    ws.cell(row=3, column=col, value="=1000*2")  # openpyxl writes formulas without their values
+    wb.save(path)
+    with pytest.raises(SubmissionError) as e:
+        load_submission(path)
+    letter = openpyxl.utils.get_column_letter(col)
+    assert "没有计算结果" in e.value.message_zh and f"{letter}3" in e.value.message_zh and "[保单]" in e.value.message_zh
+
+
+def test_a_formula_with_its_value_is_read_as_the_value(tmp_path):
+    """A formula that Excel calculated and saved is read for its value: only the uncached are refused."""
+    from scoring.io import _uncached
+
+    xml = (b'<sheetData><row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2" t="str"><f>"a"</f><v>a</v></c>'
+           b'<c r="C2"><f t="shared" si="0"/><v></v></c><c r="D2"><f>X</f><v /></c></row></sheetData>')
+    assert _uncached(xml) == (["C2", "D2"], 2)
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "mixed"])
+def test_row_numbers_after_a_blank_line_with_any_line_ending(sub, ending):
+    """A blank line in a file with CR-only or mixed line endings shifted every later row number by one."""
+    set_cell(sub, "policies", 6, "employees", "0")  # data row 6: file line 8, line 9 once a blank line is above it
+    lines = (sub / "policies.csv").read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "")
+    ends = ["\r\n" if i % 2 else "\r" for i in range(len(lines))] if ending == "mixed" else [ending] * len(lines)
+    (sub / "policies.csv").write_bytes("".join(t + e for t, e in zip(lines, ends)).encode("utf-8"))
+    s = load_submission(sub)
+    r = s.rejected[s.rejected["table"] == "policies"]
+    assert r["row"].tolist() == [9] and r["column"].tolist() == ["employees"]
+    assert s.counts["policies"].lines_in == len(lines) - 1
+
+
+def _as_workbook(csv_path, xlsx_path):
+    import openpyxl
+
+    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append([v if v != "" else None for v in row])
+    wb.save(xlsx_path)
+
+
+def test_a_workbook_beside_a_csv_of_the_same_table_is_refused(sub):
+    _as_workbook(sub / "policies.csv", sub / "policies.xlsx")
+    with pytest.raises(SubmissionError) as e:
+        load_submission(sub)
+    assert "出现多次" in e.value.message_zh and "policies.xlsx" in e.value.message_zh and "policies.csv" in e.value.message_zh
+
+
+def test_a_table_of_a_folder_may_be_a_workbook(sub):
+    before = load_submission(sub)
+    _as_workbook(sub / "staff.csv", sub / "staff.xlsx")
+    (sub / "staff.csv").unlink()
+    s = load_submission(sub)
+    assert s.files["staff"][0] == "staff.xlsx[Sheet]" and s.rejected.empty
+    assert len(s["staff"]) == len(before["staff"])

@@ -673,3 +673,18 @@ def test_a_large_import_is_one_transaction(run_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(ReviewStore, "_append", real)
     res = import_workbook(run, store, book, reviewer="王芳")
     assert res.recorded == ws.max_row - 1 == store.count()
+
+
+def test_a_review_workbook_with_an_uncalculated_formula_is_refused(run_dir, tmp_path):
+    from scoring.errors import SubmissionError
+
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    _fill(ws, col, 2)
+    ws.cell(row=2, column=col["核查结论"], value='=IF(1,"服务缺失","")')
+    wb.save(book)
+    with pytest.raises(SubmissionError) as e:
+        import_workbook(run, store, book, reviewer="王芳")
+    assert "没有计算结果" in e.value.message_zh and store.count() == 0

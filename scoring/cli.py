@@ -35,6 +35,26 @@ def _run(fn, *args, **kwargs):
     except ScoringError as e:
         typer.echo(f"错误：{e.message_zh}\nError: {e.message_en}", err=True)
         raise typer.Exit(_exit_code(e)) from None
+    except OSError as e:  # a full disk, a read-only folder, a file that vanished: said, not a traceback
+        zh, en = _os_error(e)
+        typer.echo(f"错误：{zh}\nError: {en}", err=True)
+        raise typer.Exit(1) from None
+
+
+#: What the system's error numbers mean, in Chinese (the English is the system's own text).
+_ERRNO_ZH = {"ENOSPC": "磁盘空间已满", "EROFS": "文件系统为只读", "EACCES": "没有权限", "EPERM": "不允许该操作",
+             "ENOENT": "文件或文件夹不存在", "EDQUOT": "超出磁盘配额", "EIO": "输入输出错误", "EMFILE": "打开的文件过多"}
+
+
+def _os_error(e: OSError) -> tuple[str, str]:
+    import errno
+
+    from .messages import render
+
+    name = errno.errorcode.get(e.errno or 0, "")
+    where = e.filename if e.filename is not None else "?"
+    return render("os_error", path=where, reason_zh=_ERRNO_ZH.get(name, e.strerror or type(e).__name__),
+                  reason_en=e.strerror or str(e) or type(e).__name__)
 
 
 class _Steps:

@@ -162,6 +162,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "port {host}:{port} is already in use (perhaps by another program or another review app); choose another --port, or --port 0 for any free port",
     ),
     "cannot_listen": ("无法在 {host}:{port} 上监听：{detail}", "cannot listen on {host}:{port}: {detail}"),
+    "os_error": (
+        "无法读写 {path}：{reason_zh}；结果未写出（已有的结果保持不变）",
+        "cannot read or write {path}: {reason_en}; no results were written (earlier results are unchanged)",
+    ),
     # --- output directories
     "out_not_ours": (
         "{option} {out} 是一个已有内容的文件夹，但不是本程序写出的结果（其中没有 {manifests} 之一）；为免覆盖您的文件，拒绝写入。请指定一个新的或空的文件夹",

@@ -113,8 +113,17 @@ class ServiceModel:
     trained_on: list[str] | None = None  # policy ids of every training label: later comparisons leave them out
 
     @property
-    def version(self) -> str:
+    def name(self) -> str:
+        """The version name it was saved under (``metadata.json`` → ``version``)."""
         return self.metadata.get("version", "unsaved")
+
+    @property
+    def version(self) -> str:
+        """What results record as ``model_version``: the name and the artifact's digest
+        (``svc-20261101-ab12cd34@3f9a2c1b7e0d``), so that an edited and re-sealed artifact never runs
+        under the name of the one it was."""
+        digest = self.metadata.get("artifact_sha256")
+        return f"{self.name}@{digest[:12]}" if digest else self.name
 
     def design(self, X: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
         """``X`` (from :func:`scoring.features.build_features`) with the memory features filled

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -100,9 +101,44 @@ def open_registry(path: str | Path, create: bool = False) -> Registry:
     except (json.JSONDecodeError, ValidationError, TypeError) as e:
         raise RegistryError(f"注册库文件 {f} 已损坏，拒绝使用（未作任何修改）：{str(e).splitlines()[0]}",
                             f"registry file {f} is corrupt; refusing to use it (nothing was changed): {str(e).splitlines()[0]}") from None
-    if reg.champion is not None and not (path / reg.champion / "metadata.json").exists():
-        raise RegistryError(f"注册库 {path} 的冠军模型 {reg.champion} 不存在", f"registry {path} names champion {reg.champion}, which is missing")
+    if reg.champion is not None:
+        decided = reg.history[-1].champion_after if reg.history else None
+        if Path(reg.champion).name != reg.champion or reg.champion != decided or reg.champion not in _versions(reg):
+            raise RegistryError(
+                f"注册库 {path} 的冠军 {reg.champion!r} 不是其决策记录中最后选定的版本（{decided or '无'}），拒绝使用：registry.json 可能被改动过",
+                f"registry {path} names champion {reg.champion!r}, which is not the version its last decision chose "
+                f"({decided or 'none'}); refusing to use it: registry.json may have been edited")
+        if not (path / reg.champion / "metadata.json").exists():
+            raise RegistryError(f"注册库 {path} 的冠军模型 {reg.champion} 不存在", f"registry {path} names champion {reg.champion}, which is missing")
     return reg
+
+
+def _versions(reg: Registry) -> set[str]:
+    """Every version the registry's decisions name."""
+    return {v for d in reg.history for v in (d.challenger, d.champion_before, d.champion_after) if v}
+
+
+def tidy(path: Path, reg: Registry) -> list[str]:
+    """What a killed retrain or seed left in the registry, removed under the lock: half-written
+    temporaries of registry.json and decisions.md, a model directory's temporaries, and version
+    directories no decision names (saved before the decision that would have named them). The
+    decision log is written again from registry.json when it is behind or ahead of it. Returns
+    the names removed."""
+    from .results import remove_tree
+
+    removed = []
+    known = _versions(reg)
+    for p in sorted(path.iterdir()):
+        stale_tmp = p.name.startswith((f".{REGISTRY_FILE}.", ".decisions.md.")) or (
+            p.name.startswith(".v") and ".tmp-" in p.name)
+        orphan = p.is_dir() and not p.is_symlink() and re.fullmatch(r"v\d{3}-.+", p.name) and p.name not in known
+        if stale_tmp or orphan:
+            remove_tree(p)
+            removed.append(p.name)
+    log = path / "decisions.md"
+    if reg.history and (not log.exists() or log.read_text(encoding="utf-8") != decisions_text(reg)):
+        _write_atomic(log, decisions_text(reg))
+    return removed
 
 
 ACTION_ZH = {"promote": "晋升挑战者", "keep": "保留冠军", "rollback": "回滚", "seed": "设定初始冠军"}
@@ -132,7 +168,14 @@ def metric_lines(metrics: dict) -> list[str]:
 
 
 def save_registry(path: Path, reg: Registry) -> None:
+    """registry.json, then the decision log rendered from it. A kill between the two leaves the
+    log behind; the next retrain, seed or rollback writes it again (:func:`tidy`)."""
     _write_atomic(path / REGISTRY_FILE, json.dumps(reg.model_dump(), ensure_ascii=False, indent=2) + "\n")
+    _write_atomic(path / "decisions.md", decisions_text(reg))
+
+
+def decisions_text(reg: Registry) -> str:
+    """The decision history for people (``decisions.md``), rendered from ``registry.json``."""
     lines = ["# 模型晋升记录 Model decisions", "", reg.rule.text(), ""]
     for d in reg.history:
         lines += [f"## {d.at} — {ACTION_ZH.get(d.action, d.action)}", "", f"- {decision_line(d)}",
@@ -145,7 +188,7 @@ def save_registry(path: Path, reg: Registry) -> None:
             lines.append(f"- 评估样本：{ev.get('slice', '')} 共 {ev.get('n', '')} 个标签"
                          + (f"，AP 差值 90% 区间 {ev['ap_difference_ci']}" if ev.get("ap_difference_ci") else ""))
         lines.append("")
-    _write_atomic(path / "decisions.md", "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def champion_dir(path: str | Path) -> Path:
@@ -277,6 +320,7 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
 
 def _retrain(preps, X, labels, years, path: Path, seed, rulebook: dict, population) -> Decision:
     reg = open_registry(path, create=True)  # read under the lock: the history as it is now
+    tidy(path, reg)
     Xr = X.reset_index(drop=True)
     try:
         trained = train(Xr, labels, years, seed=seed, min_test=1, population=population)
@@ -330,11 +374,12 @@ def seed(registry: str | Path, model_dir: str | Path) -> Decision:
     open_registry(path, create=True)
     with registry_lock(path):
         reg = open_registry(path, create=True)
+        tidy(path, reg)
         if reg.champion is not None:
             raise RegistryError(f"注册库 {path} 已有冠军 {reg.champion}，不能再设定初始冠军",
                                 f"registry {path} already has a champion ({reg.champion}); it cannot be seeded")
         model = load_model(Path(model_dir))  # verifies every file against the sealed metadata
-        version = f"v000-{model.version}"
+        version = f"v000-{model.name}"
         if not (path / version).exists():
             shutil.copytree(model_dir, path / version)
         d = Decision(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="seed", challenger=version,
@@ -357,6 +402,7 @@ def rollback(registry: str | Path, version: str) -> Decision:
 
 def _rollback(path: Path, version: str) -> Decision:
     reg = open_registry(path)
+    tidy(path, reg)
     known = [d.challenger for d in reg.history if d.challenger]
     if version not in known:
         # only a version this registry trained and recorded: not a path elsewhere, not a directory

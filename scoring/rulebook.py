@@ -349,6 +349,18 @@ def _canonical_sha256(obj) -> str:
 SHIPPED = "rulebook.yaml"
 
 
+class NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors' aliases: a rulebook never needs them, and a kilobyte of
+    nested aliases expands to billions of nodes once its values are walked (a "billion laughs")."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"别名 *{event.anchor} 不允许 / aliases (*{event.anchor}) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _read_yaml(path: Path | None) -> dict:
     label = path or SHIPPED
     try:
@@ -356,7 +368,7 @@ def _read_yaml(path: Path | None) -> dict:
     except OSError as e:
         raise RulebookError(f"无法读取规则库 {path}：{e}", f"cannot read rulebook {path}: {e}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader that also refuses aliases
     except yaml.YAMLError as e:
         raise RulebookError(f"规则库 {label} 不是有效的 YAML：{e}", f"rulebook {label} is not valid YAML: {e}") from None
     if not isinstance(data, dict):

@@ -47,5 +47,5 @@ def test_installed_wheel_scores_without_model_option(wheel, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     meta = json.loads((ROOT / "models" / "champion" / "metadata.json").read_text(encoding="utf-8"))
-    assert run["model_version"] == meta["version"] and run["model_sha256"] == meta["artifact_sha256"]
+    assert run["model_version"] == f"{meta['version']}@{meta['artifact_sha256'][:12]}" and run["model_sha256"] == meta["artifact_sha256"]
     assert run["policies_scored"] > 0

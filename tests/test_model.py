@@ -136,6 +136,20 @@ def test_edited_metadata_is_refused(trained, tmp_path, edit):
     assert "artifact_sha256" in e.value.message_en and "拒绝加载" in e.value.message_zh
 
 
+def test_an_edited_and_resealed_artifact_runs_under_another_version(trained, tmp_path):
+    """Whoever edits a threshold and recomputes artifact_sha256 gets a model that loads, but never
+    under the version of the one it was: the version carries the artifact's digest."""
+    original = load_model(trained[2])
+    dst = _copy(trained[2], tmp_path)
+    meta = json.loads((dst / "metadata.json").read_text())
+    meta["thresholds"]["missing"] = 0.99
+    meta["artifact_sha256"] = model_mod.artifact_digest(meta)
+    (dst / "metadata.json").write_text(json.dumps(meta))
+    edited = load_model(dst)
+    assert edited.name == original.name and edited.version != original.version
+    assert original.version == f"{original.name}@{original.metadata['artifact_sha256'][:12]}"
+
+
 def test_untrusted_types_are_refused_even_with_matching_hash(trained, tmp_path):
     import functools
     import hashlib
@@ -228,7 +242,7 @@ def test_peer_features_are_leave_one_out_means(prep):
 
 def test_evaluate_on_a_labelled_submission(trained, prep):
     res = run_evaluate(prep.sub, trained[2])
-    assert res["model_version"] == "test-model"
+    assert res["model_version"].startswith("test-model@") and len(res["model_version"]) == len("test-model@") + 12
     assert 0.5 < res["all"]["missing"]["roc_auc"] <= 1
     assert res["all"]["n"] == len(prep.sub["inspections"]["policy_id"].unique())
 

@@ -205,3 +205,54 @@ def test_a_new_registry_starts_with_the_shipped_champion(tmp_path):
     assert run["model_sha256"] == shipped["artifact_sha256"]
     r = CliRunner().invoke(app, ["retrain", "--registry", str(reg), "--start-with-champion"])
     assert r.exit_code == 1 and "已有冠军" in r.output
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    from scoring.pipeline import default_model_dir
+    from scoring.registry import seed
+
+    reg = tmp_path / "reg"
+    seed(reg, default_model_dir())
+    return reg
+
+
+@pytest.mark.parametrize("champion", ["../elsewhere", "v009-handmade", "/tmp/outside"])
+def test_a_champion_that_no_decision_chose_is_refused(seeded, tmp_path, champion):
+    """registry.json edited to point its champion elsewhere (outside, or a directory dropped in)
+    is refused by score --model REGISTRY as rollback refuses such a version."""
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    (seeded / "v009-handmade").mkdir()
+    shutil.copytree(seeded / open_registry(seeded).champion, seeded / "v009-handmade", dirs_exist_ok=True)
+    doc = json.loads((seeded / "registry.json").read_text(encoding="utf-8"))
+    doc["champion"] = champion
+    (seeded / "registry.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(RegistryError) as e:
+        open_registry(seeded)
+    assert "决策记录" in e.value.message_zh
+    sub = write_submission(world(200, 9), tmp_path / "s")
+    r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--model", str(seeded), "--quiet"])
+    assert r.exit_code == 1 and "决策记录" in r.output and not (tmp_path / "o").exists()
+
+
+def test_what_a_killed_retrain_left_is_cleaned_by_the_next_run(seeded):
+    """A hidden temporary, an orphan version directory, a half-written .registry.json.* and a
+    decision log one decision behind registry.json: the next run under the lock leaves none."""
+    from scoring.registry import rollback
+
+    champion = open_registry(seeded).champion
+    shutil.copytree(seeded / champion, seeded / "v001-0rphan00")  # saved, never decided
+    (seeded / ".v002-abcdef12.tmp-999999-x").mkdir()
+    (seeded / ".v002-abcdef12.tmp-999999-x" / "missing.skops").write_bytes(b"half")
+    (seeded / ".registry.json.k1ll3d").write_text('{"champ')
+    log = (seeded / "decisions.md").read_text(encoding="utf-8")
+    (seeded / "decisions.md").write_text(log.split("## ")[0], encoding="utf-8")  # the decision not yet logged
+    rollback(seeded, champion)
+    names = sorted(p.name for p in seeded.iterdir())
+    assert names == sorted([".lock", "decisions.md", "registry.json", champion])
+    reg = open_registry(seeded)
+    text = (seeded / "decisions.md").read_text(encoding="utf-8")
+    assert text.count("## ") == len(reg.history) == 2 and "设定初始冠军" in text and "回滚" in text

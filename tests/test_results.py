@@ -140,3 +140,33 @@ def test_a_run_without_claims_leaves_no_rate_table_of_an_earlier_run(tmp_path):
     assert not (out / "rate_adequacy.csv").exists()
     assert (out / "review.sqlite").read_bytes() == b"verdicts"
     assert json.loads((out / "run.json").read_text())["submission"].endswith("b")
+
+
+@pytest.mark.parametrize("errno_name, says", [("ENOSPC", "磁盘空间已满"), ("EROFS", "文件系统为只读")])
+def test_a_full_disk_or_read_only_folder_is_said_not_a_traceback(sub, tmp_path, monkeypatch, errno_name, says):
+    """The disk fills (or the folder is read-only) while results are written: a bilingual message
+    naming the file, exit 1, earlier results unchanged, no temporary left."""
+    import errno
+
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, ["score", str(sub), "--out", str(out), "--quiet"]).exit_code == 0
+    before = (out / "policy_scores.csv").read_bytes()
+    real = results.write_csv
+
+    def full(df, path):
+        if str(path).endswith("findings.csv"):
+            raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), str(path))
+        return real(df, path)
+
+    monkeypatch.setattr(results, "write_csv", full)
+    import scoring.pipeline
+
+    monkeypatch.setattr(scoring.pipeline, "write_csv", full)
+    for command in (["score", str(sub), "--out", str(out), "--quiet"], ["validate", str(sub), "--out", str(tmp_path / "v")]):
+        if command[0] == "validate":
+            monkeypatch.setattr(scoring.pipeline, "write_csv", lambda df, path: full(df, str(path).replace("rejected", "findings")))
+        r = CliRunner().invoke(app, command)
+        assert r.exit_code == 1, r.output
+        assert says in r.output and "Traceback" not in r.output and "findings.csv" in r.output
+    assert (out / "policy_scores.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -277,3 +277,19 @@ def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
     edited = load_rulebook(tmp_path / "edited.yaml")
     assert edited.version == shipped.version
     assert edited.rules_sha256 != shipped.rules_sha256 and edited.sha256 != shipped.sha256
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    """A kilobyte of nested aliases hung `scoring rules`: aliases are refused, exit 2."""
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    lines = ['version: "x"', 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    lines += ["rules: *a9"]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    assert bomb.stat().st_size < 1200
+    r = CliRunner().invoke(app, ["rules", "--rulebook", str(bomb)])
+    assert r.exit_code == 2 and "别名" in r.output and "aliases" in r.output

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from scipy.stats import norm
 
-from scoring import uscc
+from scoring.submission import uscc
 from scoring.schema import HIGH_RISK_INDUSTRIES, TABLES
 
 # (code, name, province, lat, lon): real prefectures, GB/T 2260 codes.
@@ -1118,7 +1118,7 @@ def _inspections(rng, cfg: Config, p: pd.DataFrame, s: pd.DataFrame, snapshot) -
 
 def generate(cfg: Config = Config()) -> World:
     """Generate a world for ``cfg``; deterministic for ``cfg.seed``."""
-    from scoring.intake import latest_date
+    from scoring.submission.intake import latest_date
 
     rng = np.random.default_rng(cfg.seed)
     snapshot = np.datetime64(cfg.snapshot)
@@ -1182,7 +1182,7 @@ def year_slice(world: World, years) -> World:
     """The part of ``world`` a submission covering policy ``years`` alone would hold: those
     policies, their services and inspections, every staff member; truth and hidden rows of
     those policies. The as-of date is the latest date in the slice."""
-    from scoring.intake import latest_date
+    from scoring.submission.intake import latest_date
 
     years = set(int(y) for y in np.atleast_1d(years))
     pol = world.tables["policies"]

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 import typer.core
 
-from .errors import OptionError, RulebookError, ScoringError, SubmissionError
+from scoring.errors import OptionError, RulebookError, ScoringError, SubmissionError
 
 # rich_markup_mode=None: plain help ("--quiet  不显示进度"), not typer's boxes with "<bool>" beside every flag
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="安责险事故预防服务评估 / work-safety liability insurance audit")
@@ -49,7 +49,7 @@ _ERRNO_ZH = {"ENOSPC": "磁盘空间已满", "EROFS": "文件系统为只读", "
 def _os_error(e: OSError) -> tuple[str, str]:
     import errno
 
-    from .messages import render
+    from scoring.messages import render
 
     name = errno.errorcode.get(e.errno or 0, "")
     where = e.filename if e.filename is not None else "?"
@@ -103,7 +103,7 @@ def score(
     workers: Optional[int] = typer.Option(None, "--workers", help="本机 Dask 工作进程数，默认 2 / local Dask worker processes"),
 ):
     """评分：校验、规则、模型、解释、报告 / validate, run the rulebook, score, explain and report."""
-    from .pipeline import run_score, score_summary
+    from scoring.jobs import run_score, score_summary
 
     steps = _progress(quiet)
     try:
@@ -122,7 +122,7 @@ def validate(
     quiet: bool = typer.Option(False, "--quiet", help="不显示进度 / no progress output"),
 ):
     """只做校验：打印汇总，给出 --out 时写出 rejected.csv / validation only."""
-    from .pipeline import run_validate
+    from scoring.jobs import run_validate
 
     summary = _run(run_validate, submission, out)
     typer.echo(summary)
@@ -137,9 +137,9 @@ def train(
     quiet: bool = typer.Option(False, "--quiet"),
 ):
     """训练模型：留出最新年份（只有一年时留出最新的核查）验证，再用全部标签重训 / validate on held-out labels, refit on all."""
-    from .metrics import metric_text
-    from .modelcard import validation_text
-    from .pipeline import run_train
+    from scoring.model.metrics import metric_text
+    from scoring.model.card import validation_text
+    from scoring.jobs import run_train
 
     meta = _run(run_train, submissions, out, seed=seed, rulebook=rulebook)
     v = meta["validation"]
@@ -163,8 +163,8 @@ def evaluate(
     """评估模型：ROC AUC、平均精确率、容量内精确率与召回率、Brier、校准表 / evaluate a model on labelled data."""
     import json
 
-    from .metrics import metric_text
-    from .pipeline import run_evaluate
+    from scoring.model.metrics import metric_text
+    from scoring.jobs import run_evaluate
 
     res = _run(run_evaluate, submission, model, capacity=capacity, rulebook=rulebook)
     if as_json:
@@ -193,9 +193,9 @@ def retrain(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件 / rulebook file"),
 ):
     """挑战者与冠军比较，按注册库规则决定是否晋升 / train a challenger and promote it only if better."""
-    from .pipeline import default_model_dir, run_retrain
-    from .registry import decision_line, metric_lines
-    from .registry import seed as seed_registry
+    from scoring.jobs import default_model_dir, run_retrain
+    from scoring.model.registry import decision_line, metric_lines
+    from scoring.model.registry import seed as seed_registry
 
     decisions = []
     if start_with_champion:
@@ -216,7 +216,7 @@ def convert(
     out: Path = typer.Option(..., "--out", help="数据集目录 / dataset directory"),
 ):
     """校验一次并写成按保单年度和省份分区的 Parquet 数据集 / validate once, write a partitioned Parquet dataset."""
-    from .dataset import convert as run_convert, summary
+    from scoring.submission.dataset import convert as run_convert, summary
 
     balance = _run(run_convert, submission, out)
     typer.echo(summary(balance, out))
@@ -231,12 +231,12 @@ def rules(
     from rich.console import Console
     from rich.table import Table
 
-    from .rulebook import describe, load_rulebook
+    from scoring.rules.rulebook import describe, load_rulebook
 
     if kinds:
-        from .checks import KINDS
+        from scoring.rules.checks import KINDS
 
-        from .messages import TEMPLATES
+        from scoring.messages import TEMPLATES
 
         for name, k in sorted(KINDS.items()):
             fields = ", ".join(f"{f}{'' if info.is_required() else '=' + repr(info.default)}"
@@ -281,8 +281,8 @@ def _listen(host: str, port: int):
     import errno
     import socket
 
-    from .errors import OptionError
-    from .messages import render
+    from scoring.errors import OptionError
+    from scoring.messages import render
 
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -311,10 +311,10 @@ def review_serve(
 
     import uvicorn
 
-    from .errors import OptionError
-    from .messages import render
-    from .review.app import create_app, earlier_verdicts
-    from .review.store import DB_NAME, ReviewStore
+    from scoring.errors import OptionError
+    from scoring.messages import render
+    from scoring.review.app import create_app, earlier_verdicts
+    from scoring.review.store import DB_NAME, ReviewStore
 
     if token is not None and len(token) < TOKEN_MIN:
         _run(_raise, OptionError(*render("token_too_short", n=len(token), min=TOKEN_MIN)))
@@ -337,8 +337,8 @@ def _raise(exc: BaseException):
 
 
 def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] = None, need_submission: bool = False):
-    from .review.run import ReviewRun
-    from .review.store import DB_NAME, ReviewStore
+    from scoring.review.run import ReviewRun
+    from scoring.review.store import DB_NAME, ReviewStore
 
     run = _run(ReviewRun.open, run_dir, submission) if need_submission else None
     store = _run(ReviewStore, db or run_dir / DB_NAME)
@@ -356,8 +356,8 @@ def review_export(
     """导出复核结论为 inspections 表（供 scoring retrain 使用）/ export verdicts as an inspections table."""
     import json
 
-    from .review.exchange import export_inspections, export_labelled
-    from .review.run import REQUIRED
+    from scoring.review.exchange import export_inspections, export_labelled
+    from scoring.review.run import REQUIRED
 
     if not (run_dir / REQUIRED[0]).is_file():
         typer.echo(f"错误：{run_dir} 不是评分结果目录\nError: {run_dir} is not a run directory", err=True)
@@ -385,7 +385,7 @@ def review_workbook(
     submission: Optional[Path] = typer.Option(None, "--submission"),
 ):
     """写出 Excel 复核表（下拉选择结论）/ write the review list as an Excel workbook."""
-    from .review.exchange import write_workbook
+    from scoring.review.exchange import write_workbook
 
     run, store = _review_parts(run_dir, db, submission, need_submission=True)
     n = _run(write_workbook, run, store, out)
@@ -402,8 +402,8 @@ def review_import(
     submission: Optional[Path] = typer.Option(None, "--submission"),
 ):
     """读回 Excel 复核表，经校验后记录结论 / read a filled workbook back (validated as an inspections table)."""
-    from .results import write_csv
-    from .review.exchange import import_workbook
+    from scoring.writers import write_csv
+    from scoring.review.exchange import import_workbook
 
     run, store = _review_parts(run_dir, db, submission, need_submission=True)
     steps = _progress(False)

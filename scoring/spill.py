@@ -10,7 +10,7 @@ again under pressure, instead of the process's own memory. Every file is unlinke
 is mapped (the mapping keeps it readable, and its disk space is freed with the last reference),
 and the scratch directory is removed when the job ends, however it ends. The out-of-core Dask
 path also parks there the key pairs of the cross-partition checks, a file per rule and bucket
-(:mod:`scoring.distributed`).
+(:mod:`scoring.engines.dask`).
 
 Rows are taken from such tables chunk by chunk (:func:`take_rows`): a mapped file or a
 concatenation of partitions has many chunks, and Arrow's own take would join them first.
@@ -29,6 +29,8 @@ from typing import Iterable
 import numpy as np
 import pyarrow as pa
 
+from scoring.arrays import take_rows
+
 #: Rows per record batch when a table is written in a new order.
 BATCH_ROWS = 250_000
 
@@ -39,7 +41,7 @@ class Spill:
     temporary directory."""
 
     def __init__(self, out: str | Path | None = None):
-        from .results import scratch_dir
+        from scoring.files import scratch_dir
 
         self.dir = scratch_dir(Path(out)) if out is not None else Path(tempfile.mkdtemp(prefix="scoring-spill-"))
         self._n = itertools.count()
@@ -72,32 +74,6 @@ class Spill:
                           schema or table.schema)
 
 
-def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    """``table.take(rows)``, chunk by chunk: Arrow's take on a column of many chunks (a mapped
-    file, a concatenation of partitions) first joins the chunks into one, a copy of the whole
-    column for every batch taken (at five million policies, gigabytes a batch)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    columns = []
-    plans: dict[tuple, tuple] = {}  # per layout of chunks (most columns share one): where each row lies
-    for col in table.columns:
-        if col.num_chunks <= 1:
-            columns.append(col.take(pa.array(rows)))
-            continue
-        layout = tuple(len(c) for c in col.chunks)
-        if layout not in plans:
-            starts = np.cumsum((0,) + layout)
-            which = np.searchsorted(starts, rows, side="right") - 1
-            by_chunk = np.argsort(which, kind="stable")
-            bounds = np.searchsorted(which[by_chunk], np.arange(col.num_chunks + 1))
-            back = np.empty(len(rows), dtype=np.int64)  # the pieces hold the rows chunk by chunk: back to the order asked for
-            back[by_chunk] = np.arange(len(rows))
-            plans[layout] = ([(k, pa.array(rows[by_chunk[lo:hi]] - starts[k]))
-                              for k, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo], pa.array(back))
-        pieces, back = plans[layout]
-        pieces = [col.chunk(k).take(at) for k, at in pieces]
-        joined = pa.concat_arrays(pieces) if pieces else pa.array([], col.type)
-        columns.append(joined.take(back))
-    return pa.table(columns, schema=table.schema)
 
 
 class SpillWriter:

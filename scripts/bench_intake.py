@@ -4,7 +4,7 @@
 
 Generates the submission once (kept in --data), then runs, each in a fresh process so that
 peak RSS is its own: the floor (pyarrow.csv.read_csv of every file, types inferred, all
-cores) and the full validation (scoring.intake.load_submission). Prints the median seconds,
+cores) and the full validation (scoring.submission.intake.load_submission). Prints the median seconds,
 rows/s, peak RSS and the ratio validation / floor.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ print(json.dumps({'seconds': time.perf_counter() - t, 'rows': rows,
 """
 VALIDATE = """
 import time, resource, json, sys
-from scoring.intake import load_submission
+from scoring.submission.intake import load_submission
 t = time.perf_counter(); s = load_submission(sys.argv[1])
 rows = sum(c.rows_in for c in s.counts.values())
 assert rows == sum(c.rows_accepted + c.rows_rejected for c in s.counts.values())

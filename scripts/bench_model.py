@@ -20,12 +20,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_intake import data_args, ensure_data  # noqa: E402
 
-from scoring.explain import explain  # noqa: E402
-from scoring.features import build_features, text_rules  # noqa: E402
-from scoring.intake import latest_date, load_submission  # noqa: E402
-from scoring.model import load_model  # noqa: E402
-from scoring.pipeline import default_model_dir  # noqa: E402
-from scoring.rulebook import load_rulebook, run_rules  # noqa: E402
+from scoring.model.explain import explain  # noqa: E402
+from scoring.model.features import build_features, text_rules  # noqa: E402
+from scoring.submission.intake import latest_date, load_submission  # noqa: E402
+from scoring.model.estimator import load_model  # noqa: E402
+from scoring.jobs import default_model_dir  # noqa: E402
+from scoring.rules.rulebook import load_rulebook, run_rules  # noqa: E402
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 Policies and claims are drawn directly as validated tables (the generator would take minutes at
 a million policies): 12 insurers, 10 industries, 16 provinces, 5 policy years, accidents at the
 generator's rates (4-8% a policy-year). Prints the median of ``--runs`` runs of the cells
-(``scoring.rates.rate_cells``) and of the five claims rules through ``run_rules``.
+(``scoring.rules.rates.rate_cells``) and of the five claims rules through ``run_rules``.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scoring.intake import Submission, TableCounts  # noqa: E402
-from scoring.rates import rate_cells  # noqa: E402
-from scoring.rulebook import Rulebook, load_rulebook, run_rules  # noqa: E402
+from scoring.submission.intake import Submission, TableCounts  # noqa: E402
+from scoring.rules.rates import rate_cells  # noqa: E402
+from scoring.rules.rulebook import Rulebook, load_rulebook, run_rules  # noqa: E402
 from scoring.schema import INDUSTRIES, TABLES  # noqa: E402
 
 PROVINCES = ["11", "13", "14", "15", "32", "33", "37", "41", "42", "44", "51", "52", "61", "62", "64", "65"]

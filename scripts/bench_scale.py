@@ -29,7 +29,7 @@ JOB = """
 import json, sys, time
 sys.path.insert(0, 'scripts')
 from bench_intake import MemoryWatch
-from scoring.pipeline import run_score
+from scoring.jobs import run_score
 watch = MemoryWatch()
 t0 = time.perf_counter()
 engine, workers = sys.argv[3], int(sys.argv[4])

@@ -25,7 +25,7 @@ JOB = """
 import json, resource, sys, time
 sys.path.insert(0, 'scripts')
 from bench_intake import MemoryWatch
-from scoring.pipeline import run_score
+from scoring.jobs import run_score
 watch = MemoryWatch()
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datasets.synth import Config, generate, write_submission  # noqa: E402
-from scoring.pipeline import run_retrain  # noqa: E402
-from scoring.registry import open_registry  # noqa: E402
+from scoring.jobs import run_retrain  # noqa: E402
+from scoring.model.registry import open_registry  # noqa: E402
 
 
 def main() -> None:

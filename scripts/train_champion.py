@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from scoring.model import save_model  # noqa: E402
-from scoring.rulebook import load_rulebook  # noqa: E402
+from scoring.model.estimator import save_model  # noqa: E402
+from scoring.rules.rulebook import load_rulebook  # noqa: E402
 from transfer import leave_one_world_out, seeds  # noqa: E402
 
 

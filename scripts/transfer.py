@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datasets.synth import draw_world, generate, write_submission, year_slice  # noqa: E402
-from scoring.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
-from scoring.labels import CLASSES, labels_from  # noqa: E402
-from scoring.memory import SOURCES  # noqa: E402
-from scoring.metrics import class_metrics  # noqa: E402
-from scoring.model import DEFAULT_PARAMS, hold_all_missing, monotonic_cst, train  # noqa: E402
-from scoring.pipeline import labelled_set, population, prepare  # noqa: E402
+from scoring.model.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
+from scoring.model.labels import CLASSES, labels_from  # noqa: E402
+from scoring.model.memory import SOURCES  # noqa: E402
+from scoring.model.metrics import class_metrics  # noqa: E402
+from scoring.model.estimator import DEFAULT_PARAMS, hold_all_missing, monotonic_cst, train  # noqa: E402
+from scoring.jobs import labelled_set, population, prepare  # noqa: E402
 
 
 def seeds(text: str) -> list[int]:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring import uscc
-from scoring.intake import load_submission
-from scoring.rulebook import load_rulebook, run_rules
+from scoring.submission import uscc
+from scoring.submission.intake import load_submission
+from scoring.rules.rulebook import load_rulebook, run_rules
 
 AS_OF = "2025-06-30"
 N = 40

@@ -5,8 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from scoring import chunks, dataset
-from scoring.dataset import read_table_dir
+from scoring.submission import chunks
+from scoring.submission import dataset
+from scoring.submission.dataset import read_table_dir
 
 from .helpers import set_cell, write
 
@@ -119,7 +120,7 @@ def test_a_malformed_gbk_record_leaves_no_traceback(tmp_path, monkeypatch):
 
 
 def test_a_header_field_too_large_is_named_as_row_one(tmp_path, monkeypatch):
-    from scoring import io
+    from scoring.submission import io
     from scoring.errors import SubmissionError
 
     monkeypatch.setattr(io, "FIELD_LIMIT", 1000)
@@ -168,7 +169,7 @@ def test_a_field_too_large_is_named_by_its_line_as_when_read_whole(tmp_path, mon
     """A field longer than Arrow's block (an unpaired quote swallowing the file, or a hostile
     sender) is refused naming its line, streamed or not, instead of Arrow's block error."""
     from scoring.errors import SubmissionError
-    from scoring.io import FIELD_LIMIT
+    from scoring.submission.io import FIELD_LIMIT
 
     sub = write(tmp_path / "s", 60, 3)
     lines = (sub / "services.csv").read_text(encoding="utf-8").split("\n")

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app
-from scoring.intake import load_submission
+from scoring.submission.intake import load_submission
 
 from .helpers import set_cell, world
 
@@ -109,7 +109,7 @@ def test_a_damaged_dataset_is_refused_naming_the_partition(converted, tmp_path, 
 
 
 def test_an_intact_dataset_passes_its_check(converted):
-    from scoring.dataset import verify
+    from scoring.submission.dataset import verify
 
     verify(converted)
     recorded = json.loads((converted / "convert.json").read_text(encoding="utf-8"))

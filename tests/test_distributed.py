@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app
-from scoring.distributed import partition_keys, partitions
-from scoring.intake import load_submission
+from scoring.engines.dask import partition_keys, partitions
+from scoring.submission.intake import load_submission
 
 from .helpers import world
 
@@ -115,8 +115,8 @@ def test_a_converted_dataset_is_scored_out_of_core_with_the_same_bytes(scored, d
 def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
     """Out of core, the driver's service table is pass two's records: those holding a photo, a
     staff-day or a text that enough enterprises share; the features are the local engine's."""
-    from scoring.distributed import cluster, load_dataset
-    from scoring.pipeline import prepare
+    from scoring.engines.dask import cluster, load_dataset
+    from scoring.jobs import prepare
 
     _, sub, photo_pair, staff_pair, _ = scored
     whole = prepare(load_submission(sub))
@@ -238,9 +238,9 @@ def test_engine_options_that_cannot_work_are_refused_before_any_output(tmp_path,
 
 
 def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monkeypatch):
-    import scoring.distributed as d
+    import scoring.engines.dask as d
     from scoring.errors import OptionError
-    from scoring.pipeline import run_score
+    from scoring.jobs import run_score
 
     monkeypatch.setattr(d, "CONNECT_TIMEOUT", 1)
     sub = write_submission(world(200, 5), tmp_path / "s")
@@ -253,7 +253,7 @@ def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monk
 
 
 def test_worker_memory_is_a_setting(monkeypatch):
-    from scoring.distributed import cluster
+    from scoring.engines.dask import cluster
 
     monkeypatch.setenv("SCORING_DASK_WORKER_MEMORY", "1GiB")
     with cluster(workers=1) as client:
@@ -265,7 +265,7 @@ def test_without_dask_installed_the_engine_says_what_to_install(tmp_path, monkey
     import builtins
 
     from scoring.errors import OptionError
-    from scoring.pipeline import run_score
+    from scoring.jobs import run_score
 
     real = builtins.__import__
 
@@ -343,8 +343,8 @@ def test_exchange_never_drops_a_staff_day_the_check_would_fire_on():
     import numpy as np
     from hypothesis import given, settings, strategies as st
 
-    from scoring.checks import Exchange, _staff_day_could_fire, haversine_km
-    from scoring.rulebook import load_rulebook
+    from scoring.rules.checks import Exchange, _staff_day_could_fire, haversine_km
+    from scoring.rules.rulebook import load_rulebook
 
     rule = next(r for r in load_rulebook().rules if r.kind == "staff_overlap")
     p = rule.parsed
@@ -373,7 +373,7 @@ def test_exchange_summary_equals_pandas_group_by():
     import numpy as np
     import pandas as pd
 
-    from scoring.checks import Exchange
+    from scoring.rules.checks import Exchange
 
     rng = np.random.default_rng(5)
     parts = []
@@ -406,11 +406,11 @@ def test_keys_hash_the_same_in_every_worker_process():
 
     import numpy as np
 
-    from scoring.checks import hash_strings
+    from scoring.rules.checks import hash_strings
 
     values = ["照片a1", "照片a1", "", "张三", "p" * 500, "张三", "x"]
     here = hash_strings(values)
-    code = f"from scoring.checks import hash_strings; print(hash_strings({values!r}).tolist())"
+    code = f"from scoring.rules.checks import hash_strings; print(hash_strings({values!r}).tolist())"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
     assert [int(v) for v in there.strip()[1:-1].split(",")] == [int(v) for v in here]
@@ -424,8 +424,8 @@ def test_candidates_counted_in_pieces_are_the_candidates_counted_whole(monkeypat
     import numpy as np
     import pandas as pd
 
-    import scoring.checks as checks
-    from scoring.checks import Exchange
+    import scoring.rules.checks as checks
+    from scoring.rules.checks import Exchange
 
     rng = np.random.default_rng(11)
     keys = rng.integers(0, 2 ** 64 - 1, 400, dtype=np.uint64)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from scoring.intake import load_submission
-from scoring.rulebook import load_rulebook, run_rules
+from scoring.submission.intake import load_submission
+from scoring.rules.rulebook import load_rulebook, run_rules
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 RULEBOOK = load_rulebook()

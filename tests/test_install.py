@@ -28,7 +28,7 @@ def test_wheel_carries_the_champion_and_every_file_its_metadata_names(wheel):
              *(e["file"] for e in meta["estimators"].values())]
     for f in files:
         assert f"scoring/_champion/{f}" in names, f
-    assert {"scoring/rulebook.yaml", "scoring/templates/report.html.j2"} <= names
+    assert {"scoring/rules/rulebook.yaml", "scoring/templates/report.html.j2"} <= names
 
 
 def test_installed_wheel_scores_without_model_option(wheel, tmp_path):

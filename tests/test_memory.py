@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from datasets.synth import write_submission, year_slice
 from scoring.errors import ModelError
-from scoring.explain import explanations, memory_reason
-from scoring.features import FEATURE_NAMES, MEMORY_FEATURES
-from scoring.memory import fit_memory
-from scoring.model import MONOTONIC, load_model, save_model, train
-from scoring.pipeline import labelled_set, population, prepare, run_train
+from scoring.model.explain import explanations, memory_reason
+from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES
+from scoring.model.memory import fit_memory
+from scoring.model.estimator import MONOTONIC, load_model, save_model, train
+from scoring.jobs import labelled_set, population, prepare, run_train
 
 from .helpers import world
 
@@ -191,7 +191,7 @@ def test_the_memory_oracle_is_the_same_model_with_ids_so_it_keeps_the_constraint
     import importlib.util
     from pathlib import Path
 
-    from scoring.features import SUBMISSION_FEATURES
+    from scoring.model.features import SUBMISSION_FEATURES
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "transfer.py"
     spec = importlib.util.spec_from_file_location("transfer_script", path)

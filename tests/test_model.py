@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 
 from datasets.synth import write_submission
-from scoring import model as model_mod
+from scoring.model import estimator as model_mod
 from scoring.errors import ModelError
-from scoring.explain import explain, explanations
-from scoring.results import explanation_lines
-from scoring.features import FEATURE_NAMES, MEMORY_FEATURES, build_features
-from scoring.intake import load_submission
-from scoring.model import load_model, save_model, train_and_validate
-from scoring.pipeline import labelled_set, prepare, run_evaluate
+from scoring.model.explain import explain, explanations
+from scoring.writers import explanation_lines
+from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES, build_features
+from scoring.submission.intake import load_submission
+from scoring.model.estimator import load_model, save_model, train_and_validate
+from scoring.jobs import labelled_set, prepare, run_evaluate
 
 from .helpers import world
 
@@ -202,7 +202,7 @@ def test_visits_are_also_measured_against_the_submissions_own_market(prep):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from scoring.features import _vs_market
+    from scoring.model.features import _vs_market
 
     f = prep.features
     industry = prep.sub["policies"].set_index("policy_id").loc[f.index, "industry"].to_numpy(dtype=object)
@@ -224,7 +224,7 @@ def test_visits_are_also_measured_against_the_submissions_own_market(prep):
 
 
 def test_peer_features_are_leave_one_out_means(prep):
-    from scoring.features import PEERS
+    from scoring.model.features import PEERS
 
     f = prep.features
     for col, (key, source) in PEERS.items():
@@ -273,7 +273,7 @@ def test_training_survives_a_feature_with_no_values(prep):
     X, labels, years = labelled_set([prep])
     X = X.reset_index(drop=True).copy()
     X["insurer_peer_services"] = np.nan
-    from scoring.model import fit
+    from scoring.model.estimator import fit
 
     m = fit(X, labels["outcome"], seed=0)
     assert np.isfinite(m.predict(X.iloc[:50]).to_numpy()).all()
@@ -308,7 +308,7 @@ def test_explanation_lines_read_back_as_the_records(trained, prep):
 
 
 def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):
-    from scoring.explain import _texts, reason
+    from scoring.model.explain import _texts, reason
 
     model = trained[0]
     X = prep.features.iloc[:300]
@@ -330,7 +330,7 @@ def test_shap_per_tree_pattern_equals_shap_row_by_row(trained, prep):
     also for values exactly at a split threshold and for missing values."""
     import shap
 
-    from scoring.explain import shap_values
+    from scoring.model.explain import shap_values
 
     model = trained[0]
     M = model.matrix(prep.features.iloc[:400]).copy()
@@ -351,7 +351,7 @@ def test_shap_per_tree_pattern_equals_shap_row_by_row(trained, prep):
 def test_calibration_never_turns_a_ranking_round():
     """Out-of-fold log-odds that rank a class backwards (a model with no skill for it on few
     labels) must not become probabilities that rank it backwards: the slope is held at its floor."""
-    from scoring.model import MIN_CALIBRATION_SLOPE, platt
+    from scoring.model.estimator import MIN_CALIBRATION_SLOPE, platt
 
     rng = np.random.default_rng(0)
     y = (rng.random(400) < 0.25).astype(int)
@@ -367,7 +367,7 @@ def test_calibration_never_turns_a_ranking_round():
 
 
 def test_model_card_warns_when_a_class_had_no_out_of_fold_skill(trained):
-    from scoring.modelcard import model_card
+    from scoring.model.card import model_card
 
     meta = {**trained[0].metadata, "calibration_held": {"poor_quality": -0.0932}}
     card = model_card(meta)

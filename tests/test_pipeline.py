@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app
-from scoring.pipeline import run_score
+from scoring.jobs import run_score
 
 from .helpers import set_cell, world
 
@@ -124,7 +124,7 @@ def test_report_numbers_stay_on_one_line(run1):
 
 
 def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
-    import scoring.report
+    import scoring.outputs.report
 
     out = tmp_path / "out"
     out.mkdir()
@@ -134,7 +134,7 @@ def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(scoring.report, "render", boom)
+    monkeypatch.setattr(scoring.outputs.report, "render", boom)
     with pytest.raises(RuntimeError):
         run_score(sub, out)
     assert sorted(p.name for p in out.iterdir()) == ["policy_scores.csv", "run.json"]
@@ -161,7 +161,7 @@ def test_cli_score_exit_codes(sub, tmp_path):
 def test_jsonl_from_arrow_writes_exactly_the_lines(tmp_path):
     import pyarrow as pa
 
-    from scoring.results import write_jsonl
+    from scoring.writers import write_jsonl
 
     lines = ['{"a": 1}\n', '{"b": "中文"}\n', '{"c": 3}\n', '{"d": 4}\n']
     chunked = pa.chunked_array([pa.array(lines[:1]), pa.array([], pa.string()), pa.array(["x"] + lines[1:]).slice(1)])
@@ -173,7 +173,7 @@ def test_jsonl_from_arrow_writes_exactly_the_lines(tmp_path):
 def test_jsonl_from_arrow_in_a_given_order(tmp_path):
     import pyarrow as pa
 
-    from scoring.results import write_jsonl
+    from scoring.writers import write_jsonl
 
     lines = [f'{{"n": {i}}}\n' for i in range(7)]
     chunked = pa.chunked_array([pa.array(lines[:3]), pa.array([], pa.string()), pa.array(["x"] + lines[3:]).slice(1)])
@@ -187,7 +187,7 @@ def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, case):
     """Checked before the submission is read: no work is wasted and nothing is written."""
     import os
 
-    from scoring import pipeline
+    from scoring import jobs as pipeline
     from scoring.errors import OptionError
 
     read = []
@@ -249,7 +249,7 @@ def _dead_pid() -> int:
 def test_result_set_is_swapped_whole(tmp_path, monkeypatch, exchange):
     """The new set replaces the old one in one switch: no file of the old set survives beside the
     new ones, except the review database, which is carried over by name."""
-    import scoring.results as results
+    import scoring.files as results
 
     if not exchange:
         monkeypatch.setattr(results, "_exchange", lambda a, b: False)
@@ -273,7 +273,7 @@ def test_result_set_is_swapped_whole(tmp_path, monkeypatch, exchange):
 
 
 def test_temporaries_of_killed_runs_are_cleaned_and_a_set_left_aside_is_restored(tmp_path):
-    from scoring.results import atomic_dir
+    from scoring.files import atomic_dir
 
     dead, out = _dead_pid(), tmp_path / "run"
     (tmp_path / f".run.tmp-{dead}-abc").mkdir()
@@ -340,7 +340,7 @@ def test_as_of_means_as_known_on_that_date(sub, tmp_path):
 
 
 def test_run_records_the_rulebook_in_force(run1):
-    from scoring.rulebook import load_rulebook
+    from scoring.rules.rulebook import load_rulebook
 
     run = json.loads((run1 / "run.json").read_text(encoding="utf-8"))
     rb = load_rulebook()
@@ -416,7 +416,7 @@ def test_report_names_rules_and_severities_in_chinese(run1):
     tables are named in Chinese; the page fits a 1366 px window (measured where Chromium is)."""
     import re
 
-    from scoring.rulebook import load_rulebook
+    from scoring.rules.rulebook import load_rulebook
 
     html = (run1 / "report.html").read_text(encoding="utf-8")
     codes = {r.code for r in load_rulebook().rules}
@@ -448,7 +448,7 @@ def test_an_as_of_date_that_is_not_one_exits_2_before_any_work(sub, tmp_path, va
 
 
 def test_the_as_of_date_reads_every_form_the_data_accepts():
-    from scoring.pipeline import as_of_option
+    from scoring.jobs import as_of_option
 
     days = {str(as_of_option(v)) for v in ("2025-12-31", "2025/12/31", "2025年12月31日", " 2025-12-31 ")}
     assert days == {"2025-12-31"}

@@ -5,10 +5,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from scoring.parsing import codes_of, positions_in
-from scoring.pipeline import POLICY_SCORE_COLUMNS, _policy_scores, prepare
-from scoring.ranking import aligned, policy_findings, rule_reasons
-from scoring.report import CLAUSE_KEYS, clause_counts
+from scoring.arrays import codes_of, positions_in
+from scoring.jobs import POLICY_SCORE_COLUMNS, _policy_scores, prepare
+from scoring.outputs.ranking import aligned, policy_findings, rule_reasons
+from scoring.outputs.report import CLAUSE_KEYS, clause_counts
 from tests.helpers import write
 
 
@@ -73,7 +73,7 @@ def test_policy_scores_equal_the_joined_table(prepared):
                            "rule_codes": rng.choice(["", "A;B", "C"], n)}, index=pd.Index(policies["policy_id"]).rename("policy_id"))
     reasons = pd.Series(rng.choice(["", "规则：甲", "模型：乙"], n), index=scored.index)
     shuffled = policies.iloc[rng.permutation(n)].reset_index(drop=True)
-    from scoring.labels import CLASS_ZH
+    from scoring.model.labels import CLASS_ZH
     from scoring.regions import region_name
     from scoring.schema import INDUSTRIES
 

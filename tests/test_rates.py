@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datasets.synth import write_submission
-from scoring.intake import load_submission
-from scoring.rates import earned_fraction, rate_cells
-from scoring.rulebook import load_rulebook, run_rules
+from scoring.submission.intake import load_submission
+from scoring.rules.rates import earned_fraction, rate_cells
+from scoring.rules.rulebook import load_rulebook, run_rules
 
 from .helpers import world
 
@@ -63,7 +63,7 @@ def test_fewer_policies_are_never_more_credible(big, share, seed):
 def test_a_cell_without_claims_is_not_flagged_when_few_were_expected(big):
     """A cell of 30+ policies with no claim, where the market's frequency expects few, says little:
     the excessive-rate rule needs the Poisson evidence, not only a loss ratio of 0."""
-    from scoring.rates import fires
+    from scoring.rules.rates import fires
 
     _, sub = big
     pol, claims, as_of = sub["policies"], sub["claims"], np.datetime64("2025-12-31")
@@ -107,7 +107,7 @@ def test_without_claims_the_loss_rules_are_not_checkable(tmp_path):
 
 
 def test_scoring_writes_rate_adequacy_and_the_report_leads_with_the_overpricing(big, tmp_path):
-    from scoring.pipeline import run_score
+    from scoring.jobs import run_score
 
     w, sub = big
     out = tmp_path / "out"
@@ -146,7 +146,7 @@ def test_the_shipped_sample_leads_its_rate_section_with_the_planted_overpricing(
     one overpriced cell; the 费率合理性 section names it first."""
     from pathlib import Path
 
-    from scoring.pipeline import run_score
+    from scoring.jobs import run_score
 
     root = Path(__file__).resolve().parents[1] / "datasets"
     truth = pd.read_csv(root / "sample-truth" / "truth.csv", dtype=str)

@@ -7,8 +7,8 @@ import pytest
 
 from datasets.synth import write_submission
 from scoring.errors import RegistryError
-from scoring.pipeline import run_retrain, run_score
-from scoring.registry import open_registry, psi
+from scoring.jobs import run_retrain, run_score
+from scoring.model.registry import open_registry, psi
 
 from .helpers import world
 
@@ -133,7 +133,7 @@ def test_psi_sees_a_shift():
 
 
 def test_small_evaluations_carry_n_positives_and_an_interval():
-    from scoring.registry import _eval
+    from scoring.model.registry import _eval
 
     rng = np.random.default_rng(0)
     y = (rng.random(60) < 0.3).astype(int)
@@ -171,7 +171,7 @@ def test_concurrent_retrains_lose_no_decision(data, tmp_path):
 
 
 def test_a_busy_registry_stops_with_a_message(tmp_path):
-    from scoring.registry import registry_lock
+    from scoring.model.registry import registry_lock
 
     with registry_lock(tmp_path / "reg"):
         with pytest.raises(RegistryError) as e:
@@ -188,7 +188,7 @@ def test_a_new_registry_starts_with_the_shipped_champion(tmp_path):
     from typer.testing import CliRunner
 
     from scoring.cli import app
-    from scoring.pipeline import default_model_dir
+    from scoring.jobs import default_model_dir
 
     reg = tmp_path / "reg"
     r = CliRunner().invoke(app, ["retrain", "--registry", str(reg), "--start-with-champion"])
@@ -209,8 +209,8 @@ def test_a_new_registry_starts_with_the_shipped_champion(tmp_path):
 
 @pytest.fixture
 def seeded(tmp_path):
-    from scoring.pipeline import default_model_dir
-    from scoring.registry import seed
+    from scoring.jobs import default_model_dir
+    from scoring.model.registry import seed
 
     reg = tmp_path / "reg"
     seed(reg, default_model_dir())
@@ -241,7 +241,7 @@ def test_a_champion_that_no_decision_chose_is_refused(seeded, tmp_path, champion
 def test_what_a_killed_retrain_left_is_cleaned_by_the_next_run(seeded):
     """A hidden temporary, an orphan version directory, a half-written .registry.json.* and a
     decision log one decision behind registry.json: the next run under the lock leaves none."""
-    from scoring.registry import rollback
+    from scoring.model.registry import rollback
 
     champion = open_registry(seeded).champion
     shutil.copytree(seeded / champion, seeded / "v001-0rphan00")  # saved, never decided

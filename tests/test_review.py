@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app as cli
-from scoring.intake import load_submission
-from scoring.pipeline import run_score
+from scoring.submission.intake import load_submission
+from scoring.jobs import run_score
 from scoring.review.app import create_app, policy_url
 from scoring.review.exchange import SHEET, export_inspections, import_workbook, write_workbook
 from scoring.review.run import ReviewRun

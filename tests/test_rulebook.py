@@ -7,8 +7,8 @@ import pytest
 
 from datasets.synth import write_submission
 from scoring.errors import RulebookError
-from scoring.intake import load_submission
-from scoring.rulebook import FINDING_COLUMNS, describe, load_rulebook, run_rules
+from scoring.submission.intake import load_submission
+from scoring.rules.rulebook import FINDING_COLUMNS, describe, load_rulebook, run_rules
 
 from .helpers import world
 from .test_checks import P, both, fired, run
@@ -135,7 +135,7 @@ def test_findings_are_in_a_stable_order(tmp_path):
 def test_background_rules_give_the_same_findings(tmp_path, monkeypatch):
     """On large submissions the duplicate photo / report checks run in a thread beside the others;
     the findings (and their order) are those of running everything in turn."""
-    import scoring.rulebook as rulebook_mod
+    import scoring.rules.rulebook as rulebook_mod
 
     w = world(1500, 21)
     sub = load_submission(write_submission(w, tmp_path / "s"))
@@ -154,7 +154,7 @@ def _die(i):
 
 def test_background_worker_dying_loses_no_findings(tmp_path, monkeypatch):
     """If the worker process dies (e.g. killed for memory), its rules are run in this process."""
-    import scoring.rulebook as rulebook_mod
+    import scoring.rules.rulebook as rulebook_mod
 
     w = world(600, 5)
     sub = load_submission(write_submission(w, tmp_path / "s"))
@@ -177,7 +177,7 @@ def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from scoring.rulebook import worker_pool\n"
+        "from scoring.rules.rulebook import worker_pool\n"
         "pool = worker_pool()\n"
         "import os\n"
         "print(pool.submit(os.getpid).result(), flush=True)\n"
@@ -260,10 +260,10 @@ def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
     comment or the order of rules in the file does not."""
     import yaml
 
-    from scoring.rulebook import SHIPPED, load_rulebook
+    from scoring.rules.rulebook import SHIPPED, load_rulebook
 
     shipped = load_rulebook()
-    data = yaml.safe_load((Path(__file__).parents[1] / "scoring" / SHIPPED).read_text(encoding="utf-8"))
+    data = yaml.safe_load((Path(__file__).parents[1] / "scoring" / "rules" / SHIPPED).read_text(encoding="utf-8"))
     data["rules"] = data["rules"][::-1]
     (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     same = load_rulebook(tmp_path / "reordered.yaml")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from datasets.synth import Config, WorldParams, generate, write_submission, year_slice
-from scoring.pipeline import prepare, run_score, score_summary
-from scoring.rulebook import load_rulebook
-from scoring.shift import model_shift, psi, reference_sample
+from scoring.jobs import prepare, run_score, score_summary
+from scoring.rules.rulebook import load_rulebook
+from scoring.model.shift import model_shift, psi, reference_sample
 
 from .helpers import world
 

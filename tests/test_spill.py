@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 
 from datasets.synth import write_submission
-from scoring import results
-from scoring.intake import load_submission
-from scoring.pipeline import run_score
-from scoring.rulebook import load_rulebook, run_rules
+from scoring import files, writers
+from scoring.submission.intake import load_submission
+from scoring.jobs import run_score
+from scoring.rules.rulebook import load_rulebook, run_rules
 from scoring.spill import Spill, string_schema
 
 from .helpers import world
@@ -54,7 +54,7 @@ def test_rows_taken_chunk_by_chunk_equal_arrows_take():
     """The findings arrive as many chunks (partitions, a mapped file): rows are taken from each
     chunk and put back in the order asked for, with nulls, repeats, empty chunks and columns cut
     into chunks in different places."""
-    from scoring.spill import take_rows
+    from scoring.arrays import take_rows
 
     rng = np.random.default_rng(5)
     for _ in range(100):
@@ -96,8 +96,8 @@ def test_a_killed_runs_scratch_directory_is_removed_by_the_next_run(tmp_path):
     dead = tmp_path / f".run.spill-{_dead_pid()}-abc"
     dead.mkdir()
     (dead / "0.arrow").write_bytes(b"x" * 1000)
-    mine = results.scratch_dir(out)  # this process is alive: its directory stays
-    results.clean_stale(out)
+    mine = files.scratch_dir(out)  # this process is alive: its directory stays
+    files.clean_stale(out)
     assert not dead.exists() and mine.exists()
 
 
@@ -113,15 +113,15 @@ def test_csv_written_in_slices_has_the_bytes_of_one_write(monkeypatch):
         "obj": pd.Series([None] * 3 + ["x"] * 7, dtype=object),
     })
     whole = io.BytesIO()
-    results.write_csv(df, whole)
-    monkeypatch.setattr(results, "CSV_ROWS", 3)
+    writers.write_csv(df, whole)
+    monkeypatch.setattr(writers, "CSV_ROWS", 3)
     sliced = io.BytesIO()
-    results.write_csv(df, sliced)
+    writers.write_csv(df, sliced)
     assert sliced.getvalue() == whole.getvalue()
     assert whole.getvalue().count(b"\n") == 11
     assert b"'=SUM(A1)" in whole.getvalue()
     empty = io.BytesIO()
-    results.write_csv(df.iloc[0:0], empty)
+    writers.write_csv(df.iloc[0:0], empty)
     assert empty.getvalue() == b"\xef\xbb\xbf" + b'"id","note","p","n","ok","obj"\n'
 
 

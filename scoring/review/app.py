@@ -38,15 +38,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from ..features import BY_NAME
-from ..labels import CLASS_ZH
-from ..plots import shap_bars
-from ..results import write_csv
-from ..regions import region_name
-from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
-from .exchange import inspections_table
-from .run import ReviewRun
-from .store import DB_NAME, FIELD_ZH, ReviewStore, Verdict, verdict_errors
+from scoring.model.features import BY_NAME
+from scoring.model.labels import CLASS_ZH
+from scoring.outputs.plots import shap_bars
+from scoring.writers import write_csv
+from scoring.regions import region_name
+from scoring.schema import INDUSTRIES, OUTCOMES, SELECTIONS
+from scoring.review.exchange import inspections_table
+from scoring.review.run import ReviewRun
+from scoring.review.store import DB_NAME, FIELD_ZH, ReviewStore, Verdict, verdict_errors
 
 PAGE_SIZE = 50
 TOP_REASONS = 5

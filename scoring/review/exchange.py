@@ -22,12 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import ValidationError
 
-from ..errors import ReviewError
-from ..io import open_workbook, sha256_file, sheet_table
-from ..intake import REJECTED_COLUMNS, validate_one
-from ..schema import INDUSTRIES, OUTCOMES, SELECTIONS
-from .run import ReviewRun
-from .store import ReviewStore, Verdict, verdict_errors
+from scoring.errors import ReviewError
+from scoring.submission.io import open_workbook, sheet_table
+from scoring.files import sha256_file
+from scoring.submission.intake import REJECTED_COLUMNS, validate_one
+from scoring.schema import INDUSTRIES, OUTCOMES, SELECTIONS
+from scoring.review.run import ReviewRun
+from scoring.review.store import ReviewStore, Verdict, verdict_errors
 
 INSPECTION_COLUMNS = ["inspection_id", "policy_id", "inspection_date", "inspector_org", "outcome", "notes", "selection"]
 SHEET = "复核清单"
@@ -53,7 +54,7 @@ def inspections_table(store: ReviewStore) -> pd.DataFrame:
 
 def export_inspections(store: ReviewStore, out: str | Path) -> int:
     """Write the verdicts to ``out`` (CSV, UTF-8); returns the number of rows."""
-    from ..results import write_csv
+    from scoring.writers import write_csv
 
     table = inspections_table(store)
     out = Path(out)
@@ -71,9 +72,9 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     The source must be a folder (an .xlsx submission: add the exported table as a sheet).
     A reviewed policy keeps any earlier inspection too; retraining takes the latest per policy.
     """
-    from ..intake import load_submission
-    from ..io import table_for
-    from ..results import write_csv
+    from scoring.submission.intake import load_submission
+    from scoring.submission.io import table_for
+    from scoring.writers import write_csv
 
     src = Path(submission or run_json.get("submission") or "")
     if not src.is_dir():

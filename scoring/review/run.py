@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ..errors import ReviewError
-from ..regions import region_name
-from ..schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS
+from scoring.errors import ReviewError
+from scoring.regions import region_name
+from scoring.schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS
 
 REQUIRED = ("run.json", "policy_scores.csv", "findings.csv", "explanations.jsonl")
 SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
@@ -88,7 +88,7 @@ class ReviewRun:
         return out
 
     def _attach_submission(self, submission) -> None:
-        from ..intake import load_submission
+        from scoring.submission.intake import load_submission
 
         if not submission or not Path(submission).exists():
             self.submission_note = (f"未找到评分所用的提交数据（{submission or '未记录'}），服务记录与企业名称不可用；可用 --submission 指定。"

@@ -19,9 +19,9 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import ReviewError
-from ..parsing import parse_day
-from ..schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds
+from scoring.errors import ReviewError
+from scoring.submission.parsing import parse_day
+from scoring.schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds
 
 DB_NAME = "review.sqlite"
 FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons")

@@ -10,7 +10,7 @@ Layout of ``DATASET_DIR``::
     convert.json                                            source files, their sha256 and the row balance
 
 Validation happens once, on conversion, exactly as intake does; a dataset holds only accepted
-rows. Reading it back (:func:`scoring.io.read_submission` on the folder) gives the same typed
+rows. Reading it back (:func:`scoring.submission.io.read_submission` on the folder) gives the same typed
 values: dates, numbers, booleans and text round-trip through Parquet without loss, and the
 partition columns ``policy_year`` and ``province`` are dropped as columns outside the contract.
 A dataset partitioned this way is also what a distributed engine reads one partition at a time.
@@ -25,11 +25,12 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from .chunks import chunks, data_lines, scan, streamable
-from .intake import ORDER, TableCounts, sort_rejected, validate, validate_raw
-from .io import read_submission
-from .results import atomic_dir, check_output_dir, write_csv, write_json
-from .schema import TABLES
+from scoring.submission.chunks import chunks, data_lines, scan, streamable
+from scoring.submission.intake import ORDER, TableCounts, sort_rejected, validate, validate_raw
+from scoring.submission.io import read_submission
+from scoring.files import atomic_dir, check_output_dir
+from scoring.writers import write_csv, write_json
+from scoring.schema import TABLES
 
 PARTITIONS = ["policy_year", "province"]
 #: Tables partitioned with their policies (the others are written whole).
@@ -38,7 +39,7 @@ WITH_POLICY = ("services", "inspections", "claims")
 
 def partition_keys(policies: pd.DataFrame) -> pd.DataFrame:
     """Per policy, the partition it belongs to: its policy year and province (the 2-digit region
-    prefix). The Dask engine partitions by the same keys (:mod:`scoring.distributed`)."""
+    prefix). The Dask engine partitions by the same keys (:mod:`scoring.engines.dask`)."""
     return pd.DataFrame({"policy_id": policies["policy_id"].to_numpy(),
                          "policy_year": pd.to_datetime(policies["start_date"]).dt.year.astype("int32").to_numpy(),
                          "province": policies["region_code"].astype(str).str[:2].to_numpy()})
@@ -65,7 +66,7 @@ def _arrow(name: str, df: pd.DataFrame) -> pa.Table:
 def convert(submission, out) -> dict:
     """Validate ``submission`` and write it as a dataset in ``out`` (atomically). Returns the balance.
 
-    A services file in CSV or Parquet is read and validated in chunks (:mod:`scoring.chunks`),
+    A services file in CSV or Parquet is read and validated in chunks (:mod:`scoring.submission.chunks`),
     the other tables whole: the dataset, rejected.csv and the balance are those of reading it whole.
     """
     check_output_dir(out)
@@ -105,7 +106,7 @@ def _parquet_files(dataset: Path) -> list[Path]:
 def manifest(dataset: Path) -> dict[str, dict]:
     """Per Parquet file of ``dataset`` (its path inside it): its rows and sha256, as ``convert.json``
     records them so that a dataset that lost, gained or changed a file is refused (:func:`verify`)."""
-    from .io import sha256_file
+    from scoring.files import sha256_file
 
     return {p.relative_to(dataset).as_posix(): {"rows": pq.ParquetFile(p).metadata.num_rows, "sha256": sha256_file(p)}
             for p in _parquet_files(dataset)}
@@ -122,9 +123,9 @@ def verify(dataset) -> None:
     """
     import json
 
-    from .errors import SubmissionError
-    from .io import sha256_known
-    from .messages import render
+    from scoring.errors import SubmissionError
+    from scoring.files import sha256_known
+    from scoring.messages import render
 
     dataset = Path(dataset)
     try:

@@ -2,7 +2,7 @@
 their n and intervals, how it holds on worlds it never saw, baselines, calibration, limits."""
 from __future__ import annotations
 
-from .metrics import CI_BELOW
+from scoring.model.metrics import CI_BELOW
 
 CLASS_ZH = {"missing": "服务缺失 missing", "poor_quality": "服务质量差 poor_quality"}
 MODEL_ZH = {"model": "本模型 (HistGradientBoosting)", "logistic_regression": "基线：逻辑回归", "rule_count": "基线：规则发现计数"}
@@ -113,7 +113,7 @@ with every insurer and agency of it unknown to the model's memory; all of its la
 
 
 def _held(meta: dict) -> str:
-    """A warning per class whose out-of-fold log-odds did not rank it (scoring.model.platt)."""
+    """A warning per class whose out-of-fold log-odds did not rank it (scoring.model.estimator.platt)."""
     held = meta.get("calibration_held") or {}
     return "".join(
         f"\n> **{CLASS_ZH[c]}：训练标签的交叉验证未显示排序能力**（Platt 斜率 {a}），斜率按下限保留，概率接近基准率，"

@@ -10,16 +10,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import ModelError, SubmissionError
-from .features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
-from .asof import in_scope, started as started_by
-from .intake import Submission, latest_date_of, load_submission
-from .labels import labels_from
-from .metrics import evaluate_scores
-from .model import load_model, save_model, train
-from .dataset import is_dataset
-from .results import atomic_dir, write_csv
-from .rulebook import RuleResults, Rulebook, load_rulebook, run_rules
+from scoring.errors import ModelError, SubmissionError
+from scoring.model.features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
+from scoring.submission.asof import in_scope, started as started_by
+from scoring.submission.intake import Submission, latest_date_of, load_submission
+from scoring.model.labels import labels_from
+from scoring.model.metrics import evaluate_scores
+from scoring.model.estimator import load_model, save_model, train
+from scoring.submission.dataset import is_dataset
+from scoring.files import atomic_dir
+from scoring.writers import write_csv
+from scoring.rules.rulebook import RuleResults, Rulebook, load_rulebook, run_rules
 
 
 def balance_summary(sub: Submission) -> str:
@@ -36,8 +37,9 @@ def balance_summary(sub: Submission) -> str:
 
 def run_validate(submission: str | Path, out: str | Path | None = None) -> str:
     """Validate ``submission``; with ``out``, write ``rejected.csv`` there. Returns the summary."""
-    from . import __version__
-    from .results import check_output_dir, write_json
+    from scoring import __version__
+    from scoring.files import check_output_dir
+    from scoring.writers import write_json
 
     if out is not None:
         check_output_dir(out)
@@ -65,19 +67,19 @@ class Prepared:
 def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None, client=None, spill=None) -> Prepared:
     """Intake, the as-of cut, rulebook and features: the common first half of every job.
     ``client``: a Dask client; the partition-local rules then run on its cluster
-    (:mod:`scoring.distributed`), with the same results. ``spill``: a
+    (:mod:`scoring.engines.dask`), with the same results. ``spill``: a
     :class:`scoring.spill.Spill` that holds the findings on disk, memory-mapped."""
     rulebook = rulebook or load_rulebook()
     sub = submission if isinstance(submission, Submission) else load_submission(submission, rulebook.dates.bounds())
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
-    from .distributed import DatasetSubmission, prepare_dataset
+    from scoring.engines.dask import DatasetSubmission, prepare_dataset
 
     if isinstance(sub, DatasetSubmission):  # a converted dataset whose service records the workers read
         sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress, spill=spill)
         return Prepared(sub, as_of, rules, features, out_of_scope)
     sub, out_of_scope = in_scope(sub, as_of)
     if client is not None:
-        from .distributed import run_rules_dask
+        from scoring.engines.dask import run_rules_dask
 
         rules = run_rules_dask(client, sub, rulebook, as_of, progress=progress, spill=spill)
     else:
@@ -122,7 +124,7 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
               source: str | None = None) -> dict:
     """``scoring train``: validate on held-out labels (the latest labelled year, or with one year
     the latest inspections by date), refit on every label, save the model."""
-    from .results import check_output_dir
+    from scoring.files import check_output_dir
 
     check_output_dir(out)
     rb = load_rulebook(rulebook)
@@ -177,9 +179,9 @@ LINES_AT_ONCE = 50_000
 
 def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
-    (``pf``: :func:`scoring.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
+    (``pf``: :func:`scoring.outputs.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
     string per policy would take gigabytes at millions of policies."""
-    from .ranking import aligned, rule_reasons
+    from scoring.outputs.ranking import aligned, rule_reasons
 
     ids, texts = rule_reasons(pf, findings)
     rules = aligned(scored.index, ids, pc.binary_join_element_wise("规则：", texts, ""))
@@ -200,9 +202,9 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     industry and the ``reasons`` (aligned with ``scored``), in priority order. Built column by
     column in that order: a join, an index reset and a sort of the whole table would each copy
     every column, gigabytes of text at millions of policies."""
-    from .labels import CLASS_ZH
-    from .regions import region_name
-    from .schema import INDUSTRIES
+    from scoring.model.labels import CLASS_ZH
+    from scoring.regions import region_name
+    from scoring.schema import INDUSTRIES
 
     order = np.argsort(scored["priority"].to_numpy(), kind="stable")
     ids = pd.Index(policies["policy_id"])
@@ -232,14 +234,14 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
 
 
 def as_of_option(value, option: str = "--as-of") -> np.datetime64:
-    """``--as-of`` as a day: written as the data writes dates (:func:`scoring.parsing.parse_day`)
+    """``--as-of`` as a day: written as the data writes dates (:func:`scoring.submission.parsing.parse_day`)
     and within the plausible dates; anything else is an :class:`~scoring.errors.OptionError`."""
     import datetime as dt
 
-    from .errors import OptionError
-    from .messages import render
-    from .parsing import parse_day
-    from .schema import DateBounds
+    from scoring.errors import OptionError
+    from scoring.messages import render
+    from scoring.submission.parsing import parse_day
+    from scoring.schema import DateBounds
 
     if isinstance(value, (np.datetime64, dt.date)):
         return np.datetime64(value, "D")
@@ -255,8 +257,8 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     """``scoring score``: everything in results-format.md, written atomically into ``out``.
     ``engine="dask"`` runs the rulebook's partition-local work on a Dask cluster (``scheduler``,
     or a LocalCluster of ``workers`` processes started for the run): same outputs."""
-    from .errors import OptionError
-    from .results import check_output_dir
+    from scoring.errors import OptionError
+    from scoring.files import check_output_dir
 
     check_output_dir(out)
     if as_of is not None:
@@ -271,7 +273,7 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     if capacity is not None and capacity < 1:
         raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
                           f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
-    from .spill import Spill
+    from scoring.spill import Spill
 
     with Spill(out) as spill:  # the findings and explanation lines, memory-mapped, until written
         return _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engine, scheduler, workers, spill)
@@ -281,16 +283,16 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     """:func:`run_score` once its options are checked, with a scratch directory ``spill``."""
     import datetime as dt
 
-    from . import __version__
-    from .explain import explanations
-    from .report import DETAILED
-    from .results import explanation_lines
-    from .insurers import summarise
-    from .intake import REJECTED_COLUMNS
-    from .ranking import aligned, policy_findings, rank, rule_codes
-    from .heap import release
-    from .report import render
-    from .results import write_json, write_jsonl
+    from scoring import __version__
+    from scoring.model.explain import explanations
+    from scoring.outputs.report import DETAILED
+    from scoring.writers import explanation_lines
+    from scoring.outputs.insurers import summarise
+    from scoring.submission.intake import REJECTED_COLUMNS
+    from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes
+    from scoring.heap import release
+    from scoring.outputs.report import render
+    from scoring.writers import write_json, write_jsonl
 
     def step(msg):
         release()  # what the last step freed, before the next one allocates
@@ -302,7 +304,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     with contextlib.ExitStack() as stack:
         client, engine_info = None, {"name": "local", "workers": 1}
         if engine == "dask":  # the cluster first: an unreachable scheduler is said before any work
-            from .distributed import cluster
+            from scoring.engines.dask import cluster
 
             client = stack.enter_context(cluster(scheduler, workers))
             n_workers = len(client.scheduler_info()["workers"])
@@ -311,7 +313,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
                  + (f" at {scheduler}" if scheduler else ""))
         step("读取并校验提交数据 / reading and validating")
         if client is not None and is_dataset(submission):  # out of core: the workers read the service records
-            from .distributed import load_dataset
+            from scoring.engines.dask import load_dataset
 
             sub = load_dataset(submission)
         else:
@@ -377,7 +379,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
     insurers = summarise(policies, scored, findings, svc, ended, rb, prep.rules.rate_cells)
     adequacy = None
     if prep.rules.rate_cells is not None:
-        from .rates import adequacy_table
+        from scoring.rules.rates import adequacy_table
 
         adequacy = adequacy_table(prep.rules.rate_cells, [r for r in rb.rules if r.kind == "loss_ratio" and r.in_force(prep.as_of)])
     finished = dt.datetime.now(dt.timezone.utc)
@@ -445,16 +447,16 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
     the result files with their headers only), then stop with exit 2."""
     import datetime as dt
 
-    from . import __version__
-    from .intake import REJECTED_COLUMNS
-    from .report import render_empty
-    from .insurers import SUMMARY_COLUMNS
-    from .results import write_json
-    from .rulebook import FINDING_COLUMNS
+    from scoring import __version__
+    from scoring.submission.intake import REJECTED_COLUMNS
+    from scoring.outputs.report import render_empty
+    from scoring.outputs.insurers import SUMMARY_COLUMNS
+    from scoring.writers import write_json
+    from scoring.rules.rulebook import FINDING_COLUMNS
 
     c = sub.counts["policies"]
     day = str(np.datetime64(as_of, "D")) if as_of is not None else ""
-    from .messages import render as say
+    from scoring.messages import render as say
 
     if not_started:
         zh, en = say("nothing_not_started", day=day, n=c.rows_accepted)
@@ -514,7 +516,7 @@ def score_summary(run: dict, out) -> str:
 
 def shift_of(model, X: pd.DataFrame, rb: Rulebook) -> dict:
     """``run.json`` → ``model_shift`` for features ``X`` (designed by ``model``)."""
-    from .shift import model_shift
+    from scoring.model.shift import model_shift
 
     unseen = {}
     if model.memory is not None:
@@ -538,7 +540,7 @@ def rules_warning(match: dict) -> str:
     """The warning a person reads when the rules in force differ from the model's ("" if not)."""
     if match.get("match") is not False:
         return ""
-    from .messages import render as say
+    from scoring.messages import render as say
 
     return " / ".join(say("rules_differ", now=match["rulebook_version"], then=match["model_rulebook_version"]))
 
@@ -547,9 +549,9 @@ def shift_warning(shift: dict, model_weight: float) -> str:
     """The warning a person reads when the submission is unlike the model's training data ("" if not)."""
     if not shift.get("warning"):
         return ""
-    from .features import BY_NAME
+    from scoring.model.features import BY_NAME
 
-    from .messages import render as say
+    from scoring.messages import render as say
 
     top = shift.get("features", [])[:3]
     return " / ".join(say("shift", score=f"{shift['score']:.2f}", warn=f"{shift['warn_score']:.2f}", weight=f"{model_weight:g}",
@@ -558,7 +560,7 @@ def shift_warning(shift: dict, model_weight: float) -> str:
 
 def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | None = None, rollback_to: str | None = None):
     """``scoring retrain``: challenger vs champion on the latest labelled year, or ``--rollback``."""
-    from .registry import retrain, rollback
+    from scoring.model.registry import retrain, rollback
 
     if rollback_to:
         return rollback(registry, rollback_to)
@@ -572,7 +574,7 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
 
 def resolve_model_dir(path) -> Path:
     """A model directory, or a registry directory (then its champion)."""
-    from .registry import REGISTRY_FILE, champion_dir
+    from scoring.model.registry import REGISTRY_FILE, champion_dir
 
     p = Path(path)
     return champion_dir(p) if (p / REGISTRY_FILE).exists() else p

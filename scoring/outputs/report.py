@@ -12,12 +12,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from .insurers import grade_text
-from .labels import CLASS_ZH
-from .parsing import codes_of, equal_to, positions_in
-from .plots import bar_chart, shap_bars, strip_ids
-from .rulebook import describe
-from .schema import INDUSTRIES
+from scoring.outputs.insurers import grade_text
+from scoring.model.labels import CLASS_ZH
+from scoring.arrays import codes_of, equal_to, positions_in
+from scoring.outputs.plots import bar_chart, shap_bars, strip_ids
+from scoring.rules.rulebook import describe
+from scoring.schema import INDUSTRIES
 
 DETAILED = 50  # policies explained in full in the report
 LISTED = 500  # flagged policies listed in the table
@@ -33,11 +33,11 @@ def _env() -> jinja2.Environment:
 
 def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, names: dict, at: np.ndarray) -> dict:
     """Policies, flags and findings by policy year, by prefecture (with names) and by insurer
-    (``at``: each finding's row in ``pol``, -1 for none: :func:`scoring.parsing.positions_in`).
+    (``at``: each finding's row in ``pol``, -1 for none: :func:`scoring.arrays.positions_in`).
 
     Findings are counted through integer codes (each finding's policy row and rule), never copied:
     at a million policies there are tens of millions of them."""
-    from .regions import province_name, region_name
+    from scoring.regions import province_name, region_name
 
     p = pol[["insurer_id", "region_code", "start_date"]].join(scored[["flag"]])
     p["year"] = pd.to_datetime(p["start_date"]).dt.year
@@ -89,7 +89,7 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
 
 def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
     """费率合理性: a chart of credible loss ratios and the cells with findings, in words."""
-    from .plots import loss_ratio_chart
+    from scoring.outputs.plots import loss_ratio_chart
 
     if adequacy is None or adequacy.empty:
         return None
@@ -123,7 +123,7 @@ def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
 
 def _balance_rows(run: dict) -> list[dict]:
     """The row-balance table with Chinese table names."""
-    from .schema import TABLES
+    from scoring.schema import TABLES
 
     return [{"table": TABLES[t].zh if t in TABLES else t, "code": t, **b} for t, b in run["tables"].items()]
 
@@ -187,7 +187,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
     def zh(code):
         return INDUSTRIES.get(code, code)
 
-    from .regions import region_name
+    from scoring.regions import region_name
 
     flagged_rows = []
     for pid, r in flagged.head(LISTED).iterrows():
@@ -226,7 +226,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
                 metrics.append({"slice": slice_name, "cls": CLASS_ZH[cls], **{k: m.get(k) for k in
                                 ("n", "positives", "roc_auc", "average_precision", "precision_at_capacity", "recall_at_capacity",
                                  "brier", "roc_auc_ci", "average_precision_ci")}})
-    from .modelcard import validation_text
+    from scoring.model.card import validation_text
 
     worlds = (model.metadata.get("worlds") or {}).get("summary")
     held = ("" if not worlds else
@@ -243,14 +243,14 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
         "balance": _balance_rows(run),
     }
-    from .pipeline import rules_warning, shift_warning
+    from scoring.jobs import rules_warning, shift_warning
 
     notices = []
     for warning in (shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0)),
                     rules_warning(run.get("rules_match_model") or {})):
         if warning:
             notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
-    from .messages import TEMPLATES
+    from scoring.messages import TEMPLATES
 
     oos = run.get("out_of_scope") or {}
     if any(oos.get(k) for k in ("policies_not_started", "services_after", "inspections_after", "claims_after")):

@@ -3,7 +3,7 @@
 Checks, features, the insurer summary and the pipeline all need the same few facts: where each
 service's policy sits, the service cost recorded per policy, who provided each service, and
 the qualification of each listed staff member. :class:`Aggregates` computes each on first
-use; a :class:`~scoring.intake.Submission` holds one (``sub.aggregates``), so a submission's
+use; a :class:`~scoring.submission.intake.Submission` holds one (``sub.aggregates``), so a submission's
 aggregates are computed once whoever asks first.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .parsing import arrow
+from scoring.arrays import arrow
 
 
 class Aggregates:

@@ -3,7 +3,7 @@
 A submission is a folder of ``.csv`` / ``.parquet`` / ``.json`` / ``.jsonl`` files or one
 ``.xlsx`` workbook (``docs/spec/submission-format.md``). This module finds the
 tables, detects CSV encodings, maps Chinese headers to canonical names and returns every
-cell as text, so that :mod:`scoring.intake` parses and validates one uniform shape.
+cell as text, so that :mod:`scoring.submission.intake` parses and validates one uniform shape.
 Structural problems raise :class:`~scoring.errors.SubmissionError`.
 """
 from __future__ import annotations
@@ -28,9 +28,10 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from .errors import SubmissionError
-from .messages import render
-from .schema import TABLE_ALIASES, TABLES, Table
+from scoring.errors import SubmissionError
+from scoring.files import sha256_file, sha256_known
+from scoring.messages import render
+from scoring.schema import TABLE_ALIASES, TABLES, Table
 
 EXTENSIONS = (".csv", ".parquet", ".json", ".jsonl")
 #: Workbooks: a whole submission, or one table of a folder (``policies.xlsx``).
@@ -79,27 +80,6 @@ class RawTable:
     @property
     def line_count(self) -> int:
         return self.data.num_rows + len(self.malformed) if self.lines is None else self.lines
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-_KNOWN: dict[tuple, str] = {}
-
-
-def sha256_known(path: Path) -> str:
-    """:func:`sha256_file`, remembered while the file's inode, size and modification time stay the
-    same: a dataset's files are hashed when it is verified and again for its digest."""
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _KNOWN:
-        _KNOWN[key] = sha256_file(path)
-    return _KNOWN[key]
 
 
 def _fail(key: str, **fields) -> SubmissionError:
@@ -463,8 +443,8 @@ def table_for(stem: str) -> str | None:
 
 
 def _read_table_dir(table: Table, path: Path) -> RawTable:
-    """A table directory of a partitioned Parquet dataset (``scoring convert``; scoring.dataset)."""
-    from .dataset import read_table_dir
+    """A table directory of a partitioned Parquet dataset (``scoring convert``; scoring.submission.dataset)."""
+    from scoring.submission.dataset import read_table_dir
 
     label = f"{path.name}/"
     try:
@@ -491,7 +471,7 @@ def table_dir_raw(table: Table, data: pa.Table, label: str, digest: str) -> RawT
 
 
 def _read_folder(folder: Path, without: tuple[str, ...] = ()) -> dict[str, RawTable]:
-    from .dataset import verify
+    from scoring.submission.dataset import verify
 
     if (folder / "convert.json").is_file():  # a dataset: checked whole against convert.json before any table is read
         verify(folder)

@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .features import BY_NAME, MEMORY_FEATURES, show
-from .labels import CLASS_ZH
-from .model import ServiceModel
-from .results import json_numbers, json_strings
+from scoring.model.features import BY_NAME, MEMORY_FEATURES, show
+from scoring.model.labels import CLASS_ZH
+from scoring.model.estimator import ServiceModel
+from scoring.writers import json_numbers, json_strings
 
 TOLERANCE = 1e-6
 BY_TREE_ROWS = 2_000  # from here on, contributions are computed per tree and per distinct path
@@ -134,7 +134,7 @@ _ENTITY_ZH = {"insurer_key": "该保险机构", "provider_key": "该服务主体
 def memory_reason(model: ServiceModel, cls: str, feature: str, key, shap: float) -> str:
     """The reason behind a memory feature, naming the evidence: how many of the entity's policies
     were inspected in the training data and how many were found ``cls``-like."""
-    from .memory import SOURCES
+    from scoring.model.memory import SOURCES
 
     col, label = SOURCES[feature]
     who = _ENTITY_ZH[col]
@@ -250,7 +250,7 @@ def explanations(model: ServiceModel, X: pd.DataFrame, cls: str) -> Explanations
         raise AssertionError(f"SHAP additivity broken by {gap.max():.2e}")
     ind = X["industry"].to_numpy(dtype=float)
     codes, texts, as_reason = [], [], []
-    from .memory import SOURCES
+    from scoring.model.memory import SOURCES
 
     for j, f in enumerate(names):
         if f in MEMORY_FEATURES:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .intake import Submission
+from scoring.submission.intake import Submission
 
 CLASSES = ("missing", "poor_quality")
 CLASS_ZH = {"missing": "服务缺失", "poor_quality": "服务质量差", "adequate": "服务到位"}

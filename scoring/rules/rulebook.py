@@ -1,7 +1,7 @@
 """Load, validate and run the rulebook.
 
 The rulebook (``rulebook.yaml`` beside this module, or a user's file) binds the check kinds
-of :mod:`scoring.checks` to parameters, clauses, effective dates and message templates.
+of :mod:`scoring.rules.checks` to parameters, clauses, effective dates and message templates.
 :func:`load_rulebook` validates it with pydantic and fails with a message naming the rule
 and field; :func:`run_rules` applies every rule in force and returns the findings table of
 ``docs/spec/results-format.md`` plus the rules that could not be checked.
@@ -29,13 +29,13 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from .checks import KINDS, Context, Hits, frame_columns
-from .parsing import arrow
-from .errors import RulebookError
-from .heap import collect_only_new
-from .intake import Submission
-from .labels import SEVERITY_ZH
-from .schema import DateBounds
+from scoring.rules.checks import KINDS, Context, Hits, frame_columns
+from scoring.arrays import arrow
+from scoring.errors import RulebookError
+from scoring.heap import collect_only_new
+from scoring.submission.intake import Submission
+from scoring.model.labels import SEVERITY_ZH
+from scoring.schema import DateBounds
 
 FINDING_COLUMNS = [
     "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
@@ -250,7 +250,7 @@ class GradeRule(BaseModel):
 
 
 class ShiftPolicy(BaseModel):
-    """When the submission looks unlike the model's training data (scoring.shift), and what then."""
+    """When the submission looks unlike the model's training data (scoring.model.shift), and what then."""
 
     model_config = ConfigDict(extra="forbid")
     warn_score: float = Field(0.75, gt=0.5, le=1.0)
@@ -258,7 +258,7 @@ class ShiftPolicy(BaseModel):
 
 
 class RateSettings(BaseModel):
-    """How rate adequacy is measured (scoring.rates): the expense ratio that, with the prevention
+    """How rate adequacy is measured (scoring.rules.rates): the expense ratio that, with the prevention
     fee share, sets the target loss ratio, and the claims for full credibility."""
 
     model_config = ConfigDict(extra="forbid")
@@ -364,7 +364,7 @@ class NoAliasLoader(yaml.SafeLoader):
 def _read_yaml(path: Path | None) -> dict:
     label = path or SHIPPED
     try:
-        text = resources.files("scoring").joinpath(SHIPPED).read_text("utf-8") if path is None else Path(path).read_text("utf-8")
+        text = resources.files("scoring.rules").joinpath(SHIPPED).read_text("utf-8") if path is None else Path(path).read_text("utf-8")
     except OSError as e:
         raise RulebookError(f"无法读取规则库 {path}：{e}", f"cannot read rulebook {path}: {e}") from None
     try:
@@ -445,7 +445,7 @@ class RuleResults:
     findings: pd.DataFrame
     not_checkable: list[dict]
     rulebook_version: str
-    rate_cells: pd.DataFrame | None = None  # loss experience per cell (scoring.rates), when claims were given
+    rate_cells: pd.DataFrame | None = None  # loss experience per cell (scoring.rules.rates), when claims were given
 
 
 def _region_params(rule: Rule, regions: np.ndarray):
@@ -488,7 +488,7 @@ def _requirements(rule: Rule, ctx: Context) -> list[str]:
     """Missing tables / optional columns that make ``rule`` not checkable on this submission."""
     k = KINDS[rule.kind]
     missing = [t for t in k.tables if not ctx.has(t)]
-    from .schema import TABLES
+    from scoring.schema import TABLES
 
     names = set()
     for v in rule.params.values():
@@ -548,7 +548,7 @@ def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Ta
 def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None, spill=None) -> RuleResults:
     """Apply every rule in force to ``sub`` at ``as_of`` (default: the latest date in it).
     ``spill``: see :func:`sorted_results`."""
-    from .intake import latest_date
+    from scoring.submission.intake import latest_date
 
     rulebook = rulebook or load_rulebook()
     as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
@@ -573,7 +573,7 @@ def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rul
         table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
     order = finding_order(table)
     if spill is not None:
-        from .spill import string_schema
+        from scoring.spill import string_schema
 
         table = spill.taken(table, order, string_schema(table.column_names))
         return RuleResults(table.to_pandas(split_blocks=True), not_checkable, rulebook.version, cells)

@@ -1,6 +1,6 @@
 """Validate a submission once, at the boundary, and quarantine bad rows.
 
-:func:`load_submission` reads a container (:mod:`scoring.io`), parses every column by the
+:func:`load_submission` reads a container (:mod:`scoring.submission.io`), parses every column by the
 contract in :mod:`scoring.schema`, collects *every* failure (lazily, not the first), and
 returns a :class:`Submission`: typed tables of accepted rows, and ``rejected`` with one
 row per rejected input row (table, row, column, value, message_zh, message_en; the first
@@ -24,11 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import parsing, uscc
-from .parsing import bool_mask
-from .io import RawTable, read_submission
-from .messages import TEMPLATES
-from .schema import COLUMN_ZH, ID_MAX, TABLES, Column, DateBounds, Table
+from scoring.submission import parsing
+from scoring.submission import uscc
+from scoring.arrays import arrow, bool_mask
+from scoring.submission.io import RawTable, read_submission
+from scoring.messages import TEMPLATES
+from scoring.schema import COLUMN_ZH, ID_MAX, TABLES, Column, DateBounds, Table
 
 REJECTED_COLUMNS = ["table", "row", "column", "value", "message_zh", "message_en"]
 #: Order in which tables are validated: references point at policies.
@@ -76,7 +77,7 @@ class Submission:
         Per present table, the optional columns the file did not have.
     policy_ids : _PolicyIds or None
         The policy ids that references were checked against, for rows validated later
-        (:mod:`scoring.chunks`).
+        (:mod:`scoring.submission.chunks`).
     """
 
     path: str
@@ -94,8 +95,8 @@ class Submission:
     @cached_property
     def aggregates(self):
         """Per-policy and per-service aggregates shared by checks, features and the pipeline
-        (:class:`scoring.aggregates.Aggregates`), computed once per submission."""
-        from .aggregates import Aggregates
+        (:class:`scoring.submission.aggregates.Aggregates`), computed once per submission."""
+        from scoring.submission.aggregates import Aggregates
 
         return Aggregates(self)
 
@@ -103,8 +104,8 @@ class Submission:
     def service_policy_pos(self) -> np.ndarray:
         """Each accepted service's row in the accepted policies table (-1 where there is none;
         the intake rejects such services, so there is always one). Computed once per submission."""
-        at = pc.index_in(parsing.arrow(self.tables["services"]["policy_id"]),
-                         value_set=parsing.arrow(self.tables["policies"]["policy_id"]))
+        at = pc.index_in(arrow(self.tables["services"]["policy_id"]),
+                         value_set=arrow(self.tables["policies"]["policy_id"]))
         return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
@@ -258,7 +259,7 @@ def _check_range(col: Column, values, fails: _Failures, raw_values) -> None:
                 fails.add(v > col.max, col.name, "above_max", raw_values, bound=_bound(col.max))
 
 
-#: First characters that make a spreadsheet cell a formula (``results.neutralise`` guards free text).
+#: First characters that make a spreadsheet cell a formula (``scoring.writers.neutralise`` guards free text).
 _FORMULA_FIRST = pa.array(["=", "+", "-", "@"])
 
 #: Columns whose text as written is kept after parsing, for the messages of cross-column rules.
@@ -307,7 +308,7 @@ def _parse_one(col: Column, raw_values: pa.ChunkedArray, fails: "_Failures", row
 
 def key_values(table: Table, raw_values: pa.ChunkedArray) -> pa.Array:
     """The table's key column as validation reads it (cleaned text), for counting copies of a
-    key over a table read in chunks (:mod:`scoring.chunks`)."""
+    key over a table read in chunks (:mod:`scoring.submission.chunks`)."""
     col = next(c for c in table.columns if c.name == table.key)
     rows = np.zeros(len(raw_values), dtype=np.int64)
     return _parse_one(col, raw_values, _Failures("", rows, {}), rows, rows, False)

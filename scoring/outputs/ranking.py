@@ -4,7 +4,7 @@
 inspection confirms missing or poor service, plus the value of the rule findings the
 inspector can verify on the spot (weights in the rulebook's ``priority`` section). ``m`` is 1,
 or the rulebook's ``model_shift.model_weight`` when the submission is unlike the model's
-training data (scoring.shift). Rank 1 is
+training data (scoring.model.shift). Rank 1 is
 the highest score; ties go to the smaller ``policy_id`` so the ranking is reproducible.
 
 A policy is flagged when it is within the capacity (rank ≤ N) and its probability for a class
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .parsing import arrow, arrow_chunks
+from scoring.arrays import arrow, arrow_chunks
 
 SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
@@ -72,8 +72,8 @@ def _starts(*columns: pa.Array) -> np.ndarray:
 
 def _taken(findings: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
     """A findings column's ``rows`` as Arrow, read where the column lies (the findings may be
-    memory-mapped, in many chunks: :func:`scoring.spill.take_rows` copies only those rows)."""
-    from .spill import take_rows
+    memory-mapped, in many chunks: :func:`scoring.arrays.take_rows` copies only those rows)."""
+    from scoring.arrays import take_rows
 
     return take_rows(pa.table({column: arrow_chunks(findings[column])}), rows).column(0).combine_chunks()
 

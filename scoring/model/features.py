@@ -23,7 +23,7 @@ Three groups:
   of one year carries a track record too;
 - what the model's training labels taught about the insurer and the provider
   (``*_memory_*``, :data:`MEMORY_FEATURES`): not computed here but by the model
-  (:mod:`scoring.memory`) from :data:`KEY_COLUMNS`, which :func:`build_features` adds.
+  (:mod:`scoring.model.memory`) from :data:`KEY_COLUMNS`, which :func:`build_features` adds.
 """
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .checks import sorted_unique
-from .parsing import arrow, codes_of, equal_to, positions_in
+from scoring.rules.checks import sorted_unique
+from scoring.arrays import arrow, codes_of, equal_to, positions_in
 
-from .intake import Submission
-from .asof import in_scope
-from .schema import HIGH_RISK_INDUSTRIES, INDUSTRIES
+from scoring.submission.intake import Submission
+from scoring.submission.asof import in_scope
+from scoring.schema import HIGH_RISK_INDUSTRIES, INDUSTRIES
 
 _INDUSTRY_CODES = {k: i for i, k in enumerate(INDUSTRIES)}
 _GRADE = {"1": 3, "2": 2, "3": 1, "none": 0}
@@ -103,7 +103,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("provider_memory_poor", "该服务主体以往核查中服务质量差的比例", "memory"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
-#: Filled by the model from what its training labels taught (scoring.memory), NaN until then.
+#: Filled by the model from what its training labels taught (scoring.model.memory), NaN until then.
 MEMORY_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.unit == "memory")
 #: Everything read from the submission itself (all but the memory features).
 SUBMISSION_FEATURES: tuple[str, ...] = tuple(f for f in FEATURE_NAMES if f not in MEMORY_FEATURES)
@@ -147,7 +147,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
                    text_codes: frozenset[str] | None = None) -> pd.DataFrame:
     """One row per accepted policy (index ``policy_id``, in the policies' order): columns
     :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`.
-    Only what was known on ``as_of`` is used (:func:`scoring.asof.in_scope`). ``text_codes``:
+    Only what was known on ``as_of`` is used (:func:`scoring.submission.asof.in_scope`). ``text_codes``:
     the integrity rules whose evidence is wording (:func:`text_rules`; the shipped rulebook's
     when not given).
 
@@ -160,7 +160,7 @@ def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
 
 def policy_features(sub: Submission, as_of) -> pd.DataFrame:
     """The features a policy's own records give (index ``policy_id``, in the policies' order), on
-    ``sub`` as known on ``as_of`` (cut by :func:`scoring.asof.in_scope`): the same values for a
+    ``sub`` as known on ``as_of`` (cut by :func:`scoring.submission.asof.in_scope`): the same values for a
     policy whether computed on the whole submission or on a partition holding the policy with all
     its records. The staff count is left raw (``n_staff_raw``, dropped by :func:`market_features`);
     findings counts, peers and memory are not yet there."""
@@ -210,7 +210,7 @@ def policy_features(sub: Submission, as_of) -> pd.DataFrame:
     tail = elapsed_days[last.index.to_numpy()] - last.to_numpy()
     max_gap[gaps.index.to_numpy()] = np.maximum(gaps.to_numpy(), tail)
 
-    # staff: one row per listed person (shared with the checks: scoring.aggregates)
+    # staff: one row per listed person (shared with the checks: scoring.submission.aggregates)
     agg = sub.aggregates
     long = agg.staff_long
     if "staff" in sub.present and len(sub["staff"]):
@@ -269,7 +269,7 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     f["staff_vs_market"] = _vs_market(f["n_staff_raw"].to_numpy(), industry)
     n_services = f["n_services"].to_numpy()
     if text_codes is None:
-        from .rulebook import load_rulebook
+        from scoring.rules.rulebook import load_rulebook
 
         text_codes = text_rules(load_rulebook())
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}

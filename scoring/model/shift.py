@@ -33,7 +33,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from .features import SUBMISSION_FEATURES
+from scoring.model.features import SUBMISSION_FEATURES
 
 REFERENCE_ROWS = 4000
 MIN_ROWS = 100

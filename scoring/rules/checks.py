@@ -22,11 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
-from .intake import Submission
-from .parsing import arrow
-from .results import round_sig
-from .messages import TEMPLATES
-from .schema import COLUMN_ZH, HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
+from scoring.submission.intake import Submission
+from scoring.arrays import arrow
+from scoring.writers import round_sig
+from scoring.messages import TEMPLATES
+from scoring.schema import COLUMN_ZH, HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
 
 Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal}
@@ -130,8 +130,8 @@ class Context:
 
     @cached_property
     def rate_cells(self) -> pd.DataFrame:
-        """Loss experience per insurer × industry × province × policy year (:mod:`scoring.rates`)."""
-        from .rates import rate_cells
+        """Loss experience per insurer × industry × province × policy year (:mod:`scoring.rules.rates`)."""
+        from scoring.rules.rates import rate_cells
 
         s = self.rate_settings
         kw = {} if s is None else {"expense_ratio": s.expense_ratio, "full_credibility_claims": s.full_credibility_claims}
@@ -172,7 +172,7 @@ class Kind:
     # on large submissions it runs in a worker process beside them (see rulebook._Background).
     background: bool = False
     # Its findings on a policy read only that policy, its own services and claims, and the staff
-    # table: a Dask run applies it per partition (scoring.distributed). Any kind that compares a
+    # table: a Dask run applies it per partition (scoring.engines.dask). Any kind that compares a
     # policy with others (peers, duplicates across enterprises, one person in two places, market
     # shares, loss-ratio cells, an enterprise's other years) is not local and runs on the whole.
     local: bool = False
@@ -878,7 +878,7 @@ class Overlap(Params):
 # fires on a record only through a *key* it shares with records of other enterprises (the photo
 # hash; the person and the day; the provider and the normalised text), and its result on a
 # record depends only on the records that share one of its keys. So a Dask run
-# (scoring.distributed) needs no partition to see another's records:
+# (scoring.engines.dask) needs no partition to see another's records:
 #   1. per partition, each record's keys are hashed to 64 bits and sent as (key, enterprise)
 #      pairs, with enterprises numbered by the driver (exact);
 #   2. the driver keeps the keys with enough distinct enterprises (:meth:`Exchange.candidates`);
@@ -1321,7 +1321,7 @@ def hhi(ctx, frame, active, p: HHI) -> Hits:
     size = counts.groupby(level=[0, 1]).sum()
     df = pd.DataFrame({"hhi": h, "n": size}).reset_index()
     df = df[(df["n"] >= p.min_policies) & (df["hhi"] >= p.hhi)].sort_values(["prefecture", "industry"])
-    from .schema import INDUSTRIES
+    from scoring.schema import INDUSTRIES
 
     zh, en = TEMPLATES["hhi"]
     common = {"hhi": fmt(df["hhi"].round(3)), "n": df["n"].astype(str).to_numpy()}
@@ -1392,9 +1392,9 @@ class LossRatio(Params):
 
 @kind("loss_ratio", LossRatio, ("insurer",), stricter={"min_policies": "lower", "alpha": "higher"}, tables=("claims",))
 def loss_ratio(ctx, frame, active, p: LossRatio, findings=None) -> Hits:
-    from .regions import province_name
+    from scoring.regions import province_name
 
-    from .rates import fires
+    from scoring.rules.rates import fires
 
     c = ctx.rate_cells
     fire = fires(c, p.min_lr, p.max_lr, p.min_policies, p.alpha)

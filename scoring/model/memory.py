@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import TargetEncoder
 
-from .features import KEY_COLUMNS, MEMORY_FEATURES, PEERS
+from scoring.model.features import KEY_COLUMNS, MEMORY_FEATURES, PEERS
 
 #: memory feature -> (entity key column, class)
 SOURCES: dict[str, tuple[str, str]] = {

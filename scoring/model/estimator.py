@@ -14,9 +14,9 @@ findings), and then **refitted on every label** as a practitioner would: the sav
 the refit one, the reported metrics are those of the held-out fit (the model card says so).
 
 What the labels taught about insurers and providers travels with the model
-(:mod:`scoring.memory`); where the regulation fixes a direction, the trees are held to it
+(:mod:`scoring.model.memory`); where the regulation fixes a direction, the trees are held to it
 (:data:`MONOTONIC`); a sample of the training policies' features is kept so that
-``scoring score`` can say when a submission looks unlike them (:mod:`scoring.shift`).
+``scoring score`` can say when a submission looks unlike them (:mod:`scoring.model.shift`).
 
 A model directory holds ``missing.skops``, ``poor_quality.skops``, ``memory.json``,
 ``reference.parquet``, ``metadata.json`` (features, training data hash, label counts,
@@ -42,13 +42,13 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import __version__
-from .errors import ModelError
-from .features import CATEGORICAL, FEATURE_NAMES, KEY_COLUMNS, MEMORY_FEATURES, SUBMISSION_FEATURES
-from .io import sha256_file
-from .labels import CLASS_ZH, CLASSES
-from .memory import EntityMemory, fit_memory
-from .metrics import class_metrics
+from scoring import __version__
+from scoring.errors import ModelError
+from scoring.model.features import CATEGORICAL, FEATURE_NAMES, KEY_COLUMNS, MEMORY_FEATURES, SUBMISSION_FEATURES
+from scoring.files import sha256_file
+from scoring.model.labels import CLASS_ZH, CLASSES
+from scoring.model.memory import EntityMemory, fit_memory
+from scoring.model.metrics import class_metrics
 
 #: Types the estimator files may contain besides skops' defaults; anything else is refused.
 TRUSTED_TYPES = frozenset({
@@ -102,14 +102,14 @@ def _sigmoid(x):
 
 @dataclass
 class ServiceModel:
-    """Two calibrated binary classifiers over :data:`scoring.features.FEATURE_NAMES`."""
+    """Two calibrated binary classifiers over :data:`scoring.model.features.FEATURE_NAMES`."""
 
     estimators: dict[str, HistGradientBoostingClassifier]
     calibration: dict[str, tuple[float, float]]
     features: tuple[str, ...] = FEATURE_NAMES
     metadata: dict = field(default_factory=dict)
     memory: EntityMemory | None = None
-    reference: pd.DataFrame | None = None  # a sample of the training policies' features (scoring.shift)
+    reference: pd.DataFrame | None = None  # a sample of the training policies' features (scoring.model.shift)
     trained_on: list[str] | None = None  # policy ids of every training label: later comparisons leave them out
 
     @property
@@ -126,7 +126,7 @@ class ServiceModel:
         return f"{self.name}@{digest[:12]}" if digest else self.name
 
     def design(self, X: pd.DataFrame, inplace: bool = False) -> pd.DataFrame:
-        """``X`` (from :func:`scoring.features.build_features`) with the memory features filled
+        """``X`` (from :func:`scoring.model.features.build_features`) with the memory features filled
         in; unchanged if they already are."""
         if self.memory is None or not X[list(MEMORY_FEATURES)].isna().to_numpy().any():
             return X
@@ -373,7 +373,7 @@ def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0
     model, _ = fit_with_memory(X, y, seed, population)
     model.trained_on = sorted(map(str, labels["policy_id"]))
     pop = population if population is not None else X
-    from .shift import reference_sample
+    from scoring.model.shift import reference_sample
 
     designed = model.design(pop)
     model.reference = reference_sample(designed, seed=seed)
@@ -435,8 +435,8 @@ def save_model(model: ServiceModel, out: str | Path, name: str | None = None, ex
     """Write the estimators, ``metadata.json`` and ``MODEL_CARD.md`` into ``out`` (atomically)."""
     import skops.io as sio
 
-    from .modelcard import model_card
-    from .results import atomic_dir
+    from scoring.model.card import model_card
+    from scoring.files import atomic_dir
 
     out = Path(out)
     meta = dict(model.metadata)

@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from . import io
-from .intake import duplicated_keys, key_values
-from .schema import TABLES
+from scoring.files import sha256_file
+from scoring.submission import io
+from scoring.submission.intake import duplicated_keys, key_values
+from scoring.schema import TABLES
 
 #: Records validated at a time: about 1 GB of text and typed values for service records.
 CHUNK_ROWS = 1_000_000
@@ -86,7 +87,7 @@ def scan(path: Path) -> Scan:
     table, label = TABLES["services"], path.name
     if path.stat().st_size == 0:
         raise io._fail("empty_file", file=label)
-    digest = io._HASHER.submit(io.sha256_file, path)
+    digest = io._HASHER.submit(sha256_file, path)
     csv = path.suffix.lower() == ".csv"
     enc = "utf-8" if csv else None
     while True:

@@ -4,7 +4,7 @@ Layout of a registry directory::
 
     registry.json     champion version, the promotion rule, the history of decisions
     decisions.md      the same history for people
-    <version>/        one model directory per trained version (see scoring.model)
+    <version>/        one model directory per trained version (see scoring.model.estimator)
 
 ``retrain`` pools every labelled submission (a policy inspected more than once keeps its
 latest inspection), trains a challenger on every policy year but the latest labelled one,
@@ -28,12 +28,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import average_precision_score, brier_score_loss
 
-from .errors import ModelError, RegistryError
-from .features import SUBMISSION_FEATURES
-from .labels import CLASSES
-from .metrics import CI_BELOW, bootstrap_ci
-from .model import load_model, save_model, train
-from .shift import psi
+from scoring.errors import ModelError, RegistryError
+from scoring.model.features import SUBMISSION_FEATURES
+from scoring.model.labels import CLASSES
+from scoring.model.metrics import CI_BELOW, bootstrap_ci
+from scoring.model.estimator import load_model, save_model, train
+from scoring.model.shift import psi
 
 REGISTRY_FILE = "registry.json"
 
@@ -124,7 +124,7 @@ def tidy(path: Path, reg: Registry) -> list[str]:
     directories no decision names (saved before the decision that would have named them). The
     decision log is written again from registry.json when it is behind or ahead of it. Returns
     the names removed."""
-    from .results import remove_tree
+    from scoring.files import remove_tree
 
     removed = []
     known = _versions(reg)
@@ -309,7 +309,7 @@ def retrain(preps, X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, regi
     """Train a challenger, compare it with the champion on held-out labels, record the decision.
 
     The comparison uses the challenger as fitted without the held-out labels (the latest
-    labelled year, or with one year the latest inspections by date: ``scoring.model.split_labels``);
+    labelled year, or with one year the latest inspections by date: ``scoring.model.estimator.split_labels``);
     the version saved, and promoted if it wins, is the challenger refitted on every label.
     """
     path = Path(registry)

@@ -63,8 +63,8 @@ OUTPUT_COLUMNS = ["insurer_id", "industry", "province", "policy_year", "policies
 def adequacy_table(cells: pd.DataFrame, rules) -> pd.DataFrame:
     """``cells`` with the codes of the loss-ratio ``rules`` (rulebook rules of kind loss_ratio) that
     fire on each, in the columns of rate_adequacy.csv."""
-    from .regions import province_name
-    from .schema import INDUSTRIES
+    from scoring.regions import province_name
+    from scoring.schema import INDUSTRIES
 
     codes = [[] for _ in range(len(cells))]
     for rule in rules:

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from datasets.synth import write_submission
-from scoring import results
+from scoring import files as results
+from scoring import writers
 from scoring.cli import app
 from scoring.errors import OptionError
 
@@ -122,7 +123,7 @@ def test_cleaning_stops_at_a_real_mount(tmp_path):
 def test_a_run_without_claims_leaves_no_rate_table_of_an_earlier_run(tmp_path):
     """A result set is the new run's files only: rate_adequacy.csv of a run with claims does not
     outlive a run of the same folder without them; the review database is kept."""
-    from scoring.pipeline import run_score
+    from scoring.jobs import run_score
 
     w = world(200, 5)
     assert "claims" in w.tables
@@ -151,20 +152,20 @@ def test_a_full_disk_or_read_only_folder_is_said_not_a_traceback(sub, tmp_path, 
     out = tmp_path / "run"
     assert CliRunner().invoke(app, ["score", str(sub), "--out", str(out), "--quiet"]).exit_code == 0
     before = (out / "policy_scores.csv").read_bytes()
-    real = results.write_csv
+    real = writers.write_csv
 
     def full(df, path):
         if str(path).endswith("findings.csv"):
             raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), str(path))
         return real(df, path)
 
-    monkeypatch.setattr(results, "write_csv", full)
-    import scoring.pipeline
+    monkeypatch.setattr(writers, "write_csv", full)
+    import scoring.jobs
 
-    monkeypatch.setattr(scoring.pipeline, "write_csv", full)
+    monkeypatch.setattr(scoring.jobs, "write_csv", full)
     for command in (["score", str(sub), "--out", str(out), "--quiet"], ["validate", str(sub), "--out", str(tmp_path / "v")]):
         if command[0] == "validate":
-            monkeypatch.setattr(scoring.pipeline, "write_csv", lambda df, path: full(df, str(path).replace("rejected", "findings")))
+            monkeypatch.setattr(scoring.jobs, "write_csv", lambda df, path: full(df, str(path).replace("rejected", "findings")))
         r = CliRunner().invoke(app, command)
         assert r.exit_code == 1, r.output
         assert says in r.output and "Traceback" not in r.output and "findings.csv" in r.output

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from .intake import Submission
+from scoring.submission.intake import Submission
 
 
 def _day(as_of) -> np.datetime64:

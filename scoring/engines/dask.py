@@ -10,7 +10,7 @@ engine's byte for byte:
 2. **Partitions** — policies by policy year × province (the layout of ``scoring convert``), each
    with its own service records, inspections and claims. The staff table travels whole: a
    person may serve in several provinces. Partitions go to the workers as they are needed.
-3. **Partition-local rules** (:attr:`scoring.checks.Kind.local`: a policy's findings read only
+3. **Partition-local rules** (:attr:`scoring.rules.checks.Kind.local`: a policy's findings read only
    that policy, its records and the staff table) — per partition on the workers, by the same
    functions as the local engine. A task whose worker dies is run again by Dask; it is a pure
    function of its partition, so the retry gives the same findings.
@@ -20,7 +20,7 @@ engine's byte for byte:
    accident history across years, insurer grades and blacklist candidates — run on the driver
    over the whole submission once the partitions' findings are back (the insurer pass reads
    them).
-5. **Findings** are put in :func:`scoring.rulebook.finding_order`, which does not depend on
+5. **Findings** are put in :func:`scoring.rules.rulebook.finding_order`, which does not depend on
    which worker found what; rules that cannot be checked are listed in the rulebook's order.
 6. **Features, track records, the model, the shift check, the global ranking and capacity cut,
    SHAP for the flagged policies only, and every output** — the driver, by the local engine's
@@ -43,11 +43,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .checks import KINDS
-from .errors import OptionError
-from .intake import Submission
-from .dataset import partition_keys as convert_keys
-from .rulebook import Rule, Rulebook, RuleResults, rule_findings, rule_order, sorted_results
+from scoring.rules.checks import KINDS
+from scoring.errors import OptionError
+from scoring.submission.intake import Submission
+from scoring.submission.dataset import partition_keys as convert_keys
+from scoring.rules.rulebook import Rule, Rulebook, RuleResults, rule_findings, rule_order, sorted_results
 
 #: Memory limit per worker of a LocalCluster started for the run (Dask spills to disk above 60%).
 DEFAULT_WORKER_MEMORY = "4GiB"
@@ -127,7 +127,7 @@ def _local_findings(part: Submission, rulebook: Rulebook, as_of, rules: list[Rul
 
 
 def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=None, spill=None) -> RuleResults:
-    """:func:`scoring.rulebook.run_rules` with the partition-local rules on the cluster (steps 3-5
+    """:func:`scoring.rules.rulebook.run_rules` with the partition-local rules on the cluster (steps 3-5
     of the module's plan): the same findings, in the same order."""
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
@@ -175,8 +175,8 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 #    validates them against its policies (a dataset holds accepted rows only: a row refused here
 #    means the dataset changed after conversion, and the run stops naming it); cuts them to the
 #    as-of date; runs the partition-local rules; computes each policy's own features
-#    (:func:`scoring.features.policy_features`), its service count and spend; and reads the keys
-#    of the cross-partition service checks (:class:`scoring.checks.Exchange`), split into
+#    (:func:`scoring.model.features.policy_features`), its service count and spend; and reads the keys
+#    of the cross-partition service checks (:class:`scoring.rules.checks.Exchange`), split into
 #    :data:`BUCKETS` by key. The driver takes each result apart as it arrives: the findings go to
 #    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order,
 #    and so do the key pairs, one scratch file per rule and bucket (at five million policies
@@ -186,7 +186,7 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 # 4. **Pass two, per partition** — sends back whole only the records holding a kept key.
 # 5. **Driver** — runs the cross-partition rules on those records and on the policies, with the
 #    service counts and spend from pass one; completes the features with the market medians,
-#    every rule's findings and the peers (:func:`scoring.features.market_features`); then the
+#    every rule's findings and the peers (:func:`scoring.model.features.market_features`); then the
 #    model, the ranking, SHAP and the outputs as in step 6 above.
 #
 # A task is a pure function of its partition: a worker that dies is replaced and its task run
@@ -211,10 +211,10 @@ def load_dataset(path) -> DatasetSubmission:
 
     import pyarrow.dataset as pads
 
-    from .dataset import PARTITIONS
-    from .intake import AS_OF_COLUMNS, ORDER, TableCounts, validate
-    from .io import dir_digest, read_submission, table_dir_raw
-    from .schema import TABLES
+    from scoring.submission.dataset import PARTITIONS
+    from scoring.submission.intake import AS_OF_COLUMNS, ORDER, TableCounts, validate
+    from scoring.submission.io import dir_digest, read_submission, table_dir_raw
+    from scoring.schema import TABLES
 
     path = Path(path)
     sub = validate(read_submission(path, without=("services",)), str(path))
@@ -245,12 +245,12 @@ def _read_partition(part: DatasetSubmission, name: str, as_of) -> tuple[Submissi
     the records' rows in the dataset; and the out-of-scope counts."""
     from pathlib import Path
 
-    from .asof import in_scope, services_after
-    from .dataset import partition_dir, read_table_dir
-    from .errors import SubmissionError
-    from .intake import validate_one
-    from .io import table_dir_raw
-    from .schema import TABLES
+    from scoring.submission.asof import in_scope, services_after
+    from scoring.submission.dataset import partition_dir, read_table_dir
+    from scoring.errors import SubmissionError
+    from scoring.submission.intake import validate_one
+    from scoring.submission.io import table_dir_raw
+    from scoring.schema import TABLES
 
     year, province = name.split("/")
     where = partition_dir(Path(part.path), "services", int(year), province)
@@ -284,7 +284,7 @@ def _exchange_params(rule: Rule):
 
 def _keys(part: Submission, as_of, rules: list[Rule]):
     """Per exchange rule, each service record's (row, key) in ``part`` (cut to ``as_of``)."""
-    from .checks import Context
+    from scoring.rules.checks import Context
 
     ctx = Context(part, as_of)
     frame = ctx.frame("service")
@@ -320,8 +320,8 @@ def _pass_one(part: DatasetSubmission, name: str, enterprise: np.ndarray, rulebo
     kept in the worker's local directory for pass two."""
     import pickle
 
-    from .checks import Exchange
-    from .features import policy_features
+    from scoring.rules.checks import Exchange
+    from scoring.model.features import policy_features
 
     ent = pd.Series(enterprise, index=part["policies"]["policy_id"].to_numpy())
     part, rows, oos = _read_partition(part, name, as_of)
@@ -360,7 +360,7 @@ def _bucket(file) -> list[pd.DataFrame]:
 def _candidates(buckets: Iterable[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
     """Step 3 for one exchange rule, bucket by bucket (each bucket's pairs from every partition,
     in partition order): the kept keys, sorted. A bucket is read only when its turn comes."""
-    from .checks import Exchange
+    from scoring.rules.checks import Exchange
 
     x, params = KINDS[rule.kind].exchange, _exchange_params(rule)
     kept = [Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params) for bucket in buckets]
@@ -434,13 +434,13 @@ def _windowed(client, tasks: Iterator[tuple[str, Callable, tuple]], where: dict 
 def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, progress=None, spill=None):
     """Steps 2-5 of the out-of-core plan: the submission as known on ``as_of`` (its services the
     records of pass two), the rule results, the features and the out-of-scope counts: what
-    :func:`scoring.pipeline.prepare` gives for the same dataset read whole. The partitions'
+    :func:`scoring.jobs.prepare` gives for the same dataset read whole. The partitions'
     findings go to ``spill`` (a :class:`scoring.spill.Spill`; one in the system's temporary
     directory if none is given) as they arrive, and the findings returned are read from there."""
     import uuid
 
-    from .heap import release
-    from .spill import Spill
+    from scoring.heap import release
+    from scoring.spill import Spill
 
     def say(msg: str) -> None:
         release()
@@ -459,10 +459,10 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
 
 
 def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str, spill):
-    from .asof import in_scope
-    from .features import market_features, text_rules
-    from .rulebook import FINDING_COLUMNS
-    from .spill import string_schema
+    from scoring.submission.asof import in_scope
+    from scoring.model.features import market_features, text_rules
+    from scoring.rules.rulebook import FINDING_COLUMNS
+    from scoring.spill import string_schema
 
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]

@@ -20,7 +20,7 @@ matplotlib.rcParams.update({
     "axes.unicode_minus": False,
 })
 
-from .features import BY_NAME, show  # noqa: E402
+from scoring.model.features import BY_NAME, show  # noqa: E402
 
 
 # Glyph warnings: the SVG keeps the text and the reader's browser renders it with its CJK fonts.

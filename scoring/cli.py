@@ -216,7 +216,7 @@ def convert(
     out: Path = typer.Option(..., "--out", help="数据集目录 / dataset directory"),
 ):
     """校验一次并写成按保单年度和省份分区的 Parquet 数据集 / validate once, write a partitioned Parquet dataset."""
-    from scoring.submission.dataset import convert as run_convert, summary
+    from scoring.submission.convert import convert as run_convert, summary
 
     balance = _run(run_convert, submission, out)
     typer.echo(summary(balance, out))

@@ -202,7 +202,7 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     industry and the ``reasons`` (aligned with ``scored``), in priority order. Built column by
     column in that order: a join, an index reset and a sort of the whole table would each copy
     every column, gigabytes of text at millions of policies."""
-    from scoring.model.labels import CLASS_ZH
+    from scoring.schema import CLASS_ZH
     from scoring.regions import region_name
     from scoring.schema import INDUSTRIES
 

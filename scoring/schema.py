@@ -73,6 +73,30 @@ OUTCOMES = {"adequate": "服务到位", "poor_quality": "服务质量差", "miss
 ACCIDENT_LEVELS = {"general": "一般", "larger": "较大", "major": "重大", "especially_major": "特别重大"}
 CLAIM_STATUSES = {"open": "未决", "paid": "已赔付结案", "denied": "拒赔", "withdrawn": "撤案"}
 SELECTIONS = {"targeted": "重点抽查", "random": "随机抽查"}
+#: The two classes of the model, in the order every output lists them; an inspection's third
+#: outcome is ``adequate``.
+CLASSES = ("missing", "poor_quality")
+#: An outcome's or class's Chinese name, classes first.
+CLASS_ZH = {c: OUTCOMES[c] for c in (*CLASSES, "adequate")}
+#: Severities of a finding, most severe first, with their Chinese names.
+SEVERITIES = {"critical": "严重", "major": "较重", "minor": "一般"}
+SEVERITY_ZH = SEVERITIES
+#: Each severity's rank, most severe 0.
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def province_of(region_codes):
+    """Each GB/T 2260 region code's province (its first two digits), as a pandas Series."""
+    import pandas as pd
+
+    return pd.Series(region_codes).astype(str).str[:2]
+
+
+def prefecture_of(region_codes):
+    """Each region code's prefecture (its first four digits and ``00``), as a pandas Series."""
+    import pandas as pd  # imported here: the contract module loads without pandas
+
+    return pd.Series(region_codes).astype(str).str[:4] + "00"
 
 
 @dataclass(frozen=True)

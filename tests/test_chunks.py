@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from scoring.submission import chunks
-from scoring.submission import dataset
+from scoring.submission import convert, dataset
 from scoring.submission.dataset import read_table_dir
 
 from .helpers import set_cell, write
@@ -46,11 +46,11 @@ def _refused(svc: pd.DataFrame) -> None:
 def _convert_both(sub, tmp_path, monkeypatch, rows: int = 7):
     monkeypatch.setattr(chunks, "CHUNK_ROWS", rows)
     streamed = tmp_path / "streamed"
-    assert dataset.streamable(sub) is not None
-    dataset.convert(sub, streamed)
-    monkeypatch.setattr(dataset, "streamable", lambda s: None)
+    assert convert.streamable(sub) is not None
+    convert.convert(sub, streamed)
+    monkeypatch.setattr(convert, "streamable", lambda s: None)
     whole = tmp_path / "whole"
-    dataset.convert(sub, whole)
+    convert.convert(sub, whole)
     return streamed, whole
 
 
@@ -112,15 +112,15 @@ def test_a_malformed_gbk_record_leaves_no_traceback(tmp_path, monkeypatch):
     (sub / "services.csv").write_bytes(b"\n".join(text))
     for label in ("streamed", "whole"):
         if label == "whole":
-            monkeypatch.setattr(dataset, "streamable", lambda s: None)
-        dataset.convert(sub, tmp_path / label)
+            monkeypatch.setattr(convert, "streamable", lambda s: None)
+        convert.convert(sub, tmp_path / label)
         rejected = pd.read_csv(tmp_path / label / "rejected.csv", dtype=str, keep_default_na=False)
         assert rejected["row"].tolist() == ["8"] and "SV000000007" in rejected["value"].iloc[0]
     assert [str(u.exc_value) for u in unraised] == []
 
 
 def test_a_header_field_too_large_is_named_as_row_one(tmp_path, monkeypatch):
-    from scoring.submission import io
+    from scoring.submission import csvfile as io
     from scoring.errors import SubmissionError
 
     monkeypatch.setattr(io, "FIELD_LIMIT", 1000)
@@ -129,7 +129,7 @@ def test_a_header_field_too_large_is_named_as_row_one(tmp_path, monkeypatch):
     lines[0] += ',"' + "甲" * 1001 + '"'
     (sub / "services.csv").write_text("\n".join(lines), encoding="utf-8")
     with pytest.raises(SubmissionError) as e:
-        dataset.convert(sub, tmp_path / "d")
+        convert.convert(sub, tmp_path / "d")
     assert "services.csv" in str(e.value) and "第 1 行起的一个字段超过" in str(e.value)
 
 
@@ -149,9 +149,9 @@ def test_chunk_size_does_not_matter(tmp_path, monkeypatch):
     sub = write(tmp_path / "s", 400, 8)
     _hostile(sub, lines=True)
     monkeypatch.setattr(chunks, "CHUNK_ROWS", 3)
-    dataset.convert(sub, tmp_path / "one")
+    convert.convert(sub, tmp_path / "one")
     monkeypatch.setattr(chunks, "CHUNK_ROWS", 10_000_000)
-    dataset.convert(sub, tmp_path / "all")
+    convert.convert(sub, tmp_path / "all")
     _same(tmp_path / "one", tmp_path / "all")
     balance = json.loads((tmp_path / "one" / "convert.json").read_text(encoding="utf-8"))["tables"]["services"]
     assert balance["rows_in"] == balance["rows_written"] + balance["rows_rejected"]
@@ -169,7 +169,7 @@ def test_a_field_too_large_is_named_by_its_line_as_when_read_whole(tmp_path, mon
     """A field longer than Arrow's block (an unpaired quote swallowing the file, or a hostile
     sender) is refused naming its line, streamed or not, instead of Arrow's block error."""
     from scoring.errors import SubmissionError
-    from scoring.submission.io import FIELD_LIMIT
+    from scoring.submission.csvfile import FIELD_LIMIT
 
     sub = write(tmp_path / "s", 60, 3)
     lines = (sub / "services.csv").read_text(encoding="utf-8").split("\n")
@@ -178,8 +178,8 @@ def test_a_field_too_large_is_named_by_its_line_as_when_read_whole(tmp_path, mon
     messages = []
     for label in ("streamed", "whole"):
         if label == "whole":
-            monkeypatch.setattr(dataset, "streamable", lambda s: None)
+            monkeypatch.setattr(convert, "streamable", lambda s: None)
         with pytest.raises(SubmissionError) as e:
-            dataset.convert(sub, tmp_path / label)
+            convert.convert(sub, tmp_path / label)
         messages.append(str(e.value))
     assert messages[0] == messages[1] and "第 6 行起的一个字段超过" in messages[0]

@@ -402,7 +402,7 @@ def _deep(sub, suffix, text):
 
 
 def _huge_field(sub):
-    from scoring.submission.io import FIELD_LIMIT
+    from scoring.submission.csvfile import FIELD_LIMIT
 
     lines = (sub / "staff.csv").read_text(encoding="utf-8").split("\n")
     lines[5] = lines[5].replace(",", ',"' + "甲" * (FIELD_LIMIT + 1) + '",', 1)
@@ -576,7 +576,7 @@ def test_blank_lines_above_the_header(sub):
     read from the same record, so no column's type is guessed, and rows keep their lines."""
     import pyarrow.csv as pacsv
 
-    from scoring.submission.io import csv_text_options
+    from scoring.submission.csvfile import csv_text_options
 
     set_cell(sub, "policies", 10, "employees", "0")
     path = sub / "policies.csv"
@@ -594,7 +594,7 @@ def test_blank_lines_above_the_header(sub):
 def test_every_physical_line_is_accounted_for(clean, tmp_path_factory, corruptions):
     """Random stray quotes, blank lines and truncated lines: the records' line spans and the blank
     lines between them cover every line of the file once, and the counts balance."""
-    from scoring.submission.io import read_submission
+    from scoring.submission.folder import read_submission
 
     sub = tmp_path_factory.mktemp("corrupt")
     shutil.copy(clean / "policies.csv", sub / "policies.csv")
@@ -915,7 +915,7 @@ def test_a_formula_without_a_calculated_value_is_refused_not_read_as_blank(tmp_p
 
 def test_a_formula_with_its_value_is_read_as_the_value(tmp_path):
     """A formula that Excel calculated and saved is read for its value: only the uncached are refused."""
-    from scoring.submission.io import _uncached
+    from scoring.submission.workbook import _uncached
 
     xml = (b'<sheetData><row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2" t="str"><f>"a"</f><v>a</v></c>'
            b'<c r="C2"><f t="shared" si="0"/><v></v></c><c r="D2"><f>X</f><v /></c></row></sheetData>')

@@ -73,7 +73,7 @@ def test_policy_scores_equal_the_joined_table(prepared):
                            "rule_codes": rng.choice(["", "A;B", "C"], n)}, index=pd.Index(policies["policy_id"]).rename("policy_id"))
     reasons = pd.Series(rng.choice(["", "规则：甲", "模型：乙"], n), index=scored.index)
     shuffled = policies.iloc[rng.permutation(n)].reset_index(drop=True)
-    from scoring.model.labels import CLASS_ZH
+    from scoring.schema import CLASS_ZH
     from scoring.regions import region_name
     from scoring.schema import INDUSTRIES
 

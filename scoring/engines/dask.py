@@ -213,7 +213,9 @@ def load_dataset(path) -> DatasetSubmission:
 
     from scoring.submission.dataset import PARTITIONS
     from scoring.submission.intake import AS_OF_COLUMNS, ORDER, TableCounts, validate
-    from scoring.submission.io import dir_digest, read_submission, table_dir_raw
+    from scoring.submission.dataset import dir_digest
+    from scoring.submission.folder import read_submission
+    from scoring.submission.raw import table_dir_raw
     from scoring.schema import TABLES
 
     path = Path(path)
@@ -249,7 +251,7 @@ def _read_partition(part: DatasetSubmission, name: str, as_of) -> tuple[Submissi
     from scoring.submission.dataset import partition_dir, read_table_dir
     from scoring.errors import SubmissionError
     from scoring.submission.intake import validate_one
-    from scoring.submission.io import table_dir_raw
+    from scoring.submission.raw import table_dir_raw
     from scoring.schema import TABLES
 
     year, province = name.split("/")

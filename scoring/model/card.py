@@ -2,9 +2,11 @@
 their n and intervals, how it holds on worlds it never saw, baselines, calibration, limits."""
 from __future__ import annotations
 
+from scoring.schema import CLASS_ZH as SCHEMA_CLASS_ZH, CLASSES
+
 from scoring.model.metrics import CI_BELOW
 
-CLASS_ZH = {"missing": "服务缺失 missing", "poor_quality": "服务质量差 poor_quality"}
+CLASS_ZH = {c: f"{zh} {c}" for c, zh in SCHEMA_CLASS_ZH.items() if c in CLASSES}  # both languages in a card
 MODEL_ZH = {"model": "本模型 (HistGradientBoosting)", "logistic_regression": "基线：逻辑回归", "rule_count": "基线：规则发现计数"}
 MONOTONIC_ZH = {+1: "只升不降 never lowers", -1: "只降不升 never raises"}
 

@@ -46,7 +46,7 @@ from scoring import __version__
 from scoring.errors import ModelError
 from scoring.model.features import CATEGORICAL, FEATURE_NAMES, KEY_COLUMNS, MEMORY_FEATURES, SUBMISSION_FEATURES
 from scoring.files import sha256_file
-from scoring.model.labels import CLASS_ZH, CLASSES
+from scoring.schema import CLASS_ZH, CLASSES
 from scoring.model.memory import EntityMemory, fit_memory
 from scoring.model.metrics import class_metrics
 

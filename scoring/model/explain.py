@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.model.features import BY_NAME, MEMORY_FEATURES, show
-from scoring.model.labels import CLASS_ZH
+from scoring.schema import CLASS_ZH
 from scoring.model.estimator import ServiceModel
 from scoring.writers import json_numbers, json_strings
 

@@ -11,9 +11,6 @@ import pandas as pd
 
 from scoring.submission.intake import Submission
 
-CLASSES = ("missing", "poor_quality")
-CLASS_ZH = {"missing": "服务缺失", "poor_quality": "服务质量差", "adequate": "服务到位"}
-SEVERITY_ZH = {"critical": "严重", "major": "较重", "minor": "一般"}
 
 
 def labels_from(sub: Submission) -> pd.DataFrame:

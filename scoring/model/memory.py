@@ -20,6 +20,8 @@ The memory is saved beside the estimators as ``memory.json`` (plain JSON, hashed
 """
 from __future__ import annotations
 
+from scoring.schema import CLASSES
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +38,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "provider_memory_poor": ("provider_key", "poor_quality"),
 }
 assert set(SOURCES) == set(MEMORY_FEATURES)
-_CLASSES = ("missing", "poor_quality")
+_CLASSES = CLASSES
 _TRACK = sorted({source for _, source in PEERS.values()})
 
 

@@ -30,7 +30,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss
 
 from scoring.errors import ModelError, RegistryError
 from scoring.model.features import SUBMISSION_FEATURES
-from scoring.model.labels import CLASSES
+from scoring.schema import CLASSES
 from scoring.model.metrics import CI_BELOW, bootstrap_ci
 from scoring.model.estimator import load_model, save_model, train
 from scoring.model.shift import psi

@@ -19,14 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.arrays import arrow, arrow_chunks
+from scoring.schema import SEVERITIES
 
-SEVERITY_RANK = {"critical": 3, "major": 2, "minor": 1}
 
 
 def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     """Per policy, the most severe finding on it or its services: 3 critical … 0 none."""
     pid = arrow(findings["policy_id"])
-    rank = pc.index_in(arrow(findings["severity"]), value_set=pa.array(list(SEVERITY_RANK)[::-1], pa.string()))
+    rank = pc.index_in(arrow(findings["severity"]), value_set=pa.array(list(SEVERITIES)[::-1], pa.string()))
     on_policy = pc.and_(pc.is_valid(pid), pc.is_in(arrow(findings["scope"]), value_set=pa.array(["policy", "service"])))
     t = pa.table({"policy_id": pid, "r": pc.add(rank, 1)}).filter(on_policy)
     worst = t.group_by("policy_id").aggregate([("r", "max")])
@@ -88,7 +88,7 @@ def policy_findings(findings: pd.DataFrame) -> pa.Table:
     t = pa.table({c: _taken(findings, c, at) for c in ("policy_id", "rule_code", "severity")})
     t = t.cast(pa.schema([(c, pa.string()) for c in t.column_names]))
     t = t.append_column("_at", pa.array(at))
-    t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITY_RANK), pa.string())))
+    t = t.append_column("_r", pc.index_in(t["severity"], value_set=pa.array(list(SEVERITIES), pa.string())))
     t = t.take(pc.sort_indices(t, sort_keys=[("policy_id", "ascending"), ("_r", "ascending"), ("rule_code", "ascending")]))
     t = t.combine_chunks()
     return t.filter(pa.array(_starts(t["policy_id"].combine_chunks(), t["rule_code"].combine_chunks())))

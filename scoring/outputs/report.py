@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.outputs.insurers import grade_text
-from scoring.model.labels import CLASS_ZH
+from scoring.schema import CLASS_ZH, SEVERITY_ORDER, prefecture_of
 from scoring.arrays import codes_of, equal_to, positions_in
 from scoring.outputs.plots import bar_chart, shap_bars, strip_ids
 from scoring.rules.rulebook import describe
@@ -41,7 +41,7 @@ def breakdowns(pol: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, 
 
     p = pol[["insurer_id", "region_code", "start_date"]].join(scored[["flag"]])
     p["year"] = pd.to_datetime(p["start_date"]).dt.year
-    p["prefecture"] = p["region_code"].astype(str).str[:4] + "00"
+    p["prefecture"] = prefecture_of(p["region_code"]).to_numpy()
     p["flagged"] = p["flag"] != ""
     n = len(p)
     on = at >= 0  # not region and insurer findings
@@ -169,7 +169,7 @@ def clause_counts(findings: pd.DataFrame, policy_at: np.ndarray) -> pd.DataFrame
         seen[of_group[of_group >= 0]] = True
         policies[g] = np.count_nonzero(seen)
     table["policies"] = policies
-    severity = {"critical": 0, "major": 1, "minor": 2}
+    severity = SEVERITY_ORDER
     return pd.DataFrame(table).sort_values(["severity", "n"], key=lambda c: c.map(severity) if c.name == "severity" else -c)
 
 def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
@@ -203,7 +203,7 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
     for i, rec in enumerate(explanations[:DETAILED]):
         pid = rec["policy_id"]
         f = by_policy.get(pid, findings.iloc[0:0])
-        f = f.sort_values("severity", key=lambda c: c.map({"critical": 0, "major": 1, "minor": 2}), kind="stable")
+        f = f.sort_values("severity", key=lambda c: c.map(SEVERITY_ORDER), kind="stable")
         pos = [c for c in rec["contributions"] if c["shap"] > 0 and c.get("as_reason", True)][:5]
         detailed.append({
             "priority": int(scored.at[pid, "priority"]), "policy_id": pid, "enterprise_name": pol.at[pid, "enterprise_name"],

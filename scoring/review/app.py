@@ -39,7 +39,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from scoring.model.features import BY_NAME
-from scoring.model.labels import CLASS_ZH
+from scoring.schema import CLASS_ZH
 from scoring.outputs.plots import shap_bars
 from scoring.writers import write_csv
 from scoring.regions import region_name

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from scoring.errors import ReviewError
-from scoring.submission.io import open_workbook, sheet_table
+from scoring.submission.workbook import open_workbook, sheet_table
 from scoring.files import sha256_file
 from scoring.submission.intake import REJECTED_COLUMNS, validate_one
 from scoring.schema import INDUSTRIES, OUTCOMES, SELECTIONS
@@ -73,7 +73,7 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     A reviewed policy keeps any earlier inspection too; retraining takes the latest per policy.
     """
     from scoring.submission.intake import load_submission
-    from scoring.submission.io import table_for
+    from scoring.submission.raw import table_for
     from scoring.writers import write_csv
 
     src = Path(submission or run_json.get("submission") or "")

@@ -19,10 +19,9 @@ import pyarrow.csv as pacsv
 
 from scoring.errors import ReviewError
 from scoring.regions import region_name
-from scoring.schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS
+from scoring.schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS, SEVERITY_ORDER
 
 REQUIRED = ("run.json", "policy_scores.csv", "findings.csv", "explanations.jsonl")
-SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from scoring.submission.intake import Submission
 from scoring.arrays import arrow
 from scoring.writers import round_sig
 from scoring.messages import TEMPLATES
-from scoring.schema import COLUMN_ZH, HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES
+from scoring.schema import COLUMN_ZH, HIGH_RISK_INDUSTRIES, SERVICE_ITEMS, TABLES, prefecture_of, province_of
 
 Op = Literal["lt", "le", "gt", "ge", "eq", "ne"]
 OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal, "eq": np.equal, "ne": np.not_equal}
@@ -102,8 +102,8 @@ class Context:
         p = self.sub["policies"].reset_index(drop=True)
         agg = self.sub.aggregates
         return p.assign(
-            province=p["region_code"].str[:2],
-            prefecture=p["region_code"].str[:4] + "00",
+            province=province_of(p["region_code"]).to_numpy(),
+            prefecture=prefecture_of(p["region_code"]).to_numpy(),
             ended=agg.ended(self.as_of),
             n_services=agg.n_services,
             spend=agg.spend,

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from scoring.schema import province_of
+
 CELL = ["insurer_id", "industry", "province", "policy_year"]
 #: Policy-years below which a province's market is too small to compare a cell with.
 MIN_MARKET = 30.0
@@ -105,7 +107,7 @@ def rate_cells(policies: pd.DataFrame, claims: pd.DataFrame, as_of, expense_rati
     losses = policy_losses(p, claims).reindex(p["policy_id"]).fillna(0.0)
     df = pd.DataFrame({
         "insurer_id": p["insurer_id"].to_numpy(), "industry": p["industry"].to_numpy(),
-        "province": p["region_code"].astype(str).str[:2].to_numpy(),
+        "province": province_of(p["region_code"]).to_numpy(),
         "policy_year": pd.to_datetime(p["start_date"]).dt.year.to_numpy(),
         "exposure": earned, "earned_premium": p["premium"].to_numpy(dtype=float) * earned,
         "premium": p["premium"].to_numpy(dtype=float), "fee": p["prevention_fee"].to_numpy(dtype=float),

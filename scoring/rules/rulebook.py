@@ -34,14 +34,13 @@ from scoring.arrays import arrow
 from scoring.errors import RulebookError
 from scoring.heap import collect_only_new
 from scoring.submission.intake import Submission
-from scoring.model.labels import SEVERITY_ZH
+from scoring.schema import SEVERITY_ZH
 from scoring.schema import DateBounds
 
 FINDING_COLUMNS = [
     "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
     "observed", "expected", "message_zh", "message_en", "service_id", "rule_name_zh", "severity_zh",
 ]
-SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
 PLACEHOLDERS = {"observed", "expected", "clause"}
 #: Parameters that only word a finding (kept out of the rules' hash: they decide no finding).

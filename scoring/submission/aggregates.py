@@ -13,6 +13,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from scoring.schema import province_of
 import pyarrow.compute as pc
 
 from scoring.arrays import arrow
@@ -84,7 +86,7 @@ class Aggregates:
         agency = pc.take(arrow(self.sub["services"]["agency_id"]), pa.array(first[has]))
         own = pc.binary_join_element_wise(
             "insurer:", pa.array(p["insurer_id"].to_numpy(dtype=object)[has], pa.string()), ":",
-            pa.array(p["region_code"].astype(str).str[:2].to_numpy(dtype=object)[has], pa.string()), "")
+            pa.array(province_of(p["region_code"]).to_numpy(dtype=object)[has], pa.string()), "")
         out = np.full(self.n_policies, None, dtype=object)
         out[has] = pc.coalesce(agency, own).to_numpy(zero_copy_only=False)
         return out

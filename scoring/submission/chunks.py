@@ -28,7 +28,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from scoring.files import sha256_file
-from scoring.submission import io
+from scoring.submission.csvfile import (Lines, csv_failure, csv_text_options, detect_encoding, has_blank_line, has_line_break,
+                                       maybe_not_utf8, record_lines)
+from scoring.submission.folder import HASHER, read_file
+from scoring.submission.raw import RawTable, canonical, fail, table_for
 from scoring.submission.intake import duplicated_keys, key_values
 from scoring.schema import TABLES
 
@@ -45,7 +48,7 @@ class Scan:
     malformed: np.ndarray  # 0-based record numbers of the malformed records, ascending
     texts: list[str]  # their text
     duplicates: pa.StructArray | None  # keys present more than once, with their counts
-    lines: "io._Lines | None"  # each record's first and last line, where records and lines part ways
+    lines: "Lines | None"  # each record's first and last line, where records and lines part ways
     sha256: str
 
 
@@ -54,7 +57,7 @@ def streamable(submission) -> Path | None:
     folder = Path(submission)
     if not folder.is_dir():
         return None
-    found = [p for p in sorted(folder.iterdir()) if p.is_file() and io.table_for(p.stem) == "services"
+    found = [p for p in sorted(folder.iterdir()) if p.is_file() and table_for(p.stem) == "services"
              and p.suffix.lower() in (".csv", ".parquet")]
     if len(found) != 1 or (found[0].is_symlink() and not found[0].resolve().is_relative_to(folder.resolve())):
         return None  # the whole-file reader names the problem
@@ -64,7 +67,7 @@ def streamable(submission) -> Path | None:
 def _csv_batches(path: Path, enc: str, threads: bool, invalid=None) -> Iterator[pa.RecordBatch]:
     parse = pacsv.ParseOptions(invalid_row_handler=invalid or (lambda row: "skip"), newlines_in_values=True)
     reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(encoding=enc, use_threads=threads, block_size=1 << 24),
-                            parse_options=parse, convert_options=io.csv_text_options(path, enc))
+                            parse_options=parse, convert_options=csv_text_options(path, enc))
     try:
         yield from reader
     finally:
@@ -86,26 +89,26 @@ def scan(path: Path) -> Scan:
     """The first pass over the services file ``path``."""
     table, label = TABLES["services"], path.name
     if path.stat().st_size == 0:
-        raise io._fail("empty_file", file=label)
-    digest = io._HASHER.submit(sha256_file, path)
+        raise fail("empty_file", file=label)
+    digest = HASHER.submit(sha256_file, path)
     csv = path.suffix.lower() == ".csv"
     enc = "utf-8" if csv else None
     while True:
         keys, records, bad, spans = [], 0, [], False
         try:
             for data in _batches(path, enc, lambda row: bad.append(row.text) or "skip"):
-                spans = spans or (csv and io._has_line_break(data))
-                data, _, _ = io._canonical(table, data, label)
+                spans = spans or (csv and has_line_break(data))
+                data, _, _ = canonical(table, data, label)
                 keys.append(key_values(table, data.column(table.key)))
                 records += data.num_rows
             break
         except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
-            if csv and enc == "utf-8" and io._maybe_not_utf8(e, path):
-                enc = io._detect_encoding(path)
+            if csv and enc == "utf-8" and maybe_not_utf8(e, path):
+                enc = detect_encoding(path)
                 continue
             if csv:
-                raise io.csv_failure(e, path, enc, label) from None
-            raise io._fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
+                raise csv_failure(e, path, enc, label) from None
+            raise fail("not_a_table", file=label, detail=str(e).splitlines()[0]) from None
     malformed, texts, lines = np.zeros(0, dtype=np.int64), [], None
     if bad:
         # the parallel reader does not number the records it skips: one more pass, in order
@@ -116,15 +119,15 @@ def scan(path: Path) -> Scan:
         malformed = np.array([n - 2 for n, _ in numbered], dtype=np.int64)
         texts = [t for _, t in numbered]
         records += len(numbered)
-    if csv and (spans or io._has_blank_line(path) or any("\n" in t or "\r" in t for t in texts)):
-        lines = io._record_lines(path, enc, label)
+    if csv and (spans or has_blank_line(path) or any("\n" in t or "\r" in t for t in texts)):
+        lines = record_lines(path, enc, label)
         if len(lines.starts) != records:
-            raise io._fail("ambiguous_quotes", file=label, records=records, found=len(lines.starts))
+            raise fail("ambiguous_quotes", file=label, records=records, found=len(lines.starts))
     all_keys = pa.chunked_array(keys, pa.string()).combine_chunks() if keys else pa.array([], pa.string())
     return Scan(enc, records, malformed, texts, duplicated_keys(all_keys), lines, digest.result())
 
 
-def chunks(path: Path, sc: Scan, rows: int | None = None) -> Iterator[io.RawTable]:
+def chunks(path: Path, sc: Scan, rows: int | None = None) -> Iterator[RawTable]:
     """The second pass: the file's good records ``rows`` at a time as raw tables numbered as the
     whole-file reader numbers them. The malformed records come with the first chunk."""
     table, label, rows = TABLES["services"], path.name, rows or CHUNK_ROWS
@@ -136,16 +139,16 @@ def chunks(path: Path, sc: Scan, rows: int | None = None) -> Iterator[io.RawTabl
     malformed = tuple((int(a), int(b), t) for a, b, t in zip(first, last, sc.texts))
     done = 0
 
-    def raw(parts: list[pa.Table]) -> io.RawTable:
+    def raw(parts: list[pa.Table]) -> RawTable:
         nonlocal done, malformed
         data = pa.concat_tables(parts)
         good = np.arange(done, done + data.num_rows, dtype=np.int64)
         record = good + np.searchsorted(skip, good, side="right")  # the k-th good record is record k + malformed before it
         done += data.num_rows
-        data, extra, absent = io._canonical(table, data, label)
+        data, extra, absent = canonical(table, data, label)
         first = record + 2 if sc.lines is None else sc.lines.starts[record]
         last = None if sc.lines is None else sc.lines.ends[record]
-        out = io.RawTable(table.name, label, sc.sha256, data, first, malformed, extra, absent, last)
+        out = RawTable(table.name, label, sc.sha256, data, first, malformed, extra, absent, last)
         malformed = ()
         return out
 
@@ -159,7 +162,7 @@ def chunks(path: Path, sc: Scan, rows: int | None = None) -> Iterator[io.RawTabl
     if pending:
         yield raw(pending)
     elif done == 0:  # no good record: the file is small, read whole
-        yield io._read_file(table, path)
+        yield read_file(table, path)
 
 
 def data_lines(sc: Scan) -> int:

@@ -1,6 +1,6 @@
 """Validate a submission once, at the boundary, and quarantine bad rows.
 
-:func:`load_submission` reads a container (:mod:`scoring.submission.io`), parses every column by the
+:func:`load_submission` reads a container (:mod:`scoring.submission.folder`), parses every column by the
 contract in :mod:`scoring.schema`, collects *every* failure (lazily, not the first), and
 returns a :class:`Submission`: typed tables of accepted rows, and ``rejected`` with one
 row per rejected input row (table, row, column, value, message_zh, message_en; the first
@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 from scoring.submission import parsing
 from scoring.submission import uscc
 from scoring.arrays import arrow, bool_mask
-from scoring.submission.io import RawTable, read_submission
+from scoring.submission.raw import RawTable
+from scoring.submission.folder import read_submission
 from scoring.messages import TEMPLATES
 from scoring.schema import COLUMN_ZH, ID_MAX, TABLES, Column, DateBounds, Table
 

@@ -231,10 +231,10 @@ def rules(
     from rich.console import Console
     from rich.table import Table
 
-    from scoring.rules.rulebook import describe, load_rulebook
+    from scoring.rules.book import describe, load_rulebook
 
     if kinds:
-        from scoring.rules.checks import KINDS
+        from scoring.rules.kinds import KINDS
 
         from scoring.messages import TEMPLATES
 

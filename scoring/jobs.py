@@ -20,7 +20,8 @@ from scoring.model.estimator import load_model, save_model, train
 from scoring.submission.dataset import is_dataset
 from scoring.files import atomic_dir
 from scoring.writers import write_csv
-from scoring.rules.rulebook import RuleResults, Rulebook, load_rulebook, run_rules
+from scoring.rules.run import RuleResults, run_rules
+from scoring.rules.book import Rulebook, load_rulebook
 
 
 def balance_summary(sub: Submission) -> str:
@@ -452,7 +453,7 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
     from scoring.outputs.report import render_empty
     from scoring.outputs.insurers import SUMMARY_COLUMNS
     from scoring.writers import write_json
-    from scoring.rules.rulebook import FINDING_COLUMNS
+    from scoring.rules.apply import FINDING_COLUMNS
 
     c = sub.counts["policies"]
     day = str(np.datetime64(as_of, "D")) if as_of is not None else ""

@@ -25,7 +25,8 @@ from scoring.model.features import build_features, text_rules  # noqa: E402
 from scoring.submission.intake import latest_date, load_submission  # noqa: E402
 from scoring.model.estimator import load_model  # noqa: E402
 from scoring.jobs import default_model_dir  # noqa: E402
-from scoring.rules.rulebook import load_rulebook, run_rules  # noqa: E402
+from scoring.rules.book import load_rulebook  # noqa: E402
+from scoring.rules.run import run_rules  # noqa: E402
 
 
 def main() -> None:

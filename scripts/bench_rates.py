@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from scoring.submission.intake import Submission, TableCounts  # noqa: E402
 from scoring.rules.rates import rate_cells  # noqa: E402
-from scoring.rules.rulebook import Rulebook, load_rulebook, run_rules  # noqa: E402
+from scoring.rules.book import Rulebook, load_rulebook  # noqa: E402
+from scoring.rules.run import run_rules  # noqa: E402
 from scoring.schema import INDUSTRIES, TABLES  # noqa: E402
 
 PROVINCES = ["11", "13", "14", "15", "32", "33", "37", "41", "42", "44", "51", "52", "61", "62", "64", "65"]

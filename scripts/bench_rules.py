@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_intake import MemoryWatch, data_args, ensure_data  # noqa: E402
 
 from scoring.submission.intake import load_submission  # noqa: E402
-from scoring.rules.rulebook import load_rulebook, run_rules  # noqa: E402
+from scoring.rules.book import load_rulebook  # noqa: E402
+from scoring.rules.run import run_rules  # noqa: E402
 
 
 def main() -> None:

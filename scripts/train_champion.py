@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from scoring.model.estimator import save_model  # noqa: E402
-from scoring.rules.rulebook import load_rulebook  # noqa: E402
+from scoring.rules.book import load_rulebook  # noqa: E402
 from transfer import leave_one_world_out, seeds  # noqa: E402
 
 

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from datasets.synth import draw_world, generate, write_submission, year_slice  # noqa: E402
 from scoring.model.features import MEMORY_FEATURES, SUBMISSION_FEATURES  # noqa: E402
-from scoring.model.labels import CLASSES, labels_from  # noqa: E402
+from scoring.model.labels import labels_from  # noqa: E402
+from scoring.schema import CLASSES  # noqa: E402
 from scoring.model.memory import SOURCES  # noqa: E402
 from scoring.model.metrics import class_metrics  # noqa: E402
 from scoring.model.estimator import DEFAULT_PARAMS, hold_all_missing, monotonic_cst, train  # noqa: E402

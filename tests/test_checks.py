@@ -10,7 +10,8 @@ import pytest
 
 from scoring.submission import uscc
 from scoring.submission.intake import load_submission
-from scoring.rules.rulebook import load_rulebook, run_rules
+from scoring.rules.book import load_rulebook
+from scoring.rules.run import run_rules
 
 AS_OF = "2025-06-30"
 N = 40

@@ -343,8 +343,10 @@ def test_exchange_never_drops_a_staff_day_the_check_would_fire_on():
     import numpy as np
     from hypothesis import given, settings, strategies as st
 
-    from scoring.rules.checks import Exchange, _staff_day_could_fire, haversine_km
-    from scoring.rules.rulebook import load_rulebook
+    from scoring.rules.exchange import Exchange
+    from scoring.rules.kinds.integrity import _staff_day_could_fire
+    from scoring.rules.context import haversine_km
+    from scoring.rules.book import load_rulebook
 
     rule = next(r for r in load_rulebook().rules if r.kind == "staff_overlap")
     p = rule.parsed
@@ -373,7 +375,7 @@ def test_exchange_summary_equals_pandas_group_by():
     import numpy as np
     import pandas as pd
 
-    from scoring.rules.checks import Exchange
+    from scoring.rules.exchange import Exchange
 
     rng = np.random.default_rng(5)
     parts = []
@@ -406,11 +408,11 @@ def test_keys_hash_the_same_in_every_worker_process():
 
     import numpy as np
 
-    from scoring.rules.checks import hash_strings
+    from scoring.rules.exchange import hash_strings
 
     values = ["照片a1", "照片a1", "", "张三", "p" * 500, "张三", "x"]
     here = hash_strings(values)
-    code = f"from scoring.rules.checks import hash_strings; print(hash_strings({values!r}).tolist())"
+    code = f"from scoring.rules.exchange import hash_strings; print(hash_strings({values!r}).tolist())"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
     assert [int(v) for v in there.strip()[1:-1].split(",")] == [int(v) for v in here]
@@ -424,8 +426,8 @@ def test_candidates_counted_in_pieces_are_the_candidates_counted_whole(monkeypat
     import numpy as np
     import pandas as pd
 
-    import scoring.rules.checks as checks
-    from scoring.rules.checks import Exchange
+    import scoring.rules.exchange as checks
+    from scoring.rules.exchange import Exchange
 
     rng = np.random.default_rng(11)
     keys = rng.integers(0, 2 ** 64 - 1, 400, dtype=np.uint64)

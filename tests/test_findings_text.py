@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from scoring.submission.intake import load_submission
-from scoring.rules.rulebook import load_rulebook, run_rules
+from scoring.rules.book import load_rulebook
+from scoring.rules.run import run_rules
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 RULEBOOK = load_rulebook()

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.rules.checks import KINDS
+from scoring.rules.kinds import KINDS
 from scoring.submission.intake import load_submission
-from scoring.rules.rulebook import Rulebook, run_rules
+from scoring.rules.book import Rulebook
+from scoring.rules.run import run_rules
 
 from .helpers import write
 
@@ -139,7 +140,7 @@ def test_item_missing_counts_the_item_it_names(sub):
 def test_fishery_is_high_risk(sub):
     """办法2025 Art. 2 and 办法2017 Art. 6 name 渔业生产 among the high-risk fields: the shipped
     hazard-inspection rule reaches fishing enterprises."""
-    from scoring.rules.rulebook import load_rulebook
+    from scoring.rules.book import load_rulebook
     from scoring.schema import HIGH_RISK_INDUSTRIES
 
     assert set(HIGH_RISK_INDUSTRIES) == {"coal_mining", "non_coal_mining", "hazardous_chemicals", "fireworks",

@@ -36,6 +36,6 @@ def test_chinese_line_has_no_untranslated_english(key):
 
 
 def test_every_check_kind_has_a_line_in_both_languages():
-    from scoring.rules.checks import KINDS
+    from scoring.rules.kinds import KINDS
 
     assert {k for k in TEMPLATES if k.startswith("kind:")} == {f"kind:{k}" for k in KINDS}

@@ -340,7 +340,7 @@ def test_as_of_means_as_known_on_that_date(sub, tmp_path):
 
 
 def test_run_records_the_rulebook_in_force(run1):
-    from scoring.rules.rulebook import load_rulebook
+    from scoring.rules.book import load_rulebook
 
     run = json.loads((run1 / "run.json").read_text(encoding="utf-8"))
     rb = load_rulebook()
@@ -416,7 +416,7 @@ def test_report_names_rules_and_severities_in_chinese(run1):
     tables are named in Chinese; the page fits a 1366 px window (measured where Chromium is)."""
     import re
 
-    from scoring.rules.rulebook import load_rulebook
+    from scoring.rules.book import load_rulebook
 
     html = (run1 / "report.html").read_text(encoding="utf-8")
     codes = {r.code for r in load_rulebook().rules}

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from datasets.synth import write_submission
 from scoring.submission.intake import load_submission
 from scoring.rules.rates import earned_fraction, rate_cells
-from scoring.rules.rulebook import load_rulebook, run_rules
+from scoring.rules.book import load_rulebook
+from scoring.rules.run import run_rules
 
 from .helpers import world
 

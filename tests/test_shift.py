@@ -6,7 +6,7 @@ import pytest
 
 from datasets.synth import Config, WorldParams, generate, write_submission, year_slice
 from scoring.jobs import prepare, run_score, score_summary
-from scoring.rules.rulebook import load_rulebook
+from scoring.rules.book import load_rulebook
 from scoring.model.shift import model_shift, psi, reference_sample
 
 from .helpers import world

@@ -11,7 +11,8 @@ from datasets.synth import write_submission
 from scoring import files, writers
 from scoring.submission.intake import load_submission
 from scoring.jobs import run_score
-from scoring.rules.rulebook import load_rulebook, run_rules
+from scoring.rules.book import load_rulebook
+from scoring.rules.run import run_rules
 from scoring.spill import Spill, string_schema
 
 from .helpers import world

@@ -10,7 +10,7 @@ engine's byte for byte:
 2. **Partitions** — policies by policy year × province (the layout of ``scoring convert``), each
    with its own service records, inspections and claims. The staff table travels whole: a
    person may serve in several provinces. Partitions go to the workers as they are needed.
-3. **Partition-local rules** (:attr:`scoring.rules.checks.Kind.local`: a policy's findings read only
+3. **Partition-local rules** (:attr:`scoring.rules.context.Kind.local`: a policy's findings read only
    that policy, its records and the staff table) — per partition on the workers, by the same
    functions as the local engine. A task whose worker dies is run again by Dask; it is a pure
    function of its partition, so the retry gives the same findings.
@@ -20,7 +20,7 @@ engine's byte for byte:
    accident history across years, insurer grades and blacklist candidates — run on the driver
    over the whole submission once the partitions' findings are back (the insurer pass reads
    them).
-5. **Findings** are put in :func:`scoring.rules.rulebook.finding_order`, which does not depend on
+5. **Findings** are put in :func:`scoring.rules.run.finding_order`, which does not depend on
    which worker found what; rules that cannot be checked are listed in the rulebook's order.
 6. **Features, track records, the model, the shift check, the global ranking and capacity cut,
    SHAP for the flagged policies only, and every output** — the driver, by the local engine's
@@ -43,11 +43,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from scoring.rules.checks import KINDS
+from scoring.rules.kinds import KINDS
 from scoring.errors import OptionError
 from scoring.submission.intake import Submission
 from scoring.submission.dataset import partition_keys as convert_keys
-from scoring.rules.rulebook import Rule, Rulebook, RuleResults, rule_findings, rule_order, sorted_results
+from scoring.rules.book import Rule, Rulebook
+from scoring.rules.run import RuleResults, rule_findings, rule_order, sorted_results
 
 #: Memory limit per worker of a LocalCluster started for the run (Dask spills to disk above 60%).
 DEFAULT_WORKER_MEMORY = "4GiB"
@@ -127,7 +128,7 @@ def _local_findings(part: Submission, rulebook: Rulebook, as_of, rules: list[Rul
 
 
 def run_rules_dask(client, sub: Submission, rulebook: Rulebook, as_of, progress=None, spill=None) -> RuleResults:
-    """:func:`scoring.rules.rulebook.run_rules` with the partition-local rules on the cluster (steps 3-5
+    """:func:`scoring.rules.run.run_rules` with the partition-local rules on the cluster (steps 3-5
     of the module's plan): the same findings, in the same order."""
     local = [r for r in rulebook.rules if KINDS[r.kind].local]
     glob = [r for r in rulebook.rules if not KINDS[r.kind].local]
@@ -176,7 +177,7 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 #    means the dataset changed after conversion, and the run stops naming it); cuts them to the
 #    as-of date; runs the partition-local rules; computes each policy's own features
 #    (:func:`scoring.model.features.policy_features`), its service count and spend; and reads the keys
-#    of the cross-partition service checks (:class:`scoring.rules.checks.Exchange`), split into
+#    of the cross-partition service checks (:class:`scoring.rules.exchange.Exchange`), split into
 #    :data:`BUCKETS` by key. The driver takes each result apart as it arrives: the findings go to
 #    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order,
 #    and so do the key pairs, one scratch file per rule and bucket (at five million policies
@@ -286,7 +287,7 @@ def _exchange_params(rule: Rule):
 
 def _keys(part: Submission, as_of, rules: list[Rule]):
     """Per exchange rule, each service record's (row, key) in ``part`` (cut to ``as_of``)."""
-    from scoring.rules.checks import Context
+    from scoring.rules.context import Context
 
     ctx = Context(part, as_of)
     frame = ctx.frame("service")
@@ -322,7 +323,7 @@ def _pass_one(part: DatasetSubmission, name: str, enterprise: np.ndarray, rulebo
     kept in the worker's local directory for pass two."""
     import pickle
 
-    from scoring.rules.checks import Exchange
+    from scoring.rules.exchange import Exchange
     from scoring.model.features import policy_features
 
     ent = pd.Series(enterprise, index=part["policies"]["policy_id"].to_numpy())
@@ -362,7 +363,7 @@ def _bucket(file) -> list[pd.DataFrame]:
 def _candidates(buckets: Iterable[list[pd.DataFrame]], rule: Rule) -> np.ndarray:
     """Step 3 for one exchange rule, bucket by bucket (each bucket's pairs from every partition,
     in partition order): the kept keys, sorted. A bucket is read only when its turn comes."""
-    from scoring.rules.checks import Exchange
+    from scoring.rules.exchange import Exchange
 
     x, params = KINDS[rule.kind].exchange, _exchange_params(rule)
     kept = [Exchange.candidates(bucket, x.min_enterprises(params), x.keep, params) for bucket in buckets]
@@ -463,7 +464,7 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
 def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str, spill):
     from scoring.submission.asof import in_scope
     from scoring.model.features import market_features, text_rules
-    from scoring.rules.rulebook import FINDING_COLUMNS
+    from scoring.rules.apply import FINDING_COLUMNS
     from scoring.spill import string_schema
 
     local = [r for r in rulebook.rules if KINDS[r.kind].local]

@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring.rules.checks import sorted_unique
+from scoring.rules.kinds.integrity import sorted_unique
 from scoring.arrays import arrow, codes_of, equal_to, positions_in
 
 from scoring.submission.intake import Submission
@@ -269,7 +269,7 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     f["staff_vs_market"] = _vs_market(f["n_staff_raw"].to_numpy(), industry)
     n_services = f["n_services"].to_numpy()
     if text_codes is None:
-        from scoring.rules.rulebook import load_rulebook
+        from scoring.rules.book import load_rulebook
 
         text_codes = text_rules(load_rulebook())
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}

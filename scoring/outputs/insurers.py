@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scoring.rules.rulebook import Rulebook
+from scoring.rules.book import Rulebook
 
 SUMMARY_COLUMNS = ["insurer_id", "policies", "flagged", "findings_critical", "findings_major", "mean_p_missing",
                    "mean_p_poor_quality", "grade", "insurer_name", "flag_rate", "critical_rate", "spend_ratio",

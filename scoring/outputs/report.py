@@ -16,7 +16,7 @@ from scoring.outputs.insurers import grade_text
 from scoring.schema import CLASS_ZH, SEVERITY_ORDER, prefecture_of
 from scoring.arrays import codes_of, equal_to, positions_in
 from scoring.outputs.plots import bar_chart, shap_bars, strip_ids
-from scoring.rules.rulebook import describe
+from scoring.rules.book import describe
 from scoring.schema import INDUSTRIES
 
 DETAILED = 50  # policies explained in full in the report

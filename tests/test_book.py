@@ -8,7 +8,9 @@ import pytest
 from datasets.synth import write_submission
 from scoring.errors import RulebookError
 from scoring.submission.intake import load_submission
-from scoring.rules.rulebook import FINDING_COLUMNS, describe, load_rulebook, run_rules
+from scoring.rules.apply import FINDING_COLUMNS
+from scoring.rules.run import run_rules
+from scoring.rules.book import describe, load_rulebook
 
 from .helpers import world
 from .test_checks import P, both, fired, run
@@ -135,7 +137,7 @@ def test_findings_are_in_a_stable_order(tmp_path):
 def test_background_rules_give_the_same_findings(tmp_path, monkeypatch):
     """On large submissions the duplicate photo / report checks run in a thread beside the others;
     the findings (and their order) are those of running everything in turn."""
-    import scoring.rules.rulebook as rulebook_mod
+    import scoring.rules.background as rulebook_mod
 
     w = world(1500, 21)
     sub = load_submission(write_submission(w, tmp_path / "s"))
@@ -154,7 +156,7 @@ def _die(i):
 
 def test_background_worker_dying_loses_no_findings(tmp_path, monkeypatch):
     """If the worker process dies (e.g. killed for memory), its rules are run in this process."""
-    import scoring.rules.rulebook as rulebook_mod
+    import scoring.rules.background as rulebook_mod
 
     w = world(600, 5)
     sub = load_submission(write_submission(w, tmp_path / "s"))
@@ -177,7 +179,7 @@ def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from scoring.rules.rulebook import worker_pool\n"
+        "from scoring.rules.background import worker_pool\n"
         "pool = worker_pool()\n"
         "import os\n"
         "print(pool.submit(os.getpid).result(), flush=True)\n"
@@ -260,7 +262,7 @@ def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
     comment or the order of rules in the file does not."""
     import yaml
 
-    from scoring.rules.rulebook import SHIPPED, load_rulebook
+    from scoring.rules.book import SHIPPED, load_rulebook
 
     shipped = load_rulebook()
     data = yaml.safe_load((Path(__file__).parents[1] / "scoring" / "rules" / SHIPPED).read_text(encoding="utf-8"))

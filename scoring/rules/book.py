@@ -1,10 +1,9 @@
-"""Load, validate and run the rulebook.
+"""The rulebook as data: its schema, loading and validation, and its description for `scoring rules`.
 
 The rulebook (``rulebook.yaml`` beside this module, or a user's file) binds the check kinds
-of :mod:`scoring.rules.checks` to parameters, clauses, effective dates and message templates.
-:func:`load_rulebook` validates it with pydantic and fails with a message naming the rule
-and field; :func:`run_rules` applies every rule in force and returns the findings table of
-``docs/spec/results-format.md`` plus the rules that could not be checked.
+of :mod:`scoring.rules.kinds` to parameters, clauses, effective dates and message templates.
+:func:`load_rulebook` validates it with pydantic and fails with every error at once, each
+naming the rule and field (:mod:`scoring.rules.run` applies it).
 
 Effective dating: policy rules by the policy's ``start_date``, service rules by the
 ``service_date``, region and insurer rules by the run's as-of date. Regional overrides
@@ -15,40 +14,29 @@ and ``effective_from`` replaces it); without it, it replaces the shipped ruleboo
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import string
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from scoring.rules.checks import KINDS, Context, Hits, frame_columns
-from scoring.arrays import arrow
+from scoring.rules.kinds import KINDS
+from scoring.rules.context import frame_columns
 from scoring.errors import RulebookError
-from scoring.heap import collect_only_new
-from scoring.submission.intake import Submission
 from scoring.schema import SEVERITY_ZH
 from scoring.schema import DateBounds
 
-FINDING_COLUMNS = [
-    "scope", "policy_id", "insurer_id", "region_code", "rule_code", "severity", "clause",
-    "observed", "expected", "message_zh", "message_en", "service_id", "rule_name_zh", "severity_zh",
-]
+
 SCOPE_ORDER = {"policy": 0, "service": 1, "region": 2, "insurer": 3}
+
 PLACEHOLDERS = {"observed", "expected", "clause"}
+
 #: Parameters that only word a finding (kept out of the rules' hash: they decide no finding).
 TEXT_PARAMS = {"expected"}
-#: Service records from which the background kinds (which read service records) run in a forked
-#: worker. A Dask run's driver holds only the records of shared keys: it does not fork for them.
-BACKGROUND_ROWS = 800_000
-GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
 
 
 class Override(BaseModel):
@@ -65,8 +53,8 @@ class RuleIssues(ValueError):
         self.issues = issues
         super().__init__("; ".join(f"{f}: {en}" for f, _, en in issues))
 
-
 _TYPE_ZH = {"number": "数值", "date": "日期", "bool": "是/否", "enum": "枚举", "text": "文本"}
+
 _SCOPE_ZH = {"policy": "保单", "service": "服务记录", "region": "地区", "insurer": "保险机构"}
 
 
@@ -344,7 +332,6 @@ def _canonical_sha256(obj) -> str:
     text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
 SHIPPED = "rulebook.yaml"
 
 
@@ -435,345 +422,6 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "rules": [r.model_dump() for r in merged] + user_data["rules"],
     }
     return _validate(data, str(path))
-
-
-@dataclass(frozen=True)
-class RuleResults:
-    """Findings (``FINDING_COLUMNS``) and the rules that could not be checked, with why."""
-
-    findings: pd.DataFrame
-    not_checkable: list[dict]
-    rulebook_version: str
-    rate_cells: pd.DataFrame | None = None  # loss experience per cell (scoring.rules.rates), when claims were given
-
-
-def _region_params(rule: Rule, regions: np.ndarray):
-    """Per-row parameters when the rule has regional overrides (longest prefix wins)."""
-    if not rule.overrides:
-        return rule.parsed
-    values = {}
-    for name in {n for o in rule.overrides for n in o.params}:
-        arr = np.full(len(regions), float(getattr(rule.parsed, name)))
-        for o in sorted(rule.overrides, key=lambda o: len(o.region_prefix)):
-            if name in o.params:
-                arr[pd.Series(regions).str.startswith(o.region_prefix).to_numpy()] = float(o.params[name])
-        values[name] = arr
-    return rule.parsed.model_copy(update=values)
-
-
-def _repeat(value: str, n: int) -> pa.Array:
-    """``value`` ``n`` times as an Arrow string array (one copy per row, no Python objects)."""
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
-
-
-def _render(template: str, observed: pa.Array, expected: pa.Array, clause: str) -> pa.Array:
-    pieces = []
-    for literal, fieldname, _, _ in string.Formatter().parse(template):
-        if literal:
-            pieces.append(pa.scalar(literal, pa.string()))
-        if fieldname == "observed":
-            pieces.append(observed)
-        elif fieldname == "expected":
-            pieces.append(expected)
-        elif fieldname == "clause":
-            pieces.append(pa.scalar(clause, pa.string()))
-    n = len(observed)
-    if not any(isinstance(p, pa.Array) for p in pieces):
-        return _repeat("".join(p.as_py() for p in pieces), n)
-    return pc.binary_join_element_wise(*[pc.fill_null(p, "") if isinstance(p, pa.Array) else p for p in pieces], "")
-
-
-def _requirements(rule: Rule, ctx: Context) -> list[str]:
-    """Missing tables / optional columns that make ``rule`` not checkable on this submission."""
-    k = KINDS[rule.kind]
-    missing = [t for t in k.tables if not ctx.has(t)]
-    from scoring.schema import TABLES
-
-    names = set()
-    for v in rule.params.values():
-        if isinstance(v, str):
-            names.add(v)
-        elif isinstance(v, list):
-            for x in v:
-                names.update([x] if isinstance(x, str) else [y for y in x if isinstance(y, str)] if isinstance(x, list) else [])
-        elif isinstance(v, dict):
-            names.update(k2 for k2 in v if isinstance(k2, str))
-    cols = {c.name: t.name for t in TABLES.values() if t.name in ("policies", "services") for c in t.columns if c.optional}
-    implicit = {
-        "checkin_distance": ["services.checkin_lat", "services.checkin_lon", "policies.enterprise_lat", "policies.enterprise_lon"],
-        "shared_photo": ["services.photo_hashes"],
-    }.get(rule.kind, [])
-    for n in sorted(names):
-        if n in cols and not ctx.has(f"{cols[n]}.{n}"):
-            missing.append(f"{cols[n]}.{n}")
-    missing += [r for r in implicit if not ctx.has(r)]
-    return missing
-
-
-def _text_array(values, n: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(n, pa.string())
-    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
-
-
-def _findings_table(rule: Rule, hits: Hits, frame: pd.DataFrame | None) -> pa.Table:
-    """The findings of one rule as an Arrow table of ``FINDING_COLUMNS`` (all strings)."""
-    n = len(hits.rows)
-
-    cols = {"scope": _repeat(rule.scope, n)}
-    if rule.scope in ("policy", "service"):
-        rows = pa.array(hits.rows, pa.int64())
-        for col in ("policy_id", "insurer_id", "region_code", "service_id"):
-            if col == "service_id" and rule.scope == "policy":
-                cols[col] = pa.nulls(n, pa.string())
-            else:
-                cols[col] = pc.take(arrow(frame[col]), rows).cast(pa.string())
-    else:
-        cols["policy_id"] = pa.nulls(n, pa.string())
-        cols["service_id"] = pa.nulls(n, pa.string())
-        cols["insurer_id"] = _text_array(hits.keys.get("insurer_id"), n)
-        cols["region_code"] = _text_array(hits.keys.get("region_code"), n)
-    observed, expected = _text_array(hits.observed, n), _text_array(hits.expected, n)
-    obs_en = _text_array(hits.observed_en, n) if hits.observed_en is not None else observed
-    exp_en = _text_array(hits.expected_en, n) if hits.expected_en is not None else expected
-    cols.update(rule_code=_repeat(rule.code, n), severity=_repeat(rule.severity, n), clause=_repeat(rule.clause, n),
-                rule_name_zh=_repeat(rule.name_zh or rule.code, n), severity_zh=_repeat(SEVERITY_ZH[rule.severity], n),
-                observed=observed, expected=expected,
-                message_zh=_render(rule.message_zh, observed, expected, rule.clause),
-                message_en=_render(rule.message_en, obs_en, exp_en, rule.clause))
-    return pa.table({c: cols[c] for c in FINDING_COLUMNS})
-
-
-def run_rules(sub: Submission, rulebook: Rulebook | None = None, as_of=None, progress=None, spill=None) -> RuleResults:
-    """Apply every rule in force to ``sub`` at ``as_of`` (default: the latest date in it).
-    ``spill``: see :func:`sorted_results`."""
-    from scoring.submission.intake import latest_date
-
-    rulebook = rulebook or load_rulebook()
-    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date(sub.tables)
-    table, not_checkable, cells = rule_findings(sub, rulebook, as_of, progress=progress)
-    box = [table]
-    del table
-    return sorted_results(box, not_checkable, rulebook, cells, spill=spill)
-
-
-def sorted_results(table: pa.Table | None | list, not_checkable: list[dict], rulebook: Rulebook, cells=None,
-                   spill=None) -> RuleResults:
-    """The findings table in findings.csv order, as the :class:`RuleResults` every job reads.
-
-    ``table`` may come in a one-element list, which is emptied: the unsorted table is then held
-    here alone and released column by column as the sorted frame is built, so the findings
-    (gigabytes at a million policies) are never held twice. With ``spill`` (a
-    :class:`scoring.spill.Spill`) the sorted findings are written there a batch at a time and
-    the frame reads them memory-mapped."""
-    if isinstance(table, list):
-        table = table.pop()
-    if table is None:
-        table = pa.table({c: pa.array([], pa.string()) for c in FINDING_COLUMNS})
-    order = finding_order(table)
-    if spill is not None:
-        from scoring.spill import string_schema
-
-        table = spill.taken(table, order, string_schema(table.column_names))
-        return RuleResults(table.to_pandas(split_blocks=True), not_checkable, rulebook.version, cells)
-    names, columns = table.column_names, []
-    while table.num_columns:
-        columns.append(table.column(0).take(order))
-        table = table.remove_column(0)
-    table = pa.table(columns, names=names)
-    del columns
-    # one block per column, each column's Arrow memory released as it converts (no consolidated copy)
-    findings = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    return RuleResults(findings, not_checkable, rulebook.version, cells)
-
-
-def rule_order(rules: list[Rule]) -> list[Rule]:
-    """The order rules run in: by scope, the insurer pass last (it reads every other finding)."""
-    return sorted(rules, key=lambda r: (r.scope == "insurer", SCOPE_ORDER[r.scope]))
-
-
-def rule_findings(sub: Submission, rulebook: Rulebook, as_of, progress=None, rules=None,
-                  prior: pa.Table | None = None) -> tuple[pa.Table | None, list[dict], pd.DataFrame | None]:
-    """The findings of ``rules`` (default: every rule of ``rulebook``) on ``sub`` at ``as_of``,
-    unsorted, with the rules that could not be checked and the loss-experience cells.
-    ``prior``: findings of the other rules computed elsewhere (the partitions of a Dask run);
-    the insurer pass reads them as its own, and they are part of the returned table."""
-    ctx = Context(sub, as_of, rulebook.rate_adequacy)
-    parts: list[pa.Table] = [prior] if prior is not None and prior.num_rows else []
-    not_checkable: list[dict] = []
-    with collect_only_new():
-        _run_rules(ctx, as_of, rule_order(rulebook.rules if rules is None else rules), parts, not_checkable, progress)
-    cells = ctx.rate_cells if ctx.has("claims") else None
-    del ctx  # its frames, before the findings are put together
-    table = pa.concat_tables(parts) if parts else None
-    parts.clear()  # the sorted copy is then the only one (millions of findings at 1M policies)
-    return table, not_checkable, cells
-
-
-def _run_rules(ctx: Context, as_of, ordered: list[Rule], parts: list[pa.Table], not_checkable: list[dict],
-               progress=None) -> None:
-    """:func:`rule_findings`' loop: each rule's findings table appended to ``parts`` (the
-    background rules' where the insurer pass needs them, or at the end) and each rule that
-    cannot be checked to ``not_checkable``."""
-    frame = None
-    seen_missing: set[str] = set()
-    background = _Background(ordered, ctx)
-    try:
-        for rule in ordered:
-            if progress:
-                progress(rule.code)
-            missing = _requirements(rule, ctx)
-            if missing:
-                if rule.code not in seen_missing:
-                    seen_missing.add(rule.code)
-                    not_checkable.append({"rule_code": rule.code, "missing": missing,
-                                          "reason_zh": "提交数据缺少 " + "、".join(missing) + "，无法检查",
-                                          "reason_en": "the submission lacks " + ", ".join(missing) + ", so this rule cannot be checked"})
-                continue
-            if rule in background:
-                continue
-            if rule.scope in ("policy", "service"):
-                frame = ctx.frame(rule.scope)
-                active = _active(rule, frame)
-                if not active.any():
-                    continue
-                table = _apply(rule, ctx, frame, active)
-            else:
-                if not rule.in_force(as_of):
-                    continue
-                frame = ctx.policies
-                active = np.ones(len(frame), dtype=bool)
-                k = KINDS[rule.kind]
-                if rule.scope == "insurer":
-                    parts.extend(background.results())  # the insurer pass reads every other finding
-                    so_far = pa.concat_tables(parts) if parts else None
-                    hits = k.fn(ctx, frame, active, rule.parsed, findings=so_far)
-                else:
-                    hits = k.fn(ctx, frame, active, rule.parsed)
-                table = _findings_table(rule, hits, frame) if len(hits.rows) else None
-                del hits
-            if table is not None:
-                parts.append(table)
-            del table
-            if len(frame) >= GC_ROWS:
-                gc.collect()  # pandas temporaries sit in reference cycles; at 1M policies they are gigabytes
-        parts.extend(background.results())
-    finally:
-        background.close()
-
-
-def _active(rule: Rule, frame: pd.DataFrame) -> np.ndarray:
-    return rule.in_force(frame["start_date" if rule.scope == "policy" else "service_date"].to_numpy())
-
-
-def _apply(rule: Rule, ctx: Context, frame: pd.DataFrame, active: np.ndarray) -> pa.Table | None:
-    """One policy- or service-scope rule's findings table (``None`` when it does not fire)."""
-    hits = KINDS[rule.kind].fn(ctx, frame, active, _region_params(rule, frame["region_code"].to_numpy(dtype=object)))
-    return _findings_table(rule, hits, frame) if len(hits.rows) else None
-
-
-_FORKED: list[tuple] = []  # what the forked worker inherits: (rule, ctx, frame, active) per task
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a forked worker: end when the parent ends, whatever kills it (SIGTERM, SIGKILL, a crash).
-    Linux delivers SIGKILL to the worker when its parent dies (``PR_SET_PDEATHSIG``); a parent that
-    died before this line ran is caught by the parent-pid check. Elsewhere nothing is done."""
-    import os
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def worker_pool():
-    """One forked worker that inherits this process's memory and ends with it."""
-    import multiprocessing as mp
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"), initializer=_die_with_parent,
-                               initargs=(os.getpid(),))
-
-
-def _run_forked(i: int) -> pa.Table | None:
-    rule, ctx, frame, active = _FORKED[i]
-    return _apply(rule, ctx, frame, active)
-
-
-class _Background:
-    """The rules of ``background`` kinds (duplicate photos and reports: sorts of millions of keys),
-    run in one forked worker process while this process applies the others.
-
-    Only for submissions of ``BACKGROUND_ROWS`` service records or more, and only where ``fork`` exists: the
-    worker inherits the validated tables instead of receiving a copy, and sends back findings
-    tables (small). If the worker cannot be started or dies, the same rules run here instead.
-    """
-
-    def __init__(self, ordered: list[Rule], ctx: Context):
-        import multiprocessing as mp
-
-        self.tasks: list[tuple] = []
-        self.pool = None
-        self.futures: list = []
-        large = len(ctx.sub["services"]) >= BACKGROUND_ROWS
-        if not large or "fork" not in mp.get_all_start_methods():
-            return
-        for rule in ordered:
-            if not KINDS[rule.kind].background or rule.scope not in ("policy", "service") or _requirements(rule, ctx):
-                continue
-            frame = ctx.frame(rule.scope)
-            active = _active(rule, frame)
-            if active.any():
-                self.tasks.append((rule, ctx, frame, active))
-        if not self.tasks:
-            return
-        _FORKED[:] = self.tasks
-        try:
-            self.pool = worker_pool()
-            self.futures = [self.pool.submit(_run_forked, i) for i in range(len(self.tasks))]
-        except OSError:  # cannot fork (e.g. no memory for the page tables): run them here
-            self.close()
-            self.futures = []
-        finally:
-            _FORKED.clear()
-
-    def __contains__(self, rule: Rule) -> bool:
-        return any(rule is t[0] for t in self.tasks)
-
-    def results(self) -> list[pa.Table]:
-        """The background findings tables, in rule order (waits for the worker; once)."""
-        from concurrent.futures.process import BrokenProcessPool
-
-        out = []
-        for i, task in enumerate(self.tasks):
-            try:
-                table = self.futures[i].result() if i < len(self.futures) else _apply(*task)
-            except BrokenProcessPool:
-                table = _apply(*task)
-            if table is not None:
-                out.append(table)
-        self.tasks, self.futures = [], []
-        return out
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-
-
-def finding_order(table: pa.Table) -> pa.Array:
-    """The stable order of findings.csv: scope, ids, then rule code and observed value (sorted by Arrow)."""
-    scope_rank = pc.index_in(table["scope"], value_set=pa.array(list(SCOPE_ORDER), pa.string()))
-    keys = pa.table({"_s": scope_rank, **{f"_{c}": pc.fill_null(table[c], "") for c in
-                     ("policy_id", "service_id", "insurer_id", "region_code", "rule_code", "observed")}})
-    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names])
 
 
 def describe(rulebook: Rulebook) -> pd.DataFrame:

@@ -340,6 +340,7 @@ def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] 
     from scoring.review.run import ReviewRun
     from scoring.review.store import DB_NAME, ReviewStore
 
+    _run(ReviewRun.check, run_dir)  # before the review database is made in a folder that is not a run
     run = _run(ReviewRun.open, run_dir, submission) if need_submission else None
     store = _run(ReviewStore, db or run_dir / DB_NAME)
     return run, store

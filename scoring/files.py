@@ -49,8 +49,9 @@ MANIFESTS = {"run.json": "tool_version", "validation.json": "tables", "convert.j
 KEPT = ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm")
 
 
-def is_result_set(path) -> bool:
-    """Whether ``path`` is a directory this program wrote: it holds one of :data:`MANIFESTS`."""
+def result_kind(path) -> str | None:
+    """Which kind of result set ``path`` is (the name of its manifest in :data:`MANIFESTS`), or None
+    for a directory this program did not write."""
     path = Path(path)
     for name, key in MANIFESTS.items():
         f = path / name
@@ -60,36 +61,73 @@ def is_result_set(path) -> bool:
             except (OSError, UnicodeDecodeError, ValueError):
                 continue
             if isinstance(doc, dict) and key in doc:
-                return True
-    return False
+                return name
+    return None
 
 
-def _refuse_foreign(out: Path, option: str) -> None:
-    """An existing, non-empty directory that this program did not write is the user's: refused."""
+def is_result_set(path) -> bool:
+    """Whether ``path`` is a directory this program wrote: it holds one of :data:`MANIFESTS`."""
+    return result_kind(path) is not None
+
+
+def _holds_only_kept(path: Path) -> bool:
+    """Whether a directory is empty but for what a result set keeps (:data:`KEPT`): a review
+    database opened on a folder before it was scored."""
+    return all(p.name in KEPT for p in path.iterdir())
+
+
+def _refuse_foreign(out: Path, option: str, kind: str | None = None, inputs=()) -> None:
+    """Refuse an output directory that is not this program's to replace: a link, a directory with
+    contents that this program did not write, a result set of another kind (``kind``: the manifest
+    the new set writes), the folder the command runs in (or one holding it), and any of ``inputs``
+    (the submission, the model) or a folder inside or around one of them."""
     from scoring.errors import OptionError
     from scoring.messages import render
 
-    if out.is_dir() and not out.is_symlink() and any(out.iterdir()) and not is_result_set(out):
+    if out.is_symlink():
+        raise OptionError(*render("out_is_link", option=option, out=out))
+    here, target = Path.cwd().resolve(), out.resolve()
+    if here == target or target in here.parents:
+        raise OptionError(*render("out_holds_cwd", option=option, out=out))
+    for given in inputs:
+        if given is None:
+            continue
+        src = Path(given).resolve()
+        if target == src or target in src.parents or src in target.parents:
+            raise OptionError(*render("out_is_input", option=option, out=out, input=given))
+    if not out.is_dir() or _holds_only_kept(out):
+        return
+    found = result_kind(out)
+    if found is None:
         raise OptionError(*render("out_not_ours", option=option, out=out, manifests=", ".join(MANIFESTS)))
+    if kind is not None and found != kind:
+        raise OptionError(*render("out_other_kind", option=option, out=out, found=MANIFEST_ZH[found][0],
+                                  found_en=MANIFEST_ZH[found][1], kind=MANIFEST_ZH[kind][0], kind_en=MANIFEST_ZH[kind][1]))
 
 
-def check_output_dir(out, option: str = "--out") -> None:
-    """Refuse, before any work, an output directory that is an existing file, a link, an existing
-    directory this program did not write (:func:`is_result_set`), or whose nearest existing parent
-    cannot be written."""
+#: What each kind of result set is, in Chinese and English, for messages.
+MANIFEST_ZH = {"run.json": ("评分结果", "a scoring run"), "validation.json": ("校验结果", "a validation"),
+               "convert.json": ("转换后的数据集", "a converted dataset"), "metadata.json": ("模型", "a model")}
+
+
+def check_output_dir(out, option: str = "--out", kind: str | None = None, inputs=()) -> None:
+    """Refuse, before any work, an output directory that is an existing file, a link, not this
+    program's to replace (:func:`_refuse_foreign`: ``kind`` the manifest the new set writes,
+    ``inputs`` paths it must not touch), or whose nearest existing parent cannot be written."""
     from scoring.errors import OptionError
+    from scoring.messages import render
 
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OptionError(f"{option} {out} 是一个已存在的文件，不是目录；请指定目录",
-                          f"{option} {out} is an existing file, not a directory; give a directory")
-    _refuse_foreign(out, option)
-    parent = out if out.exists() else out.parent
-    while not parent.exists():
+    if out.exists() and not out.is_dir() and not out.is_symlink():
+        raise OptionError(*render("out_is_file", option=option, out=out))
+    _refuse_foreign(out, option, kind, inputs)
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise OptionError(f"{option} {out} 无法写入（{parent} 不可写）",
-                          f"{option} {out} cannot be written ({parent} is not writable)")
+    if not parent.is_dir():
+        raise OptionError(*render("out_parent_file", option=option, out=out, parent=parent))
+    if not os.access(parent, os.W_OK | os.X_OK):  # the new set is made beside ``out``
+        raise OptionError(*render("out_not_writable", option=option, out=out, parent=parent))
 
 
 def remove_tree(path) -> None:
@@ -225,7 +263,7 @@ def _link_or_copy(src, dst) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(out: Path, option: str = "--out"):
+def atomic_dir(out: Path, option: str = "--out", kind: str | None = None, inputs=()):
     """Yield a temporary directory beside ``out``; on success it replaces ``out`` as a whole.
 
     The switch is one rename: a reader sees the old result set or the new one, never a mix.
@@ -239,10 +277,15 @@ def atomic_dir(out: Path, option: str = "--out"):
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
-    _refuse_foreign(out, option)
+    _refuse_foreign(out, option, kind, inputs)
     tmp = _sibling(out, _TMP)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:  # a full disk names the result set, where the writer's error named no file
+            if e.filename is None:
+                e.filename = str(out)
+            raise
         existed = out.is_dir()
         if existed:
             _carry_over(out, tmp)

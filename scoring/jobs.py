@@ -43,11 +43,11 @@ def run_validate(submission: str | Path, out: str | Path | None = None) -> str:
     from scoring.writers import write_json
 
     if out is not None:
-        check_output_dir(out)
+        check_output_dir(out, kind="validation.json", inputs=[submission])
     sub = load_submission(submission)
     text = balance_summary(sub)
     if out is not None:
-        with atomic_dir(Path(out)) as tmp:
+        with atomic_dir(Path(out), kind="validation.json", inputs=[submission]) as tmp:
             write_csv(sub.rejected, tmp / "rejected.csv")
             write_json({**_balance(sub, submission), "tool_version": __version__}, tmp / "validation.json")
         text += f"\n拒收明细 / rejected rows: {Path(out) / 'rejected.csv'}"
@@ -127,7 +127,7 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
     the latest inspections by date), refit on every label, save the model."""
     from scoring.files import check_output_dir
 
-    check_output_dir(out)
+    check_output_dir(out, kind="metadata.json", inputs=list(submissions))
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)
@@ -234,9 +234,11 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     return pd.DataFrame(table)[POLICY_SCORE_COLUMNS]
 
 
-def as_of_option(value, option: str = "--as-of") -> np.datetime64:
-    """``--as-of`` as a day: written as the data writes dates (:func:`scoring.submission.parsing.parse_day`)
-    and within the plausible dates; anything else is an :class:`~scoring.errors.OptionError`."""
+def as_of_option(value, option: str = "--as-of", bounds=None) -> np.datetime64:
+    """``--as-of`` as a day: written as the data writes dates (:func:`scoring.submission.parsing.parse_day`),
+    within the plausible dates (``bounds``: the rulebook's ``dates``) and not after today (a run
+    judges what is known, and nothing later is); anything else is an
+    :class:`~scoring.errors.OptionError`."""
     import datetime as dt
 
     from scoring.errors import OptionError
@@ -244,12 +246,13 @@ def as_of_option(value, option: str = "--as-of") -> np.datetime64:
     from scoring.submission.parsing import parse_day
     from scoring.schema import DateBounds
 
+    bounds = bounds or DateBounds()
     if isinstance(value, (np.datetime64, dt.date)):
         return np.datetime64(value, "D")
     day = parse_day(value)
-    bounds = DateBounds()
-    if day is None or not bounds.earliest <= day <= bounds.latest:
-        raise OptionError(*render("bad_date_option", option=option, value=value, earliest=bounds.earliest, latest=bounds.latest))
+    latest = min(bounds.latest, dt.date.today() + dt.timedelta(days=bounds.future_grace_days))
+    if day is None or not bounds.earliest <= day <= latest:
+        raise OptionError(*render("bad_date_option", option=option, value=value, earliest=bounds.earliest, latest=latest))
     return np.datetime64(day, "D")
 
 
@@ -261,9 +264,9 @@ def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capaci
     from scoring.errors import OptionError
     from scoring.files import check_output_dir
 
-    check_output_dir(out)
+    check_output_dir(out, kind="run.json", inputs=[submission, model_dir])
     if as_of is not None:
-        as_of = as_of_option(as_of)
+        as_of = as_of_option(as_of, bounds=load_rulebook(rulebook).dates.bounds())
     if engine not in ("local", "dask"):
         raise OptionError(f"--engine 应为 local 或 dask；现为 {engine}", f"--engine must be local or dask; got {engine}")
     if engine == "local" and (scheduler or workers is not None):
@@ -409,7 +412,7 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
         "tool_version": __version__,
     }
     step("写出结果 / writing results")
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="run.json", inputs=[submission]) as tmp:
         write_csv(policy_scores, tmp / "policy_scores.csv")
         write_csv(findings, tmp / "findings.csv")
         write_jsonl(lines, tmp / "explanations.jsonl", order=line_order)
@@ -477,7 +480,7 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "tool_version": __version__,
     }
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="run.json", inputs=[submission]) as tmp:
         for name, columns in (("policy_scores.csv", POLICY_SCORE_COLUMNS), ("findings.csv", FINDING_COLUMNS),
                               ("insurer_summary.csv", SUMMARY_COLUMNS)):
             write_csv(pd.DataFrame(columns=columns), tmp / name)

@@ -167,6 +167,22 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "cannot read or write {path}: {reason_en}; no results were written (earlier results are unchanged)",
     ),
     # --- output directories
+    "out_is_link": ("{option} {out} 是一个符号链接；请直接指定目录", "{option} {out} is a symbolic link; give the directory itself"),
+    "out_holds_cwd": (
+        "{option} {out} 是当前所在的文件夹（或包含它）；请指定其他文件夹",
+        "{option} {out} is the folder you are in (or holds it); give another folder",
+    ),
+    "out_is_input": (
+        "{option} {out} 与输入 {input} 是同一位置（或互相包含）；结果不能写在输入上",
+        "{option} {out} is the input {input}, or holds it, or lies inside it; results cannot be written over an input",
+    ),
+    "out_other_kind": (
+        "{option} {out} 是{found}，不是{kind}；为免覆盖，拒绝写入。请指定一个新的或空的文件夹",
+        "{option} {out} is {found_en}, not {kind_en}; refusing to replace it. Give a new or empty folder",
+    ),
+    "out_is_file": ("{option} {out} 是一个已存在的文件，不是目录；请指定目录", "{option} {out} is an existing file, not a directory; give a directory"),
+    "out_parent_file": ("{option} {out} 无法创建：{parent} 是文件，不是目录", "{option} {out} cannot be made: {parent} is a file, not a directory"),
+    "out_not_writable": ("{option} {out} 无法写入（{parent} 不可写）", "{option} {out} cannot be written ({parent} is not writable)"),
     "out_not_ours": (
         "{option} {out} 是一个已有内容的文件夹，但不是本程序写出的结果（其中没有 {manifests} 之一）；为免覆盖您的文件，拒绝写入。请指定一个新的或空的文件夹",
         "{option} {out} is a folder with contents that this program did not write (it holds none of {manifests}); "
@@ -179,6 +195,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "run scoring convert again",
     ),
     "dataset_file_missing": ("缺少分区文件 {file}（应有 {rows} 行）", "partition file {file} is missing ({rows} rows expected)"),
+    "dataset_link": ("{file} 是符号链接，转换不会写出链接", "{file} is a symbolic link, which no conversion writes"),
+    "dataset_without_record": (
+        "{path} 含有数据集的表目录（{tables}），却没有 convert.json，无法核对其是否完整；请用 scoring convert 重新转换，或改用 CSV 等文件提交",
+        "{path} holds a dataset's table directories ({tables}) but no convert.json, so it cannot be checked whole; convert it again "
+        "with scoring convert, or submit CSV or other files",
+    ),
     "dataset_file_added": ("多出转换时没有的文件 {file}", "{file} was not written by the conversion"),
     "dataset_file_rows": ("分区文件 {file} 有 {rows} 行，转换时为 {want} 行", "partition file {file} has {rows} rows where the conversion wrote {want}"),
     "dataset_file_changed": ("分区文件 {file} 的内容（sha256）已改变", "the content (sha256) of partition file {file} has changed"),

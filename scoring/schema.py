@@ -116,6 +116,24 @@ class DateBounds:
     future_grace_days: int = 1
 
 
+#: Characters a name or an identifier shows nothing of: controls and format characters (zero-width
+#: space and joiners, byte order mark, bidi overrides, soft hyphen), separators and spaces, and the
+#: default-ignorable and blank letters a font draws as nothing (combining grapheme joiner, Hangul
+#: fillers, Mongolian and other variation selectors, the blank braille pattern). As an RE2 class,
+#: for Arrow's kernels; :func:`invisible` says the same of one character.
+INVISIBLE = (r"[\p{Cc}\p{Cf}\p{Z}\x{034F}\x{115F}\x{1160}\x{17B4}\x{17B5}\x{180B}-\x{180F}\x{2800}\x{3164}"
+             r"\x{FE00}-\x{FE0F}\x{FFA0}\x{E0100}-\x{E01EF}]")
+_BLANK_LETTERS = frozenset(map(chr, (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0, *range(0x180B, 0x1810),
+                                     *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0))))
+
+
+def invisible(ch: str) -> bool:
+    """Whether a character shows nothing (:data:`INVISIBLE`)."""
+    import unicodedata
+
+    return unicodedata.category(ch)[0] in "CZ" and unicodedata.category(ch) not in ("Co", "Cn") or ch in _BLANK_LETTERS
+
+
 #: Longest identifier accepted (characters): every id of a submission, and every id a reviewer's
 #: verdict names, fits in it.
 ID_MAX = 100

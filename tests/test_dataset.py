@@ -93,8 +93,37 @@ def converted(tmp_path_factory):
     return base / "ds"
 
 
+def _extra_name(ds):
+    """A copy of a part under a name that is not *.parquet: Arrow reads it all the same."""
+    import shutil
+
+    src = sorted((ds / "services").rglob("*.parquet"))[0]
+    shutil.copy(src, src.with_name("extra"))
+    return (src.with_name("extra")).relative_to(ds).as_posix(), "多出转换时没有的文件"
+
+
+def _linked(ds):
+    src = sorted((ds / "services").glob("policy_year=*/province=*"))[0]
+    link = src.with_name("province=99")
+    link.symlink_to(src)
+    return link.relative_to(ds).as_posix(), "符号链接"
+
+
+def _table_file(ds):
+    import pandas as pd
+
+    pd.DataFrame({"inspection_id": ["I1"]}).to_csv(ds / "inspections.csv", index=False)
+    return "inspections.csv", "多出转换时没有的文件"
+
+
+def _no_record(ds):
+    (ds / "convert.json").unlink()
+    return "services", "没有 convert.json"
+
+
 @pytest.mark.parametrize("engine", ["local", "dask"])
-@pytest.mark.parametrize("damage", [_lose, _add, _edit, _cut, _unrecorded], ids=["lost", "added", "edited", "cut", "unrecorded"])
+@pytest.mark.parametrize("damage", [_lose, _add, _edit, _cut, _unrecorded, _extra_name, _linked, _table_file, _no_record],
+                         ids=["lost", "added", "edited", "cut", "unrecorded", "extra-name", "linked", "table-file", "no-record"])
 def test_a_damaged_dataset_is_refused_naming_the_partition(converted, tmp_path, damage, engine):
     import shutil
 

@@ -171,3 +171,68 @@ def test_a_full_disk_or_read_only_folder_is_said_not_a_traceback(sub, tmp_path, 
         assert says in r.output and "Traceback" not in r.output and "findings.csv" in r.output
     assert (out / "policy_scores.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_link_given_as_out_is_refused(sub, tmp_path, dangling):
+    target = tmp_path / "theirs"
+    if not dangling:
+        target.mkdir()
+        (target / "mine.txt").write_text("hi")
+    (tmp_path / "l").symlink_to(target)
+    r = CliRunner().invoke(app, ["validate", str(sub), "--out", str(tmp_path / "l")])
+    assert r.exit_code == 2 and "符号链接" in r.output and "symbolic link" in r.output
+    assert (tmp_path / "l").is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == sorted(["l"] + ([] if dangling else ["theirs"]))
+
+
+def test_a_result_set_of_another_kind_or_an_input_is_never_replaced(sub, tmp_path):
+    runner = CliRunner()
+    ds = tmp_path / "ds"
+    assert runner.invoke(app, ["convert", str(sub), "--out", str(ds)]).exit_code == 0
+    before = sorted(str(p.relative_to(ds)) for p in ds.rglob("*"))
+    for args, says in ((["score", str(ds), "--out", str(ds), "--quiet"], "与输入"),  # the dataset is the submission
+                       (["score", str(sub), "--out", str(ds), "--quiet"], "转换后的数据集"),  # another kind
+                       (["validate", str(sub), "--out", str(ds)], "转换后的数据集"),
+                       (["score", str(sub), "--out", str(sub / "run"), "--quiet"], "与输入")):  # inside the submission
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and says in r.output, (args, r.output)
+    assert sorted(str(p.relative_to(ds)) for p in ds.rglob("*")) == before
+    assert not (sub / "run").exists()
+
+
+def test_the_model_given_is_not_an_output(sub, tmp_path):
+    import shutil
+
+    from scoring.jobs import default_model_dir
+
+    model = tmp_path / "m"
+    shutil.copytree(default_model_dir(), model)
+    r = CliRunner().invoke(app, ["score", str(sub), "--model", str(model), "--out", str(model), "--quiet"])
+    assert r.exit_code == 2 and "与输入" in r.output and (model / "metadata.json").exists()
+
+
+def test_the_folder_one_stands_in_is_not_an_output(sub, tmp_path, monkeypatch):
+    out = tmp_path / "here"
+    with results.atomic_dir(out) as tmp:
+        (tmp / "validation.json").write_text('{"tables": {}}')
+    monkeypatch.chdir(out)
+    r = CliRunner().invoke(app, ["validate", str(sub), "--out", "."])
+    assert r.exit_code == 2 and "当前所在的文件夹" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"] and [p.name for p in out.iterdir()] == ["validation.json"]
+
+
+def test_a_folder_holding_only_a_review_database_counts_as_empty(sub, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "review.sqlite").write_bytes(b"x")
+    assert CliRunner().invoke(app, ["validate", str(sub), "--out", str(out)]).exit_code == 0
+    assert (out / "review.sqlite").read_bytes() == b"x" and (out / "rejected.csv").exists()
+
+
+def test_a_registry_in_a_users_folder_is_refused_without_a_trace(sub, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(app, ["retrain", str(sub), "--registry", str(folder)])
+    assert r.exit_code == 1 and "不是模型注册库" in r.output
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]

@@ -689,7 +689,8 @@ def test_claims_table_is_validated_by_its_contract(sub, chinese):
         assert row.column == column and fragment in row.message_zh, (row.column, row.message_zh)
 
 
-INVISIBLE = ["\x00", "\u200b", "\ufeff", "\u200d", "\u2060", "\u202e", "\u00ad", "\t"]
+INVISIBLE = ["\x00", "\u200b", "\ufeff", "\u200d", "\u2060", "\u202e", "\u00ad", "\t", "\u3164", "\uffa0", "\u034f", "\ufe0f",
+             "\u2800", "\u00a0", "\u3000", "\u180b"]
 
 
 @pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
@@ -827,6 +828,8 @@ def test_a_whole_gbk_file_is_still_read(sub):
     ("services", "service_date", "9999-12-31", "不在合理的日期范围"),
     ("policies", "start_date", "1899-01-01", "不在合理的日期范围"),
     ("services", "service_date", "2999-01-01", "不在合理的日期范围"),
+    ("services", "service_date", "2021-12/31", "不是有效日期"),
+    ("services", "service_date", "2021年12-31", "不是有效日期"),
     ("inspections", "inspection_date", "2098-01-01", "晚于今天"),
     ("claims", "report_date", "2097-06-30", "晚于今天"),
 ])
@@ -962,3 +965,15 @@ def test_a_table_of_a_folder_may_be_a_workbook(sub):
     s = load_submission(sub)
     assert s.files["staff"][0] == "staff.xlsx[Sheet]" and s.rejected.empty
     assert len(s["staff"]) == len(before["staff"])
+
+
+def test_a_mix_is_refused_even_when_the_utf8_lines_hold_a_short_name(sub):
+    """Rows appended in UTF-8 whose only Chinese is a four-character organisation name."""
+    insp = pd.read_csv(sub / "inspections.csv", dtype=str, keep_default_na=False)
+    insp["inspector_org"] = "中安评价"
+    lines = insp.to_csv(index=False).splitlines(keepends=True)
+    cut = len(lines) // 2
+    (sub / "inspections.csv").write_bytes("".join(lines[:cut]).encode("utf-8") + "".join(lines[cut:]).encode("gbk"))
+    with pytest.raises(SubmissionError) as e:
+        load_submission(sub)
+    assert "混用了两种编码" in e.value.message_zh and "inspections.csv" in e.value.message_zh

@@ -440,7 +440,8 @@ def test_report_fits_a_1366_px_window(run1):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("value", ["20211231", "2021-W52-1", "2021-12-32", "9999-12-31", "tomorrow", "2021-12-31 08:30"])
+@pytest.mark.parametrize("value", ["20211231", "2021-W52-1", "2021-12-32", "9999-12-31", "tomorrow", "2021-12-31 08:30", "2021-12/31",
+                                   "2021年12-31", "2098-01-01"])
 def test_an_as_of_date_that_is_not_one_exits_2_before_any_work(sub, tmp_path, value):
     r = CliRunner().invoke(app, ["score", str(sub), "--out", str(tmp_path / "o"), "--quiet", "--as-of", value])
     assert r.exit_code == 2 and "--as-of" in r.output and "不是有效日期" in r.output and "not a valid date" in r.output

@@ -530,12 +530,12 @@ def test_a_flagged_policy_whose_id_holds_a_quote_keeps_its_explanation(run_dir):
     assert page.status_code == 200 and "<svg" in page.text
 
 
-@pytest.mark.parametrize("name", ["\u200b\u200b", "张\u202e三", "李\x00四", "王\u2066五"])
+@pytest.mark.parametrize("name", ["\u200b\u200b", "张\u202e三", "李\x00四", "王\u2066五", "\u3164", "\u2800", "\u034f", "李\ufe0f"])
 def test_a_reviewer_name_with_invisible_characters_is_refused(run_dir, name):
     c = client(create_app(run_dir))
     pid = scores(run_dir)["policy_id"].iloc[0]
     r = post(c, pid, reviewer=name)
-    assert r.status_code == 422 and "不可见或控制字符" in r.text
+    assert r.status_code == 422 and ("不可见或控制字符" in r.text or "没有可见的字符" in r.text)
     assert ReviewStore(run_dir / "review.sqlite").count() == 0
 
 
@@ -688,3 +688,49 @@ def test_a_review_workbook_with_an_uncalculated_formula_is_refused(run_dir, tmp_
     with pytest.raises(SubmissionError) as e:
         import_workbook(run, store, book, reviewer="王芳")
     assert "没有计算结果" in e.value.message_zh and store.count() == 0
+
+
+def test_a_folder_that_is_not_a_run_is_said_and_left_as_it_was(scored, tmp_path):
+    sub, _ = scored
+    for args in (["review", str(sub)], ["review", "workbook", str(sub), "--out", str(tmp_path / "w.xlsx")],
+                 ["review", "export", str(sub), "--out", str(tmp_path / "e.csv")]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1 and "不是" in r.output and "Traceback" not in r.output, (args, r.output)
+    assert not (sub / "review.sqlite").exists()
+
+
+def test_the_same_verdict_again_says_nothing_new_was_recorded(run_dir):
+    c = client(create_app(run_dir))
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    assert "verdict saved" in c.get(post(c, pid).headers["location"]).text
+    again = post(c, pid, reviewer="李四")
+    page = c.get(again.headers["location"]).text
+    assert "未新增记录" in page and "verdict saved" not in page and ReviewStore(run_dir / "review.sqlite").count() == 1
+
+
+def test_a_disk_that_fails_under_a_verdict_is_said_in_both_languages(run_dir, monkeypatch):
+    c = client(create_app(run_dir), raise_server_exceptions=False)
+    pid = scores(run_dir)["policy_id"].iloc[0]
+    token = csrf(c, pid)
+
+    def full(*a, **k):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ReviewStore, "record", full)
+    r = post(c, pid, token=token)
+    assert r.status_code == 503 and "结论未保存" in r.text and "nothing was saved" in r.text
+
+
+def test_line_breaks_of_a_browser_do_not_count_as_a_change_in_the_workbook(run_dir, tmp_path):
+    """A browser sends a textarea's line breaks as CRLF; stored as LF, a workbook of the verdict
+    read back untouched records nothing."""
+    c = client(create_app(run_dir))
+    s = scores(run_dir)
+    pid = s.loc[s["flag"] != "", "policy_id"].iloc[0]
+    assert post(c, pid, notes="第一行\r\n第二行").status_code == 303
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    assert store.history(pid)[-1]["notes"] == "第一行\n第二行"
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    res = import_workbook(run, store, book, reviewer="李四")
+    assert (res.recorded, res.unchanged) == (0, 1) and store.count() == 1

@@ -444,7 +444,7 @@ def save_model(model: ServiceModel, out: str | Path, name: str | None = None, ex
     meta["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     meta["package_versions"] = package_versions()
     meta.update(extra or {})
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="metadata.json") as tmp:
         files = {}
         for cls, est in model.estimators.items():
             sio.dump(est, tmp / f"{cls}.skops")

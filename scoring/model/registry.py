@@ -93,6 +93,10 @@ def open_registry(path: str | Path, create: bool = False) -> Registry:
     f = path / REGISTRY_FILE
     if not f.exists():
         if create:
+            if path.is_symlink() or (path.exists() and (not path.is_dir() or any(p.name != LOCK_FILE for p in path.iterdir()))):
+                raise RegistryError(f"{path} 不是模型注册库（没有 {REGISTRY_FILE}），且不是空文件夹；为免改动您的文件，拒绝使用。请指定新的或空的文件夹",
+                                    f"{path} is not a model registry (no {REGISTRY_FILE}) and is not an empty folder; refusing to touch "
+                                    "your files. Give a new or empty folder")
             path.mkdir(parents=True, exist_ok=True)
             return Registry()
         raise RegistryError(f"{path} 不是模型注册库（缺少 {REGISTRY_FILE}）", f"{path} is not a model registry (no {REGISTRY_FILE})")

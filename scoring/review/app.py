@@ -27,6 +27,7 @@ import math
 import os
 import re
 import secrets
+import sqlite3
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -146,6 +147,7 @@ class _Current:
     def __init__(self, run_dir: Path, submission):
         self.run_dir, self.submission = Path(run_dir), submission
         self.stamp = None
+        ReviewRun.check(self.run_dir)  # a folder that is not a finished run is said at once
         self.refresh()
 
     def _stamp(self):
@@ -292,7 +294,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
                     rule_codes=current.codes, rule_names=rule_names, flags=FLAGS, statuses=STATUSES, reviewed=len(cur),
                     note=run.submission_note)
 
-    def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: bool = False):
+    def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: int = 0):
         run = current.run
         p = run.policy(policy_id)
         if p is None:
@@ -316,11 +318,11 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
                     feature_zh={k: v.zh for k, v in BY_NAME.items()})
 
     @app.get("/policy/{key}", response_class=HTMLResponse)
-    def policy(request: Request, key: str, saved: int = 0):
+    def policy(request: Request, key: str, saved: int = 0):  # saved: 1 recorded, 2 the same as the current verdict
         policy_id = _policy_of(key)
         if policy_id is None:
             return page("missing.html.j2", request, status=404, policy_id=key)
-        return policy_page(request, policy_id, saved=bool(saved))
+        return policy_page(request, policy_id, saved=saved if saved in (1, 2) else 0)
 
     @app.post("/policy/{key}/review", response_class=HTMLResponse)
     async def review(request: Request, key: str):
@@ -339,11 +341,19 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             v = Verdict(policy_id=policy_id, reasons=reasons, **{**data, "selection": data["selection"] or "targeted"})
         except ValidationError as e:
             return policy_page(request, policy_id, errors=verdict_errors(e), form={**data, "reasons": reasons}, status=422)
-        store.record(v, source="web", client=request.client.host if request.client else "")
-        resp = RedirectResponse(f"{policy_url(policy_id)}?saved=1", status_code=303)
+        event = store.record(v, source="web", client=request.client.host if request.client else "")
+        resp = RedirectResponse(f"{policy_url(policy_id)}?saved={1 if event is not None else 2}", status_code=303)
         resp.set_cookie("reviewer", quote(v.reviewer), httponly=True, samesite="strict")  # remembered for the next verdict
         resp.set_cookie("inspector_org", quote(v.inspector_org), httponly=True, samesite="strict")
         return resp
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def storage_failed(request: Request, exc):
+        """The disk is full or the database cannot be written: said in both languages, nothing half-saved."""
+        return Response(f"无法保存或读取复核数据（{exc}）；结论未保存，请稍后重试或联系管理员\n"
+                        f"The review data cannot be written or read ({exc}); nothing was saved. Try again later or ask an administrator\n",
+                        status_code=503, media_type="text/plain; charset=utf-8")
 
     @app.get("/stats", response_class=HTMLResponse)
     def stats(request: Request):

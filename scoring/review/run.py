@@ -55,13 +55,19 @@ class ReviewRun:
     submission_note: str = ""
     options: dict = field(default_factory=dict)
 
-    @classmethod
-    def open(cls, path: str | Path, submission: str | Path | None = None) -> "ReviewRun":
+    @staticmethod
+    def check(path: str | Path) -> None:
+        """Refuse a folder that is not a finished run, before anything is read or written in it."""
         path = Path(path)
         missing = [f for f in REQUIRED if not (path / f).is_file()]
         if missing:
             raise ReviewError(f"{path} 不是完整的评分结果目录：缺少 {'、'.join(missing)}（先运行 scoring score）",
                               f"{path} is not a finished run: {', '.join(missing)} missing (run scoring score first)")
+
+    @classmethod
+    def open(cls, path: str | Path, submission: str | Path | None = None) -> "ReviewRun":
+        path = Path(path)
+        cls.check(path)
         run = json.loads((path / "run.json").read_text("utf-8"))
         scores = _read_csv(path / "policy_scores.csv")
         for c in ("p_missing", "p_poor_quality", "priority_score"):

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scoring.errors import ReviewError
 from scoring.submission.parsing import parse_day
-from scoring.schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds
+from scoring.schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds, invisible
 
 DB_NAME = "review.sqlite"
 FIELDS = ("outcome", "selection", "inspection_date", "inspector_org", "notes", "reasons")
@@ -70,13 +70,18 @@ class Verdict(BaseModel):
     @field_validator("reviewer", "inspector_org", "notes")
     @classmethod
     def _visible(cls, v: str, info) -> str:
-        """Names are what a reader sees: no control or format character (zero-width, bidi override)
-        may hide in them or turn them round; notes may hold line breaks and tabs, nothing else."""
-        allowed = "\n\r\t" if info.field_name == "notes" else ""
-        bad = sorted({c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in allowed})
+        """Names are what a reader sees: no character that shows nothing (:func:`scoring.schema.invisible`:
+        zero-width, bidi overrides, Hangul fillers…) may hide in them or turn them round, and a name
+        shows at least one character; notes may hold spaces, line breaks (kept as \\n) and tabs."""
+        if info.field_name == "notes":
+            v = v.replace("\r\n", "\n").replace("\r", "\n")
+        allowed = " \n\t" if info.field_name == "notes" else " "
+        bad = sorted({c for c in v if invisible(c) and c not in allowed})
         if bad:
             names = "、".join(f"U+{ord(c):04X}" for c in bad)
             raise ValueError(f"含不可见或控制字符 {names} / holds invisible or control characters {names}")
+        if info.field_name != "notes" and v and not any(not invisible(c) for c in v):
+            raise ValueError("没有可见的字符 / shows no character")
         return v
 
     @field_validator("inspection_date", mode="before")

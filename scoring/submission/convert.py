@@ -44,12 +44,12 @@ def convert(submission, out) -> dict:
     A services file in CSV or Parquet is read and validated in chunks (:mod:`scoring.submission.chunks`),
     the other tables whole: the dataset, rejected.csv and the balance are those of reading it whole.
     """
-    check_output_dir(out)
+    check_output_dir(out, kind="convert.json", inputs=[submission])
     services = streamable(submission)
     sub = validate(read_submission(submission, without=("services",) if services else ()), str(submission))
     by_policy = partition_keys(sub["policies"]).set_index("policy_id")
     files, counts, rejected = dict(sub.files), dict(sub.counts), [sub.rejected]
-    with atomic_dir(Path(out)) as tmp:
+    with atomic_dir(Path(out), kind="convert.json", inputs=[submission]) as tmp:
         for name in sub.present:
             _write(tmp, name, sub[name], by_policy, 0)
         if services:

@@ -51,6 +51,25 @@ def _parquet_files(dataset: Path) -> list[Path]:
     return sorted(p for name in TABLES if (dataset / name).is_dir() for p in (dataset / name).rglob("*.parquet"))
 
 
+#: Files a dataset holds beside its table directories.
+TOP_FILES = ("convert.json", "rejected.csv")
+
+
+def _stray(dataset: Path) -> tuple[list[str], list[str]]:
+    """What no conversion writes: links anywhere in the dataset, and files at its top other than
+    :data:`TOP_FILES` or inside a table directory that are not a Parquet part (read by Arrow all
+    the same). Returns (links, files)."""
+    links, files = [], []
+    for p in sorted(dataset.rglob("*")):
+        rel = p.relative_to(dataset).as_posix()
+        if p.is_symlink():
+            links.append(rel)
+        elif p.is_file() and ((len(p.relative_to(dataset).parts) == 1 and p.name not in TOP_FILES)
+                              or (p.relative_to(dataset).parts[0] in TABLES and p.suffix != ".parquet")):
+            files.append(rel)
+    return links, files
+
+
 def manifest(dataset: Path) -> dict[str, dict]:
     """Per Parquet file of ``dataset`` (its path inside it): its rows and sha256, as ``convert.json``
     records them so that a dataset that lost, gained or changed a file is refused (:func:`verify`)."""
@@ -76,6 +95,9 @@ def verify(dataset) -> None:
         raise SubmissionError(*render("dataset_no_manifest", path=dataset))
     found = {p.relative_to(dataset).as_posix(): p for p in _parquet_files(dataset)}
     problems = []
+    links, files = _stray(dataset)
+    problems += [render("dataset_link", file=name) for name in links]
+    problems += [render("dataset_file_added", file=name) for name in files]
     for name in sorted(set(recorded) - set(found)):
         problems.append(render("dataset_file_missing", file=name, rows=recorded[name].get("rows")))
     for name in sorted(set(found) - set(recorded)):

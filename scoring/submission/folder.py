@@ -89,6 +89,10 @@ def _read_table_dir(table: Table, path: Path) -> RawTable:
 def _read_folder(folder: Path, without: tuple[str, ...] = ()) -> dict[str, RawTable]:
     if (folder / "convert.json").is_file():  # a dataset: checked whole against convert.json before any table is read
         verify(folder)
+    else:
+        parts = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and table_for(p.name) and any(p.rglob("*.parquet"))]
+        if parts:  # table directories without the record of their conversion cannot be checked
+            raise fail("dataset_without_record", path=folder, tables="、".join(parts))
     found: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
         if p.is_dir() and not p.is_symlink() and table_for(p.name) and any(p.rglob("*.parquet")):

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.arrays import bool_mask
+from scoring.schema import INVISIBLE
 
 TRUE = ["true", "1", "是", "y", "yes", "t", "1.0"]
 FALSE = ["false", "0", "否", "n", "no", "f", "0.0"]
@@ -19,6 +20,8 @@ FALSE = ["false", "0", "否", "n", "no", "f", "0.0"]
 _NUMBER = r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d*)?([eE][+-]?\d+)?$|^[+-]?\.\d+([eE][+-]?\d+)?$"
 _INT = r"^[+-]?\d+(\.0*)?$"
 _DATE = r"^(?P<y>\d{4})[-/年](?P<m>\d{1,2})[-/月](?P<d>\d{1,2})日?(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
+#: One way of writing a date throughout: 2025-12-31, 2025/12/31 or 2025年12月31日, never a mix.
+_ONE_FORM = r"^\d{4}(?:-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2}|年\d{1,2}月\d{1,2}日?)(?:[ T]|$)"
 
 
 def clean_text(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -29,22 +32,16 @@ def clean_text(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(arr), 0), pa.scalar(None, pa.string()), arr)
 
 
-#: Characters an identifier never holds: controls (NUL, tab, line breaks), format characters
-#: (zero-width space and joiners, the byte order mark, bidirectional overrides, soft hyphen) and
-#: the Unicode line and paragraph separators. They are invisible, so a reference written without
-#: them would not find its row.
-INVISIBLE = r"[\p{Cc}\p{Cf}\x{2028}\x{2029}]"
-
-
 def normalise_ids(arr: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Identifiers as they are meant: NFKC-normalised (full-width ``Ｐ００１`` is ``P001``) with every
-    :data:`INVISIBLE` character removed, so that ``P1`` and ``P1`` followed by a zero-width space are
-    the same id. Returns the values and the cells that changed. Printable ASCII, which NFKC leaves
-    as it is, costs one scan."""
+    character that shows nothing removed (:data:`scoring.schema.INVISIBLE`: controls, zero-width and
+    format characters, spaces, blank letters), so that ``P1`` and ``P1`` followed by a zero-width
+    space or a Hangul filler are the same id. Returns the values and the cells that changed. Visible
+    ASCII, which NFKC leaves as it is, costs one scan."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.string())
-    other = pc.match_substring_regex(arr, r"[^\x20-\x7e]")
+    other = pc.match_substring_regex(arr, r"[^\x21-\x7e]")
     if not pc.any(other).as_py():
         return arr, np.zeros(len(arr), dtype=bool)
     out = pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), INVISIBLE, "")
@@ -173,6 +170,7 @@ def _parse_date_slow(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     )
     ts = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
     ok = pc.and_(pc.and_(pc.equal(pc.year(ts), y), pc.equal(pc.month(ts), m)), pc.equal(pc.day(ts), d))
+    ok = pc.and_(ok, pc.match_substring_regex(arr, _ONE_FORM))
     ts = pc.if_else(pc.fill_null(ok, False), ts, pa.scalar(None, ts.type))
     values = ts.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     return values, _bad(arr, ok)

@@ -5,6 +5,7 @@ submission, 1 anything else.
 """
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Optional
@@ -39,6 +40,12 @@ def _run(fn, *args, **kwargs):
         zh, en = _os_error(e)
         typer.echo(f"错误：{zh}\nError: {en}", err=True)
         raise typer.Exit(1) from None
+    except sqlite3.Error as e:  # the review database: a full disk reads "database or disk is full", or "disk I/O error"
+        from scoring.messages import render
+
+        zh, en = render("database_error", detail=str(e))
+        typer.echo(f"错误：{zh}\nError: {en}", err=True)
+        raise typer.Exit(1) from None
 
 
 #: What the system's error numbers mean, in Chinese (the English is the system's own text).
@@ -51,10 +58,17 @@ def _os_error(e: OSError) -> tuple[str, str]:
 
     from scoring.messages import render
 
-    name = errno.errorcode.get(e.errno or 0, "")
-    where = e.filename if e.filename is not None else "?"
-    return render("os_error", path=where, reason_zh=_ERRNO_ZH.get(name, e.strerror or type(e).__name__),
-                  reason_en=e.strerror or str(e) or type(e).__name__)
+    import os
+    import re
+
+    number = e.errno
+    if number is None:  # Arrow's writers say "[errno 28]" in their text and set no errno
+        m = re.search(r"\[errno (\d+)\]", str(e), flags=re.I)
+        number = int(m.group(1)) if m else None
+    name = errno.errorcode.get(number or 0, "")
+    where = e.filename if e.filename is not None else "--out"
+    reason_en = os.strerror(number) if number else (e.strerror or str(e) or type(e).__name__)
+    return render("os_error", path=where, reason_zh=_ERRNO_ZH.get(name, reason_en), reason_en=reason_en)
 
 
 class _Steps:

@@ -90,7 +90,7 @@ def _refuse_foreign(out: Path, option: str, kind: str | None = None, inputs=()) 
     if here == target or target in here.parents:
         raise OptionError(*render("out_holds_cwd", option=option, out=out))
     for given in inputs:
-        if given is None:
+        if not isinstance(given, (str, os.PathLike)):  # a submission already read, or none
             continue
         src = Path(given).resolve()
         if target == src or target in src.parents or src in target.parents:
@@ -128,6 +128,29 @@ def check_output_dir(out, option: str = "--out", kind: str | None = None, inputs
         raise OptionError(*render("out_parent_file", option=option, out=out, parent=parent))
     if not os.access(parent, os.W_OK | os.X_OK):  # the new set is made beside ``out``
         raise OptionError(*render("out_not_writable", option=option, out=out, parent=parent))
+
+
+def replace_file(out, write) -> None:
+    """Write a single file whole or not at all: ``write(tmp)`` fills a hidden temporary beside
+    ``out``, which then replaces it in one rename; on any error the temporary is removed and
+    ``out`` is left as it was (an OSError names ``out``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:
+            e.filename = str(out)
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def remove_tree(path) -> None:

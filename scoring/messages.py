@@ -35,8 +35,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "id_too_long": ('值 "{value}" 超过 {limit} 个字符，标识符不能这么长', '"{value}" is longer than {limit} characters, too long for an identifier'),
     "duplicate": ('值 "{value}" 重复（同值共 {count} 行，均不予接收）', '"{value}" is duplicated ({count} rows share it; none is accepted)'),
-    "unknown_policy": ('保单号 "{value}" 不在保单表中', 'policy_id "{value}" is not in the policies table'),
-    "policy_rejected": ('所属保单 "{value}" 已被拒收，本行随之拒收', 'its policy "{value}" was rejected, so this row is rejected too'),
+    "unknown_policy": ('值 "{value}" 不在保单表中', '"{value}" is not in the policies table'),
+    "policy_rejected": ('值 "{value}"：该保单已被拒收，本行随之拒收', '"{value}": that policy was rejected, so this row is rejected too'),
     "end_not_after_start": (
         '值 "{value}" 不晚于保险起期 {other}（保险止期应晚于起期）',
         '"{value}" is not after start_date {other} (end_date must be later than start_date)',
@@ -166,6 +166,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "无法读写 {path}：{reason_zh}；结果未写出（已有的结果保持不变）",
         "cannot read or write {path}: {reason_en}; no results were written (earlier results are unchanged)",
     ),
+    "database_error": ("复核数据库无法读写（{detail}）：多半是磁盘已满或文件只读；结论未记录", "the review database cannot be read or written ({detail}): most likely a full disk or a read-only file; nothing was recorded"),
+    "workbook_suffix": ("--out {out} 应为 .xlsx 文件", "--out {out} must be an .xlsx file"),
     # --- output directories
     "out_is_link": ("{option} {out} 是一个符号链接；请直接指定目录", "{option} {out} is a symbolic link; give the directory itself"),
     "out_holds_cwd": (
@@ -210,6 +212,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "checked whole; run scoring convert again",
     ),
     "dataset_manifest_unreadable": ("数据集 {path} 的 convert.json 无法读取：{detail}", "the convert.json of dataset {path} cannot be read: {detail}"),
+    # --- rulebooks
+    "rulebook_not_file": ("规则库 {path} 不是普通文件", "rulebook {path} is not a regular file"),
+    "rulebook_too_large": ("规则库 {path} 有 {size} KiB，超过上限 {limit} KiB，未读取", "rulebook {path} is {size} KiB, above the limit of {limit} KiB, and was not read"),
+    "rulebook_unreadable": ("无法读取规则库 {path}：{detail}", "cannot read rulebook {path}: {detail}"),
+    "rulebook_not_yaml": ("规则库 {path} 不是有效的 YAML：{detail}", "rulebook {path} is not valid YAML: {detail}"),
+    "rulebook_not_mapping": ("规则库 {path} 应为键值映射", "rulebook {path} must be a mapping"),
+    "rulebook_issues": ("规则库 {path} 有 {n} 处错误：", "rulebook {path} has {n} error(s):"),
+    "rulebook_issue": ("  规则 {rule} 的 {field}：{issue_zh}", "  rule {rule}, field {field_en}: {issue_en}"),
+    "rulebook_more_issues": ("  …另有 {n} 处错误未列出", "  … and {n} more errors not listed"),
     # --- check kinds: one line each for `scoring rules --kinds`
     "kind:accident_history_understated": ("申报的上年度事故少于赔案记录", "declared accident history below what the claims show"),
     "kind:checkin_distance": ("签到位置距企业过远", "a check-in too far from the enterprise"),

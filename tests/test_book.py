@@ -295,3 +295,25 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     assert bomb.stat().st_size < 1200
     r = CliRunner().invoke(app, ["rules", "--rulebook", str(bomb)])
     assert r.exit_code == 2 and "别名" in r.output and "aliases" in r.output
+
+
+@pytest.mark.parametrize("spoil, says", [
+    ("nested", "嵌套层数过多"), ("device", "不是普通文件"), ("huge", "超过上限"), ("many", "另有"),
+])
+def test_a_hostile_rulebook_is_refused_with_one_short_message(tmp_path, spoil, says):
+    from typer.testing import CliRunner
+
+    from scoring.cli import app
+
+    path = tmp_path / "rb.yaml"
+    if spoil == "nested":
+        path.write_text("version: x\nrules: " + "[" * 3000 + "]" * 3000 + "\n")
+    elif spoil == "device":
+        path = "/dev/zero"
+    elif spoil == "huge":
+        path.write_text("version: x\n# " + "x" * (5 << 20) + "\nrules: []\n")
+    else:
+        path.write_text("version: x\nrules:\n" + "".join(f"  - {{code: R{i}, kind: nope}}\n" for i in range(300)))
+    r = CliRunner().invoke(app, ["rules", "--rulebook", str(path)])
+    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output
+    assert len(r.output.splitlines()) < 130

@@ -921,8 +921,10 @@ def test_a_formula_with_its_value_is_read_as_the_value(tmp_path):
     from scoring.submission.workbook import _uncached
 
     xml = (b'<sheetData><row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2" t="str"><f>"a"</f><v>a</v></c>'
-           b'<c r="C2"><f t="shared" si="0"/><v></v></c><c r="D2"><f>X</f><v /></c></row></sheetData>')
-    assert _uncached(xml) == (["C2", "D2"], 2)
+           b'<c r="C2"><f t="shared" si="0"/><v></v></c><c r="D2"><f>X</f><v /></c><c r="E2" t="str"><f>IF(1,"","")</f><v></v></c>'
+           b'<x:c r="F2"><x:f>1+2</x:f></x:c><x:c r="G2"><x:f>1+3</x:f><x:v>4</x:v></x:c></row>'
+           b'<dataValidation><formula1>"a,b"</formula1></dataValidation></sheetData>')
+    assert _uncached(xml) == (["C2", "D2", "F2"], 3)
 
 
 @pytest.mark.parametrize("ending", ["\r", "\r\n", "mixed"])

@@ -734,3 +734,106 @@ def test_line_breaks_of_a_browser_do_not_count_as_a_change_in_the_workbook(run_d
     write_workbook(run, store, book)
     res = import_workbook(run, store, book, reviewer="李四")
     assert (res.recorded, res.unchanged) == (0, 1) and store.count() == 1
+
+
+def test_a_workbook_row_every_way_it_can_go_wrong_is_accounted_for(run_dir, tmp_path):
+    """An exact copy of a row records once; two rows of one policy that disagree are both rejected
+    even when one has a bad date; a value beyond the last header is a rejected row, not an
+    imbalance; a column added and verdicts typed in the notes sheet are named."""
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    pid = [ws.cell(row=r, column=col["保单号"]).value for r in range(2, 6)]
+    _fill(ws, col, 2)
+    last = ws.max_row
+    row2 = [c.value for c in ws[2]]
+    ws.append(row2)  # an exact copy of row 2
+    _fill(ws, col, 3, outcome="服务缺失")
+    ws.append([c.value for c in ws[3]][:col["核查编号"] - 1] + [f"RV-{pid[1]}-b"] + [None] * 5)
+    _fill(ws, col, last + 2, outcome="服务到位", date="2025-02-30")  # the same policy, another verdict, a bad date
+    _fill(ws, col, 4)
+    ws.cell(row=4, column=len(col) + 2, value="stray")  # beyond the last header
+    wb["说明"].cell(row=9, column=1, value=f"{pid[3]} 服务缺失")
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert res.balanced and res.recorded == 1 and res.unchanged == 1, res.summary()
+    rej = res.rejected.set_index("row")
+    assert {3, last + 2} <= set(rej.index) and "另有不同的结论" in rej.at[3, "message_zh"]
+    assert 4 in rej.index and "列数与表头不符" in rej.at[4, "message_zh"]
+    assert store.current()["policy_id"].tolist() == [pid[0]]
+    assert "说明" in res.summary()
+    # a column added to the sheet, with or without a header, is named as not read
+    wb, ws, col = _book_cols(book)
+    ws.cell(row=4, column=len(col) + 1, value=None)
+    ws.cell(row=1, column=len(col) + 3, value="复核意见")
+    ws.cell(row=5, column=len(col) + 3, value="同意")
+    ws.cell(row=5, column=len(col) + 2, value="无表头")
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert "复核意见" in res.summary() and f"第 {len(col) + 2} 列（无表头）" in res.summary()
+
+
+def test_a_reviewer_name_that_cannot_be_a_name_stops_the_import_at_once(run_dir, tmp_path):
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    for name in ("张\u200b三", "   ", ""):
+        r = CliRunner().invoke(cli, ["review", "import", str(run_dir), str(book), "--reviewer", name])
+        assert r.exit_code == 2 and "--reviewer" in r.output, (name, r.output)
+
+
+def test_a_policy_id_of_the_longest_length_keeps_its_verdict_through_the_workbook(run_dir, tmp_path):
+    from scoring.review.exchange import inspections_table, review_inspection_id
+    from scoring.schema import ID_MAX
+
+    long_id = "P" * ID_MAX
+    assert len(review_inspection_id(long_id)) <= ID_MAX and review_inspection_id(long_id) == review_inspection_id(long_id)
+    s = scores(run_dir)
+    s.loc[s.index[0], "policy_id"] = long_id
+    s.to_csv(run_dir / "policy_scores.csv", index=False, encoding="utf-8-sig")
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    book = tmp_path / "r.xlsx"
+    write_workbook(run, store, book)
+    wb, ws, col = _book_cols(book)
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=col["保单号"]).value == long_id)
+    _fill(ws, col, row)
+    wb.save(book)
+    res = import_workbook(run, store, book, reviewer="王芳")
+    assert res.recorded == 1 and res.rejected.empty
+    assert inspections_table(store)["inspection_id"].str.len().max() <= ID_MAX
+
+
+def test_a_full_disk_leaves_no_half_written_export(run_dir, scored, tmp_path, monkeypatch):
+    """The workbook, the inspections export and the labelled submission are written whole or not
+    at all: on a full disk no temporary and no partial folder stays, and the message names them."""
+    import errno
+    import os
+    from pathlib import Path
+
+    sub, _ = scored
+    c = client(create_app(run_dir, submission=sub))
+    assert post(c, scores(run_dir)["policy_id"].iloc[0]).status_code == 303
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    import scoring.review.exchange as exchange
+
+    monkeypatch.setattr(exchange, "write_csv", full)
+    for args, name in ((["review", "workbook", str(run_dir), "--out", str(out / "w.xlsx")], "w.xlsx"),
+                       (["review", "export", str(run_dir), "--out", str(out / "e.csv")], "e.csv"),
+                       (["review", "export", str(run_dir), "--labelled", str(out / "lab"), "--submission", str(sub)], "lab")):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 1 and "磁盘空间已满" in r.output and name in r.output and "Traceback" not in r.output, (args, r.output)
+    assert list(out.iterdir()) == []
+
+
+def test_a_workbook_is_never_written_over_a_file_of_another_kind(run_dir, tmp_path):
+    keep = tmp_path / "important.txt"
+    keep.write_text("mine")
+    r = CliRunner().invoke(cli, ["review", "workbook", str(run_dir), "--out", str(keep)])
+    assert r.exit_code == 2 and ".xlsx" in r.output and keep.read_text() == "mine"

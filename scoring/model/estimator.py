@@ -181,7 +181,7 @@ def check_label_counts(outcome: pd.Series, what_zh: str = "训练", what_en: str
         en = "; ".join(f"{c} {have[c]}, other outcomes {rest[c]}" for c in short)
         raise ModelError(
             f"{what_zh}标签不足：{zh}；每类及其余结果各至少需要 {MIN_CLASS_LABELS} 个（共 {len(y)} 个核查结果）。请补充核查结果后再训练",
-            f"too few {what_en} labels: {en}; each class and the other outcomes need at least {MIN_CLASS_LABELS} "
+            f"too few labels for {what_en}: {en}; each class and the other outcomes need at least {MIN_CLASS_LABELS} "
             f"(of {len(y)} inspection outcomes). Add inspection outcomes and train again")
 
 
@@ -351,7 +351,7 @@ def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0
     y = labels["outcome"].astype(str)
     check_label_counts(y)
     train_mask, test_mask, split = split_labels(labels, years, min_test)
-    check_label_counts(y[train_mask], "验证用训练部分的", "held-out fit's training")
+    check_label_counts(y[train_mask], "验证用训练部分的", "training (the part fitted before validation)")
     held_out, Xtr = fit_with_memory(X[train_mask], y[train_mask], seed, population)
     Xte = held_out.design(X[test_mask])
     lte = labels[test_mask]

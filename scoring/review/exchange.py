@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import ValidationError
 
-from scoring.errors import ReviewError
+from scoring.errors import OptionError, ReviewError
+from scoring.messages import render
+from scoring.writers import write_csv
 from scoring.submission.workbook import open_workbook, sheet_table
-from scoring.files import sha256_file
+from scoring.files import remove_tree, replace_file, sha256_file
 from scoring.submission.intake import REJECTED_COLUMNS, validate_one
-from scoring.schema import INDUSTRIES, OUTCOMES, SELECTIONS
+from scoring.schema import ID_MAX, INDUSTRIES, OUTCOMES, SELECTIONS
 from scoring.review.run import ReviewRun
-from scoring.review.store import ReviewStore, Verdict, verdict_errors
+from scoring.review.store import ReviewStore, Verdict, reviewer_problems, verdict_errors
 
 INSPECTION_COLUMNS = ["inspection_id", "policy_id", "inspection_date", "inspector_org", "outcome", "notes", "selection"]
 SHEET = "复核清单"
@@ -39,13 +44,24 @@ READ_ONLY = [("优先级", 8), ("保单号", 18), ("企业名称", 28), ("保险
              ("服务缺失概率", 11), ("服务质量差概率", 11), ("主要理由", 60), ("核查编号", 24)]
 EDITABLE = [("核查结论", 12), ("抽查方式", 11), ("核查日期", 12), ("核查单位", 22), ("备注", 40)]
 VERDICT_FIELDS = ("核查结论", "抽查方式", "核查日期", "核查单位", "备注")
+#: Every header the workbook is written with (the ones outside the inspections table are for reading).
+WRITTEN_HEADERS = tuple(h for h, _ in READ_ONLY + EDITABLE)
+
+
+def review_inspection_id(policy_id: str, suffix: str = "") -> str:
+    """The inspection id a verdict gets (``RV-<policy>``), within the longest id the intake accepts:
+    a policy id too long for the prefix is replaced by its digest, the same in every export."""
+    import hashlib
+
+    plain = f"RV-{policy_id}{suffix}"
+    return plain if len(plain) <= ID_MAX else f"RV-{hashlib.sha256(policy_id.encode('utf-8')).hexdigest()[:32]}{suffix}"
 
 
 def inspections_table(store: ReviewStore) -> pd.DataFrame:
     """The current verdict of every reviewed policy as v1 ``inspections`` rows, by policy_id."""
     cur = store.current()
     out = pd.DataFrame({
-        "inspection_id": "RV-" + cur["policy_id"].astype(str) + "-" + cur["id"].astype(str),
+        "inspection_id": [review_inspection_id(p, f"-{i}") for p, i in zip(cur["policy_id"].astype(str), cur["id"])],
         "policy_id": cur["policy_id"], "inspection_date": cur["inspection_date"], "inspector_org": cur["inspector_org"],
         "outcome": cur["outcome"], "notes": cur["notes"], "selection": cur["selection"],
     }, columns=INSPECTION_COLUMNS)
@@ -54,14 +70,8 @@ def inspections_table(store: ReviewStore) -> pd.DataFrame:
 
 def export_inspections(store: ReviewStore, out: str | Path) -> int:
     """Write the verdicts to ``out`` (CSV, UTF-8); returns the number of rows."""
-    from scoring.writers import write_csv
-
     table = inspections_table(store)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    write_csv(table, tmp)
-    tmp.replace(out)
+    replace_file(out, lambda tmp: write_csv(table, tmp))
     return len(table)
 
 
@@ -74,26 +84,37 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     """
     from scoring.submission.intake import load_submission
     from scoring.submission.raw import table_for
-    from scoring.writers import write_csv
-
     src = Path(submission or run_json.get("submission") or "")
     if not src.is_dir():
         raise ReviewError(f"评分所用的提交数据 {src} 不是文件夹，无法生成带标签的提交数据（可用 --submission 指定文件夹）",
                           f"the scored submission {src} is not a folder, so no labelled copy can be made (pass --submission)")
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
+    if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
         raise ReviewError(f"目标目录 {dest} 非空", f"the destination {dest} is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
-    copied = []
-    for f in sorted(src.iterdir()):
-        if f.is_file() and table_for(f.name.split(".")[0]) not in (None, "inspections"):
-            shutil.copy2(f, dest / f.name)
-            copied.append(f.name)
     before = load_submission(src)["inspections"]
     before = before.assign(inspection_date=before["inspection_date"].dt.strftime("%Y-%m-%d"))
     review = inspections_table(store)
     both = pd.concat([before[INSPECTION_COLUMNS].astype(object), review.astype(object)], ignore_index=True)
-    write_csv(both.fillna(""), dest / "inspections.csv")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))  # whole or nothing: renamed when complete
+    copied = []
+    try:
+        for f in sorted(src.iterdir()):
+            if f.is_file() and table_for(f.name.split(".")[0]) not in (None, "inspections"):
+                shutil.copy2(f, tmp / f.name)
+                copied.append(f.name)
+        write_csv(both.fillna(""), tmp / "inspections.csv")
+        if dest.exists():
+            dest.rmdir()
+        os.replace(tmp, dest)
+    except OSError as e:
+        remove_tree(tmp)
+        if e.filename is None or str(e.filename).startswith(str(tmp)):
+            e.filename = str(dest)
+        raise
+    except BaseException:
+        remove_tree(tmp)
+        raise
     return {"copied": copied, "inspections_before": len(before), "inspections_review": len(review), "inspections": len(both)}
 
 
@@ -126,6 +147,8 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    if Path(out).suffix.lower() != ".xlsx":  # an unrelated file of another kind is never overwritten
+        raise OptionError(*render("workbook_suffix", out=out))
     rows = review_list(run, store)
     cur = store.current().set_index("policy_id")
     names = run.names(rows.index)
@@ -143,7 +166,7 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
         c = cur.loc[pid] if pid in cur.index else None
         ws.append([
             int(r["priority"]), pid, name, r["insurer_id"], r["region_code"], INDUSTRIES.get(r["industry"], r["industry"]),
-            FLAG_ZH.get(r["flag"], r["flag"]), float(r["p_missing"]), float(r["p_poor_quality"]), r["reasons"], f"RV-{pid}",
+            FLAG_ZH.get(r["flag"], r["flag"]), float(r["p_missing"]), float(r["p_poor_quality"]), r["reasons"], review_inspection_id(pid),
             OUTCOMES[c["outcome"]] if c is not None else None, SELECTIONS[c["selection"]] if c is not None else None,
             dt.date.fromisoformat(c["inspection_date"]) if c is not None else None,
             c["inspector_org"] if c is not None else None, (c["notes"] or None) if c is not None else None,
@@ -171,24 +194,15 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
         for cell in row:
             cell.alignment = Alignment(wrap_text=False)
     ws.freeze_panes = "C2"
-    notes = wb.create_sheet("说明")
-    for line in (
-        "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
-        "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
-        f"导入（在命令行中，把“姓名”换成复核人）：scoring review import {run.path} 本文件.xlsx --reviewer 姓名",
-        f"Import: scoring review import {run.path} this-file.xlsx --reviewer NAME",
-        "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
-        "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
-    ):
+    notes = wb.create_sheet(NOTES_SHEET)
+    for line in notes_lines(run.path):
         notes.append([line])
     notes.column_dimensions["A"].width = 120
     for sheet in (ws, notes):
         as_text(sheet)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    wb.save(tmp)
-    tmp.replace(out)
+    buf = io.BytesIO()  # built in memory: a full disk then fails one plain write, not the zip writer halfway
+    wb.save(buf)
+    replace_file(out, lambda tmp: tmp.write_bytes(buf.getvalue()))
     return n
 
 
@@ -206,6 +220,7 @@ class ImportResult:
     rejected: pd.DataFrame  # REJECTED_COLUMNS
     sheet: str = SHEET
     ignored_sheets: tuple[tuple[str, int], ...] = ()  # (sheet, rows with a value) not read
+    ignored_columns: tuple[str, ...] = ()  # headers added to the sheet, not read
 
     @property
     def balanced(self) -> bool:
@@ -216,13 +231,37 @@ class ImportResult:
                  f"未复核（空白）{self.not_reviewed}，拒收 {len(self.rejected)}",
                  f"sheet {self.sheet}: read {self.rows_read} rows: recorded {self.recorded}, unchanged {self.unchanged}, "
                  f"not reviewed (blank) {self.not_reviewed}, rejected {len(self.rejected)}"]
+        if self.ignored_columns:
+            cols = "、".join(self.ignored_columns)
+            lines.append(f"注意：列 {cols} 不是复核表的列，未读取 / note: column(s) {', '.join(self.ignored_columns)} are not the workbook's and were not read")
         for name, n in self.ignored_sheets:
             lines.append(f"注意：工作表“{name}”有 {n} 行内容，未读取（只读取“{self.sheet}”）；其中的结论请移到“{self.sheet}”后再导入"
                          f" / note: sheet {name} has {n} rows and was not read (only {self.sheet} is); move its verdicts there and import again")
         return "\n".join(lines)
 
 
-def _filled_rows(ws) -> int:
+def notes_lines(run_path) -> tuple[str, ...]:
+    """The text of the workbook's notes sheet, a line a row in column A."""
+    return (
+        "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
+        "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
+        f"导入（在命令行中，把“姓名”换成复核人）：scoring review import {run_path} 本文件.xlsx --reviewer 姓名",
+        f"Import: scoring review import {run_path} this-file.xlsx --reviewer NAME",
+        "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
+        "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
+    )
+
+
+#: Lines of :func:`notes_lines`.
+NOTES_LINES = 6
+
+
+def _filled_rows(ws, written: int = 0) -> int:
+    """Rows below the header with a value; of the notes sheet (``written`` lines of our own text in
+    column A) only rows beyond those lines or values outside column A count."""
+    if written:
+        return sum(1 for i, r in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)
+                   if r and (any(v not in (None, "") for v in r[1:]) or (i > written and r[0] not in (None, ""))))
     return sum(1 for r in ws.iter_rows(min_row=2, values_only=True) if r and any(v not in (None, "") for v in r))
 
 
@@ -236,27 +275,31 @@ def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, review
     other; identical copies record once. Everything is recorded in one transaction.
     """
     path = Path(path)
+    problems = reviewer_problems(reviewer)
+    if problems:
+        raise OptionError("--reviewer " + "；".join(problems), "--reviewer " + "; ".join(problems))
     if progress:
         progress("读取复核表 / reading the workbook")
     wb = open_workbook(path)
     try:
         ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-        ignored = tuple((o.title, n) for o in wb.worksheets if o.title not in (ws.title, NOTES_SHEET) and (n := _filled_rows(o)))
+        ignored = tuple((o.title, n) for o in wb.worksheets if o.title != ws.title and (n := _filled_rows(o, NOTES_LINES if o.title == NOTES_SHEET else 0)))
         raw = sheet_table(ws, "inspections", f"{path.name}[{ws.title}]", sha256_file(path))
     finally:
         wb.close()
-    n = raw.data.num_rows
-    blank = np.ones(n, dtype=bool)
+    n = raw.data.num_rows + len(raw.malformed)  # a row with a value beyond the header is read, and rejected
+    blank = np.ones(raw.data.num_rows, dtype=bool)
     for c in ("outcome", "inspection_date", "inspector_org", "notes"):
         if c in raw.data.column_names:
             col = raw.data.column(c)
             empty = pc.or_(pc.is_null(col), pc.equal(pc.utf8_trim_whitespace(col), ""))
             blank &= np.asarray(pc.fill_null(empty, True).to_numpy(zero_copy_only=False), dtype=bool)
     raw = dataclasses.replace(raw, data=raw.data.filter(pa.array(~blank)), rows=raw.rows[~blank])
+    raw, copies, extra = _copies_and_conflicts(raw)
     if progress:
         progress("校验 / validating")
     accepted, rejected = validate_one(raw, run.scores.index)
-    extra, verdicts, rows_of = [], [], []
+    verdicts, rows_of = [], []
     for row_no, r in zip(raw.rows[_accepted_positions(raw, rejected)], accepted.itertuples(index=False)):
         try:
             v = Verdict(policy_id=r.policy_id, outcome=r.outcome, selection=r.selection or "targeted",
@@ -267,45 +310,49 @@ def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, review
             continue
         verdicts.append(v)
         rows_of.append(int(row_no))
-    verdicts, rows_of, conflicts, copies = _one_row_per_policy(raw.file, verdicts, rows_of)
-    extra += conflicts
     if progress:
         progress(f"记录 {len(verdicts)} 条结论 / recording {len(verdicts)} verdicts")
     events = store.record_many(verdicts, source=f"workbook:{path.name}", only=WORKBOOK_FIELDS)
     recorded = sum(e is not None for e in events)
     if extra:
         rejected = pd.concat([rejected, pd.DataFrame(extra)], ignore_index=True).sort_values("row", kind="stable")
+    unread = tuple(f"第 {int(c[4:]) + 1} 列（无表头）" if c.startswith("_col") and c[4:].isdigit() else c
+                   for c in raw.extra_columns if c not in WRITTEN_HEADERS)
     result = ImportResult(n, recorded, len(events) - recorded + copies, int(blank.sum()),
-                          rejected[REJECTED_COLUMNS].reset_index(drop=True), ws.title, ignored)
+                          rejected[REJECTED_COLUMNS].reset_index(drop=True), ws.title, ignored, unread)
     if not result.balanced:  # every row must land somewhere
         raise ReviewError("导入行数不平衡", "import rows do not balance")
     return result
 
 
-def _reject(file: str, row: int, column: str, msg_zh: str, msg_en: str | None = None) -> dict:
-    return {"table": "inspections", "row": int(row), "column": column, "value": "",
+def _copies_and_conflicts(raw):
+    """Rows that repeat an earlier row cell for cell are copies (counted unchanged, not validated:
+    their inspection id would be a duplicate key); rows of one policy that disagree, valid or not,
+    are all rejected, each naming the others. Returns the rows left, the copies and the rejections."""
+    df = raw.data.to_pandas().astype(object).where(lambda d: d.notna(), "")
+    df = df.apply(lambda c: c.map(lambda v: str(v).strip()))
+    copy = df.duplicated(keep="first").to_numpy()
+    verdict_cols = [c for c in ("outcome", "selection", "inspection_date", "inspector_org", "notes") if c in df]
+    kept = df[~copy]
+    differ = kept.groupby("policy_id")[verdict_cols].transform("nunique").gt(1).any(axis=1) & (kept["policy_id"] != "")
+    rows = raw.rows[~copy]
+    rejected = []
+    for pid, idx in kept[differ.to_numpy()].groupby("policy_id").groups.items():
+        at = [int(rows[kept.index.get_loc(i)]) for i in idx]
+        for r in at:
+            others = "、".join(str(o) for o in at if o != r)
+            rejected.append(_reject(raw.file, r, "policy_id", f"保单 {pid} 在第 {others} 行另有不同的结论，均未记录；请只留一行",
+                                    f"policy {pid} has a different verdict on row(s) {others}; none was recorded; keep one row",
+                                    value=pid))
+    keep = ~copy
+    keep[np.flatnonzero(~copy)[differ.to_numpy()]] = False
+    left = dataclasses.replace(raw, data=raw.data.filter(pa.array(keep)), rows=raw.rows[keep])
+    return left, int(copy.sum()), rejected
+
+
+def _reject(file: str, row: int, column: str, msg_zh: str, msg_en: str | None = None, value: str = "") -> dict:
+    return {"table": "inspections", "row": int(row), "column": column, "value": value,
             "message_zh": f"{file} 第 {row} 行：{msg_zh}", "message_en": f"{file} row {row}: {msg_en or msg_zh}"}
-
-
-def _one_row_per_policy(file: str, verdicts: list, rows: list[int]):
-    """Verdicts with one row per policy: identical copies count once (the others are returned as
-    ``copies``, unchanged); rows of one policy that disagree are all rejected, each naming the others."""
-    by_policy: dict[str, list[int]] = {}
-    for i, v in enumerate(verdicts):
-        by_policy.setdefault(v.policy_id, []).append(i)
-    keep, conflicts, copies = [], [], 0
-    for pid, idx in by_policy.items():
-        distinct = {tuple(getattr(verdicts[i], f) for f in WORKBOOK_FIELDS) for i in idx}
-        if len(distinct) == 1:
-            keep.append(idx[0])
-            copies += len(idx) - 1
-            continue
-        for i in idx:
-            others = "、".join(str(rows[j]) for j in idx if j != i)
-            conflicts.append(_reject(file, rows[i], "policy_id", f"保单 {pid} 在第 {others} 行另有不同的结论，均未记录；请只留一行",
-                                     f"policy {pid} has a different verdict on row(s) {others}; none was recorded; keep one row"))
-    keep.sort()
-    return [verdicts[i] for i in keep], [rows[i] for i in keep], conflicts, copies
 
 
 def _accepted_positions(raw, rejected: pd.DataFrame) -> np.ndarray:

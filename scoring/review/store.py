@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scoring.errors import ReviewError
 from scoring.submission.parsing import parse_day
@@ -103,6 +102,15 @@ class Verdict(BaseModel):
         if v < DateBounds.earliest:
             raise ValueError(f"核查日期早于 {DateBounds.earliest} / the inspection date is before {DateBounds.earliest}")
         return v
+
+
+def reviewer_problems(name: str) -> list[str]:
+    """What is wrong with a reviewer's name, as a verdict would say it ([] when nothing is)."""
+    try:
+        Verdict(policy_id="x", outcome="adequate", inspection_date=dt.date.today(), inspector_org="x", reviewer=name)
+    except ValidationError as e:
+        return verdict_errors(e)
+    return []
 
 
 _ERROR_ZH = {"literal_error": "请从列表中选择", "string_too_short": "不能为空", "string_too_long": "过长",

@@ -14,6 +14,8 @@ and ``effective_from`` replaces it); without it, it replaces the shipped ruleboo
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 import string
 from importlib import resources
 from pathlib import Path
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from scoring.rules.kinds import KINDS
 from scoring.rules.context import frame_columns
 from scoring.errors import RulebookError
+from scoring.messages import render
 from scoring.schema import SEVERITY_ZH
 from scoring.schema import DateBounds
 
@@ -347,18 +350,34 @@ class NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+#: Largest rulebook file read (bytes): the shipped one is about 40 KB.
+RULEBOOK_MAX_BYTES = 4 << 20
+#: Errors a rulebook's message lists one by one; the rest are counted.
+ERRORS_SHOWN = 50
+
+
 def _read_yaml(path: Path | None) -> dict:
     label = path or SHIPPED
     try:
-        text = resources.files("scoring.rules").joinpath(SHIPPED).read_text("utf-8") if path is None else Path(path).read_text("utf-8")
-    except OSError as e:
-        raise RulebookError(f"无法读取规则库 {path}：{e}", f"cannot read rulebook {path}: {e}") from None
+        if path is None:
+            text = resources.files("scoring.rules").joinpath(SHIPPED).read_text("utf-8")
+        else:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # a device or a pipe would be read for ever
+                raise RulebookError(*render("rulebook_not_file", path=path))
+            if st.st_size > RULEBOOK_MAX_BYTES:
+                raise RulebookError(*render("rulebook_too_large", path=path, size=st.st_size >> 10, limit=RULEBOOK_MAX_BYTES >> 10))
+            text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RulebookError(*render("rulebook_unreadable", path=path, detail=e)) from None
     try:
         data = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader that also refuses aliases
     except yaml.YAMLError as e:
-        raise RulebookError(f"规则库 {label} 不是有效的 YAML：{e}", f"rulebook {label} is not valid YAML: {e}") from None
+        raise RulebookError(*render("rulebook_not_yaml", path=label, detail=e)) from None
+    except RecursionError:
+        raise RulebookError(*render("rulebook_not_yaml", path=label, detail="nested too deeply / 嵌套层数过多")) from None
     if not isinstance(data, dict):
-        raise RulebookError(f"规则库 {label} 应为键值映射", f"rulebook {label} must be a mapping")
+        raise RulebookError(*render("rulebook_not_mapping", path=label))
     return data
 
 
@@ -394,10 +413,14 @@ def _validate(data: dict, label: str) -> Rulebook:
                 _, more = check_rule(r.get("kind"), r.get("scope"), r.get("params"), r.get("overrides"))
                 code = str(r.get("code") or f"rules[{i}]")
                 found += [(code, f, z, x) for f, z, x in more if (code, f, z, x) not in found]
-        zh = "\n".join(f"  规则 {w} 的 {f or '定义'}：{z}" for w, f, z, _ in found)
-        en = "\n".join(f"  rule {w}, field {f or '(rule)'}: {x}" for w, f, _, x in found)
-        raise RulebookError(f"规则库 {label} 有 {len(found)} 处错误：\n{zh}",
-                            f"rulebook {label} has {len(found)} error(s):\n{en}") from None
+        shown = found[:ERRORS_SHOWN]
+        zh = "\n".join(render("rulebook_issue", rule=w, field=f or "定义", field_en=f or "(rule)", issue_zh=z, issue_en=x)[0] for w, f, z, x in shown)
+        en = "\n".join(render("rulebook_issue", rule=w, field=f or "定义", field_en=f or "(rule)", issue_zh=z, issue_en=x)[1] for w, f, z, x in shown)
+        if len(found) > len(shown):
+            more = render("rulebook_more_issues", n=len(found) - len(shown))
+            zh, en = f"{zh}\n{more[0]}", f"{en}\n{more[1]}"
+        head = render("rulebook_issues", path=label, n=len(found))
+        raise RulebookError(f"{head[0]}\n{zh}", f"{head[1]}\n{en}") from None
 
 
 def load_rulebook(path: str | Path | None = None) -> Rulebook:

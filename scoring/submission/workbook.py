@@ -63,24 +63,28 @@ def open_workbook(path: Path):
     return wb
 
 
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
 def _uncached(xml: bytes, limit: int = 5) -> tuple[list[str], int]:
-    """The cells of a worksheet's XML that hold a formula (``<f>``, not ``<formula1>`` of a
-    drop-down list) without a cached value: the first ``limit``, and how many there are."""
-    found, n, done = [], 0, -1
-    for m in re.finditer(rb"<f[\s>/]", xml):
-        at = m.start()
-        if at < done:
+    """The cells of a worksheet's XML (with or without a namespace prefix) that hold a formula
+    (``<f>``, not ``<formula1>`` of a drop-down list) without a cached value: the first ``limit``,
+    and how many there are. A text result may be cached empty (``t="str"`` with ``<v></v>``: a
+    formula that gave ""); a number's may not."""
+    found, n = [], 0
+    for m in _CELL.finditer(xml):
+        body = m.group(2) or b""
+        if not _FORMULA.search(body):
             continue
-        start = xml.rfind(b"<c ", 0, at)
-        end = xml.find(b"</c>", at)
-        done = end if end >= 0 else len(xml)
-        if start < 0 or (xml.rfind(b"</c>", 0, at) > start):
-            continue  # not inside a cell
-        cell = xml[start:done]
-        if not re.search(rb"<v>[^<]+</v>", cell):
+        value = _VALUE.search(body)
+        text = re.search(rb'\bt="(\w+)"', m.group(1))
+        cached = value is not None and (value.group(1).strip() != b"" or (text is not None and text.group(1) == b"str"))
+        if not cached:
             n += 1
             if len(found) < limit:
-                ref = re.search(rb'\br="([A-Z]+[0-9]+)"', cell)
+                ref = re.search(rb'\br="([A-Z]+[0-9]+)"', m.group(1))
                 found.append(ref.group(1).decode() if ref else "?")
     return found, n
 
@@ -95,7 +99,7 @@ def _refuse_uncached_formulas(path: Path, wb) -> None:
             if part not in names:
                 continue
             xml = zf.read(part)
-            if b"<f>" not in xml and b"<f " not in xml and b"<f/" not in xml:
+            if not _FORMULA.search(xml):
                 continue
             cells, n = _uncached(xml)
             if n:

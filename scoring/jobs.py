@@ -1,7 +1,9 @@
-"""The jobs behind the commands, as library functions the CLI calls."""
+"""The jobs behind the commands, as library functions the CLI calls: one short function per
+command, built from stages that pass frozen data (``scoring score``: :class:`ScorePlan` ->
+:func:`prepare_stage` -> :func:`rank_stage` -> :func:`explain_stage` -> :func:`write_stage`)."""
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -10,18 +12,34 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring.errors import ModelError, SubmissionError
-from scoring.model.features import FEATURE_NAMES, KEY_COLUMNS, build_features, text_rules
-from scoring.submission.asof import in_scope, started as started_by
-from scoring.submission.intake import Submission, latest_date_of, load_submission
+from scoring import __version__
+from scoring.engines import Engine, Prepared, choose
+from scoring.errors import ModelError, OptionError, SubmissionError
+from scoring.files import atomic_dir, check_output_dir
+from scoring.heap import release
+from scoring.messages import render
+from scoring.model.estimator import load_model, save_model, train
+from scoring.model.explain import explanations
+from scoring.model.features import FEATURE_NAMES, KEY_COLUMNS
 from scoring.model.labels import labels_from
 from scoring.model.metrics import evaluate_scores
-from scoring.model.estimator import load_model, save_model, train
-from scoring.submission.dataset import is_dataset
-from scoring.files import atomic_dir
-from scoring.writers import write_csv
-from scoring.rules.run import RuleResults, run_rules
+from scoring.model.registry import REGISTRY_FILE, champion_dir
+from scoring.model.shift import model_shift
+from scoring.outputs.insurers import SUMMARY_COLUMNS, summarise
+from scoring.outputs.notices import notices, rules_warning, shift_warning
+from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes, rule_reasons
+from scoring.outputs.report import DETAILED, ReportInput, render_empty
+from scoring.outputs.report import render as render_report
+from scoring.regions import region_name
+from scoring.rules.apply import FINDING_COLUMNS
 from scoring.rules.book import Rulebook, load_rulebook
+from scoring.rules.rates import adequacy_table
+from scoring.schema import CLASS_ZH, CLASSES, INDUSTRIES, DateBounds
+from scoring.spill import Spill
+from scoring.submission.asof import started as started_by
+from scoring.submission.intake import REJECTED_COLUMNS, Submission, latest_date_of, load_submission
+from scoring.submission.parsing import parse_day
+from scoring.writers import explanation_lines, write_csv, write_json, write_jsonl
 
 
 def balance_summary(sub: Submission) -> str:
@@ -38,10 +56,6 @@ def balance_summary(sub: Submission) -> str:
 
 def run_validate(submission: str | Path, out: str | Path | None = None) -> str:
     """Validate ``submission``; with ``out``, write ``rejected.csv`` there. Returns the summary."""
-    from scoring import __version__
-    from scoring.files import check_output_dir
-    from scoring.writers import write_json
-
     if out is not None:
         check_output_dir(out, kind="validation.json", inputs=[submission])
     sub = load_submission(submission)
@@ -54,38 +68,14 @@ def run_validate(submission: str | Path, out: str | Path | None = None) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A validated submission with its rule results and features at one as-of date."""
-
-    sub: Submission
-    as_of: np.datetime64
-    rules: RuleResults
-    features: pd.DataFrame
-    out_of_scope: dict | None = None
-
-
-def prepare(submission, rulebook: Rulebook | None = None, as_of=None, progress=None, client=None, spill=None) -> Prepared:
-    """Intake, the as-of cut, rulebook and features: the common first half of every job.
-    ``client``: a Dask client; the partition-local rules then run on its cluster
-    (:mod:`scoring.engines.dask`), with the same results. ``spill``: a
-    :class:`scoring.spill.Spill` that holds the findings on disk, memory-mapped."""
+def prepare(submission, rulebook: Rulebook | None = None, as_of=None) -> Prepared:
+    """Intake, the as-of cut, rulebook and features on the local engine: the common first half of
+    train, evaluate and retrain (``as_of``: default the latest date in the submission)."""
     rulebook = rulebook or load_rulebook()
-    sub = submission if isinstance(submission, Submission) else load_submission(submission, rulebook.dates.bounds())
-    as_of = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
-    from scoring.engines.dask import DatasetSubmission, prepare_dataset
-
-    if isinstance(sub, DatasetSubmission):  # a converted dataset whose service records the workers read
-        sub, rules, features, out_of_scope = prepare_dataset(client, sub, rulebook, as_of, progress=progress, spill=spill)
-        return Prepared(sub, as_of, rules, features, out_of_scope)
-    sub, out_of_scope = in_scope(sub, as_of)
-    if client is not None:
-        from scoring.engines.dask import run_rules_dask
-
-        rules = run_rules_dask(client, sub, rulebook, as_of, progress=progress, spill=spill)
-    else:
-        rules = run_rules(sub, rulebook, as_of, progress=progress, spill=spill)
-    return Prepared(sub, as_of, rules, build_features(sub, as_of, rules.findings, text_rules(rulebook)), out_of_scope)
+    engine = Engine()
+    sub = submission if isinstance(submission, Submission) else engine.load(submission, rulebook.dates.bounds())
+    day = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
+    return engine.prepare(sub, rulebook, day)
 
 
 def population(preps: list[Prepared]) -> pd.DataFrame:
@@ -125,8 +115,6 @@ def run_train(submissions, out, seed: int = 0, rulebook: str | Path | None = Non
               source: str | None = None) -> dict:
     """``scoring train``: validate on held-out labels (the latest labelled year, or with one year
     the latest inspections by date), refit on every label, save the model."""
-    from scoring.files import check_output_dir
-
     check_output_dir(out, kind="metadata.json", inputs=list(submissions))
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
@@ -182,8 +170,6 @@ def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[
     """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
     (``pf``: :func:`scoring.outputs.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
     string per policy would take gigabytes at millions of policies."""
-    from scoring.outputs.ranking import aligned, rule_reasons
-
     ids, texts = rule_reasons(pf, findings)
     rules = aligned(scored.index, ids, pc.binary_join_element_wise("规则：", texts, ""))
     where = np.sort(scored.index.get_indexer(list(model_text)))
@@ -203,10 +189,6 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     industry and the ``reasons`` (aligned with ``scored``), in priority order. Built column by
     column in that order: a join, an index reset and a sort of the whole table would each copy
     every column, gigabytes of text at millions of policies."""
-    from scoring.schema import CLASS_ZH
-    from scoring.regions import region_name
-    from scoring.schema import INDUSTRIES
-
     order = np.argsort(scored["priority"].to_numpy(), kind="stable")
     ids = pd.Index(policies["policy_id"])
     at = order if ids.equals(scored.index) else ids.get_indexer(scored.index)[order]  # -1: not among the policies
@@ -239,13 +221,6 @@ def as_of_option(value, option: str = "--as-of", bounds=None) -> np.datetime64:
     within the plausible dates (``bounds``: the rulebook's ``dates``) and not after today (a run
     judges what is known, and nothing later is); anything else is an
     :class:`~scoring.errors.OptionError`."""
-    import datetime as dt
-
-    from scoring.errors import OptionError
-    from scoring.messages import render
-    from scoring.submission.parsing import parse_day
-    from scoring.schema import DateBounds
-
     bounds = bounds or DateBounds()
     if isinstance(value, (np.datetime64, dt.date)):
         return np.datetime64(value, "D")
@@ -256,111 +231,148 @@ def as_of_option(value, option: str = "--as-of", bounds=None) -> np.datetime64:
     return np.datetime64(day, "D")
 
 
+@dataclass(frozen=True)
+class ScorePlan:
+    """What a ``scoring score`` run will do, decided once before any work: every option checked."""
+
+    submission: str | Path
+    out: Path
+    rulebook: Rulebook
+    model_dir: Path
+    as_of: np.datetime64 | None  # None: the latest date of the submission, fixed when it is read
+    capacity: int | None  # None: 10% of the policies scored
+    engine: Engine
+
+
+def plan_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
+               engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> ScorePlan:
+    """The :class:`ScorePlan` of ``scoring score``, or an :class:`~scoring.errors.OptionError` for
+    the first option that cannot work (nothing is read or written before)."""
+    check_output_dir(out, kind="run.json", inputs=[submission, model_dir])
+    rb = load_rulebook(rulebook)
+    day = as_of_option(as_of, bounds=rb.dates.bounds()) if as_of is not None else None
+    chosen = choose(engine, scheduler, workers)
+    if capacity is not None and capacity < 1:
+        raise OptionError(*render("capacity_option", capacity=capacity))
+    return ScorePlan(submission, Path(out), rb, resolve_model_dir(model_dir) if model_dir else default_model_dir(), day,
+                     capacity, chosen)
+
+
 def run_score(submission, out, model_dir=None, rulebook=None, as_of=None, capacity: int | None = None,
               progress=None, engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> dict:
     """``scoring score``: everything in results-format.md, written atomically into ``out``.
     ``engine="dask"`` runs the rulebook's partition-local work on a Dask cluster (``scheduler``,
     or a LocalCluster of ``workers`` processes started for the run): same outputs."""
-    from scoring.errors import OptionError
-    from scoring.files import check_output_dir
-
-    check_output_dir(out, kind="run.json", inputs=[submission, model_dir])
-    if as_of is not None:
-        as_of = as_of_option(as_of, bounds=load_rulebook(rulebook).dates.bounds())
-    if engine not in ("local", "dask"):
-        raise OptionError(f"--engine 应为 local 或 dask；现为 {engine}", f"--engine must be local or dask; got {engine}")
-    if engine == "local" and (scheduler or workers is not None):
-        raise OptionError("--scheduler 和 --workers 只用于 --engine dask", "--scheduler and --workers apply to --engine dask only")
-    if workers is not None and (workers < 1 or scheduler):
-        raise OptionError(f"--workers 应为不小于 1 的整数，且只用于本机集群（不给 --scheduler 时）；现为 {workers}",
-                          f"--workers must be at least 1, and applies to a local cluster only (no --scheduler); got {workers}")
-    if capacity is not None and capacity < 1:
-        raise OptionError(f"--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
-                          f"--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}")
-    from scoring.spill import Spill
-
+    plan = plan_score(submission, out, model_dir, rulebook, as_of, capacity, engine, scheduler, workers)
     with Spill(out) as spill:  # the findings and explanation lines, memory-mapped, until written
-        return _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engine, scheduler, workers, spill)
+        return score(plan, progress, spill)
 
 
-def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engine, scheduler, workers, spill) -> dict:
-    """:func:`run_score` once its options are checked, with a scratch directory ``spill``."""
-    import datetime as dt
+def score(plan: ScorePlan, progress=None, spill=None) -> dict:
+    """The score job as stages, each a function of the one before: prepared (read, rules,
+    features) -> ranked (the model's scores, the capacity cut) -> explained (SHAP of the flags) ->
+    written. Returns ``run.json``."""
+    say = _steps(progress)
+    started = dt.datetime.now(dt.timezone.utc)
+    with plan.engine as engine:  # the cluster, if any, for the reading and the rules only
+        prepared, engine_info = prepare_stage(plan, engine, say, spill, started)
+    model = load_model(plan.model_dir)
+    ranked, X = rank_stage(plan, prepared, model, say)
+    prepared = replace(prepared, features=None)  # X alone holds the features, released once the flags are explained
+    explained = explain_stage(ranked, X, model, say, spill)
+    del X  # 1.5 GB at five million policies, not needed for the summaries and the report
+    return write_stage(plan, prepared, ranked, explained, model, engine_info, started, say)
 
-    from scoring import __version__
-    from scoring.model.explain import explanations
-    from scoring.outputs.report import DETAILED
-    from scoring.writers import explanation_lines
-    from scoring.outputs.insurers import summarise
-    from scoring.submission.intake import REJECTED_COLUMNS
-    from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes
-    from scoring.heap import release
-    from scoring.outputs.report import render
-    from scoring.writers import write_json, write_jsonl
 
-    def step(msg):
+def _steps(progress):
+    def say(msg: str) -> None:
         release()  # what the last step freed, before the next one allocates
         if progress:
             progress(msg)
 
-    started = dt.datetime.now(dt.timezone.utc)
-    rb = load_rulebook(rulebook)
-    with contextlib.ExitStack() as stack:
-        client, engine_info = None, {"name": "local", "workers": 1}
-        if engine == "dask":  # the cluster first: an unreachable scheduler is said before any work
-            from scoring.engines.dask import cluster
+    return say
 
-            client = stack.enter_context(cluster(scheduler, workers))
-            n_workers = len(client.scheduler_info()["workers"])
-            engine_info = {"name": "dask", "workers": n_workers, **({"scheduler": scheduler} if scheduler else {})}
-            step(f"Dask 集群 {n_workers} 个工作进程 / Dask cluster with {n_workers} workers"
-                 + (f" at {scheduler}" if scheduler else ""))
-        step("读取并校验提交数据 / reading and validating")
-        if client is not None and is_dataset(submission):  # out of core: the workers read the service records
-            from scoring.engines.dask import load_dataset
 
-            sub = load_dataset(submission)
-        else:
-            sub = load_submission(submission, rb.dates.bounds())
-        if sub["policies"].empty:
-            _nothing_to_score(sub, submission, out, rb, as_of, started)
-        day = np.datetime64(as_of, "D") if as_of is not None else latest_date_of(sub)
-        if not started_by(sub["policies"], day).any():
-            _nothing_to_score(sub, submission, out, rb, day, started, not_started=True)
-        step("运行规则库 / running the rulebook")
-        prep = prepare(sub, rb, as_of, progress=progress if client is not None else None, client=client, spill=spill)
-    sub = prep.sub  # as known on the as-of date
-    step("加载模型并评分 / scoring with the model")
-    model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
-    policies = sub["policies"]
-    X = model.design(prep.features, inplace=True)  # prep is this run's own: no copy at a million rows
-    prep = replace(prep, features=None)  # X alone holds the features, released once the flags are explained
-    rules_match = rules_match_of(model, rb)
-    step("比较提交数据与模型训练数据 / comparing the submission with the model's training data")
-    shift = shift_of(model, X, rb)
+def prepare_stage(plan: ScorePlan, engine: Engine, say, spill, started) -> tuple[Prepared, dict]:
+    """Read and validate the submission, fix the as-of date (once), run the rules and build the
+    features on ``engine``. A submission with nothing to score writes what explains it and stops
+    (:class:`~scoring.errors.SubmissionError`)."""
+    info = engine.info()
+    if info["name"] != "local":
+        where = f" at {info['scheduler']}" if info.get("scheduler") else ""
+        say(" / ".join(render("engine_started", workers=info["workers"], where=where)))
+    say(" / ".join(render("step_read")))
+    sub = engine.load(plan.submission, plan.rulebook.dates.bounds())
+    if sub["policies"].empty:
+        _nothing_to_score(sub, plan.submission, plan.out, plan.rulebook, plan.as_of, started)
+    day = plan.as_of if plan.as_of is not None else latest_date_of(sub)
+    if not started_by(sub["policies"], day).any():
+        _nothing_to_score(sub, plan.submission, plan.out, plan.rulebook, day, started, not_started=True)
+    say(" / ".join(render("step_rules")))
+    return engine.prepare(sub, plan.rulebook, day, progress=say if info["name"] != "local" else None, spill=spill), info
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The model's scores ranked with the rule findings and cut to capacity (``scored``, index
+    policy_id), and what the run decided on the way."""
+
+    scored: pd.DataFrame
+    capacity: int
+    thresholds: dict
+    shift: dict
+    rules_match: dict
+    model_weight: float
+    policy_findings: object  # :func:`scoring.outputs.ranking.policy_findings` of the findings
+
+
+def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked, pd.DataFrame]:
+    """The model's probabilities, the shift check, the priority and the capacity cut. Returns the
+    ranking and the design matrix (for the explanations)."""
+    say(" / ".join(render("step_model")))
+    X = model.design(prepared.features, inplace=True)  # prepared is this run's own: no copy at a million rows
+    rules_match = rules_match_of(model, plan.rulebook)
+    say(" / ".join(render("step_shift")))
+    shift = shift_of(model, X, plan.rulebook)
     scores = model.predict(X)
     n = len(scores)
-    cap = capacity if capacity is not None else max(1, int(round(0.10 * n)))
-    thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
-    model_weight = rb.model_shift.model_weight if shift["warning"] else 1.0
-    scored = rank(scores, prep.rules.findings, rb.priority, thresholds, cap, model_weight=model_weight)
+    cap = plan.capacity if plan.capacity is not None else max(1, int(round(0.10 * n)))
+    thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in CLASSES}
+    model_weight = plan.rulebook.model_shift.model_weight if shift["warning"] else 1.0
+    findings = prepared.rules.findings
+    scored = rank(scores, findings, plan.rulebook.priority, thresholds, cap, model_weight=model_weight)
     del scores
-    findings = prep.rules.findings
     pf = policy_findings(findings)
     scored["rule_codes"] = pd.arrays.ArrowStringArray(aligned(scored.index, *rule_codes(pf)))
-    step("解释标记 / explaining flags")
-    # JSON lines are built column-wise (100,000 flags x 37 contributions as dicts would take
-    # minutes and gigabytes) and wait on disk, memory-mapped; the report keeps the few records it details.
+    return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf), X
+
+
+@dataclass(frozen=True)
+class Explained:
+    """The flags' explanation lines (on disk, memory-mapped, in policy_scores order), each flag's
+    two top model reasons, and the records the report details."""
+
+    lines: object  # an Arrow column of JSON lines
+    order: np.ndarray
+    model_text: dict
+    detailed: list
+
+
+def explain_stage(ranked: Ranked, X: pd.DataFrame, model, say, spill) -> Explained:
+    """SHAP contributions of every flag, as explanations.jsonl lines built column-wise and parked in
+    ``spill`` (100,000 flags x 37 contributions as dicts would take gigabytes)."""
+    say(" / ".join(render("step_explain")))
+    scored = ranked.scored
     line_ids, line_file = [], spill.writer(pa.schema([("line", pa.large_string())]))
     model_text: dict[str, str] = {}
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     detailed_ids = set(flagged.index[:DETAILED])
     detailed: dict[str, dict] = {}
-    for cls in ("missing", "poor_quality"):
+    for cls in CLASSES:
         ids = scored.index[scored["flag"] == cls]
         probs = scored.loc[ids, f"p_{cls}"].to_numpy(dtype=float).round(6)
         e = explanations(model, X.loc[ids], cls)
-        head = {"flag": cls, "threshold": thresholds[cls], "model_version": model.version}
+        head = {"flag": cls, "threshold": ranked.thresholds[cls], "model_version": model.version}
         line_ids.extend(ids)
         for a in range(0, len(ids), LINES_AT_ONCE):  # about 7 kB a line: 500,000 flags would hold 7 GB twice
             b = a + LINES_AT_ONCE
@@ -369,60 +381,64 @@ def _score(submission, out, model_dir, rulebook, as_of, capacity, progress, engi
         for i in np.flatnonzero(ids.isin(detailed_ids)):
             detailed[ids[i]] = {"policy_id": ids[i], "flag": cls, "probability": float(probs[i]), **head, **e.record(i)}
         del e
-    del X  # 1.5 GB at five million policies, not needed for the summaries and the report
-    policy_scores = _policy_scores(scored, policies, _reasons(scored, pf, findings, model_text))
-    del pf
-    # lines in policy_scores order (priority); policies without a flag have none
-    at = pd.Index(line_ids).get_indexer(policy_scores["policy_id"])
-    lines = line_file.mapped().column("line")
-    line_order = at[at >= 0]
-    ordered_detail = [detailed[pid] for pid in flagged.index if pid in detailed]
-    step("汇总保险机构 / summarising insurers")
-    svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])
-    ended = pd.Series(sub.aggregates.ended(prep.as_of), index=policies["policy_id"])
-    insurers = summarise(policies, scored, findings, svc, ended, rb, prep.rules.rate_cells)
-    adequacy = None
-    if prep.rules.rate_cells is not None:
-        from scoring.rules.rates import adequacy_table
+    # lines in priority order; policies without a flag have none
+    order = np.argsort(scored["priority"].to_numpy(), kind="stable")
+    at = pd.Index(line_ids).get_indexer(scored.index[order])
+    return Explained(line_file.mapped().column("line"), at[at >= 0], model_text,
+                     [detailed[pid] for pid in flagged.index if pid in detailed])
 
-        adequacy = adequacy_table(prep.rules.rate_cells, [r for r in rb.rules if r.kind == "loss_ratio" and r.in_force(prep.as_of)])
-    finished = dt.datetime.now(dt.timezone.utc)
+
+def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: Explained, model, engine_info: dict,
+                started, say) -> dict:
+    """The tables of results-format.md, the report and run.json, written into ``plan.out`` whole."""
+    sub, findings, scored = prepared.sub, prepared.rules.findings, ranked.scored
+    policies = sub["policies"]
+    policy_scores = _policy_scores(scored, policies, _reasons(scored, ranked.policy_findings, findings, explained.model_text))
+    say(" / ".join(render("step_summaries")))
+    svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])
+    ended = pd.Series(sub.aggregates.ended(prepared.as_of), index=policies["policy_id"])
+    insurers = summarise(policies, scored, findings, svc, ended, plan.rulebook, prepared.rules.rate_cells)
+    adequacy = None
+    if prepared.rules.rate_cells is not None:
+        adequacy = adequacy_table(prepared.rules.rate_cells,
+                                  [r for r in plan.rulebook.rules if r.kind == "loss_ratio" and r.in_force(prepared.as_of)])
+    rb = plan.rulebook
     run = {
-        **_balance(sub, submission),
-        "policies_scored": int(n),
+        **_balance(sub, plan.submission),
+        "policies_scored": int(len(scored)),
         "flagged": int((scored["flag"] != "").sum()),
-        "capacity": int(cap),
-        "as_of": str(np.datetime64(prep.as_of, "D")),
+        "capacity": int(ranked.capacity),
+        "as_of": str(np.datetime64(prepared.as_of, "D")),
         "model_version": model.version,
         "model_sha256": model.metadata.get("artifact_sha256"),
         "rulebook_version": rb.version,
         "rulebook_sha256": rb.sha256,
-        "rules_match_model": rules_match,
-        "out_of_scope": prep.out_of_scope,
-        "thresholds": thresholds,
+        "rules_match_model": ranked.rules_match,
+        "out_of_scope": prepared.out_of_scope,
+        "thresholds": ranked.thresholds,
         "priority_weights": rb.priority,
-        "model_shift": shift,
-        "model_weight": model_weight,
+        "model_shift": ranked.shift,
+        "model_weight": ranked.model_weight,
         "model_training_data": model.metadata.get("training_data", "unknown"),
-        "not_checkable": prep.rules.not_checkable,
+        "not_checkable": prepared.rules.not_checkable,
         "not_visible": NOT_VISIBLE,
         "engine": engine_info,
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": finished.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "tool_version": __version__,
     }
-    step("写出结果 / writing results")
-    with atomic_dir(Path(out), kind="run.json", inputs=[submission]) as tmp:
+    say(" / ".join(render("step_write")))
+    with atomic_dir(plan.out, kind="run.json", inputs=[plan.submission]) as tmp:
         write_csv(policy_scores, tmp / "policy_scores.csv")
         write_csv(findings, tmp / "findings.csv")
-        write_jsonl(lines, tmp / "explanations.jsonl", order=line_order)
+        write_jsonl(explained.lines, tmp / "explanations.jsonl", order=explained.order)
         write_csv(insurers, tmp / "insurer_summary.csv")
         write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
         if adequacy is not None:
             write_csv(adequacy, tmp / "rate_adequacy.csv")
-        html = render(run, policies, scored, findings, insurers, ordered_detail, rb, model, prep.rules.not_checkable, cap, thresholds,
-                      adequacy=adequacy)
-        (tmp / "report.html").write_text(html, encoding="utf-8")
+        report = ReportInput(run, policies, scored, findings, insurers, explained.detailed, rb, model, ranked.capacity,
+                             ranked.thresholds, adequacy, notices(run, model))
+        (tmp / "report.html").write_text(render_report(report), encoding="utf-8")
         write_json(run, tmp / "run.json")
     return run
 
@@ -449,26 +465,15 @@ def _balance(sub: Submission, submission) -> dict:
 def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, started, not_started: bool = False) -> None:
     """No policy survived validation: write what explains it (rejected.csv, run.json, a report and
     the result files with their headers only), then stop with exit 2."""
-    import datetime as dt
-
-    from scoring import __version__
-    from scoring.submission.intake import REJECTED_COLUMNS
-    from scoring.outputs.report import render_empty
-    from scoring.outputs.insurers import SUMMARY_COLUMNS
-    from scoring.writers import write_json
-    from scoring.rules.apply import FINDING_COLUMNS
-
     c = sub.counts["policies"]
     day = str(np.datetime64(as_of, "D")) if as_of is not None else ""
-    from scoring.messages import render as say
-
     if not_started:
-        zh, en = say("nothing_not_started", day=day, n=c.rows_accepted)
+        zh, en = render("nothing_not_started", day=day, n=c.rows_accepted)
     elif c.rows_in:
-        zh, en = say("nothing_all_rejected", n=c.rows_in)
+        zh, en = render("nothing_all_rejected", n=c.rows_in)
     else:
-        zh, en = say("nothing_header_only")
-    where = say("nothing_where", rejected=Path(out) / "rejected.csv")
+        zh, en = render("nothing_header_only")
+    where = render("nothing_where", rejected=Path(out) / "rejected.csv")
     zh, en = zh + where[0], en + where[1]
     run = {
         **_balance(sub, submission),
@@ -520,8 +525,6 @@ def score_summary(run: dict, out) -> str:
 
 def shift_of(model, X: pd.DataFrame, rb: Rulebook) -> dict:
     """``run.json`` → ``model_shift`` for features ``X`` (designed by ``model``)."""
-    from scoring.model.shift import model_shift
-
     unseen = {}
     if model.memory is not None:
         for col, name in (("insurer_key", "insurers"), ("provider_key", "providers")):
@@ -540,28 +543,6 @@ def rules_match_of(model, rb: Rulebook) -> dict:
             "model_rulebook_version": model.metadata.get("rulebook_version"), "rulebook_version": rb.version}
 
 
-def rules_warning(match: dict) -> str:
-    """The warning a person reads when the rules in force differ from the model's ("" if not)."""
-    if match.get("match") is not False:
-        return ""
-    from scoring.messages import render as say
-
-    return " / ".join(say("rules_differ", now=match["rulebook_version"], then=match["model_rulebook_version"]))
-
-
-def shift_warning(shift: dict, model_weight: float) -> str:
-    """The warning a person reads when the submission is unlike the model's training data ("" if not)."""
-    if not shift.get("warning"):
-        return ""
-    from scoring.model.features import BY_NAME
-
-    from scoring.messages import render as say
-
-    top = shift.get("features", [])[:3]
-    return " / ".join(say("shift", score=f"{shift['score']:.2f}", warn=f"{shift['warn_score']:.2f}", weight=f"{model_weight:g}",
-                          names_zh="、".join(BY_NAME[f].zh for f in top), names_en=", ".join(top)))
-
-
 def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | None = None, rollback_to: str | None = None):
     """``scoring retrain``: challenger vs champion on the latest labelled year, or ``--rollback``."""
     from scoring.model.registry import retrain, rollback
@@ -578,7 +559,5 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
 
 def resolve_model_dir(path) -> Path:
     """A model directory, or a registry directory (then its champion)."""
-    from scoring.model.registry import REGISTRY_FILE, champion_dir
-
     p = Path(path)
     return champion_dir(p) if (p / REGISTRY_FILE).exists() else p

@@ -168,6 +168,25 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "database_error": ("复核数据库无法读写（{detail}）：多半是磁盘已满或文件只读；结论未记录", "the review database cannot be read or written ({detail}): most likely a full disk or a read-only file; nothing was recorded"),
     "workbook_suffix": ("--out {out} 应为 .xlsx 文件", "--out {out} must be an .xlsx file"),
+    "engine_unknown": ("--engine 应为 local 或 dask；现为 {engine}", "--engine must be local or dask; got {engine}"),
+    "engine_local_options": ("--scheduler 和 --workers 只用于 --engine dask", "--scheduler and --workers apply to --engine dask only"),
+    "engine_workers": (
+        "--workers 应为不小于 1 的整数，且只用于本机集群（不给 --scheduler 时）；现为 {workers}",
+        "--workers must be at least 1, and applies to a local cluster only (no --scheduler); got {workers}",
+    ),
+    "capacity_option": (
+        "--capacity 应为不小于 1 的整数（可核查的保单数）；现为 {capacity}",
+        "--capacity must be a whole number of at least 1 (policies that can be inspected); got {capacity}",
+    ),
+    # --- the score job's steps (progress on a terminal)
+    "engine_started": ("Dask 集群 {workers} 个工作进程{where}", "Dask cluster with {workers} workers{where}"),
+    "step_read": ("读取并校验提交数据", "reading and validating"),
+    "step_rules": ("运行规则库", "running the rulebook"),
+    "step_model": ("加载模型并评分", "scoring with the model"),
+    "step_shift": ("比较提交数据与模型训练数据", "comparing the submission with the model's training data"),
+    "step_explain": ("解释标记", "explaining flags"),
+    "step_summaries": ("汇总保险机构", "summarising insurers"),
+    "step_write": ("写出结果", "writing results"),
     # --- output directories
     "out_is_link": ("{option} {out} 是一个符号链接；请直接指定目录", "{option} {out} is a symbolic link; give the directory itself"),
     "out_holds_cwd": (

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_intake import data_args, ensure_data  # noqa: E402
 
 from scoring.model.explain import explain  # noqa: E402
-from scoring.model.features import build_features, text_rules  # noqa: E402
+from scoring.model.features import build_features, rule_roles  # noqa: E402
 from scoring.submission.intake import latest_date, load_submission  # noqa: E402
 from scoring.model.estimator import load_model  # noqa: E402
 from scoring.jobs import default_model_dir  # noqa: E402
@@ -37,7 +37,7 @@ def main() -> None:
     as_of = latest_date(sub.tables)
     rulebook = load_rulebook()
     findings = run_rules(sub, rulebook, as_of=as_of).findings
-    text_codes = text_rules(rulebook)  # as prepare passes them: the timed step reads no rulebook
+    text_codes = rule_roles(rulebook)  # as prepare passes them: the timed step reads no rulebook
     model = load_model(default_model_dir())
     rows = {"features": [], "predict": [], "shap": []}
     for _ in range(a.repeat):

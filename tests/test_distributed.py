@@ -115,8 +115,11 @@ def test_a_converted_dataset_is_scored_out_of_core_with_the_same_bytes(scored, d
 def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
     """Out of core, the driver's service table is pass two's records: those holding a photo, a
     staff-day or a text that enough enterprises share; the features are the local engine's."""
-    from scoring.engines.dask import cluster, load_dataset
+    from scoring.engines import choose
+    from scoring.engines.dask import load_dataset
     from scoring.jobs import prepare
+    from scoring.rules.book import load_rulebook
+    from scoring.submission.intake import latest_date_of
 
     _, sub, photo_pair, staff_pair, _ = scored
     whole = prepare(load_submission(sub))
@@ -124,8 +127,8 @@ def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
     # what run.json says of the input: the same counts, digests and absent columns as the dataset read whole
     assert driver.counts == read.counts and driver.files == read.files and driver.absent == read.absent
     assert list(driver.counts) == list(read.counts) and driver.present == read.present
-    with cluster(workers=2) as client:
-        prep = prepare(driver, client=client)
+    with choose("dask", workers=2) as engine:
+        prep = engine.prepare(driver, load_rulebook(), latest_date_of(driver))
     held = set(prep.sub["services"]["service_id"])
     assert len(held) < 0.1 * len(whole.sub["services"])
     assert set(photo_pair) | set(staff_pair) <= held

@@ -10,7 +10,8 @@ from scoring.model import estimator as model_mod
 from scoring.errors import ModelError
 from scoring.model.explain import explain, explanations
 from scoring.writers import explanation_lines
-from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES, build_features
+from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES, build_features, rule_roles
+from scoring.rules.book import load_rulebook
 from scoring.submission.intake import load_submission
 from scoring.model.estimator import load_model, save_model, train_and_validate
 from scoring.jobs import labelled_set, prepare, run_evaluate
@@ -180,7 +181,7 @@ def test_features_ignore_inspections_and_later_records(tmp_path):
     w = world(400, 3)
     folder = write_submission(w, tmp_path / "s")
     sub = load_submission(folder)
-    base = build_features(sub, np.datetime64("2025-06-30"))
+    base = build_features(sub, np.datetime64("2025-06-30"), roles=rule_roles(load_rulebook()))
     # different outcomes: same features
     insp = pd.read_csv(folder / "inspections.csv", dtype=str)
     insp["outcome"] = "adequate"
@@ -191,7 +192,7 @@ def test_features_ignore_inspections_and_later_records(tmp_path):
     extra["service_id"] = "LATE1"
     extra[["service_date", "report_date", "followup_date"]] = "2025-12-01"
     pd.concat([svc, extra]).to_csv(folder / "services.csv", index=False)
-    again = build_features(load_submission(folder), np.datetime64("2025-06-30"))
+    again = build_features(load_submission(folder), np.datetime64("2025-06-30"), roles=rule_roles(load_rulebook()))
     pd.testing.assert_frame_equal(base, again)
 
 

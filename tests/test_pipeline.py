@@ -124,7 +124,7 @@ def test_report_numbers_stay_on_one_line(run1):
 
 
 def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
-    import scoring.outputs.report
+    import scoring.jobs
 
     out = tmp_path / "out"
     out.mkdir()
@@ -134,7 +134,7 @@ def test_failed_run_leaves_nothing_half_written(sub, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(scoring.outputs.report, "render", boom)
+    monkeypatch.setattr(scoring.jobs, "render_report", boom)
     with pytest.raises(RuntimeError):
         run_score(sub, out)
     assert sorted(p.name for p in out.iterdir()) == ["policy_scores.csv", "run.json"]
@@ -191,7 +191,7 @@ def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, case):
     from scoring.errors import OptionError
 
     read = []
-    monkeypatch.setattr(pipeline, "load_submission", lambda *a, **k: read.append(1) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(pipeline.Engine, "load", lambda *a, **k: read.append(1) or (_ for _ in ()).throw(AssertionError))
     out, capacity = tmp_path / "out", None
     if case == "out_is_a_file":
         out.write_text("not a directory")

@@ -45,7 +45,10 @@ import pyarrow as pa
 
 from scoring.rules.kinds import KINDS
 from scoring.errors import OptionError
-from scoring.submission.intake import Submission
+from scoring.engines.base import Engine, Prepared
+from scoring.schema import DateBounds
+from scoring.submission.dataset import is_dataset
+from scoring.submission.intake import Submission, load_submission
 from scoring.submission.dataset import partition_keys as convert_keys
 from scoring.rules.book import Rule, Rulebook
 from scoring.rules.run import RuleResults, rule_findings, rule_order, sorted_results
@@ -463,7 +466,7 @@ def prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, p
 
 def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, say, run: str, spill):
     from scoring.submission.asof import in_scope
-    from scoring.model.features import market_features, text_rules
+    from scoring.model.features import market_features, rule_roles
     from scoring.rules.apply import FINDING_COLUMNS
     from scoring.spill import string_schema
 
@@ -541,5 +544,45 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     box = [table]
     del table
     results = sorted_results(box, _not_checkable(rulebook, not_checkable, nc_global), rulebook, cells, spill=spill)
-    features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, text_rules(rulebook))
+    features = market_features(features, sub_in["policies"]["industry"].to_numpy(dtype=object), results.findings, rule_roles(rulebook))
     return part, results, features, out_of_scope
+
+
+class DaskEngine(Engine):
+    """The job's reading and rules on a Dask cluster (``scheduler``, or a LocalCluster of ``workers``
+    processes started on entry and stopped on exit): a converted dataset out of core, any other
+    submission read by the driver with its partition-local rules on the workers."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None):
+        self.scheduler, self.workers, self.client, self._stack = scheduler, workers, None, None
+
+    def __enter__(self) -> "DaskEngine":
+        self._stack = contextlib.ExitStack()
+        self.client = self._stack.enter_context(cluster(self.scheduler, self.workers))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stack.close()
+        self.client = None
+        return False
+
+    def info(self) -> dict:
+        n = len(self.client.scheduler_info()["workers"])
+        return {"name": "dask", "workers": n, **({"scheduler": self.scheduler} if self.scheduler else {})}
+
+    def load(self, submission, dates: DateBounds = DateBounds()) -> Submission:
+        if is_dataset(submission):  # out of core: the workers read the service records
+            return load_dataset(submission)
+        return load_submission(submission, dates)
+
+    def rules(self, sub: Submission, rulebook: Rulebook, as_of, progress=None, spill=None) -> RuleResults:
+        return run_rules_dask(self.client, sub, rulebook, as_of, progress=progress, spill=spill)
+
+    def prepare(self, sub: Submission, rulebook: Rulebook, as_of, progress=None, spill=None) -> Prepared:
+        if isinstance(sub, DatasetSubmission):
+            sub, rules, features, out_of_scope = prepare_dataset(self.client, sub, rulebook, as_of, progress=progress, spill=spill)
+            return Prepared(sub, as_of, rules, features, out_of_scope)
+        return super().prepare(sub, rulebook, as_of, progress, spill)
+

@@ -124,16 +124,23 @@ BY_NAME = {f.name: f for f in FEATURES}
 #: Industry enters as its code: shap's TreeExplainer does not follow native categorical splits of
 #: HistGradientBoosting exactly, and explanations must add up, so trees split the codes as numbers.
 CATEGORICAL: tuple[str, ...] = ()
-#: Check kinds whose integrity findings rest on a report's wording. Providers paste boilerplate
-#: into genuine reports too, so this evidence is weaker and varies by provider; it enters apart
-#: from the physical traces (one person in two places on a day, one photo at two enterprises, a
-#: check-in far from the site), which genuine work rarely leaves.
-TEXT_KINDS = frozenset({"duplicate_text"})
+@dataclass(frozen=True)
+class RuleRoles:
+    """Which rules' findings the features count as what (the rulebook's ``role`` of each rule):
+    signs of fabrication (``integrity``), and of those the ones whose evidence is a report's
+    wording (``integrity_text``). Providers paste boilerplate into genuine reports too, so wording
+    is weaker evidence that varies by provider; it enters apart from the physical traces (one
+    person in two places on a day, one photo at two enterprises, a check-in far from the site),
+    which genuine work rarely leaves."""
+
+    integrity: frozenset[str]
+    text: frozenset[str]
 
 
-def text_rules(rulebook) -> frozenset[str]:
-    """Codes of the rulebook's integrity rules whose evidence is a report's wording (:data:`TEXT_KINDS`)."""
-    return frozenset(r.code for r in rulebook.rules if r.kind in TEXT_KINDS)
+def rule_roles(rulebook) -> RuleRoles:
+    """The :class:`RuleRoles` of ``rulebook``."""
+    text = frozenset(r.code for r in rulebook.rules if r.role == "integrity_text")
+    return RuleRoles(frozenset(r.code for r in rulebook.rules if r.role in ("integrity", "integrity_text")), text)
 
 
 def _safe_div(a, b):
@@ -144,18 +151,18 @@ def _safe_div(a, b):
 
 
 def build_features(sub: Submission, as_of, findings: pd.DataFrame | None = None,
-                   text_codes: frozenset[str] | None = None) -> pd.DataFrame:
+                   roles: RuleRoles = RuleRoles(frozenset(), frozenset())) -> pd.DataFrame:
     """One row per accepted policy (index ``policy_id``, in the policies' order): columns
     :data:`FEATURE_NAMES` (memory features NaN, for the model to fill) and :data:`KEY_COLUMNS`.
-    Only what was known on ``as_of`` is used (:func:`scoring.submission.asof.in_scope`). ``text_codes``:
-    the integrity rules whose evidence is wording (:func:`text_rules`; the shipped rulebook's
-    when not given).
+    Only what was known on ``as_of`` is used (:func:`scoring.submission.asof.in_scope`; a
+    submission already cut is left as it is). ``roles``: which findings count as signs of
+    fabrication (:func:`rule_roles` of the rulebook that made ``findings``).
 
     Two halves: :func:`policy_features` reads one policy and its own records (a Dask engine runs
     it per partition), :func:`market_features` then reads the whole submission (the market
     medians, the findings of every rule, the peers)."""
     sub, _ = in_scope(sub, as_of)
-    return market_features(policy_features(sub, as_of), sub["policies"]["industry"].to_numpy(dtype=object), findings, text_codes)
+    return market_features(policy_features(sub, as_of), sub["policies"]["industry"].to_numpy(dtype=object), findings, roles)
 
 
 def policy_features(sub: Submission, as_of) -> pd.DataFrame:
@@ -259,7 +266,7 @@ def policy_features(sub: Submission, as_of) -> pd.DataFrame:
 
 
 def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFrame | None = None,
-                    text_codes: frozenset[str] | None = None) -> pd.DataFrame:
+                    roles: RuleRoles = RuleRoles(frozenset(), frozenset())) -> pd.DataFrame:
     """:func:`policy_features` of every policy of the submission (``industry`` aligned with it),
     completed with what needs the whole submission: visits and staff against the industry's
     median, the findings of every rule counted per policy, the peers' means, and the memory
@@ -268,10 +275,6 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
     f["services_vs_market"] = _vs_market(f["services_per_year"].to_numpy(), industry)
     f["staff_vs_market"] = _vs_market(f["n_staff_raw"].to_numpy(), industry)
     n_services = f["n_services"].to_numpy()
-    if text_codes is None:
-        from scoring.rules.book import load_rulebook
-
-        text_codes = text_rules(load_rulebook())
     counts = {c: np.zeros(n) for c in ("integrity_trace", "integrity_text", "critical", "major", "policy_critical", "policy_major")}
     if findings is not None and len(findings):
         # through codes: a Python string per finding would take gigabytes at millions of policies
@@ -282,8 +285,8 @@ def market_features(f: pd.DataFrame, industry: np.ndarray, findings: pd.DataFram
         rule, rules = codes_of(findings["rule_code"])
         rules = rules.cast(pa.string())
         per_rule = lambda mask: np.append(np.asarray(pc.fill_null(mask, False), dtype=bool), False)[rule]  # noqa: E731 (-1: none)
-        integ = per_rule(pc.starts_with(rules, "INTEGRITY_"))
-        text = per_rule(pc.is_in(rules, pa.array(sorted(text_codes), pa.string())))
+        integ = per_rule(pc.is_in(rules, pa.array(sorted(roles.integrity), pa.string())))
+        text = per_rule(pc.is_in(rules, pa.array(sorted(roles.text), pa.string())))
         for col, mask in (("integrity_trace", on_service & integ & ~text), ("integrity_text", on_service & integ & text), ("critical", on_service & ~integ & sev("critical")),
                           ("major", on_service & ~integ & sev("major")), ("policy_critical", on_policy & sev("critical")),
                           ("policy_major", on_policy & sev("major"))):

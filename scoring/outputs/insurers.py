@@ -1,7 +1,7 @@
 """Insurer summary and grade (A–D) from flags, findings and prevention-fee spend.
 
 Grades, first match from D to A (thresholds in the rulebook's ``grades`` section):
-D when the insurer is a blacklist candidate (INSURER_BLACKLIST_CANDIDATE) or its flag rate,
+D when the insurer is a blacklist candidate (a finding of a rule whose role is ``blacklist``) or its flag rate,
 critical-finding rate or spend ratio crosses the D line; C and B likewise with their lines;
 A otherwise. Rates are shares of the insurer's scored policies; spend ratio is service cost
 over prevention fee on its ended policies.
@@ -43,7 +43,8 @@ def summarise(policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFra
     e = p[p["ended"]]
     fee = e.groupby("insurer_id")["prevention_fee"].sum()
     out["spend_ratio"] = (e.groupby("insurer_id")["spend"].sum() / fee.where(fee > 0)).reindex(out.index).round(4)
-    black = set(findings.loc[findings["rule_code"] == "INSURER_BLACKLIST_CANDIDATE", "insurer_id"])
+    codes = [r.code for r in rulebook.rules if r.role == "blacklist"]
+    black = set(findings.loc[findings["rule_code"].isin(codes), "insurer_id"])
     out["blacklist_candidate"] = out.index.isin(list(black))
     out["grade"] = grade(out, rulebook)
     if rate_cells is not None and len(rate_cells):

@@ -6,6 +6,7 @@ The detailed section is capped (``DETAILED``) so that a run of 100,000+ policies
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 
 import jinja2
@@ -172,9 +173,29 @@ def clause_counts(findings: pd.DataFrame, policy_at: np.ndarray) -> pd.DataFrame
     severity = SEVERITY_ORDER
     return pd.DataFrame(table).sort_values(["severity", "n"], key=lambda c: c.map(severity) if c.name == "severity" else -c)
 
-def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd.DataFrame, insurers: pd.DataFrame,
-           explanations: list[dict], rulebook, model, not_checkable: list[dict], capacity: int, thresholds: dict,
-           adequacy: pd.DataFrame | None = None) -> str:
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything a run's report shows, as the score job's stages left it."""
+
+    run: dict  # run.json
+    policies: pd.DataFrame  # the policies scored
+    scored: pd.DataFrame  # the ranking (index policy_id)
+    findings: pd.DataFrame
+    insurers: pd.DataFrame  # insurer_summary.csv
+    explanations: list[dict]  # the detailed flags' explanation records, in priority order
+    rulebook: object
+    model: object
+    capacity: int
+    thresholds: dict
+    adequacy: pd.DataFrame | None
+    notices: list[dict]  # :func:`scoring.outputs.notices.notices`
+
+
+def render(report: ReportInput) -> str:
+    """The self-contained report page of a run."""
+    run, policies, scored, findings, insurers = report.run, report.policies, report.scored, report.findings, report.insurers
+    explanations, rulebook, model, capacity = report.explanations, report.rulebook, report.model, report.capacity
+    thresholds, adequacy, not_checkable = report.thresholds, report.adequacy, run["not_checkable"]
     flagged = scored[scored["flag"] != ""].sort_values("priority")
     pol = policies.set_index("policy_id")
     names = {r.code: r.name_zh or r.code for r in rulebook.rules}
@@ -243,24 +264,8 @@ def render(run: dict, policies: pd.DataFrame, scored: pd.DataFrame, findings: pd
         "critical": int((findings["severity"] == "critical").sum()), "insurers": len(insurers), "capacity": capacity,
         "balance": _balance_rows(run),
     }
-    from scoring.jobs import rules_warning, shift_warning
-
-    notices = []
-    for warning in (shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0)),
-                    rules_warning(run.get("rules_match_model") or {})):
-        if warning:
-            notices.append({"kind": "warn", "text": warning.split(" / ")[0]})
-    from scoring.messages import TEMPLATES
-
-    oos = run.get("out_of_scope") or {}
-    if any(oos.get(k) for k in ("policies_not_started", "services_after", "inspections_after", "claims_after")):
-        notices.append({"kind": "info", "text": TEMPLATES["out_of_scope"][0].format(
-            day=oos["as_of"], policies=oos["policies_not_started"], services=oos["services_after"],
-            inspections=oos["inspections_after"], claims=oos.get("claims_after", 0))})
-    if model.metadata.get("training_data") == "synthetic":
-        notices.append({"kind": "info", "text": TEMPLATES["synthetic_model"][0]})
     return _env().render(
-        notices=notices, run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
+        notices=report.notices, run=run, overview=overview, insurers=ins.to_dict("records"), grade_rules=grade_text(rulebook), by_clause=by_clause,
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,

@@ -186,6 +186,10 @@ class Rule(BaseModel):
     effective_to: dt.date | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     overrides: list[Override] = Field(default_factory=list)
+    #: what the rule's findings mean beyond their severity: signs of fabrication (``integrity``;
+    #: ``integrity_text`` when the evidence is a report's wording), or grounds for a blacklist
+    #: candidate (``blacklist``). The features and the grades read roles, never codes.
+    role: Literal["integrity", "integrity_text", "blacklist"] | None = None
     message_zh: str
     message_en: str
     _parsed: Any = PrivateAttr(None)

@@ -40,7 +40,7 @@ OPS: dict[str, Callable] = {"lt": np.less, "le": np.less_equal, "gt": np.greater
 OP_TEXT = {"lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=", "ne": "≠"}
 
 #: Chinese names of every column a rule can name: the schema's and the frames' derived ones.
-_ZH = {**COLUMN_ZH, "spend": "服务费用合计", "n_services": "服务次数", "province": "省份", "prefecture": "地市",
+LABELS_ZH = {**COLUMN_ZH, "spend": "服务费用合计", "n_services": "服务次数", "province": "省份", "prefecture": "地市",
        "ended": "保险期已结束", "provider": "服务主体"}
 
 EARTH_KM = 6371.0088
@@ -224,7 +224,7 @@ def labels_of(column: str) -> dict[str, str]:
 
 def zh(column: str) -> str:
     """A column's Chinese name (the derived columns of the frames included)."""
-    return _ZH.get(column, column)
+    return LABELS_ZH.get(column, column)
 
 
 def num(x: float) -> str:
@@ -244,7 +244,7 @@ def when_text(p) -> str:
     return "，且" + "，且".join(parts) if parts else ""
 
 
-def _condition_refs(p) -> Iterator[Ref]:
+def condition_refs(p) -> Iterator[Ref]:
     for i, (col, _, _) in enumerate(getattr(p, "when_any", None) or []):
         yield Ref(f"when_any[{i}]", col, ("number",))
     for col, values in (getattr(p, "when_in", None) or {}).items():
@@ -304,7 +304,7 @@ def both(key: str, **fields) -> tuple[np.ndarray, np.ndarray]:
     return text_rows(zh, **fields), text_rows(en, **fields)
 
 
-def _num(frame, col) -> np.ndarray:
+def numbers(frame, col) -> np.ndarray:
     return frame[col].to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -314,7 +314,7 @@ def conditions(frame: pd.DataFrame, when_any=None, when_in=None, when_present=No
         any_ = np.zeros(len(frame), dtype=bool)
         for col, op, value in when_any:
             with np.errstate(invalid="ignore"):
-                any_ |= OPS[op](_num(frame, col), float(value))
+                any_ |= OPS[op](numbers(frame, col), float(value))
         ok &= any_
     for col, values in (when_in or {}).items():
         ok &= frame[col].isin(values).to_numpy()
@@ -323,7 +323,7 @@ def conditions(frame: pd.DataFrame, when_any=None, when_in=None, when_present=No
     return ok
 
 
-def _broadcast(value, n: int) -> np.ndarray:
+def broadcast(value, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=float), (n,))
 
 
@@ -341,7 +341,7 @@ def _text(x: np.ndarray) -> np.ndarray:
     return x.astype(object)
 
 
-def _hits(mask: np.ndarray, observed, expected, observed_en=None, expected_en=None) -> Hits:
+def make_hits(mask: np.ndarray, observed, expected, observed_en=None, expected_en=None) -> Hits:
     """Select the firing rows; full-length arrays are cut to them and numbers / dates become text."""
     rows = np.flatnonzero(mask)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.messages import TEMPLATES
-from scoring.rules.context import Hits, Params, _hits, _num, both, english, fmt, kind, labels_of, num, pct, text_rows
+from scoring.rules.context import Hits, Params, make_hits, numbers, both, english, fmt, kind, labels_of, num, pct, text_rows
 
 
 class LossRatio(Params):
@@ -82,8 +82,8 @@ def accident_history_understated(ctx, frame, active, p: HistoryWindow) -> Hits:
     deaths = np.zeros(len(frame))
     accidents[g.size().index.to_numpy()] = g.size().to_numpy()
     deaths[g["deaths"].sum().index.to_numpy()] = g["deaths"].sum().to_numpy()
-    declared_a = _num(frame, "accidents_prev_year")
-    declared_d = _num(frame, "deaths_prev_year")
+    declared_a = numbers(frame, "accidents_prev_year")
+    declared_d = numbers(frame, "deaths_prev_year")
     fire = active & ((declared_a < accidents) | (declared_d < deaths))
     rows = np.flatnonzero(fire)
     zh, en = both("history_declared", a=fmt(declared_a[rows]), d=fmt(declared_d[rows]))
@@ -121,4 +121,4 @@ def claim_days(ctx, frame, active, p: ClaimDays) -> Hits:
     zh, en = both(key, claim=slow["claim_id"].astype(str).to_numpy(), n=slow["days"].astype(str).to_numpy())
     obs[slow["i"].to_numpy()], obs_en[slow["i"].to_numpy()] = zh, en
     lzh, len_ = (t.format(n=p.max_days) for t in TEMPLATES["within_days"])
-    return _hits(fire, obs, lzh, obs_en, len_)
+    return make_hits(fire, obs, lzh, obs_en, len_)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scoring.messages import TEMPLATES
-from scoring.rules.context import Hits, OPS, OP_TEXT, OP_ZH, Op, Params, Ref, _ZH, _broadcast, _condition_refs, _hits, _num, conditions, english, fmt, join_text, kind, labels_of, num, pct, when_text, zh
+from scoring.rules.context import Hits, OPS, OP_TEXT, OP_ZH, Op, Params, Ref, LABELS_ZH, broadcast, condition_refs, make_hits, numbers, conditions, english, fmt, join_text, kind, labels_of, num, pct, when_text, zh
 
 
 class ColumnVsValue(Params):
@@ -27,7 +27,7 @@ class ColumnVsValue(Params):
 
     def refs(self):
         yield Ref("column", self.column, ("number",))
-        yield from _condition_refs(self)
+        yield from condition_refs(self)
 
     def sentence(self) -> str:
         return f"{zh(self.column)}{OP_ZH[self.op]} {num(self.value)}" + when_text(self)
@@ -35,11 +35,11 @@ class ColumnVsValue(Params):
 
 @kind("column_vs_value", ColumnVsValue, ("policy", "service"), stricter={"value": "op"}, local=True)
 def column_vs_value(ctx, frame, active, p: ColumnVsValue) -> Hits:
-    x = _num(frame, p.column)
-    value = _broadcast(p.value, len(frame))
+    x = numbers(frame, p.column)
+    value = broadcast(p.value, len(frame))
     with np.errstate(invalid="ignore"):
         fire = active & OPS[p.op](x, value) & conditions(frame, p.when_any, p.when_in)
-    return _hits(fire, x, value if p.expected is None else p.expected)
+    return make_hits(fire, x, value if p.expected is None else p.expected)
 
 
 class ColumnOutsideBand(Params):
@@ -59,9 +59,9 @@ class ColumnOutsideBand(Params):
 
 @kind("column_outside_band", ColumnOutsideBand, ("policy", "service"), stricter={"low": "higher", "high": "lower"}, local=True)
 def column_outside_band(ctx, frame, active, p: ColumnOutsideBand) -> Hits:
-    x = _num(frame, p.column)
+    x = numbers(frame, p.column)
     fire = active & ((x < p.low) | (x > p.high))
-    return _hits(fire, x, f"{fmt([p.low])[0]}—{fmt([p.high])[0]}")
+    return make_hits(fire, x, f"{fmt([p.low])[0]}—{fmt([p.high])[0]}")
 
 
 class ColumnEquals(Params):
@@ -85,8 +85,8 @@ def column_equals(ctx, frame, active, p: ColumnEquals) -> Hits:
     fire = active & (frame[p.column].to_numpy() == p.value)
     if isinstance(p.value, bool):
         seen, other = TEMPLATES["yes" if p.value else "no"], TEMPLATES["no" if p.value else "yes"]
-        return _hits(fire, seen[0], other[0], seen[1])
-    return _hits(fire, str(p.value), "")
+        return make_hits(fire, seen[0], other[0], seen[1])
+    return make_hits(fire, str(p.value), "")
 
 
 class ColumnInSet(Params):
@@ -113,7 +113,7 @@ def column_in_set(ctx, frame, active, p: ColumnInSet) -> Hits:
     zh = col.map(labels).to_numpy(dtype=object)
     others = "、".join(label for code, label in labels.items() if code not in p.values)
     others_en = ", ".join(english(code) for code in labels if code not in p.values)
-    return _hits(fire, zh, others, col.map(english).to_numpy(dtype=object), others_en)
+    return make_hits(fire, zh, others, col.map(english).to_numpy(dtype=object), others_en)
 
 
 class ColumnsAllTrue(Params):
@@ -156,7 +156,7 @@ class ColumnVsColumn(Params):
         for i, (left, _, right) in enumerate(self.pairs):
             yield Ref(f"pairs[{i}]", left, ("number",))
             yield Ref(f"pairs[{i}]", right, ("number",))
-        yield from _condition_refs(self)
+        yield from condition_refs(self)
 
     def sentence(self) -> str:
         return "；".join(f"{zh(a)}{OP_ZH[o]}{zh(b)}" for a, o, b in self.pairs) + when_text(self)
@@ -166,7 +166,7 @@ class ColumnVsColumn(Params):
 def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
     fired = []
     for left, op, right in p.pairs:
-        a, b = _num(frame, left), _num(frame, right)
+        a, b = numbers(frame, left), numbers(frame, right)
         with np.errstate(invalid="ignore"):
             fired.append(OPS[op](a, b))
     fire = np.logical_or.reduce(fired) & active & conditions(frame, when_present=p.when_present)
@@ -174,11 +174,11 @@ def column_vs_column(ctx, frame, active, p: ColumnVsColumn) -> Hits:
     zh = en = np.full(len(rows), "", dtype=object)
     for (left, op, right), f in zip(p.pairs, fired):
         on = f[rows]
-        a, b = fmt(_num(frame, left)[rows]), fmt(_num(frame, right)[rows])
+        a, b = fmt(numbers(frame, left)[rows]), fmt(numbers(frame, right)[rows])
         sep_zh, sep_en = np.where(on & (zh != ""), "；", ""), np.where(on & (en != ""), "; ", "")
-        zh = join_text(zh, sep_zh, np.where(on, join_text(_ZH[left] + " ", a, f" {OP_TEXT[op]} " + _ZH[right] + " ", b), ""))
+        zh = join_text(zh, sep_zh, np.where(on, join_text(LABELS_ZH[left] + " ", a, f" {OP_TEXT[op]} " + LABELS_ZH[right] + " ", b), ""))
         en = join_text(en, sep_en, np.where(on, join_text(english(left) + " ", a, f" {OP_TEXT[op]} " + english(right) + " ", b), ""))
-    exp = "；".join(f"{_ZH[l]} {OP_TEXT[_NEGATE[o]]} {_ZH[r]}" for l, o, r in p.pairs)
+    exp = "；".join(f"{LABELS_ZH[l]} {OP_TEXT[_NEGATE[o]]} {LABELS_ZH[r]}" for l, o, r in p.pairs)
     exp_en = "; ".join(f"{english(l)} {OP_TEXT[_NEGATE[o]]} {english(r)}" for l, o, r in p.pairs)
     return Hits(rows, zh, np.full(len(rows), exp, dtype=object), en, expected_en=np.full(len(rows), exp_en, dtype=object))
 
@@ -205,11 +205,11 @@ class ProductMismatch(Params):
 
 @kind("product_mismatch", ProductMismatch, ("policy",), stricter={"tolerance": "lower"}, local=True)
 def product_mismatch(ctx, frame, active, p: ProductMismatch) -> Hits:
-    expected = np.prod([_num(frame, f) for f in p.factors], axis=0)
-    x = _num(frame, p.column)
+    expected = np.prod([numbers(frame, f) for f in p.factors], axis=0)
+    x = numbers(frame, p.column)
     with np.errstate(invalid="ignore", divide="ignore"):
-        fire = active & (np.abs(x - expected) > _broadcast(p.tolerance, len(frame)) * np.abs(expected))
-    return _hits(fire, x, np.round(expected, 2))
+        fire = active & (np.abs(x - expected) > broadcast(p.tolerance, len(frame)) * np.abs(expected))
+    return make_hits(fire, x, np.round(expected, 2))
 
 
 class RatioVsValue(Params):
@@ -232,7 +232,7 @@ class RatioVsValue(Params):
 @kind("ratio_vs_value", RatioVsValue, ("policy",), stricter={"value": "op"}, local=True)
 def ratio_vs_value(ctx, frame, active, p: RatioVsValue) -> Hits:
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = _num(frame, p.numerator) / _num(frame, p.denominator)
-        fire = active & OPS[p.op](r, _broadcast(p.value, len(frame)))
+        r = numbers(frame, p.numerator) / numbers(frame, p.denominator)
+        fire = active & OPS[p.op](r, broadcast(p.value, len(frame)))
     rows = np.flatnonzero(fire)
     return Hits(rows, pct(r[rows]), np.full(len(rows), pct([p.value])[0], dtype=object))

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from scoring.arrays import arrow
 from scoring.messages import TEMPLATES
-from scoring.rules.context import Hits, Params, Ref, _hits, _num, both, dates, fmt, haversine_km, kind, num, zh
+from scoring.rules.context import Hits, Params, Ref, make_hits, numbers, both, dates, fmt, haversine_km, kind, num, zh
 from scoring.rules.exchange import Exchange, hash_strings
 from scoring.rules.kinds.services import NoParams
 
@@ -43,7 +43,7 @@ def _staff_day_keys(ctx, frame, p):
     with np.errstate(over="ignore"):
         key = hash_strings(long["staff"].to_numpy(dtype=object)) * np.uint64(0x9E3779B97F4A7C15) + days.astype(np.uint64)
     measures = {"hours": frame["onsite_hours"].to_numpy(dtype=float, na_value=np.nan)[i],
-                "lat": _num(frame, "checkin_lat")[i], "lon": _num(frame, "checkin_lon")[i]}
+                "lat": numbers(frame, "checkin_lat")[i], "lon": numbers(frame, "checkin_lon")[i]}
     return i, key, measures
 
 
@@ -84,7 +84,7 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     pairs = sorted_unique(key * len(ent.dictionary) + e_code) // len(ent.dictionary)
     multi = sorted_unique(pairs[1:][pairs[1:] == pairs[:-1]])
     if not len(multi):
-        return _hits(np.zeros(len(frame), bool), "", "")
+        return make_hits(np.zeros(len(frame), bool), "", "")
     sel = np.flatnonzero(np.isin(key, multi))
     rows = i[sel]
     cand = pd.DataFrame({"i": rows, "staff": pc.take(staff.dictionary, pa.array(s_code[sel])).to_pandas(),
@@ -93,8 +93,8 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     cand = cand.sort_values(["i", "staff"], kind="stable").reset_index(drop=True)
     rows = cand["i"].to_numpy()
     cand["hours"] = frame["onsite_hours"].to_numpy(dtype=float, na_value=np.nan)[rows]
-    cand["lat"] = _num(frame, "checkin_lat")[rows]
-    cand["lon"] = _num(frame, "checkin_lon")[rows]
+    cand["lat"] = numbers(frame, "checkin_lat")[rows]
+    cand["lon"] = numbers(frame, "checkin_lon")[rows]
     gc = cand.groupby(["staff", "date"], sort=False)
     cand["sum_hours"] = gc["hours"].transform("sum").to_numpy()
     # farthest pair of check-ins within the staff-day (pairs within each small group)
@@ -122,7 +122,7 @@ def staff_overlap(ctx, frame, active, p: Overlap) -> Hits:
     exp[at] = TEMPLATES["staff_overlap_limit"][0].format(**limit)
     exp_en = np.empty(len(frame), dtype=object)
     exp_en[at] = TEMPLATES["staff_overlap_limit"][1].format(**limit)
-    return _hits(fire, obs, exp, obs_en, exp_en)
+    return make_hits(fire, obs, exp, obs_en, exp_en)
 
 _MIX = np.uint64(0x100000001B3)
 
@@ -201,7 +201,7 @@ def shared_photo(ctx, frame, active, p: NoParams) -> Hits:
         first = cand.groupby("i")["h"].first()
         obs[first.index.to_numpy()] = first.to_numpy()
     zh, en = TEMPLATES["photo_own"]
-    return _hits(fire & active, obs, zh, expected_en=en)
+    return make_hits(fire & active, obs, zh, expected_en=en)
 
 _SLICE = 250_000
 
@@ -264,4 +264,4 @@ def duplicate_text(ctx, frame, active, p: DuplicateText) -> Hits:
         fire[bad["i"].to_numpy()] = True
         obs[bad["i"].to_numpy()] = bad["n"].astype(str).to_numpy()
     zh, en = (t.format(n=p.min_enterprises) for t in TEMPLATES["fewer_enterprises"])
-    return _hits(fire & active, obs, zh, expected_en=en)
+    return make_hits(fire & active, obs, zh, expected_en=en)

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from scoring.arrays import arrow
 from scoring.messages import TEMPLATES
-from scoring.rules.context import Hits, Params, Ref, _broadcast, _num, both, english, fmt, kind, num, pct, text_rows, zh
+from scoring.rules.context import Hits, Params, Ref, broadcast, numbers, both, english, fmt, kind, num, pct, text_rows, zh
 
 
 class PeerOutlier(Params):
@@ -40,7 +40,7 @@ class PeerOutlier(Params):
 
 @kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower", "min_scale": "lower"})
 def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
-    rate = np.prod([_num(frame, f) for f in p.factors], axis=0)
+    rate = np.prod([numbers(frame, f) for f in p.factors], axis=0)
     logr = np.log(rate)
     g = pd.Series(logr).groupby([frame[c].to_numpy() for c in p.group_by])
     med = g.transform("median").to_numpy()
@@ -50,7 +50,7 @@ def peer_outlier(ctx, frame, active, p: PeerOutlier) -> Hits:
     scale = np.maximum(1.4826 * mad, p.min_scale)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = dev / scale
-    fire = active & (size >= _broadcast(p.min_peers, len(frame))) & (scale > 0) & (z > _broadcast(p.z, len(frame)))
+    fire = active & (size >= broadcast(p.min_peers, len(frame))) & (scale > 0) & (z > broadcast(p.z, len(frame)))
     rows = np.flatnonzero(fire)
     high = logr[rows] > med[rows]
     zt, r = fmt(z[rows], 3), fmt(rate[rows], 4)

@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 
 from scoring.schema import HIGH_RISK_INDUSTRIES, SERVICE_ITEMS
-from scoring.rules.context import Hits, Params, Ref, _broadcast, _hits, _num, both, dates, kind, pct, zh
+from scoring.rules.context import Hits, Params, Ref, broadcast, make_hits, numbers, both, dates, kind, pct, zh
 
 
 class Grace(Params):
@@ -22,7 +22,7 @@ class Grace(Params):
 @kind("no_services", Grace, ("policy",), stricter={"grace_days": "lower"}, local=True)
 def no_services(ctx, frame, active, p: Grace) -> Hits:
     into = (ctx.as_of - frame["start_date"].to_numpy()).astype("timedelta64[D]").astype(int)
-    due = frame["ended"].to_numpy() | (into > _broadcast(p.grace_days, len(frame)))
+    due = frame["ended"].to_numpy() | (into > broadcast(p.grace_days, len(frame)))
     fire = active & due & (frame["n_services"].to_numpy() == 0)
     rows = np.flatnonzero(fire)
     zh, en = both("days_into_period", n=into[rows].astype(str))
@@ -45,8 +45,8 @@ class MinCount(Params):
 @kind("service_count_below", MinCount, ("policy",), stricter={"min_count": "higher"}, local=True)
 def service_count_below(ctx, frame, active, p: MinCount) -> Hits:
     n = frame["n_services"].to_numpy()
-    fire = active & frame["ended"].to_numpy() & (n >= 1) & (n < _broadcast(p.min_count, len(frame)))
-    return _hits(fire, n.astype(np.int64), str(p.min_count))
+    fire = active & frame["ended"].to_numpy() & (n >= 1) & (n < broadcast(p.min_count, len(frame)))
+    return make_hits(fire, n.astype(np.int64), str(p.min_count))
 
 
 class ItemMissing(Params):
@@ -91,11 +91,11 @@ class MinRatio(Params):
 
 @kind("spend_below", MinRatio, ("policy",), stricter={"min_ratio": "higher"}, local=True)
 def spend_below(ctx, frame, active, p: MinRatio) -> Hits:
-    fee = _num(frame, p.fee)
-    spend = _num(frame, p.spend)
+    fee = numbers(frame, p.fee)
+    spend = numbers(frame, p.spend)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = spend / fee
-    fire = active & frame["ended"].to_numpy() & (fee > 0) & (spend < _broadcast(p.min_ratio, len(frame)) * fee)
+    fire = active & frame["ended"].to_numpy() & (fee > 0) & (spend < broadcast(p.min_ratio, len(frame)) * fee)
     rows = np.flatnonzero(fire)
     shown = np.floor(ratio[rows] * 1000) / 1000  # rounded down: 49.96% reads 49.9%, never the 50.0% it missed
     return Hits(rows, pct(shown), np.full(len(rows), pct([p.min_ratio])[0], dtype=object))

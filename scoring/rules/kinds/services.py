@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scoring.messages import TEMPLATES
-from scoring.rules.context import Hits, Op, Params, Ref, _broadcast, _condition_refs, _hits, _num, both, conditions, dates, fmt, haversine_km, kind, num, when_text, zh
+from scoring.rules.context import Hits, Op, Params, Ref, broadcast, condition_refs, make_hits, numbers, both, conditions, dates, fmt, haversine_km, kind, num, when_text, zh
 
 
 class DateColumn(Params):
@@ -49,7 +49,7 @@ class DateBefore(Params):
 def date_before(ctx, frame, active, p: DateBefore) -> Hits:
     a, b = frame[p.column].to_numpy(), frame[p.reference].to_numpy()
     fire = active & ~np.isnat(a) & ~np.isnat(b) & (a < b)
-    return _hits(fire, a, b)
+    return make_hits(fire, a, b)
 
 
 class MissingValue(Params):
@@ -65,7 +65,7 @@ class MissingValue(Params):
     def refs(self):
         yield Ref("column", self.column)
         yield Ref("since", self.since, ("date",))
-        yield from _condition_refs(self)
+        yield from condition_refs(self)
 
     def sentence(self) -> str:
         return f"{zh(self.since)}后 {self.grace_days} 天仍无{zh(self.column)}" + when_text(self)
@@ -74,8 +74,8 @@ class MissingValue(Params):
 @kind("missing_value", MissingValue, ("service",), stricter={"grace_days": "lower"}, local=True)
 def missing_value(ctx, frame, active, p: MissingValue) -> Hits:
     age = (ctx.as_of - frame[p.since].to_numpy()).astype("timedelta64[D]").astype(int)
-    fire = active & frame[p.column].isna().to_numpy() & (age > _broadcast(p.grace_days, len(frame))) & conditions(frame, p.when_any)
-    return _hits(fire, age, str(p.grace_days))
+    fire = active & frame[p.column].isna().to_numpy() & (age > broadcast(p.grace_days, len(frame))) & conditions(frame, p.when_any)
+    return make_hits(fire, age, str(p.grace_days))
 
 
 class DateGap(Params):
@@ -100,8 +100,8 @@ def date_gap_above(ctx, frame, active, p: DateGap) -> Hits:
     gap = (b - a).astype("timedelta64[D]")
     ok = ~np.isnat(gap)
     days = np.where(ok, gap.astype("int64"), 0)
-    fire = active & ok & (days > _broadcast(p.max_days, len(frame)))
-    return _hits(fire, days, str(p.max_days))
+    fire = active & ok & (days > broadcast(p.max_days, len(frame)))
+    return make_hits(fire, days, str(p.max_days))
 
 
 class NoParams(Params):
@@ -113,7 +113,7 @@ def staff_unqualified(ctx, frame, active, p: NoParams) -> Hits:
     """Every staff member listed on a service record has no qualification (staff table). Scope: service."""
     fire = active & ctx.sub.aggregates.unqualified
     zh, en = TEMPLATES["staff_qualified"]
-    return _hits(fire, frame["staff_ids"].to_numpy(dtype=object), zh, expected_en=en)
+    return make_hits(fire, frame["staff_ids"].to_numpy(dtype=object), zh, expected_en=en)
 
 
 @kind("staff_unknown", NoParams, ("service",), tables=("staff",), local=True)
@@ -128,7 +128,7 @@ def staff_unknown(ctx, frame, active, p: NoParams) -> Hits:
     joined = bad.groupby("i")["staff"].agg(";".join)
     obs[joined.index.to_numpy()] = joined.to_numpy()
     zh, en = TEMPLATES["staff_listed"]
-    return _hits(fire, obs, zh, expected_en=en)
+    return make_hits(fire, obs, zh, expected_en=en)
 
 
 class MaxKm(Params):
@@ -151,7 +151,7 @@ class MaxKm(Params):
 
 @kind("checkin_distance", MaxKm, ("service",), stricter={"max_km": "lower"}, local=True)
 def checkin_distance(ctx, frame, active, p: MaxKm) -> Hits:
-    km = haversine_km(_num(frame, p.lat), _num(frame, p.lon), _num(frame, p.site_lat), _num(frame, p.site_lon))
+    km = haversine_km(numbers(frame, p.lat), numbers(frame, p.lon), numbers(frame, p.site_lat), numbers(frame, p.site_lon))
     with np.errstate(invalid="ignore"):
-        fire = active & (km > _broadcast(p.max_km, len(frame)))
-    return _hits(fire, np.round(km, 1), fmt([p.max_km])[0])
+        fire = active & (km > broadcast(p.max_km, len(frame)))
+    return make_hits(fire, np.round(km, 1), fmt([p.max_km])[0])

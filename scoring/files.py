@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from scoring.messages import render
+
 _CHUNK = 1 << 24
 
 
@@ -106,8 +108,8 @@ def _refuse_foreign(out: Path, option: str, kind: str | None = None, inputs=()) 
 
 
 #: What each kind of result set is, in Chinese and English, for messages.
-MANIFEST_ZH = {"run.json": ("评分结果", "a scoring run"), "validation.json": ("校验结果", "a validation"),
-               "convert.json": ("转换后的数据集", "a converted dataset"), "metadata.json": ("模型", "a model")}
+MANIFEST_ZH = {"run.json": render('files.module'), "validation.json": render('files.module.2'),
+               "convert.json": render('files.module.3'), "metadata.json": render('files.module.4')}
 
 
 def check_output_dir(out, option: str = "--out", kind: str | None = None, inputs=()) -> None:

@@ -101,8 +101,7 @@ def labelled_set(preps: list[Prepared]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
         X = prep.features.loc[lab["policy_id"]].reset_index()
         parts.append(pd.concat([lab.reset_index(drop=True), X.drop(columns="policy_id")], axis=1))
     if not parts:
-        raise ModelError("提交数据中没有核查结果（inspections），无法训练或评估",
-                         "the submissions hold no inspection outcomes (inspections), so nothing can be trained or evaluated")
+        raise ModelError(*render('jobs.labelled_set'))
     df = pd.concat(parts, ignore_index=True)
     df = df.sort_values(["policy_id", "inspection_date", "_k"], kind="stable").drop_duplicates("policy_id", keep="last")
     df = df.sort_values(["year", "policy_id"], kind="stable").reset_index(drop=True)
@@ -134,7 +133,7 @@ def run_evaluate(submission, model_dir=None, capacity: float = 0.10, rulebook: s
     prep = prepare(submission, load_rulebook(rulebook))
     labels = labels_from(prep.sub)
     if labels.empty:
-        raise ModelError("提交数据中没有核查结果（inspections），无法评估", "the submission holds no inspection outcomes to evaluate against")
+        raise ModelError(*render('jobs.run_evaluate'))
     scores = model.predict(model.design(prep.features)).reset_index()
     return {"model_version": model.version, "as_of": str(prep.as_of), "capacity": capacity,
             **evaluate_scores(labels, scores, capacity)}
@@ -550,7 +549,7 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
     if rollback_to:
         return rollback(registry, rollback_to)
     if not submissions:
-        raise SubmissionError("请给出至少一个带核查结果的提交数据", "give at least one labelled submission")
+        raise SubmissionError(*render('jobs.run_retrain'))
     rb = load_rulebook(rulebook)
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)

@@ -232,6 +232,49 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "dataset_manifest_unreadable": ("数据集 {path} 的 convert.json 无法读取：{detail}", "the convert.json of dataset {path} cannot be read: {detail}"),
     # --- rulebooks
+    # --- rule definitions (scoring rules, a rulebook that does not validate)
+    "pydantic:missing": ("缺少必填字段", "a required field is missing"),
+    "pydantic:extra_forbidden": ("不是可用的字段（拼写错误？）；给出的值 {given}", "not a field of this place (a typo?); given {given}"),
+    "pydantic:literal_error": ("应为 {expected_zh} 之一；实为 {given}", "must be one of {expected_en}; got {given}"),
+    "pydantic:enum": ("应为 {expected_zh} 之一；实为 {given}", "must be one of {expected_en}; got {given}"),
+    "pydantic:string_pattern_mismatch": ("格式不符（应匹配 {pattern}）；实为 {given}", "does not match the pattern {pattern}; got {given}"),
+    "pydantic:string_type": ("应为文本；实为 {given}", "must be text; got {given}"),
+    "pydantic:string_too_short": ("至少应有 {min_length} 个字符；实为 {given}", "must have at least {min_length} characters; got {given}"),
+    "pydantic:int_parsing": ("应为整数；实为 {given}", "must be a whole number; got {given}"),
+    "pydantic:int_type": ("应为整数；实为 {given}", "must be a whole number; got {given}"),
+    "pydantic:int_from_float": ("应为整数；实为 {given}", "must be a whole number; got {given}"),
+    "pydantic:float_parsing": ("应为数字；实为 {given}", "must be a number; got {given}"),
+    "pydantic:float_type": ("应为数字；实为 {given}", "must be a number; got {given}"),
+    "pydantic:bool_parsing": ("应为 true 或 false；实为 {given}", "must be true or false; got {given}"),
+    "pydantic:bool_type": ("应为 true 或 false；实为 {given}", "must be true or false; got {given}"),
+    "pydantic:date_parsing": ("应为日期 YYYY-MM-DD；实为 {given}", "must be a date YYYY-MM-DD; got {given}"),
+    "pydantic:date_type": ("应为日期 YYYY-MM-DD；实为 {given}", "must be a date YYYY-MM-DD; got {given}"),
+    "pydantic:date_from_datetime_parsing": ("应为日期 YYYY-MM-DD；实为 {given}", "must be a date YYYY-MM-DD; got {given}"),
+    "pydantic:list_type": ("应为列表；实为 {given}", "must be a list; got {given}"),
+    "pydantic:dict_type": ("应为键值映射；实为 {given}", "must be a mapping; got {given}"),
+    "pydantic:tuple_type": ("应为列表；实为 {given}", "must be a list; got {given}"),
+    "pydantic:too_short": ("项数不足；实为 {given}", "has too few items; got {given}"),
+    "pydantic:too_long": ("项数过多；实为 {given}", "has too many items; got {given}"),
+    "pydantic:greater_than": ("应大于 {gt}；实为 {given}", "must be greater than {gt}; got {given}"),
+    "pydantic:greater_than_equal": ("应不小于 {ge}；实为 {given}", "must be at least {ge}; got {given}"),
+    "pydantic:less_than": ("应小于 {lt}；实为 {given}", "must be less than {lt}; got {given}"),
+    "pydantic:less_than_equal": ("应不大于 {le}；实为 {given}", "must be at most {le}; got {given}"),
+    "pydantic:model_type": ("应为键值映射；实为 {given}", "must be a mapping; got {given}"),
+    "pydantic:other": ("取值无效（{type}）；实为 {given}", "is not valid ({type}); got {given}"),
+    "ref_hint": ("；是否应为 {near_zh}？", "; did you mean {near_en}?"),
+    "ref_no_column": ("{scope_zh}规则可用的列中没有 {column}（应为{kinds_zh}列）", "{scope} rules have no column {column!r} (expected a {kinds_en} column)"),
+    "ref_wrong_type": ("列 {column} 是{type_zh}列，此处应为{kinds_zh}列", "column {column!r} is a {type} column; expected {kinds_en}"),
+    "ref_bad_value": ("{bad_zh} 不是列 {column} 的取值；应为 {values_zh} 之一", "{bad_en} is not a value of {column}; must be one of {values_en}"),
+    "rule_scope": ("检查类型 {kind} 只适用于 {scopes_zh} 范围；实为 {scope}", "kind {kind!r} serves {scopes_en}; got scope {scope!r}"),
+    "rule_end_before_start": ("止期 {end} 早于施行日 {start}", "effective_to {end} is before effective_from {start}"),
+    "override_not_allowed": ("参数 {name} 不能按地区覆盖", "parameter {name!r} cannot be overridden by region"),
+    "override_looser": ("{value} 比 {base} 宽松；地区覆盖只能使规则更严", "{value} is looser than {base}; overrides may only make a rule stricter"),
+    "unknown_kind": ("未知的检查类型 {kind}；应为 {known} 之一", "unknown check kind {kind}; must be one of {known}"),
+    "unknown_placeholder": ("未知的占位符 {unknown}；可用 {allowed}", "unknown placeholder(s) {unknown}; allowed: {allowed}"),
+    "dates_order": ("latest {latest} 应晚于 earliest {earliest}", "latest {latest} must be after earliest {earliest}"),
+    "rule_overlap": ("施行期重叠（{a}… 与 {b}…）", "effective periods overlap ({a}… and {b}…)"),
+    "yaml_alias": ("别名 *{anchor} 不允许", "aliases (*{anchor}) are not allowed"),
+    "nested_too_deep": ("嵌套层数过多", "nested too deeply"),
     "rulebook_not_file": ("规则库 {path} 不是普通文件", "rulebook {path} is not a regular file"),
     "rulebook_too_large": ("规则库 {path} 有 {size} KiB，超过上限 {limit} KiB，未读取", "rulebook {path} is {size} KiB, above the limit of {limit} KiB, and was not read"),
     "rulebook_unreadable": ("无法读取规则库 {path}：{detail}", "cannot read rulebook {path}: {detail}"),
@@ -308,6 +351,83 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "one encoding and submit it again",
     ),
     "bad_encoding": ("{file} 的编码无法识别（应为 UTF-8 或 GB18030/GBK）", "{file} has an encoding that cannot be decoded (expected UTF-8 or GB18030/GBK)"),
+    # --- moved from the modules that say them
+    'registry.decide': ('{pc} 平均精确率提升，差值 {confidence:.0%} 区间 [{low:.4f}, {high:.4f}]，其他类别与校准在允许范围内，晋升', 'AP({pc}) improves, difference {confidence:.0%} interval [{low:.4f}, {high:.4f}], other classes and calibration within bounds; promoted'),
+    'registry.open_registry': ('{path} 不是模型注册库（缺少 {registry_file}）', '{path} is not a model registry (no {registry_file})'),
+    'registry.champion_dir': ('注册库 {path} 还没有冠军模型', 'registry {path} has no champion yet'),
+    'registry.decide.2': ('评估标签不足（{v} 个，{pc} 阳性 {v2} 个；至少需要 {min_labels} 个和 {min_positives} 个），不晋升', 'too few labels to judge ({v}, {v2} positive for {pc}; need {min_labels} and {min_positives}); not promoted'),
+    'registry.decide.3': ('尚无冠军；挑战者 {pc} 平均精确率 {v}，{v2_zh}基准比例 {base:.4f}', 'no champion yet; challenger AP({pc}) {v} is {v2_en} the base rate {base:.4f}'),
+    'registry.decide.4': ('{pc} 平均精确率的提升不显著（差值 {confidence:.0%} 区间 [{low:.4f}, {high:.4f}] 含 0），不晋升', 'AP({pc}) gain not established (difference {confidence:.0%} interval [{low:.4f}, {high:.4f}] includes 0); not promoted'),
+    'registry.decide.5': ('类别 {worse} 平均精确率下降超过 {tolerance}，不晋升', 'classes {worse} lose more than {tolerance} AP; not promoted'),
+    'registry.decide.6': ('类别 {calib} 校准变差（Brier 上升超过 {max_brier_increase}），不晋升', 'classes {calib} are worse calibrated (Brier up by more than {max_brier_increase}); not promoted'),
+    'registry.rollback': ('只能回滚到注册库 {path} 记录中的版本（{v_zh}）；{version!r} 不在其中', 'rollback takes a version recorded in registry {path} ({v_en}); got {version!r}'),
+    'registry.rollback.2': ('注册库 {path} 中没有版本 {version}', 'registry {path} has no version {version}'),
+    'registry.open_registry.2': ('注册库文件 {f} 已损坏，拒绝使用（未作任何修改）：{v}', 'registry file {f} is corrupt; refusing to use it (nothing was changed): {v}'),
+    'registry.open_registry.3': ('注册库 {path} 的冠军 {champion!r} 不是其决策记录中最后选定的版本（{v_zh}），拒绝使用：registry.json 可能被改动过', 'registry {path} names champion {champion!r}, which is not the version its last decision chose ({v_en}); refusing to use it: registry.json may have been edited'),
+    'registry.open_registry.4': ('注册库 {path} 的冠军模型 {champion} 不存在', 'registry {path} names champion {champion}, which is missing'),
+    'registry.seed': ('注册库 {path} 已有冠军 {champion}，不能再设定初始冠军', 'registry {path} already has a champion ({champion}); it cannot be seeded'),
+    'registry.open_registry.5': ('{path} 不是模型注册库（没有 {registry_file}），且不是空文件夹；为免改动您的文件，拒绝使用。请指定新的或空的文件夹', '{path} is not a model registry (no {registry_file}) and is not an empty folder; refusing to touch your files. Give a new or empty folder'),
+    'registry.enter': ('注册库 {path} 正被另一个 retrain / rollback 使用，等待 {wait:.0f} 秒后仍未释放；请稍后再试', 'registry {path} is in use by another retrain or rollback and was not released within {wait:.0f} s; try again later'),
+    # --- scoring/model/registry.py
+    # --- scoring/cli.py
+    # --- scoring/model/estimator.py
+    'model.train': ('验证用训练部分的', 'training (the part fitted before validation)'),
+    'model.check_label_counts': ('{what_zh}标签不足：{detail_zh}；每类及其余结果各至少需要 {min_class_labels} 个（共 {v} 个核查结果）。请补充核查结果后再训练', 'too few labels for {what_en}: {detail_en}; each class and the other outcomes need at least {min_class_labels} (of {v} inspection outcomes). Add inspection outcomes and train again'),
+    'model.temporal_split': ('按年份划分需要至少两个年份各有 {min_test} 个以上标签（现有 {v}）', 'a temporal split needs at least two policy years with {min_test}+ labels each (have {v})'),
+    'model.split_labels': ('核查结果缺少核查日期，无法按日期划分验证集', 'inspection outcomes have no inspection_date to split by'),
+    'model.load_model': ('模型目录 {path} 中没有 metadata.json', 'model directory {path} has no metadata.json'),
+    'model.load_model.2': ('模型 {path} 的 metadata.json 与其记录的 artifact_sha256 不符（阈值、校准等可能被改动），拒绝加载；请重新训练或恢复原文件', 'model {path}: metadata.json does not match its artifact_sha256 (thresholds, calibration or other fields were edited); refusing to load. Retrain or restore the original files'),
+    'model.load_model.3': ('模型 {path} 的特征与本版本不一致（缺少 {missing}，多出 {extra}），请重新训练', 'model {path} was trained on other features (missing {missing}, extra {extra}); retrain it'),
+    'model.load_model.4': ('模型 {path} 没有实体记忆（memory.json），请用本版本重新训练', 'model {path} has no entity memory (memory.json); retrain it with this version'),
+    'model.load_model.5': ('{meta_path} 不是有效的 JSON：{e}', '{meta_path} is not valid JSON: {e}'),
+    'model.load_model.6': ('模型 {path} 缺少类别 {cls} 的估计器', 'model {path} has no estimator for {cls}'),
+    'model.load_model.7': ('模型文件 {f} 不存在', 'model file {f} does not exist'),
+    'model.load_model.8': ('模型文件 {f} 的 sha256 与 metadata.json 不符（可能被篡改），拒绝加载', 'model file {f} does not match the sha256 in metadata.json (it may have been tampered with); refusing to load'),
+    'model.load_model.9': ('模型文件 {f} 含有不受信任的类型 {v}，拒绝加载', 'model file {f} contains untrusted types {v}; refusing to load'),
+    'model.load_model.10': ('模型文件 {f} 缺失或其 sha256 与 metadata.json 不符（可能被篡改），拒绝加载', 'model file {f} is missing or does not match the sha256 in metadata.json; refusing to load'),
+    # --- scoring/model/card.py
+    # --- scoring/review/exchange.py
+    'workbook.notes_lines': ('导入（在命令行中，把“姓名”换成复核人）：scoring review import {run_path} 本文件.xlsx --reviewer 姓名', 'Import: scoring review import {run_path} this-file.xlsx --reviewer NAME'),
+    'workbook.export_labelled': ('评分所用的提交数据 {src} 不是文件夹，无法生成带标签的提交数据（可用 --submission 指定文件夹）', 'the scored submission {src} is not a folder, so no labelled copy can be made (pass --submission)'),
+    'workbook.export_labelled.2': ('目标目录 {dest} 非空', 'the destination {dest} is not empty'),
+    'workbook.import_workbook': ('导入行数不平衡', 'import rows do not balance'),
+    'workbook.copies_and_conflicts': ('保单 {pid} 在第 {others} 行另有不同的结论，均未记录；请只留一行', 'policy {pid} has a different verdict on row(s) {others}; none was recorded; keep one row'),
+    # --- scoring/jobs.py
+    'jobs.labelled_set': ('提交数据中没有核查结果（inspections），无法训练或评估', 'the submissions hold no inspection outcomes (inspections), so nothing can be trained or evaluated'),
+    'jobs.run_evaluate': ('提交数据中没有核查结果（inspections），无法评估', 'the submission holds no inspection outcomes to evaluate against'),
+    'jobs.run_retrain': ('请给出至少一个带核查结果的提交数据', 'give at least one labelled submission'),
+    # --- scoring/outputs/report.py
+    # --- scoring/engines/dask.py
+    'dask.cluster': ('--engine dask 需要 Dask：pip install "ancx-scoring[dask]"', '--engine dask needs Dask: pip install "ancx-scoring[dask]"'),
+    'dask.read_partition': ('数据集 {path} 的 {label} 有 {v} 行未通过校验（如：{v2_zh}）。数据集在转换后被改动过；请重新运行 scoring convert，或用 --engine local', '{v} rows of {label} in the dataset {path} fail validation (e.g. {v2_en}). The dataset changed after conversion; run scoring convert again, or use --engine local'),
+    'dask.cluster.2': ('无法连接 Dask 调度器 {scheduler}（{connect_timeout} 秒内无响应或地址无效）：{e}', 'cannot reach the Dask scheduler at {scheduler} (no answer within {connect_timeout} s, or not an address): {e}'),
+    # --- scoring/review/app.py
+    # --- scoring/model/explain.py
+    # --- scoring/rules/kinds/claims.py
+    'kinds.claims.loss_ratio': ('不低于 {min_lr:.0%}', 'at least {min_lr:.0%}'),
+    'kinds.claims.loss_ratio.2': ('不高于 {v:.0%}', 'at most {v:.0%}'),
+    # --- scoring/outputs/plots.py
+    # --- scoring/review/run.py
+    'review.check': ('{path} 不是完整的评分结果目录：缺少 {v_zh}（先运行 scoring score）', '{path} is not a finished run: {v_en} missing (run scoring score first)'),
+    # --- scoring/rules/kinds/market.py
+    # --- scoring/review/store.py
+    'store.init': ('复核数据库 {path} 无法使用：{e}', 'the review database {path} cannot be used: {e}'),
+    # --- scoring/rules/kinds/integrity.py
+    # --- scoring/submission/convert.py
+    # --- scoring/submission/dataset.py
+    # --- scoring/outputs/insurers.py
+    # --- scoring/rules/kinds/columns.py
+    # --- scoring/rules/run.py
+    # --- scoring/rules/kinds/policy.py
+    # --- scoring/rules/kinds/services.py
+    # --- scoring/rules/context.py
+    # --- scoring/files.py
+    'files.module': ('评分结果', 'a scoring run'),
+    'files.module.2': ('校验结果', 'a validation'),
+    'files.module.3': ('转换后的数据集', 'a converted dataset'),
+    'files.module.4': ('模型', 'a model'),
+    # --- scoring/submission/folder.py
+    # --- scoring/model/metrics.py
 }
 
 

@@ -10,7 +10,9 @@ from scoring.messages import TEMPLATES
 #: Latin words a Chinese line may carry: values the user types or reads as such, and units.
 ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-DD", "YYYY/MM/DD", "GB/T", "Parquet", "open",
            "run.json", "report.html", "scoring", "train", "retrain", "convert", "convert.json", "sha", "Excel",
-           "token", "port", "out", "KiB", "engine", "local", "dask", "Dask", "scheduler", "workers", "capacity"}  # file names, commands and options a user types, and products
+           "token", "port", "out", "KiB", "engine", "local", "dask", "Dask", "scheduler", "workers", "capacity",
+           "true", "false", "latest", "earliest", "Brier", "registry.json", "rollback", "metadata.json", "artifact_sha",
+           "memory.json", "review", "import", "reviewer", "submission", "inspections", "pip", "install", "ancx-scoring", "score"}  # file names, commands and options a user types, and products
 
 
 def _fields(text: str) -> set:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from scoring.messages import render
 from scoring.rules.kinds import KINDS
 from scoring.errors import OptionError
 from scoring.engines.base import Engine, Prepared
@@ -77,8 +78,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None, memory_lim
     try:
         from distributed import Client, LocalCluster
     except ImportError as e:
-        raise OptionError("--engine dask 需要 Dask：pip install \"ancx-scoring[dask]\"",
-                          "--engine dask needs Dask: pip install \"ancx-scoring[dask]\"") from e
+        raise OptionError(*render('dask.cluster')) from e
 
     memory_limit = memory_limit or os.environ.get("SCORING_DASK_WORKER_MEMORY", DEFAULT_WORKER_MEMORY)
 
@@ -86,8 +86,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None, memory_lim
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as e:
-            raise OptionError(f"无法连接 Dask 调度器 {scheduler}（{CONNECT_TIMEOUT} 秒内无响应或地址无效）：{e}",
-                              f"cannot reach the Dask scheduler at {scheduler} (no answer within {CONNECT_TIMEOUT} s, or not an address): {e}") from e
+            raise OptionError(*render('dask.cluster.2', scheduler=scheduler, connect_timeout=CONNECT_TIMEOUT, e=e)) from e
         with client:
             yield client
         return
@@ -268,10 +267,7 @@ def _read_partition(part: DatasetSubmission, name: str, as_of) -> tuple[Submissi
         if len(rejected):
             r = rejected.iloc[0]
             raise SubmissionError(
-                f"数据集 {part.path} 的 {label} 有 {len(rejected)} 行未通过校验（如：{r['message_zh']}）。"
-                "数据集在转换后被改动过；请重新运行 scoring convert，或用 --engine local",
-                f"{len(rejected)} rows of {label} in the dataset {part.path} fail validation (e.g. {r['message_en']}). "
-                "The dataset changed after conversion; run scoring convert again, or use --engine local")
+                *render('dask.read_partition', path=part.path, label=label, v=len(rejected), v2_zh=r['message_zh'], v2_en=r['message_en']))
     rows = rows[~services_after(services, part["policies"], as_of)]  # the records in_scope keeps, in order
     part, oos = in_scope(dataclasses.replace(part, tables={**part.tables, "services": services}), as_of)
     return part, rows, oos

@@ -43,6 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from scoring import __version__
+from scoring.messages import render
 from scoring.errors import ModelError
 from scoring.model.features import CATEGORICAL, FEATURE_NAMES, KEY_COLUMNS, MEMORY_FEATURES, SUBMISSION_FEATURES
 from scoring.files import sha256_file
@@ -180,9 +181,7 @@ def check_label_counts(outcome: pd.Series, what_zh: str = "训练", what_en: str
         zh = "；".join(f"{CLASS_ZH[c]} {have[c]} 个、其他 {rest[c]} 个" for c in short)
         en = "; ".join(f"{c} {have[c]}, other outcomes {rest[c]}" for c in short)
         raise ModelError(
-            f"{what_zh}标签不足：{zh}；每类及其余结果各至少需要 {MIN_CLASS_LABELS} 个（共 {len(y)} 个核查结果）。请补充核查结果后再训练",
-            f"too few labels for {what_en}: {en}; each class and the other outcomes need at least {MIN_CLASS_LABELS} "
-            f"(of {len(y)} inspection outcomes). Add inspection outcomes and train again")
+            *render('model.check_label_counts', what_zh=what_zh, detail_zh=zh, min_class_labels=MIN_CLASS_LABELS, v=len(y), what_en=what_en, detail_en=en))
 
 
 def fit(X: pd.DataFrame, outcome: pd.Series, seed: int = 0) -> ServiceModel:
@@ -234,8 +233,7 @@ def temporal_split(years: pd.Series, min_test: int = MIN_TEST_LABELS) -> int:
     ok = counts[counts >= min_test]
     if len(ok) < 2:
         raise ModelError(
-            f"按年份划分需要至少两个年份各有 {min_test} 个以上标签（现有 {counts.to_dict()}）",
-            f"a temporal split needs at least two policy years with {min_test}+ labels each (have {counts.to_dict()})",
+            *render('model.temporal_split', min_test=min_test, v=counts.to_dict()),
         )
     return int(ok.index.max())
 
@@ -257,7 +255,7 @@ def split_labels(labels: pd.DataFrame, years: pd.Series, min_test: int = MIN_TES
         return train, test, {"method": "temporal", "test_year": test_year,
                              "train_years": sorted(int(y) for y in np.unique(years[train]))}
     if "inspection_date" not in labels:
-        raise ModelError("核查结果缺少核查日期，无法按日期划分验证集", "inspection outcomes have no inspection_date to split by")
+        raise ModelError(*render('model.split_labels'))
     order = np.lexsort((labels["policy_id"].astype(str).to_numpy(), labels["inspection_date"].to_numpy()))
     n_test = max(1, int(round(HOLDOUT_SHARE * len(labels))))
     test = np.zeros(len(labels), dtype=bool)
@@ -351,7 +349,7 @@ def train(X: pd.DataFrame, labels: pd.DataFrame, years: pd.Series, seed: int = 0
     y = labels["outcome"].astype(str)
     check_label_counts(y)
     train_mask, test_mask, split = split_labels(labels, years, min_test)
-    check_label_counts(y[train_mask], "验证用训练部分的", "training (the part fitted before validation)")
+    check_label_counts(y[train_mask], *render('model.train'))
     held_out, Xtr = fit_with_memory(X[train_mask], y[train_mask], seed, population)
     Xte = held_out.design(X[test_mask])
     lte = labels[test_mask]
@@ -479,49 +477,43 @@ def load_model(path: str | Path) -> ServiceModel:
     path = Path(path)
     meta_path = path / "metadata.json"
     if not meta_path.exists():
-        raise ModelError(f"模型目录 {path} 中没有 metadata.json", f"model directory {path} has no metadata.json")
+        raise ModelError(*render('model.load_model', path=path))
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ModelError(f"{meta_path} 不是有效的 JSON：{e}", f"{meta_path} is not valid JSON: {e}") from None
+        raise ModelError(*render('model.load_model.5', meta_path=meta_path, e=e)) from None
     if meta.get("artifact_sha256") != artifact_digest(meta):
         raise ModelError(
-            f"模型 {path} 的 metadata.json 与其记录的 artifact_sha256 不符（阈值、校准等可能被改动），拒绝加载；请重新训练或恢复原文件",
-            f"model {path}: metadata.json does not match its artifact_sha256 (thresholds, calibration or other fields were "
-            f"edited); refusing to load. Retrain or restore the original files")
+            *render('model.load_model.2', path=path))
     if meta.get("features") != list(FEATURE_NAMES):
         missing = sorted(set(FEATURE_NAMES) - set(meta.get("features") or []))
         extra = sorted(set(meta.get("features") or []) - set(FEATURE_NAMES))
         raise ModelError(
-            f"模型 {path} 的特征与本版本不一致（缺少 {missing}，多出 {extra}），请重新训练",
-            f"model {path} was trained on other features (missing {missing}, extra {extra}); retrain it",
+            *render('model.load_model.3', path=path, missing=missing, extra=extra),
         )
     estimators = {}
     for cls in CLASSES:
         entry = (meta.get("estimators") or {}).get(cls)
         if not entry:
-            raise ModelError(f"模型 {path} 缺少类别 {cls} 的估计器", f"model {path} has no estimator for {cls}")
+            raise ModelError(*render('model.load_model.6', path=path, cls=cls))
         f = path / entry["file"]
         if not f.exists():
-            raise ModelError(f"模型文件 {f} 不存在", f"model file {f} does not exist")
+            raise ModelError(*render('model.load_model.7', f=f))
         digest = sha256_file(f)
         if digest != entry["sha256"]:
             raise ModelError(
-                f"模型文件 {f} 的 sha256 与 metadata.json 不符（可能被篡改），拒绝加载",
-                f"model file {f} does not match the sha256 in metadata.json (it may have been tampered with); refusing to load",
+                *render('model.load_model.8', f=f),
             )
         untrusted = set(sio.get_untrusted_types(file=f))
         if not untrusted <= TRUSTED_TYPES:
-            raise ModelError(f"模型文件 {f} 含有不受信任的类型 {sorted(untrusted - TRUSTED_TYPES)}，拒绝加载",
-                             f"model file {f} contains untrusted types {sorted(untrusted - TRUSTED_TYPES)}; refusing to load")
+            raise ModelError(*render('model.load_model.9', f=f, v=sorted(untrusted - TRUSTED_TYPES)))
         estimators[cls] = sio.load(f, trusted=sorted(untrusted))
     calibration = {c: tuple(meta["calibration"][c]) for c in CLASSES}
     memory = reference = trained_on = None
     for kind, entry in (meta.get("files") or {}).items():
         f = path / entry["file"]
         if not f.exists() or sha256_file(f) != entry["sha256"]:
-            raise ModelError(f"模型文件 {f} 缺失或其 sha256 与 metadata.json 不符（可能被篡改），拒绝加载",
-                             f"model file {f} is missing or does not match the sha256 in metadata.json; refusing to load")
+            raise ModelError(*render('model.load_model.10', f=f))
         if kind == "memory":
             memory = EntityMemory.from_dict(json.loads(f.read_text(encoding="utf-8")))
         elif kind == "reference":
@@ -531,6 +523,5 @@ def load_model(path: str | Path) -> ServiceModel:
         elif kind == "trained_on":
             trained_on = json.loads(f.read_text(encoding="utf-8"))["policy_ids"]
     if memory is None:
-        raise ModelError(f"模型 {path} 没有实体记忆（memory.json），请用本版本重新训练",
-                         f"model {path} has no entity memory (memory.json); retrain it with this version")
+        raise ModelError(*render('model.load_model.4', path=path))
     return ServiceModel(estimators, calibration, FEATURE_NAMES, meta, memory, reference, trained_on)

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import average_precision_score, brier_score_loss
 
+from scoring.messages import render
 from scoring.errors import ModelError, RegistryError
 from scoring.model.features import SUBMISSION_FEATURES
 from scoring.schema import CLASSES
@@ -94,26 +95,21 @@ def open_registry(path: str | Path, create: bool = False) -> Registry:
     if not f.exists():
         if create:
             if path.is_symlink() or (path.exists() and (not path.is_dir() or any(p.name != LOCK_FILE for p in path.iterdir()))):
-                raise RegistryError(f"{path} 不是模型注册库（没有 {REGISTRY_FILE}），且不是空文件夹；为免改动您的文件，拒绝使用。请指定新的或空的文件夹",
-                                    f"{path} is not a model registry (no {REGISTRY_FILE}) and is not an empty folder; refusing to touch "
-                                    "your files. Give a new or empty folder")
+                raise RegistryError(*render('registry.open_registry.5', path=path, registry_file=REGISTRY_FILE))
             path.mkdir(parents=True, exist_ok=True)
             return Registry()
-        raise RegistryError(f"{path} 不是模型注册库（缺少 {REGISTRY_FILE}）", f"{path} is not a model registry (no {REGISTRY_FILE})")
+        raise RegistryError(*render('registry.open_registry', path=path, registry_file=REGISTRY_FILE))
     try:
         reg = Registry(**json.loads(f.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError, TypeError) as e:
-        raise RegistryError(f"注册库文件 {f} 已损坏，拒绝使用（未作任何修改）：{str(e).splitlines()[0]}",
-                            f"registry file {f} is corrupt; refusing to use it (nothing was changed): {str(e).splitlines()[0]}") from None
+        raise RegistryError(*render('registry.open_registry.2', f=f, v=str(e).splitlines()[0])) from None
     if reg.champion is not None:
         decided = reg.history[-1].champion_after if reg.history else None
         if Path(reg.champion).name != reg.champion or reg.champion != decided or reg.champion not in _versions(reg):
             raise RegistryError(
-                f"注册库 {path} 的冠军 {reg.champion!r} 不是其决策记录中最后选定的版本（{decided or '无'}），拒绝使用：registry.json 可能被改动过",
-                f"registry {path} names champion {reg.champion!r}, which is not the version its last decision chose "
-                f"({decided or 'none'}); refusing to use it: registry.json may have been edited")
+                *render('registry.open_registry.3', path=path, champion=reg.champion, v_zh=decided or '无', v_en=decided or 'none'))
         if not (path / reg.champion / "metadata.json").exists():
-            raise RegistryError(f"注册库 {path} 的冠军模型 {reg.champion} 不存在", f"registry {path} names champion {reg.champion}, which is missing")
+            raise RegistryError(*render('registry.open_registry.4', path=path, champion=reg.champion))
     return reg
 
 
@@ -199,7 +195,7 @@ def champion_dir(path: str | Path) -> Path:
     """The champion's model directory of a registry."""
     reg = open_registry(path)
     if reg.champion is None:
-        raise RegistryError(f"注册库 {path} 还没有冠军模型", f"registry {path} has no champion yet")
+        raise RegistryError(*render('registry.champion_dir', path=path))
     return Path(path) / reg.champion
 
 
@@ -239,14 +235,12 @@ def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd
     info["metrics"] = metrics
     pc = rule.primary_class
     if len(use) < rule.min_labels or y[pc].sum() < rule.min_positives:
-        return False, (f"评估标签不足（{len(use)} 个，{pc} 阳性 {int(y[pc].sum())} 个；至少需要 {rule.min_labels} 个和 {rule.min_positives} 个），不晋升"), \
-            (f"too few labels to judge ({len(use)}, {int(y[pc].sum())} positive for {pc}; need {rule.min_labels} and {rule.min_positives}); not promoted"), info
+        return False, *render('registry.decide.2', v=len(use), pc=pc, v2=int(y[pc].sum()), min_labels=rule.min_labels, min_positives=rule.min_positives), info
     ch = metrics["challenger"]
     if old is None:
         base = float(y[pc].mean())
         ok = (ch[pc]["average_precision"] or 0) > base
-        return ok, (f"尚无冠军；挑战者 {pc} 平均精确率 {ch[pc]['average_precision']}，{'高于' if ok else '不高于'}基准比例 {base:.4f}"), \
-            (f"no champion yet; challenger AP({pc}) {ch[pc]['average_precision']} is {'above' if ok else 'not above'} the base rate {base:.4f}"), info
+        return ok, *render('registry.decide.3', pc=pc, v=ch[pc]['average_precision'], v2_zh='高于' if ok else '不高于', base=base, v2_en='above' if ok else 'not above'), info
     diffs = _bootstrap_diff(y[pc], new[f"p_{pc}"].to_numpy()[mask], old[f"p_{pc}"].to_numpy()[mask], rule.bootstrap, rule.seed)
     low = float(np.quantile(diffs, (1 - rule.confidence) / 2)) if len(diffs) else -1.0
     high = float(np.quantile(diffs, 1 - (1 - rule.confidence) / 2)) if len(diffs) else 0.0
@@ -256,15 +250,12 @@ def decide(rule: PromotionRule, labels: pd.DataFrame, new: pd.DataFrame, old: pd
              and ch[c]["average_precision"] < cm[c]["average_precision"] - rule.tolerance]
     calib = [c for c in CLASSES if ch[c]["brier"] > cm[c]["brier"] + rule.max_brier_increase]
     if low <= 0:
-        return False, f"{pc} 平均精确率的提升不显著（差值 {rule.confidence:.0%} 区间 [{low:.4f}, {high:.4f}] 含 0），不晋升", \
-            f"AP({pc}) gain not established (difference {rule.confidence:.0%} interval [{low:.4f}, {high:.4f}] includes 0); not promoted", info
+        return False, *render('registry.decide.4', pc=pc, confidence=rule.confidence, low=low, high=high), info
     if worse:
-        return False, f"类别 {worse} 平均精确率下降超过 {rule.tolerance}，不晋升", f"classes {worse} lose more than {rule.tolerance} AP; not promoted", info
+        return False, *render('registry.decide.5', worse=worse, tolerance=rule.tolerance), info
     if calib:
-        return False, f"类别 {calib} 校准变差（Brier 上升超过 {rule.max_brier_increase}），不晋升", \
-            f"classes {calib} are worse calibrated (Brier up by more than {rule.max_brier_increase}); not promoted", info
-    return True, f"{pc} 平均精确率提升，差值 {rule.confidence:.0%} 区间 [{low:.4f}, {high:.4f}]，其他类别与校准在允许范围内，晋升", \
-        f"AP({pc}) improves, difference {rule.confidence:.0%} interval [{low:.4f}, {high:.4f}], other classes and calibration within bounds; promoted", info
+        return False, *render('registry.decide.6', calib=calib, max_brier_increase=rule.max_brier_increase), info
+    return True, *render('registry.decide', pc=pc, confidence=rule.confidence, low=low, high=high), info
 
 
 LOCK_FILE = ".lock"
@@ -298,9 +289,7 @@ class registry_lock:
                 if time.monotonic() >= deadline:
                     os.close(self.fd)
                     raise RegistryError(
-                        f"注册库 {self.path} 正被另一个 retrain / rollback 使用，等待 {self.wait:.0f} 秒后仍未释放；请稍后再试",
-                        f"registry {self.path} is in use by another retrain or rollback and was not released within "
-                        f"{self.wait:.0f} s; try again later") from None
+                        *render('registry.enter', path=self.path, wait=self.wait)) from None
                 time.sleep(0.2)
 
     def __exit__(self, *exc):
@@ -380,8 +369,7 @@ def seed(registry: str | Path, model_dir: str | Path) -> Decision:
         reg = open_registry(path, create=True)
         tidy(path, reg)
         if reg.champion is not None:
-            raise RegistryError(f"注册库 {path} 已有冠军 {reg.champion}，不能再设定初始冠军",
-                                f"registry {path} already has a champion ({reg.champion}); it cannot be seeded")
+            raise RegistryError(*render('registry.seed', path=path, champion=reg.champion))
         model = load_model(Path(model_dir))  # verifies every file against the sealed metadata
         version = f"v000-{model.name}"
         if not (path / version).exists():
@@ -412,10 +400,9 @@ def _rollback(path: Path, version: str) -> Decision:
         # only a version this registry trained and recorded: not a path elsewhere, not a directory
         # dropped into the registry by hand (either would bypass the promotion rule)
         raise RegistryError(
-            f"只能回滚到注册库 {path} 记录中的版本（{', '.join(known) or '无'}）；{version!r} 不在其中",
-            f"rollback takes a version recorded in registry {path} ({', '.join(known) or 'none'}); got {version!r}")
+            *render('registry.rollback', path=path, v_zh=', '.join(known) or '无', version=version, v_en=', '.join(known) or 'none'))
     if not (path / version / "metadata.json").exists():
-        raise RegistryError(f"注册库 {path} 中没有版本 {version}", f"registry {path} has no version {version}")
+        raise RegistryError(*render('registry.rollback.2', path=path, version=version))
     load_model(path / version)  # verifies hashes and features before it can become champion
     d = Decision(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="rollback", challenger=None,
                  champion_before=reg.champion, champion_after=version,

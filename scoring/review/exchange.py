@@ -86,11 +86,10 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     from scoring.submission.raw import table_for
     src = Path(submission or run_json.get("submission") or "")
     if not src.is_dir():
-        raise ReviewError(f"评分所用的提交数据 {src} 不是文件夹，无法生成带标签的提交数据（可用 --submission 指定文件夹）",
-                          f"the scored submission {src} is not a folder, so no labelled copy can be made (pass --submission)")
+        raise ReviewError(*render('workbook.export_labelled', src=src))
     dest = Path(dest)
     if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
-        raise ReviewError(f"目标目录 {dest} 非空", f"the destination {dest} is not empty")
+        raise ReviewError(*render('workbook.export_labelled.2', dest=dest))
     before = load_submission(src)["inspections"]
     before = before.assign(inspection_date=before["inspection_date"].dt.strftime("%Y-%m-%d"))
     review = inspections_table(store)
@@ -245,8 +244,7 @@ def notes_lines(run_path) -> tuple[str, ...]:
     return (
         "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
         "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
-        f"导入（在命令行中，把“姓名”换成复核人）：scoring review import {run_path} 本文件.xlsx --reviewer 姓名",
-        f"Import: scoring review import {run_path} this-file.xlsx --reviewer NAME",
+        *render('workbook.notes_lines', run_path=run_path),
         "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
         "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
     )
@@ -321,7 +319,7 @@ def import_workbook(run: ReviewRun, store: ReviewStore, path: str | Path, review
     result = ImportResult(n, recorded, len(events) - recorded + copies, int(blank.sum()),
                           rejected[REJECTED_COLUMNS].reset_index(drop=True), ws.title, ignored, unread)
     if not result.balanced:  # every row must land somewhere
-        raise ReviewError("导入行数不平衡", "import rows do not balance")
+        raise ReviewError(*render('workbook.import_workbook'))
     return result
 
 
@@ -341,8 +339,7 @@ def _copies_and_conflicts(raw):
         at = [int(rows[kept.index.get_loc(i)]) for i in idx]
         for r in at:
             others = "、".join(str(o) for o in at if o != r)
-            rejected.append(_reject(raw.file, r, "policy_id", f"保单 {pid} 在第 {others} 行另有不同的结论，均未记录；请只留一行",
-                                    f"policy {pid} has a different verdict on row(s) {others}; none was recorded; keep one row",
+            rejected.append(_reject(raw.file, r, "policy_id", *render('workbook.copies_and_conflicts', pid=pid, others=others),
                                     value=pid))
     keep = ~copy
     keep[np.flatnonzero(~copy)[differ.to_numpy()]] = False

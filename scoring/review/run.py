@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from scoring.messages import render
 from scoring.errors import ReviewError
 from scoring.regions import region_name
 from scoring.schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS, SEVERITY_ORDER
@@ -61,8 +62,7 @@ class ReviewRun:
         path = Path(path)
         missing = [f for f in REQUIRED if not (path / f).is_file()]
         if missing:
-            raise ReviewError(f"{path} 不是完整的评分结果目录：缺少 {'、'.join(missing)}（先运行 scoring score）",
-                              f"{path} is not a finished run: {', '.join(missing)} missing (run scoring score first)")
+            raise ReviewError(*render('review.check', path=path, v_zh='、'.join(missing), v_en=', '.join(missing)))
 
     @classmethod
     def open(cls, path: str | Path, submission: str | Path | None = None) -> "ReviewRun":

@@ -18,6 +18,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scoring.messages import render
 from scoring.errors import ReviewError
 from scoring.submission.parsing import parse_day
 from scoring.schema import ID_MAX, OUTCOMES, SELECTIONS, DateBounds, invisible
@@ -143,7 +144,7 @@ class ReviewStore:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise ReviewError(f"复核数据库 {self.path} 无法使用：{e}", f"the review database {self.path} cannot be used: {e}") from None
+            raise ReviewError(*render('store.init', path=self.path, e=e)) from None
 
     @contextmanager
     def _connect(self):

@@ -57,45 +57,35 @@ class RuleIssues(ValueError):
         super().__init__("; ".join(f"{f}: {en}" for f, _, en in issues))
 
 _TYPE_ZH = {"number": "数值", "date": "日期", "bool": "是/否", "enum": "枚举", "text": "文本"}
-
 _SCOPE_ZH = {"policy": "保单", "service": "服务记录", "region": "地区", "insurer": "保险机构"}
 
 
 def _given(err: dict) -> str:
     v = err.get("input")
-    return "（未给出）" if v is None or isinstance(v, dict) and not v else repr(v)[:80]
+    return "—" if v is None or isinstance(v, dict) and not v else repr(v)[:80]
+
+
+#: pydantic's error types the catalogue words (``pydantic:<type>``); any other is ``pydantic:other``.
+PYDANTIC_TYPES = {"missing", "extra_forbidden", "literal_error", "enum", "string_pattern_mismatch", "string_type", "string_too_short",
+                  "int_parsing", "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing", "bool_type",
+                  "date_parsing", "date_type", "date_from_datetime_parsing", "list_type", "dict_type", "tuple_type", "too_short",
+                  "too_long", "greater_than", "greater_than_equal", "less_than", "less_than_equal", "model_type"}
 
 
 def pydantic_issue(err: dict, prefix: str = "") -> tuple[str, str, str]:
-    """One pydantic error as ``(field, zh, en)``: the Chinese line is written here, never the
-    library's English."""
+    """One pydantic error as ``(field, zh, en)``, both lines from the catalogue (never the
+    library's English)."""
     field = ".".join(str(x) for x in err["loc"])
     field = f"{prefix}.{field}" if prefix and field else prefix or field
-    t, ctx, given = err["type"], err.get("ctx") or {}, _given(err)
-    expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace(", ", "、")
+    t, ctx = err["type"], err.get("ctx") or {}
     if t == "value_error" and isinstance(ctx.get("error"), RuleIssues):  # pragma: no cover - expanded by the caller
         raise AssertionError("RuleIssues are expanded by the caller")
-    zh = {
-        "missing": "缺少必填字段",
-        "extra_forbidden": f"不是可用的字段（拼写错误？）；给出的值 {given}",
-        "literal_error": f"应为 {expected} 之一；实为 {given}",
-        "enum": f"应为 {expected} 之一；实为 {given}",
-        "string_pattern_mismatch": f"格式不符（应匹配 {ctx.get('pattern', '')}）；实为 {given}",
-        "string_type": f"应为文本；实为 {given}",
-        "string_too_short": f"至少应有 {ctx.get('min_length', '')} 个字符；实为 {given}",
-        "int_parsing": f"应为整数；实为 {given}", "int_type": f"应为整数；实为 {given}",
-        "int_from_float": f"应为整数；实为 {given}",
-        "float_parsing": f"应为数字；实为 {given}", "float_type": f"应为数字；实为 {given}",
-        "bool_parsing": f"应为 true 或 false；实为 {given}", "bool_type": f"应为 true 或 false；实为 {given}",
-        "date_parsing": f"应为日期 YYYY-MM-DD；实为 {given}", "date_type": f"应为日期 YYYY-MM-DD；实为 {given}",
-        "date_from_datetime_parsing": f"应为日期 YYYY-MM-DD；实为 {given}",
-        "list_type": f"应为列表；实为 {given}", "dict_type": f"应为键值映射；实为 {given}",
-        "tuple_type": f"应为列表；实为 {given}", "too_short": f"项数不足；实为 {given}", "too_long": f"项数过多；实为 {given}",
-        "greater_than": f"应大于 {ctx.get('gt', '')}；实为 {given}", "greater_than_equal": f"应不小于 {ctx.get('ge', '')}；实为 {given}",
-        "less_than": f"应小于 {ctx.get('lt', '')}；实为 {given}", "less_than_equal": f"应不大于 {ctx.get('le', '')}；实为 {given}",
-        "model_type": f"应为键值映射；实为 {given}",
-    }.get(t, f"取值无效（{t}）；实为 {given}")
-    return field, zh, f"{err['msg']}; got {given}"
+    expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+    key = f"pydantic:{t}" if t in PYDANTIC_TYPES else "pydantic:other"
+    zh, en = render(key, given=_given(err), expected_zh=expected.replace(", ", "、"), expected_en=expected, type=t,
+                    pattern=ctx.get("pattern", ""), min_length=ctx.get("min_length", ""), gt=ctx.get("gt", ""),
+                    ge=ctx.get("ge", ""), lt=ctx.get("lt", ""), le=ctx.get("le", ""))
+    return field, zh, en
 
 
 def _parse_params(model, params: dict, where: str, issues: list):
@@ -118,18 +108,18 @@ def _reference_issues(parsed, scope: str) -> list[tuple[str, str, str]]:
         kinds_zh, kinds_en = "、".join(_TYPE_ZH[t] for t in ref.types), ", ".join(ref.types)
         if info is None:
             near = difflib.get_close_matches(ref.column, [c for c, i in cols.items() if i.type in ref.types], n=3)
-            hint_zh = f"；是否应为 {'、'.join(near)}？" if near else ""
-            hint_en = f"; did you mean {', '.join(near)}?" if near else ""
-            out.append((field, f"{_SCOPE_ZH[scope]}规则可用的列中没有 {ref.column}（应为{kinds_zh}列）{hint_zh}",
-                        f"{scope} rules have no column {ref.column!r} (expected a {kinds_en} column){hint_en}"))
+            hint = render("ref_hint", near_zh="、".join(near), near_en=", ".join(near)) if near else ("", "")
+            zh, en = render("ref_no_column", scope_zh=_SCOPE_ZH[scope], scope=scope, column=ref.column, kinds_zh=kinds_zh,
+                            kinds_en=kinds_en)
+            out.append((field, zh + hint[0], en + hint[1]))
         elif info.type not in ref.types:
-            out.append((field, f"列 {ref.column} 是{_TYPE_ZH[info.type]}列，此处应为{kinds_zh}列",
-                        f"column {ref.column!r} is a {info.type} column; expected {kinds_en}"))
+            out.append((field, *render("ref_wrong_type", column=ref.column, type_zh=_TYPE_ZH[info.type], type=info.type,
+                                       kinds_zh=kinds_zh, kinds_en=kinds_en)))
         elif ref.values and info.type == "enum":
             bad = [v for v in ref.values if v not in info.values]
             if bad:
-                out.append((field, f"{'、'.join(map(str, bad))} 不是列 {ref.column} 的取值；应为 {'、'.join(info.values)} 之一",
-                            f"{', '.join(map(str, bad))} is not a value of {ref.column}; must be one of {', '.join(info.values)}"))
+                out.append((field, *render("ref_bad_value", bad_zh="、".join(map(str, bad)), bad_en=", ".join(map(str, bad)),
+                                           column=ref.column, values_zh="、".join(info.values), values_en=", ".join(info.values))))
     return out
 
 
@@ -146,10 +136,10 @@ def check_rule(kind: Any, scope: Any, params: Any, overrides: Any, start: Any = 
         return None, issues
     scope_ok = scope in k.scopes
     if isinstance(scope, str) and scope in SCOPE_ORDER and not scope_ok:
-        issues.append(("scope", f"检查类型 {kind} 只适用于 {'、'.join(k.scopes)} 范围；实为 {scope}",
-                       f"kind {kind!r} serves {', '.join(k.scopes)}; got scope {scope!r}"))
+        issues.append(("scope", *render("rule_scope", kind=kind, scopes_zh="、".join(k.scopes), scopes_en=", ".join(k.scopes),
+                                        scope=scope)))
     if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
-        issues.append(("effective_to", f"止期 {end} 早于施行日 {start}", f"effective_to {end} is before effective_from {start}"))
+        issues.append(("effective_to", *render("rule_end_before_start", end=end, start=start)))
     params = params if isinstance(params, dict) else {}
     parsed = _parse_params(k.params, params, "params", issues)
     if parsed is not None and scope_ok:
@@ -163,14 +153,13 @@ def check_rule(kind: Any, scope: Any, params: Any, overrides: Any, start: Any = 
         for name, value in o["params"].items():
             direction = k.stricter.get(name)
             if direction is None:
-                issues.append((f"{where}.{name}", f"参数 {name} 不能按地区覆盖", f"parameter {name!r} cannot be overridden by region"))
+                issues.append((f"{where}.{name}", *render("override_not_allowed", name=name)))
                 continue
             base = params.get(name)
             if direction == "op":
                 direction = "higher" if params.get("op") in ("lt", "le") else "lower"
             if base is not None and ((direction == "higher" and value < base) or (direction == "lower" and value > base)):
-                issues.append((f"{where}.{name}", f"{value} 比 {base} 宽松；地区覆盖只能使规则更严",
-                               f"{value} is looser than {base}; overrides may only make a rule stricter"))
+                issues.append((f"{where}.{name}", *render("override_looser", value=value, base=base)))
     return parsed, issues
 
 
@@ -204,7 +193,7 @@ class Rule(BaseModel):
     def _known_kind(cls, v: str) -> str:
         if v not in KINDS:
             known = ", ".join(sorted(KINDS))
-            raise RuleIssues([("kind", f"未知的检查类型 {v!r}；应为 {known} 之一", f"unknown check kind {v!r}; must be one of {known}")])
+            raise RuleIssues([("kind", *render("unknown_kind", kind=repr(v), known=known))])
         return v
 
     @field_validator("message_zh", "message_en")
@@ -213,8 +202,7 @@ class Rule(BaseModel):
         used = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
         unknown = used - PLACEHOLDERS
         if unknown:
-            raise RuleIssues([(info.field_name, f"未知的占位符 {sorted(unknown)}；可用 {sorted(PLACEHOLDERS)}",
-                               f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")])
+            raise RuleIssues([(info.field_name, *render("unknown_placeholder", unknown=sorted(unknown), allowed=sorted(PLACEHOLDERS)))])
         return v
 
     @model_validator(mode="after")
@@ -271,7 +259,7 @@ class DateSettings(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> "DateSettings":
         if self.latest <= self.earliest:
-            raise ValueError(f"latest {self.latest} 应晚于 earliest {self.earliest} / latest must be after earliest")
+            raise ValueError(" / ".join(render("dates_order", latest=self.latest, earliest=self.earliest)))
         return self
 
     def bounds(self) -> DateBounds:
@@ -301,8 +289,7 @@ class Rulebook(BaseModel):
             rules = sorted(rules, key=lambda r: r.effective_from)
             for a, b in zip(rules, rules[1:]):
                 if a.effective_to is None or a.effective_to >= b.effective_from:
-                    issues.append((code, f"施行期重叠（{a.effective_from}… 与 {b.effective_from}…）",
-                                   f"effective periods overlap ({a.effective_from}… and {b.effective_from}…)"))
+                    issues.append((code, *render("rule_overlap", a=a.effective_from, b=b.effective_from)))
         if issues:
             raise RuleIssues(issues)
         return self
@@ -349,8 +336,7 @@ class NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, f"别名 *{event.anchor} 不允许 / aliases (*{event.anchor}) are not allowed",
-                                              event.start_mark)
+            raise yaml.composer.ComposerError(None, None, " / ".join(render("yaml_alias", anchor=event.anchor)), event.start_mark)
         return super().compose_node(parent, index)
 
 
@@ -379,7 +365,7 @@ def _read_yaml(path: Path | None) -> dict:
     except yaml.YAMLError as e:
         raise RulebookError(*render("rulebook_not_yaml", path=label, detail=e)) from None
     except RecursionError:
-        raise RulebookError(*render("rulebook_not_yaml", path=label, detail="nested too deeply / 嵌套层数过多")) from None
+        raise RulebookError(*render("rulebook_not_yaml", path=label, detail=" / ".join(render("nested_too_deep")))) from None
     if not isinstance(data, dict):
         raise RulebookError(*render("rulebook_not_mapping", path=label))
     return data

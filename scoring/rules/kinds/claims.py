@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from scoring.messages import TEMPLATES
+from scoring.messages import TEMPLATES, render
 from scoring.rules.context import Hits, Params, make_hits, numbers, both, english, fmt, kind, labels_of, num, pct, text_rows
 
 
@@ -40,9 +40,9 @@ def loss_ratio(ctx, frame, active, p: LossRatio, findings=None) -> Hits:
     c = ctx.rate_cells
     fire = fires(c, p.min_lr, p.max_lr, p.min_policies, p.alpha)
     if p.min_lr is not None:
-        limit_zh, limit_en = f"不低于 {p.min_lr:.0%}", f"at least {p.min_lr:.0%}"
+        limit_zh, limit_en = render('kinds.claims.loss_ratio', min_lr=p.min_lr)
     else:
-        limit_zh, limit_en = f"不高于 {(p.max_lr or 0):.0%}", f"at most {(p.max_lr or 0):.0%}"
+        limit_zh, limit_en = render('kinds.claims.loss_ratio.2', v=p.max_lr or 0)
     f = c[fire]
     prov = f["province"].map(lambda x: province_name(x + "0000")).to_numpy(dtype=object)
     common = {"year": f["policy_year"].astype(str).to_numpy(), "n": f["policies"].astype(str).to_numpy(),

@@ -12,7 +12,10 @@ records (most missing service that is not simply absent) look diligent, and good
 sometimes has sloppy records. ``datasets/README.md`` says what every number rests on.
 
 Truth kept outside the submission: ``hidden`` (quality per policy and the drivers) and
-``truth`` (every rule violation the generator made, as ``rule_code`` + ids).
+``truth`` (every rule violation the generator made, as ``rule_code`` + ids). The truth of a
+rule whose check kind has a case in :mod:`datasets.plant` is judged by that case on the tables
+as written; a rule the shipped rulebook does not have is planted by its kind (``Config.rulebook``),
+so a rule of an existing kind is added in the rulebook alone.
 Everything is vectorised NumPy / pandas and deterministic for a seed.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from scipy.stats import norm
 
+from datasets import plant as cases
 from scoring.submission import uscc
 from scoring.schema import HIGH_RISK_INDUSTRIES, TABLES
 
@@ -106,7 +110,6 @@ PER_HEAD_RATE = {
 FRACTION_RATE = {"payroll": 0.004, "revenue": 0.0006, "project_cost": 0.0012}
 QUALITY = np.array(["adequate", "poor_quality", "missing"], dtype=object)
 ITEMS = np.array(["hazard_inspection", "training", "risk_assessment", "emergency_plan", "standardization", "technology", "other"], dtype=object)
-ONSITE_ITEMS = ("hazard_inspection", "risk_assessment", "emergency_plan", "standardization")
 ITEM_P = {
     "adequate": [0.40, 0.20, 0.15, 0.10, 0.08, 0.04, 0.03],
     "poor_quality": [0.32, 0.34, 0.11, 0.08, 0.05, 0.04, 0.06],
@@ -213,6 +216,7 @@ class Config:
     with_inspections: bool = True
     with_claims: bool = True
     world: WorldParams = field(default_factory=WorldParams)
+    rulebook: str | None = None  # the rulebook whose rules the truth tells (None: the shipped one)
 
 
 def draw_world(seed: int, n_policies: int = 5000, **kw) -> Config:
@@ -237,6 +241,7 @@ class World:
     truth: pd.DataFrame
     as_of: np.datetime64
     config: Config
+    untold: tuple[str, ...] = ()  # rule codes whose truth the generator cannot tell (their kind is a story)
 
 
 def _choice(rng, options, p, size):
@@ -859,32 +864,14 @@ def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, p
             add(code, "service", svc_idx=svc)
     for code, region in market:
         add(code, "region", region=region)
+    # the record-level conditions the quality model makes (no services, too few, no report, late,
+    # unsigned, no photos, under-spend ...) are told by their rules' kinds (:func:`_tell`)
     pol = s["_pol"].to_numpy()
     n = len(p)
-    count = np.bincount(pol, minlength=n)
-    start = p["start_date"].to_numpy()
-    end = p["end_date"].to_numpy()
-    ended = end < as_of
-    due = ended | ((as_of - start) > np.timedelta64(90, "D"))
-    add("SERVICE_NONE", "policy", pol_idx=np.flatnonzero(due & (count == 0)))
-    add("SERVICE_TOO_FEW", "policy", pol_idx=np.flatnonzero(ended & (count >= 1) & (count < 2)))
-    hi = np.bincount(pol, weights=(s["service_item"].to_numpy() == "hazard_inspection"), minlength=n)
-    high = np.isin(p["industry"].to_numpy(), HIGH_RISK_INDUSTRIES)
-    add("SERVICE_HAZARD_INSPECTION_MISSING", "policy", pol_idx=np.flatnonzero(ended & high & (count >= 1) & (hi == 0)))
+    ended = p["end_date"].to_numpy() < as_of
     spend = np.bincount(pol, weights=s["cost"].to_numpy(), minlength=n)
     fee = p["prevention_fee"].to_numpy()
-    add("PREVENTION_UNDERSPENT", "policy", pol_idx=np.flatnonzero(ended & (spend < 0.5 * fee)))
-    # service records as the generator wrote them
     sd = s["service_date"].to_numpy()
-    rd = s["report_date"].to_numpy()
-    fd = s["followup_date"].to_numpy()
-    found = s["hazards_found"].to_numpy()
-    add("SERVICE_NO_REPORT", "service", svc_idx=np.flatnonzero(np.isnat(rd) & (sd + np.timedelta64(15, "D") < as_of)))
-    add("SERVICE_REPORT_LATE", "service", svc_idx=np.flatnonzero(~np.isnat(rd) & ((rd - sd) > np.timedelta64(15, "D"))))
-    add("SERVICE_NO_FOLLOWUP", "service", svc_idx=np.flatnonzero((found > 0) & np.isnat(fd) & (sd + np.timedelta64(60, "D") < as_of)))
-    add("SERVICE_HAZARDS_UNRECTIFIED", "service", svc_idx=np.flatnonzero(~np.isnat(fd) & (s["hazards_rectified"].to_numpy() < found)))
-    add("SERVICE_NOT_SIGNED", "service", svc_idx=np.flatnonzero(~s["enterprise_signed"].to_numpy()))
-    add("SERVICE_NO_EVIDENCE", "service", svc_idx=np.flatnonzero((s["photo_count"].to_numpy() == 0) & np.isin(s["service_item"].to_numpy(), ONSITE_ITEMS)))
     qual = staff.set_index("staff_id")["qualification"]
     q1 = s["_staff1"].map(qual)
     q2 = s["_staff2"].map(qual)
@@ -1139,10 +1126,23 @@ def generate(cfg: Config = Config()) -> World:
     _integrity_and_text(rng, cfg, s, p)
     planted_p = _plant_policies(rng, cfg, p)
     market = _plant_market(rng, p)
+    rulebook, added = _rulebooks(cfg)
+    extra = np.random.default_rng([cfg.seed, 7919])  # planting added rules leaves the world's own draws alone
+    k = max(3, int(round(cfg.violation_rate * len(p))))
+    free = ~np.isin(np.arange(len(p)), np.concatenate([np.asarray(i, np.int64) for i in planted_p.values()]))
+    _plant_added(extra, [r for r in added if r.scope == "policy"], p, p, k, free, snapshot - np.timedelta64(20, "D"))
     s = s.sort_values(["service_date", "_pol"], kind="stable").reset_index(drop=True)
     planted_s = _plant_services(rng, cfg, s, p, snapshot)
     _plant_boilerplate(rng, s, p)
     s = _plant_staff_overlap(rng, cfg, s, p, snapshot)
+    service_rules = [r for r in added if r.scope == "service"]
+    if service_rules:
+        pol = s["_pol"].to_numpy()
+        frame = s.assign(**{c: p[c].to_numpy()[pol] for c in cases.POLICY_ON_SERVICES if c not in s})
+        taken = np.concatenate([np.asarray(i, np.int64) for i in planted_s.values()])
+        free = ~np.isin(np.arange(len(s)), taken) & ~s["_overlap"].to_numpy() & (s["_boiler"].to_numpy() < 0)
+        _plant_added(extra, service_rules, frame, s, max(3, int(round(cfg.violation_rate * len(s) / 4))), free,
+                     snapshot - np.timedelta64(20, "D"))
     s["service_id"] = "SV" + cfg.world.entity_tag + pd.Series(np.arange(1, len(s) + 1)).map("{:09d}".format).to_numpy()
     _finish_photos(rng, cfg, s)
     s["staff_ids"] = _staff_ids(s)
@@ -1166,6 +1166,7 @@ def generate(cfg: Config = Config()) -> World:
         truth = truth.sort_values(["rule_code", "policy_id", "service_id", "insurer_id", "region_code"], kind="stable").reset_index(drop=True)
     if not cfg.with_staff:
         truth = truth[~truth["rule_code"].isin(["SERVICE_UNQUALIFIED_STAFF", "SERVICE_UNKNOWN_STAFF"])].reset_index(drop=True)
+    truth, untold = _tell(rulebook, tables, as_of, truth)
     hidden = pd.DataFrame(
         {
             "policy_id": p["policy_id"],
@@ -1175,7 +1176,67 @@ def generate(cfg: Config = Config()) -> World:
             "agency_quality": np.round(p["_agency_q"], 4),
         }
     )
-    return World(tables=tables, hidden=hidden, truth=truth, as_of=as_of, config=cfg)
+    return World(tables=tables, hidden=hidden, truth=truth, as_of=as_of, config=cfg, untold=untold)
+
+
+def _rulebooks(cfg: Config):
+    """The rulebook whose truth is told, and its rules that the shipped rulebook does not have
+    (planted by kind; the shipped rules' violations come from the world's own mechanics)."""
+    from scoring.rules.book import load_rulebook
+
+    shipped = load_rulebook()
+    rulebook = load_rulebook(cfg.rulebook) if cfg.rulebook else shipped
+    codes = {r.code for r in shipped.rules}
+    return rulebook, [r for r in rulebook.rules if r.code not in codes]
+
+
+def _plant_added(rng, rules, frame: pd.DataFrame, target: pd.DataFrame, k: int, free: np.ndarray, last_day) -> None:
+    """Plant each added rule on ``k`` rows of its own, where its kind can be planted (the others
+    are told from what the world's mechanics made, or left untold)."""
+    free = free.copy()
+    for rule in rules:
+        case = cases.CASES.get(rule.kind)
+        if case is None or case.plant is None:
+            continue
+        idx, values = cases.plant(rng, rule, frame, k, free, last_day)
+        free[idx] = False
+        for col, vals in values.items():
+            target.loc[target.index[idx], col] = vals
+            if frame is not target:
+                frame.loc[frame.index[idx], col] = vals
+
+
+def _tell(rulebook, tables: dict[str, pd.DataFrame], as_of, story: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The truth of every rule of ``rulebook``: judged by its kind's case on the tables as written,
+    or, for a kind whose truth only a story of the world knows, the story's rows when the rule is
+    the shipped one. Codes neither can tell are returned apart."""
+    from scoring.rules.book import load_rulebook
+
+    def same(rules):
+        return [r.model_dump(exclude={"name_zh", "message_zh", "message_en", "clause", "severity"}) for r in rules]
+
+    shipped = {}
+    for r in load_rulebook().rules:
+        shipped.setdefault(r.code, []).append(r)
+    mine = {}
+    for r in rulebook.rules:
+        mine.setdefault(r.code, []).append(r)
+    v = cases.view(tables, as_of)
+    told, untold = [], []
+    for code, rules in mine.items():
+        if all(r.kind in cases.CASES for r in rules):
+            told.extend(cases.truth(r, v) for r in rules)
+        elif code in shipped and same(rules) == same(shipped[code]):
+            told.append(story[story["rule_code"] == code])
+        else:
+            untold.append(code)
+    truth = pd.concat(told, ignore_index=True)
+    for c in ("policy_id", "service_id", "region_code", "insurer_id"):
+        if c not in truth:
+            truth[c] = None
+    truth = truth[["rule_code", "scope", "policy_id", "service_id", "insurer_id", "region_code"]].drop_duplicates()
+    truth = truth.sort_values(["rule_code", "policy_id", "service_id", "insurer_id", "region_code"], kind="stable")
+    return truth.reset_index(drop=True), tuple(sorted(untold))
 
 
 def year_slice(world: World, years) -> World:
@@ -1199,7 +1260,8 @@ def year_slice(world: World, years) -> World:
     tables = {k: tables[k] for k in world.tables}
     truth = world.truth[world.truth["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)
     hidden = world.hidden[world.hidden["policy_id"].isin(ids).to_numpy()].reset_index(drop=True)
-    return World(tables=tables, hidden=hidden, truth=truth, as_of=latest_date(tables), config=world.config)
+    return World(tables=tables, hidden=hidden, truth=truth, as_of=latest_date(tables), config=world.config,
+                 untold=world.untold)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -1305,8 +1367,10 @@ def main(argv=None) -> None:
     ap.add_argument("--no-staff", action="store_true")
     ap.add_argument("--snapshot", default="2025-12-31")
     ap.add_argument("--service-scale", type=float, default=1.0, help="multiply the number of service visits")
+    ap.add_argument("--rulebook", help="tell (and plant, for rules the shipped rulebook lacks) this rulebook's truth")
     a = ap.parse_args(argv)
-    w = generate(Config(n_policies=a.policies, seed=a.seed, with_staff=not a.no_staff, snapshot=a.snapshot, service_scale=a.service_scale))
+    w = generate(Config(n_policies=a.policies, seed=a.seed, with_staff=not a.no_staff, snapshot=a.snapshot,
+                        service_scale=a.service_scale, rulebook=a.rulebook))
     write_submission(w, a.out, fmt=a.format)
     if a.truth:
         write_truth(w, a.truth)
@@ -1314,6 +1378,8 @@ def main(argv=None) -> None:
         write_xlsx(w, a.xlsx)
     counts = {k: len(v) for k, v in w.tables.items()}
     print(f"写出 / wrote {a.out}: {counts}; as-of {w.as_of.astype('datetime64[D]')}")
+    if w.untold:
+        print("真值未知的规则（其检查类型只有生成器的情节能说明）/ rules whose truth is not told: " + ", ".join(w.untold))
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def bool_mask(arr) -> np.ndarray:
 def take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     """``table.take(rows)``, chunk by chunk: Arrow's take on a column of many chunks (a mapped
     file, a concatenation of partitions) first joins the chunks into one, a copy of the whole
-    column for every batch taken (at five million policies, gigabytes a batch)."""
+    column for every batch taken."""
     rows = np.asarray(rows, dtype=np.int64)
     columns = []
     plans: dict[tuple, tuple] = {}  # per layout of chunks (most columns share one): where each row lies

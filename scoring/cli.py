@@ -14,9 +14,10 @@ import typer
 import typer.core
 
 from scoring.errors import OptionError, RulebookError, ScoringError, SubmissionError
+from scoring.messages import both, error_text, render
 
 # rich_markup_mode=None: plain help ("--quiet  不显示进度"), not typer's boxes with "<bool>" beside every flag
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="安责险事故预防服务评估 / work-safety liability insurance audit")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help=both("cli.help.1"))
 
 
 @app.callback()
@@ -34,17 +35,17 @@ def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ScoringError as e:
-        typer.echo(f"错误：{e.message_zh}\nError: {e.message_en}", err=True)
+        typer.echo(error_text(e.message_zh, e.message_en), err=True)
         raise typer.Exit(_exit_code(e)) from None
     except OSError as e:  # a full disk, a read-only folder, a file that vanished: said, not a traceback
         zh, en = _os_error(e)
-        typer.echo(f"错误：{zh}\nError: {en}", err=True)
+        typer.echo(error_text(zh, en), err=True)
         raise typer.Exit(1) from None
     except sqlite3.Error as e:  # the review database: a full disk reads "database or disk is full", or "disk I/O error"
         from scoring.messages import render
 
         zh, en = render("database_error", detail=str(e))
-        typer.echo(f"错误：{zh}\nError: {en}", err=True)
+        typer.echo(error_text(zh, en), err=True)
         raise typer.Exit(1) from None
 
 
@@ -106,15 +107,15 @@ def _progress(quiet: bool):
 @app.command()
 def score(
     submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),
-    out: Path = typer.Option(..., "--out", help="结果目录 / results directory"),
-    model: Optional[Path] = typer.Option(None, "--model", help="模型目录，默认为内置冠军模型 / model directory"),
-    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件 / rulebook file"),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="评估日 YYYY-MM-DD，默认取提交数据中最晚日期 / as-of date"),
-    capacity: Optional[int] = typer.Option(None, "--capacity", help="可核查保单数，默认为 10% / policies that can be inspected"),
-    quiet: bool = typer.Option(False, "--quiet", help="不显示进度 / no progress output"),
-    engine: str = typer.Option("local", "--engine", help="local（单进程，默认）或 dask（Dask 集群）/ local or dask"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask 调度器地址，如 tcp://host:8786；不给则在本机启动 / Dask scheduler address"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="本机 Dask 工作进程数，默认 2 / local Dask worker processes"),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.2")),
+    model: Optional[Path] = typer.Option(None, "--model", help=both("cli.help.3")),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help=both("cli.help.4")),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help=both("cli.help.5")),
+    capacity: Optional[int] = typer.Option(None, "--capacity", help=both("cli.help.6")),
+    quiet: bool = typer.Option(False, "--quiet", help=both("cli.help.7")),
+    engine: str = typer.Option("local", "--engine", help=both("cli.help.engine")),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help=both("cli.help.8")),
+    workers: Optional[int] = typer.Option(None, "--workers", help=both("cli.help.9")),
 ):
     """评分：校验、规则、模型、解释、报告 / validate, run the rulebook, score, explain and report."""
     from scoring.jobs import run_score, score_summary
@@ -132,8 +133,8 @@ def score(
 @app.command()
 def validate(
     submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),
-    out: Optional[Path] = typer.Option(None, "--out", help="写出 rejected.csv 的目录 / directory for rejected.csv"),
-    quiet: bool = typer.Option(False, "--quiet", help="不显示进度 / no progress output"),
+    out: Optional[Path] = typer.Option(None, "--out", help=both("cli.help.10")),
+    quiet: bool = typer.Option(False, "--quiet", help=both("cli.help.11")),
 ):
     """只做校验：打印汇总，给出 --out 时写出 rejected.csv / validation only."""
     from scoring.jobs import run_validate
@@ -144,9 +145,9 @@ def validate(
 
 @app.command()
 def train(
-    submissions: list[Path] = typer.Argument(..., help="带核查结果的提交数据 / labelled submissions"),
-    out: Path = typer.Option(..., "--out", help="模型输出目录 / model directory to write"),
-    seed: int = typer.Option(0, "--seed", help="随机种子 / random seed"),
+    submissions: list[Path] = typer.Argument(..., help=both("cli.help.12")),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.13")),
+    seed: int = typer.Option(0, "--seed", help=both("cli.help.14")),
     rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
     quiet: bool = typer.Option(False, "--quiet"),
 ):
@@ -168,10 +169,10 @@ def train(
 
 @app.command()
 def evaluate(
-    submission: Path = typer.Argument(..., help="带核查结果的提交数据 / labelled submission"),
-    model: Optional[Path] = typer.Option(None, "--model", help="模型目录或注册库，默认为内置冠军模型 / model or registry directory (default: the shipped champion)"),
+    submission: Path = typer.Argument(..., help=both("cli.help.15")),
+    model: Optional[Path] = typer.Option(None, "--model", help=both("cli.help.16")),
     capacity: float = typer.Option(0.10, "--capacity", help="核查能力（保单比例）/ inspection capacity as a share of policies"),
-    as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
+    as_json: bool = typer.Option(False, "--json", help=both("cli.help.17")),
     rulebook: Optional[Path] = typer.Option(None, "--rulebook"),
 ):
     """评估模型：ROC AUC、平均精确率、容量内精确率与召回率、Brier、校准表 / evaluate a model on labelled data."""
@@ -184,7 +185,7 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(res, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"模型 model {res['model_version']}，评估日 as-of {res['as_of']}，容量 capacity {capacity:.0%}")
+    typer.echo(both("cli.evaluate_head", version=res["model_version"], as_of=res["as_of"], capacity=f"{capacity:.0%}"))
     for slice_name in ("all", "random"):
         per = res.get(slice_name, {})
         typer.echo(f"[{slice_name}] n = {per.get('n', 0)}")
@@ -197,14 +198,14 @@ def evaluate(
 
 @app.command()
 def retrain(
-    submissions: Optional[list[Path]] = typer.Argument(None, help="带核查结果的提交数据 / labelled submissions"),
-    registry: Path = typer.Option(..., "--registry", help="模型注册库目录 / model registry directory"),
-    rollback: Optional[str] = typer.Option(None, "--rollback", help="恢复为指定版本的冠军 / restore an earlier champion"),
+    submissions: Optional[list[Path]] = typer.Argument(None, help=both("cli.help.18")),
+    registry: Path = typer.Option(..., "--registry", help=both("cli.help.19")),
+    rollback: Optional[str] = typer.Option(None, "--rollback", help=both("cli.help.20")),
     start_with_champion: bool = typer.Option(
         False, "--start-with-champion",
-        help="空注册库先以内置冠军模型为初始冠军 / seed an empty registry with the shipped champion"),
-    seed: int = typer.Option(0, "--seed", help="随机种子 / random seed"),
-    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件 / rulebook file"),
+        help=both("cli.help.21")),
+    seed: int = typer.Option(0, "--seed", help=both("cli.help.22")),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help=both("cli.help.23")),
 ):
     """挑战者与冠军比较，按注册库规则决定是否晋升 / train a challenger and promote it only if better."""
     from scoring.jobs import default_model_dir, run_retrain
@@ -227,7 +228,7 @@ def retrain(
 @app.command()
 def convert(
     submission: Path = typer.Argument(..., help="提交数据（文件夹、.xlsx 或数据集）/ submission"),
-    out: Path = typer.Option(..., "--out", help="数据集目录 / dataset directory"),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.24")),
 ):
     """校验一次并写成按保单年度和省份分区的 Parquet 数据集 / validate once, write a partitioned Parquet dataset."""
     from scoring.submission.convert import convert as run_convert, summary
@@ -239,7 +240,7 @@ def convert(
 @app.command()
 def rules(
     rulebook: Optional[Path] = typer.Option(None, "--rulebook", help="规则库文件（替换或扩展内置规则库）/ rulebook file"),
-    kinds: bool = typer.Option(False, "--kinds", help="列出可用的检查类型及其参数 / list the check kinds and their parameters"),
+    kinds: bool = typer.Option(False, "--kinds", help=both("cli.help.25")),
 ):
     """列出规则库中的规则 / list the rules with severity, clause, parameters and dates."""
     from rich.console import Console
@@ -256,9 +257,10 @@ def rules(
             fields = ", ".join(f"{f}{'' if info.is_required() else '=' + repr(info.default)}"
                                for f, info in k.params.model_fields.items())
             zh, en = TEMPLATES.get(f"kind:{name}", ("", ""))
-            typer.echo(f"{name}：{zh} / {en}  [范围 scopes: {', '.join(k.scopes)}]"
-                       + (f"  [需要 needs: {', '.join(k.tables)}]" if k.tables else "")
-                       + f"\n  参数 params: {fields or '—'}\n  " + k.doc.replace("\n", "\n  ") + "\n")
+            line = render("cli.kind_line", name=name, kind_zh=zh, kind_en=en, scopes=", ".join(k.scopes))
+            needs = render("cli.kind_needs", tables=", ".join(k.tables)) if k.tables else ("", "")
+            typer.echo(f"{line[0]}{needs[0]} / {line[1]}{needs[1]}\n  " + both("cli.kind_params", fields=fields or "—")
+                       + "\n  " + k.doc.replace("\n", "\n  ") + "\n")
         return
     rb = _run(load_rulebook, rulebook)
     table = Table(title=f"规则库 rulebook {rb.version}", show_lines=False)
@@ -279,7 +281,7 @@ class _ReviewGroup(typer.core.TyperGroup):
 
 
 review_app = typer.Typer(cls=_ReviewGroup, no_args_is_help=True, rich_markup_mode=None,
-                         help="复核：网页复核、导出核查结果、Excel 复核表 / evaluator review")
+                         help=both("cli.help.26"))
 app.add_typer(review_app, name="review")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -311,12 +313,12 @@ def _listen(host: str, port: int):
 
 @review_app.command("serve")
 def review_serve(
-    run_dir: Path = typer.Argument(..., help="scoring score 的结果目录 / a finished run directory"),
-    host: str = typer.Option("127.0.0.1", "--host", help="监听地址 / address to bind"),
-    port: int = typer.Option(8000, "--port", help="端口；0 表示任选空闲端口 / port (0: any free port)"),
+    run_dir: Path = typer.Argument(..., help=both("cli.help.27")),
+    host: str = typer.Option("127.0.0.1", "--host", help=both("cli.help.28")),
+    port: int = typer.Option(8000, "--port", help=both("cli.help.29")),
     token: Optional[str] = typer.Option(None, "--token", envvar="SCORING_REVIEW_TOKEN",
-                                        help=f"访问令牌（至少 {TOKEN_MIN} 个字符）；绑定非本机地址而未给出时自动生成 / access token"),
-    db: Optional[Path] = typer.Option(None, "--db", help="复核数据库文件，默认 RUN_DIR/review.sqlite / review database"),
+                                        help=both("cli.help.token", min=TOKEN_MIN)),
+    db: Optional[Path] = typer.Option(None, "--db", help=both("cli.help.30")),
     submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
 ):
     """启动复核网页 / serve the review web app (scoring review RUN_DIR)."""
@@ -362,9 +364,9 @@ def _review_parts(run_dir: Path, db: Optional[Path], submission: Optional[Path] 
 
 @review_app.command("export")
 def review_export(
-    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
-    out: Optional[Path] = typer.Option(None, "--out", help="输出的 inspections.csv / inspections table to write"),
-    labelled: Optional[Path] = typer.Option(None, "--labelled", help="另写出一份可直接用于 retrain 的提交数据文件夹 / also write a submission folder ready for retrain"),
+    run_dir: Path = typer.Argument(..., help=both("cli.help.31")),
+    out: Optional[Path] = typer.Option(None, "--out", help=both("cli.help.32")),
+    labelled: Optional[Path] = typer.Option(None, "--labelled", help=both("cli.help.33")),
     submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
     db: Optional[Path] = typer.Option(None, "--db"),
 ):
@@ -375,27 +377,25 @@ def review_export(
     from scoring.review.run import REQUIRED
 
     if not (run_dir / REQUIRED[0]).is_file():
-        typer.echo(f"错误：{run_dir} 不是评分结果目录\nError: {run_dir} is not a run directory", err=True)
+        typer.echo(error_text(*render("cli.not_a_run", run_dir=run_dir)), err=True)
         raise typer.Exit(1)
     if out is None and labelled is None:
-        typer.echo("错误：请给出 --out 或 --labelled\nError: give --out or --labelled", err=True)
+        typer.echo(error_text(*render("cli.out_or_labelled")), err=True)
         raise typer.Exit(1)
     _, store = _review_parts(run_dir, db)
     if out is not None:
         n = _run(export_inspections, store, out)
-        typer.echo(f"导出 {n} 条核查结果 → {out}\nexported {n} inspections → {out}")
+        typer.echo("\n".join(render("cli.exported", n=n, out=out)))
     if labelled is not None:
         run_json = json.loads((run_dir / "run.json").read_text("utf-8"))
         r = _run(export_labelled, run_json, store, labelled, submission)
-        typer.echo(f"带标签的提交数据 → {labelled}：原有核查 {r['inspections_before']} 条 + 复核 {r['inspections_review']} 条\n"
-                   f"labelled submission → {labelled}: {r['inspections_before']} earlier inspections + {r['inspections_review']} "
-                   f"review verdicts (scoring retrain {labelled} --registry …)")
+        typer.echo("\n".join(render("cli.labelled", out=labelled, before=r["inspections_before"], review=r["inspections_review"])))
 
 
 @review_app.command("workbook")
 def review_workbook(
-    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
-    out: Path = typer.Option(..., "--out", help="输出的 .xlsx / workbook to write"),
+    run_dir: Path = typer.Argument(..., help=both("cli.help.34")),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.35")),
     db: Optional[Path] = typer.Option(None, "--db"),
     submission: Optional[Path] = typer.Option(None, "--submission"),
 ):
@@ -409,10 +409,10 @@ def review_workbook(
 
 @review_app.command("import")
 def review_import(
-    run_dir: Path = typer.Argument(..., help="结果目录 / run directory"),
-    workbook: Path = typer.Argument(..., help="填写后的复核表 .xlsx / the filled workbook"),
-    reviewer: str = typer.Option(..., "--reviewer", help="复核人 / who reviewed"),
-    rejected: Optional[Path] = typer.Option(None, "--rejected", help="拒收行写出到此 CSV / write rejected rows here"),
+    run_dir: Path = typer.Argument(..., help=both("cli.help.36")),
+    workbook: Path = typer.Argument(..., help=both("cli.help.37")),
+    reviewer: str = typer.Option(..., "--reviewer", help=both("cli.help.38")),
+    rejected: Optional[Path] = typer.Option(None, "--rejected", help=both("cli.help.39")),
     db: Optional[Path] = typer.Option(None, "--db"),
     submission: Optional[Path] = typer.Option(None, "--submission"),
 ):

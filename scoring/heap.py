@@ -42,10 +42,10 @@ def collect_only_new():
     """In the block, a full garbage collection looks only at the objects made in it.
 
     A rule's pandas temporaries sit in reference cycles, so the rules collect garbage after each
-    rule; each full collection walks every object the process holds. In a Dask worker that is
-    the worker's own state as well: at five million policies the collections took 92 s of pass
-    one's 454 worker-seconds, and 1.1 s in this block. What exists on entry is collected once
-    and then set aside (``gc.freeze``) until the block ends."""
+    rule; each full collection walks every object the process holds, in a Dask worker the
+    worker's own state as well, so its cost grows with the process, not with the rule. What
+    exists on entry is collected once and then set aside (``gc.freeze``) until the block ends,
+    so a collection in the block costs what the block made (``scripts/bench_scale.py`` measures runs)."""
     gc.collect()
     gc.freeze()
     try:

@@ -17,7 +17,7 @@ from scoring.engines import Engine, Prepared, choose
 from scoring.errors import ModelError, OptionError, SubmissionError
 from scoring.files import atomic_dir, check_output_dir
 from scoring.heap import release
-from scoring.messages import render
+from scoring.messages import both, render, zh_text
 from scoring.model.estimator import load_model, save_model, train
 from scoring.model.explain import explanations
 from scoring.model.features import FEATURE_NAMES, KEY_COLUMNS
@@ -142,10 +142,9 @@ def run_evaluate(submission, model_dir=None, capacity: float = 0.10, rulebook: s
 POLICY_SCORE_COLUMNS = ["policy_id", "insurer_id", "region_code", "industry", "rule_codes", "p_missing", "p_poor_quality",
                         "flag", "priority", "reasons", "priority_score", "industry_zh", "region_name", "flag_zh"]
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "champion"
-NOT_VISIBLE = [
-    {"item": "通知61号（四）", "zh": "将投保作为行政审批、许可前置条件：提交数据中不可见", "en": "insurance as a permit precondition: not visible in a submission"},
-    {"item": "通知61号（六）", "zh": "腐败问题：提交数据中不可见", "en": "corruption: not visible in a submission"},
-]
+#: What 通知61号 names that no submission shows (``run.json`` → ``not_visible``).
+NOT_VISIBLE = [{"item": item, **dict(zip(("zh", "en"), render(key)))}
+               for item, key in (("通知61号（四）", "not_visible.permit"), ("通知61号（六）", "not_visible.corruption"))]
 
 
 def default_model_dir() -> Path:
@@ -170,7 +169,7 @@ def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[
     (``pf``: :func:`scoring.outputs.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
     string per policy would take gigabytes at millions of policies."""
     ids, texts = rule_reasons(pf, findings)
-    rules = aligned(scored.index, ids, pc.binary_join_element_wise("规则：", texts, ""))
+    rules = aligned(scored.index, ids, pc.binary_join_element_wise(zh_text("reasons.rules"), texts, ""))
     where = np.sort(scored.index.get_indexer(list(model_text)))
     if len(where):
         model = pa.array([model_text[i] for i in scored.index[where]], pa.string())
@@ -179,7 +178,7 @@ def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[
         tail = pc.if_else(pc.equal(theirs, ""), "", pc.binary_join_element_wise("；", theirs, ""))
         mask = np.zeros(len(scored), dtype=bool)
         mask[where] = True
-        rules = pc.replace_with_mask(rules, pa.array(mask), pc.binary_join_element_wise("模型：", model, tail, ""))
+        rules = pc.replace_with_mask(rules, pa.array(mask), pc.binary_join_element_wise(zh_text("reasons.model"), model, tail, ""))
     return pd.Series(pd.arrays.ArrowStringArray(rules), index=scored.index)
 
 
@@ -279,7 +278,7 @@ def score(plan: ScorePlan, progress=None, spill=None) -> dict:
     ranked, X = rank_stage(plan, prepared, model, say)
     prepared = replace(prepared, features=None)  # X alone holds the features, released once the flags are explained
     explained = explain_stage(ranked, X, model, say, spill)
-    del X  # 1.5 GB at five million policies, not needed for the summaries and the report
+    del X  # the run's largest array, not needed for the summaries and the report
     return write_stage(plan, prepared, ranked, explained, model, engine_info, started, say)
 
 
@@ -497,17 +496,15 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
 
 def score_summary(run: dict, out) -> str:
     """The one-screen summary printed at the end of ``scoring score``."""
-    lines = [
-        f"参评保单 policies scored: {run['policies_scored']}",
-        f"拒收数据行 rejected rows: {run['rows_rejected_total']}",
-        f"标记核查 flagged (capacity {run['capacity']}): {run['flagged']}",
-        f"评估日 as-of: {run['as_of']}；模型 model: {run['model_version']}；规则库 rulebook: {run['rulebook_version']}",
-    ]
+    lines = [both("summary.scored", n=run["policies_scored"]), both("summary.rejected", n=run["rows_rejected_total"]),
+             both("summary.flagged", capacity=run["capacity"], n=run["flagged"]),
+             both("summary.versions", as_of=run["as_of"], model=run["model_version"], rulebook=run["rulebook_version"])]
     eng = run.get("engine") or {}
-    if eng.get("name") == "dask":
-        lines.append(f"引擎 engine: Dask，{eng['workers']} 个工作进程 workers" + (f"，调度器 scheduler {eng['scheduler']}" if eng.get("scheduler") else ""))
+    if eng.get("name") != "local" and eng.get("workers"):
+        where = f" @ {eng['scheduler']}" if eng.get("scheduler") else ""
+        lines.append(both("summary.engine", workers=eng["workers"], where=where))
     if run["not_checkable"]:
-        lines.append("无法检查 not checkable: " + ", ".join(r["rule_code"] for r in run["not_checkable"]))
+        lines.append(both("summary.not_checkable", codes=", ".join(r["rule_code"] for r in run["not_checkable"])))
     warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
     if warning:
         lines.insert(0, warning)
@@ -516,9 +513,9 @@ def score_summary(run: dict, out) -> str:
         lines.insert(0, warning)
     oos = run.get("out_of_scope") or {}
     if oos.get("policies_not_started") or oos.get("services_after") or oos.get("inspections_after"):
-        lines.append(f"评估日后的数据未使用 / after the as-of date, not used: 保单 policies {oos['policies_not_started']}，"
-                     f"服务记录 services {oos['services_after']}，核查 inspections {oos['inspections_after']}")
-    lines.append(f"报告 report: {Path(out) / 'report.html'}")
+        lines.append(both("summary.out_of_scope", policies=oos["policies_not_started"], services=oos["services_after"],
+                          inspections=oos["inspections_after"]))
+    lines.append(both("summary.report", path=Path(out) / "report.html"))
     return "\n".join(lines)
 
 

@@ -428,6 +428,162 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     'files.module.4': ('模型', 'a model'),
     # --- scoring/submission/folder.py
     # --- scoring/model/metrics.py
+    # --- the model's reasons (explanations.jsonl text_zh, the report, the review app)
+    "reason.up": ("推高{cls}的可能", "raises the chance of {cls}"),
+    "reason.down": ("降低{cls}的可能", "lowers the chance of {cls}"),
+    "reason.value": ("{name}为 {shown}", "{name} is {shown}"),
+    "reason.no_value": ("{name}无记录", "{name}: no record"),
+    "reason.typical": ("（同行业通常为 {typical}）", " (typical in the industry: {typical})"),
+    "reason.typical_same": (
+        "{value}，与同行业通常水平相同；其作用来自与其他特征的组合（{effect}）",
+        "{value}, as is typical in the industry; its effect comes from its combination with other features ({effect})",
+    ),
+    "reason.no_provider": ("无服务记录，无法确定服务主体，按以往总体比例计，{effect}", "no service record, so no provider to judge: the overall past rate applies, which {effect}"),
+    "reason.new_provider": ("新出现的服务机构，无以往核查记录，按以往总体比例计，{effect}", "a provider not seen before, without past inspections: the overall past rate applies, which {effect}"),
+    "reason.new_insurer": ("新出现的保险机构，无以往核查记录，按以往总体比例计，{effect}", "an insurer not seen before, without past inspections: the overall past rate applies, which {effect}"),
+    "reason.memory_provider": ("该服务主体以往核查 {n} 件中{what} {k} 件，{effect}", "of this provider's {n} past inspections {k} found {what}, which {effect}"),
+    "reason.memory_insurer": ("该保险机构以往核查 {n} 件中{what} {k} 件，{effect}", "of this insurer's {n} past inspections {k} found {what}, which {effect}"),
+    # --- the model registry (decisions.md, retrain's output)
+    "registry.rule": (
+        "晋升条件：在最新年份（{slice} 抽查样本不足 {min_random} 个时用全部核查）上，挑战者对“{cls}”的平均精确率高于冠军，且配对 bootstrap（{bootstrap} 次）{confidence} 置信区间下限 > 0；任何类别平均精确率下降不超过 {tolerance}；各类 Brier 分数上升不超过 {brier}；评估标签至少 {min_labels} 个、阳性至少 {min_positives} 个。",
+        "Promote only if, on the latest year ({slice} slice; all inspections when it has fewer than {min_random}), AP({cls}) improves with the lower bound of a {confidence} paired bootstrap ({bootstrap} draws) interval above 0, no class loses more than {tolerance} AP, Brier rises at most {brier}, with at least {min_labels} labels and {min_positives} positives.",
+    ),
+    "registry.line": ("{action_zh} {action}：冠军 {before} → {after}", "{action}: champion {before} -> {after}"),
+    "registry.line_challenger": ("（挑战者 {challenger}）", " (challenger {challenger})"),
+    "registry.metrics": ("{who} {cls}：n={n}，阳性 {positives}，平均精确率 AP {ap}{ci}，Brier {brier}", "{who} {cls}: n={n}, positives {positives}, AP {ap}{ci}, Brier {brier}"),
+    "registry.reason": ("理由：{reason}", "reason: {reason}"),
+    "registry.ap_ci": ("，AP 差值 90% 区间 {ci}", ", AP difference 90% interval {ci}"),
+    "registry.evaluated": ("评估样本：{slice} 共 {n} 个标签{ci}", "evaluated on: {slice}, {n} labels{ci}"),
+    "registry.seeded": ("以模型 {version} 作为初始冠军（来自 {source}）；之后的挑战者须按晋升条件胜过它", "started with {version} as champion (from {source}); later challengers must beat it by the rule"),
+    # --- the terminal summary of scoring score
+    "summary.scored": ("参评保单 {n}", "policies scored: {n}"),
+    "summary.rejected": ("拒收数据行 {n}", "rejected rows: {n}"),
+    "summary.flagged": ("标记核查（容量 {capacity}）{n}", "flagged (capacity {capacity}): {n}"),
+    "summary.versions": ("评估日 {as_of}；模型 {model}；规则库 {rulebook}", "as-of {as_of}; model {model}; rulebook {rulebook}"),
+    "summary.engine": ("引擎 Dask，{workers} 个工作进程{where}", "engine Dask, {workers} workers{where}"),
+    "summary.not_checkable": ("无法检查：{codes}", "not checkable: {codes}"),
+    "summary.out_of_scope": ("评估日后的数据未使用：保单 {policies}，服务记录 {services}，核查 {inspections}", "after the as-of date, not used: policies {policies}, services {services}, inspections {inspections}"),
+    "summary.report": ("报告 {path}", "report: {path}"),
+    "reasons.rules": ("规则：", "rules: "),
+    "reasons.model": ("模型：", "model: "),
+    "not_visible.permit": ("将投保作为行政审批、许可前置条件：提交数据中不可见", "insurance as a permit precondition: not visible in a submission"),
+    "not_visible.corruption": ("腐败问题：提交数据中不可见", "corruption: not visible in a submission"),
+    "dask.pass_one": ("第一遍：{n} 条分区内规则、保单特征与跨分区键", "pass one: {n} partition-local rules, policy features and cross-partition keys, per policy year × province"),
+    "dask.pass_two": ("第二遍：取回持有共享键的服务记录（{keys}）", "pass two: the records holding a shared key ({keys})"),
+    "review.no_submission": (
+        "未找到评分所用的提交数据（{submission_zh}），服务记录与企业名称不可用；可用 --submission 指定。",
+        "the scored submission ({submission_en}) was not found: service records and enterprise names are unavailable; pass --submission.",
+    ),
+    # --- the model card (MODEL_CARD.md)
+    "card.by_date": (
+        "只有一个有标签的年份：按核查日期留出最新的 {share} 核查结果（{since} 至 {until}，{n_test} 个）作验证，其余 {n_train} 个训练；验证后用全部标签重新训练。",
+        "One labelled year: the latest {share} of its inspections by date ({since} to {until}, {n_test} labels) were held out, the other {n_train} trained on; then refitted on every label.",
+    ),
+    "card.by_year": (
+        "按年份验证：用 {train_years} 年的 {n_train} 个标签训练，在 {test_year} 年的 {n_test} 个标签上验证；验证后用全部标签重新训练。",
+        "Temporal: fitted on {train_years} ({n_train} labels), measured on {test_year} ({n_test} labels); then refitted on every label.",
+    ),
+    "card.even": ("与逻辑回归基本持平（差 < 0.01），树模型的价值在于约束与解释，而非精度", "about even with logistic regression (within 0.01): the trees' worth is their constraints and explanations, not accuracy"),
+    "card.higher": ("比逻辑回归高 {gap}", "{gap} above logistic regression"),
+    "card.lower": ("比逻辑回归低 {gap}", "{gap} below logistic regression"),
+    "card.baseline": ("{cls}: ROC AUC {auc}，逻辑回归 {lr}，规则计数 {rc}：{verdict}。", "{cls}: ROC AUC {auc} vs logistic regression {lr} vs rule count {rc}: {verdict}."),
+    "card.held": (
+        "**{cls}：训练标签的交叉验证未显示排序能力**（Platt 斜率 {slope}），斜率按下限保留，概率接近基准率，排序仅供参考。",
+        "{cls}: the out-of-fold log-odds did not rank this class (Platt slope {slope}); the slope is held at its floor, probabilities stay near the base rate and the order is weak evidence.",
+    ),
+    "card.no_worlds": ("未在其他生成世界上评估", "not evaluated on other generated worlds"),
+    "card.synthetic": (
+        "> **仅用合成数据训练。** 本模型尚未见过真实核查结果；在真实数据上的表现未知，请用本地核查结果重新训练（`scoring train` / `scoring retrain`）后再依赖其排序。",
+        "**Trained on synthetic data only.** It has never seen a real inspection outcome: retrain on local inspections before relying on its ranking.",
+    ),
+    # --- the review app and its workbook
+    'import.summary': ('工作表“{sheet}”读入 {read} 行：记录 {recorded}，未变 {unchanged}，未复核（空白）{blank}，拒收 {rejected}', 'sheet {sheet}: read {read} rows: recorded {recorded}, unchanged {unchanged}, not reviewed (blank) {blank}, rejected {rejected}'),
+    'import.ignored_columns': ('注意：列 {cols_zh} 不是复核表的列，未读取', "note: column(s) {cols_en} are not the workbook's and were not read"),
+    'import.ignored_sheet': ('注意：工作表“{name}”有 {n} 行内容，未读取（只读取“{sheet}”）；其中的结论请移到“{sheet}”后再导入', 'note: sheet {name} has {n} rows and was not read (only {sheet} is); move its verdicts there and import again'),
+    'import.row': ('{file} 第 {row} 行：{message}', '{file} row {row}: {message}'),
+    'workbook.notes': ('填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。\n未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。\n导入（在命令行中，把“姓名”换成复核人）：scoring review import {run} 本文件.xlsx --reviewer 姓名', 'Import: scoring review import {run} this-file.xlsx --reviewer NAME\nFill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for\npolicies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).'),
+    'app.earlier': ('本运行已有 {n} 件保单的复核结论', 'this run already has verdicts on {n} policies'),
+    'app.earlier_older': ('；其中 {older} 件记录于本次评分结果生成（{when}）之前，针对的是旧的评分结果，请复查', "{older} of them predate this run's results ({when}) and were made on an earlier scoring: check them again"),
+    'app.host': ('拒绝：主机名不是本服务绑定的地址', 'Refused: the Host header is not an address this app is bound to'),
+    'app.token': ('未授权：缺少或错误的访问令牌', 'Unauthorized: missing or wrong token'),
+    'app.csrf': ('表单已失效或来源不明（CSRF），请刷新页面后重试', 'form expired or of unknown origin (CSRF): reload and retry'),
+    'app.form_other_policy': ('表单与页面的保单号不符，未保存', 'the form names another policy than its page; not saved'),
+    'app.storage': ('无法保存或读取复核数据（{detail}）；结论未保存，请稍后重试或联系管理员', 'The review data cannot be written or read ({detail}); nothing was saved. Try again later or ask an administrator'),
+    # --- the report, its plots and grades
+    'report.rate_down': ('可下调约 {change}', 'could fall by about {change}'),
+    'report.rate_up': ('需上调约 {change}', 'must rise by about {change}'),
+    'report.rate_caveat': ('；单元可信度低，测算以市场经验为主，规则依据的是本单元赔案数与市场频率的显著偏离', "; the cell's credibility is low, so the indication rests mostly on the market, while the rule rests on the cell's claim count being far off the market's frequency"),
+    'report.rate_line': ('{insurer} 在{province}{industry}行业 {year} 年保单（{policies} 件）的赔付率为 {lr}（可信度 {z}；赔案 {claims} 件，按市场频率应约 {expected} 件），与市场加权后为 {credible}，按目标赔付率 {target} 测算费率{verb}{caveat}。［{names}］', "{insurer}, {industry} in {province}, {year} policies ({policies}): loss ratio {lr} (credibility {z}; {claims} claims where the market's frequency implies about {expected}), {credible} blended with the market; against the target loss ratio {target} the rate {verb}{caveat}. [{names}]"),
+    'report.model_worlds': ('在训练时未见过的 {n} 个生成世界上逐一留出检验：服务缺失 ROC AUC 最低 {m_min}、中位 {m_med}；服务质量差最低 {p_min}、中位 {p_med}。', 'Held out one by one on {n} generated worlds it did not train on: missing service ROC AUC lowest {m_min}, median {m_med}; poor quality lowest {p_min}, median {p_med}.'),
+    'report.model_summary': ('模型 {version}：两个梯度提升树分类器（服务缺失 / 服务质量差），带有对保险机构与服务主体以往核查结果的记忆。{validation}（容量 {capacity}）。{held}概率经 Platt 校准；all 为全部留出核查（多为定向抽查），random 为随机抽查子集；少于 100 个标签的指标附 95% 区间。详见模型目录中的 MODEL_CARD.md。', "Model {version}: two gradient-boosted tree classifiers (missing service, poor quality) with a memory of insurers' and providers' past inspections. {validation} (capacity {capacity}). {held}Probabilities are Platt-calibrated; all = every held-out inspection (mostly targeted), random = the random-audit slice; metrics on fewer than 100 labels carry 95% intervals. See MODEL_CARD.md in the model directory."),
+    'plot.shap_axis': ('对“{cls}”对数几率的贡献（SHAP）；基准 {base} → 本保单 {own}', 'contribution to the log-odds of {cls} (SHAP); base {base} -> this policy {own}'),
+    'plot.loss_axis': ('柱：可信赔付率（颜色越深可信度越高）；◆：本单元赔付率（超过 {cap} 画在 {cap}）\n绿色：规则接受的赔付率区间', "bars: credible loss ratio (darker: more credible); diamonds: the cell's own (beyond {cap} drawn at {cap})\ngreen: the band the rules accept"),
+    'grade.flag_rate': ('标记率 ≥ {rate}', 'flag rate ≥ {rate}'),
+    'grade.critical_rate': ('有严重发现的保单占比 ≥ {rate}', 'share of policies with a critical finding ≥ {rate}'),
+    'grade.spend_below': ('预防费用使用率 < {rate}', 'prevention fee spent < {rate}'),
+    'grade.blacklist': ('列为保险机构黑名单候选', 'a blacklist candidate'),
+    'grade.or': ('，或', '; or '),
+    'grade.a': ('A：以上均不满足', 'A: none of the above'),
+    # --- rule conditions as sentences (scoring rules, the report's methodology) and the run of the rules
+    'cond.peer_outlier': ('{factors} 偏离同组（{groups}）中位数，稳健 z 值超过 {z}（组内至少 {min_peers} 件）', '{factors} off the median of its peers ({groups}) by a robust z above {z} (at least {min_peers} in the group)'),
+    'cond.insurer_blacklist': ('虚构迹象保单占比不低于 {share}，或已结束保单的预防费用使用率低于 {ratio}', 'integrity findings on at least {share} of policies, or less than {ratio} of the prevention fee spent on ended policies'),
+    'cond.loss_ratio_low': ('同一保险机构同省同行业同年度保单不少于 {min_policies} 件，赔付率低于 {lr}，且赔案数显著少于按市场频率应有的数量（单侧泊松检验 p < {alpha}）', "at least {min_policies} policies of one insurer, province, industry and year, a loss ratio below {lr}, and significantly fewer claims than the market's frequency implies (one-sided Poisson, p < {alpha})"),
+    'cond.loss_ratio_high': ('同一保险机构同省同行业同年度保单不少于 {min_policies} 件，赔付率高于 {lr}，且赔案数显著多于按市场频率应有的数量（单侧泊松检验 p < {alpha}）', "at least {min_policies} policies of one insurer, province, industry and year, a loss ratio above {lr}, and significantly more claims than the market's frequency implies (one-sided Poisson, p < {alpha})"),
+    'cond.columns_all_true': ('未全部包含：{columns}', 'not all of: {columns}'),
+    'cond.staff_overlap': ('同一人员同日在多家企业服务，合计超过 {hours} 小时或签到相距超过 {km} 公里', 'one staff member at several enterprises on one day, over {hours} hours in all or check-ins over {km} km apart'),
+    'not_checkable': ('提交数据缺少 {missing_zh}，无法检查', 'the submission lacks {missing_en}, so this rule cannot be checked'),
+    'dataset_more': ('；等共 {n} 处', '; {n} in all'),
+    'convert.where': ('数据集 {out}；拒收明细 {rejected}', 'dataset: {out}; rejected rows: {rejected}'),
+    # --- the command line
+    "cli.help.engine": ("local（单进程，默认）或 dask（Dask 集群）", "local (one process, the default) or dask (a Dask cluster)"),
+    "cli.kind_line": ("{name}：{kind_zh}  [范围 {scopes}]", "{name}: {kind_en}  [scopes {scopes}]"),
+    "cli.kind_needs": ("  [需要 {tables}]", "  [needs {tables}]"),
+    "cli.kind_params": ("参数：{fields}", "params: {fields}"),
+    "cli.exported": ("导出 {n} 条核查结果 → {out}", "exported {n} inspections → {out}"),
+    "cli.labelled": ("带标签的提交数据 → {out}：原有核查 {before} 条 + 复核 {review} 条", "labelled submission → {out}: {before} earlier inspections + {review} review verdicts (scoring retrain {out} --registry …)"),
+    'cli.help.1': ('安责险事故预防服务评估', 'work-safety liability insurance audit'),
+    'cli.help.2': ('结果目录', 'results directory'),
+    'cli.help.3': ('模型目录，默认为内置冠军模型', 'model directory'),
+    'cli.help.4': ('规则库文件', 'rulebook file'),
+    'cli.help.5': ('评估日 YYYY-MM-DD，默认取提交数据中最晚日期', 'as-of date'),
+    'cli.help.6': ('可核查保单数，默认为 10%', 'policies that can be inspected'),
+    'cli.help.7': ('不显示进度', 'no progress output'),
+    'cli.help.8': ('Dask 调度器地址，如 tcp://host:8786；不给则在本机启动', 'Dask scheduler address'),
+    'cli.help.9': ('本机 Dask 工作进程数，默认 2', 'local Dask worker processes'),
+    'cli.help.10': ('写出 rejected.csv 的目录', 'directory for rejected.csv'),
+    'cli.help.11': ('不显示进度', 'no progress output'),
+    'cli.help.12': ('带核查结果的提交数据', 'labelled submissions'),
+    'cli.help.13': ('模型输出目录', 'model directory to write'),
+    'cli.help.14': ('随机种子', 'random seed'),
+    'cli.help.15': ('带核查结果的提交数据', 'labelled submission'),
+    'cli.help.16': ('模型目录或注册库，默认为内置冠军模型', 'model or registry directory (default: the shipped champion)'),
+    'cli.help.17': ('输出 JSON', 'print JSON'),
+    'cli.help.18': ('带核查结果的提交数据', 'labelled submissions'),
+    'cli.help.19': ('模型注册库目录', 'model registry directory'),
+    'cli.help.20': ('恢复为指定版本的冠军', 'restore an earlier champion'),
+    'cli.help.21': ('空注册库先以内置冠军模型为初始冠军', 'seed an empty registry with the shipped champion'),
+    'cli.help.22': ('随机种子', 'random seed'),
+    'cli.help.23': ('规则库文件', 'rulebook file'),
+    'cli.help.24': ('数据集目录', 'dataset directory'),
+    'cli.help.25': ('列出可用的检查类型及其参数', 'list the check kinds and their parameters'),
+    'cli.help.26': ('复核：网页复核、导出核查结果、Excel 复核表', 'evaluator review'),
+    'cli.help.27': ('scoring score 的结果目录', 'a finished run directory'),
+    'cli.help.28': ('监听地址', 'address to bind'),
+    'cli.help.29': ('端口；0 表示任选空闲端口', 'port (0: any free port)'),
+    'cli.help.30': ('复核数据库文件，默认 RUN_DIR/review.sqlite', 'review database'),
+    'cli.help.31': ('结果目录', 'run directory'),
+    'cli.help.32': ('输出的 inspections.csv', 'inspections table to write'),
+    'cli.help.33': ('另写出一份可直接用于 retrain 的提交数据文件夹', 'also write a submission folder ready for retrain'),
+    'cli.help.34': ('结果目录', 'run directory'),
+    'cli.help.35': ('输出的 .xlsx', 'workbook to write'),
+    'cli.help.36': ('结果目录', 'run directory'),
+    'cli.help.37': ('填写后的复核表 .xlsx', 'the filled workbook'),
+    'cli.help.38': ('复核人', 'who reviewed'),
+    'cli.help.39': ('拒收行写出到此 CSV', 'write rejected rows here'),
+    'cli.help.token': ('访问令牌（至少 {min} 个字符）；绑定非本机地址而未给出时自动生成', 'access token (at least {min} characters); made up when binding off loopback without one'),
+    'cli.evaluate_head': ('模型 {version}，评估日 {as_of}，容量 {capacity}', 'model {version}, as-of {as_of}, capacity {capacity}'),
+    'cli.not_a_run': ('{run_dir} 不是评分结果目录', '{run_dir} is not a run directory'),
+    'cli.out_or_labelled': ('请给出 --out 或 --labelled', 'give --out or --labelled'),
 }
 
 
@@ -435,3 +591,18 @@ def render(key: str, **fields) -> tuple[str, str]:
     """Return the ``(zh, en)`` message ``key`` filled with ``fields``."""
     zh, en = TEMPLATES[key]
     return zh.format(**fields), en.format(**fields)
+
+
+def zh_text(key: str, **fields) -> str:
+    """The Chinese line of ``key`` alone (texts a reader sees in Chinese only: reasons, the report)."""
+    return TEMPLATES[key][0].format(**fields)
+
+
+def both(key: str, **fields) -> str:
+    """The message ``key`` in one line, Chinese first: ``中文 / English`` (help texts, progress)."""
+    return " / ".join(render(key, **fields))
+
+
+def error_text(zh: str, en: str) -> str:
+    """An error as the terminal shows it: ``错误：…`` then ``Error: …``."""
+    return f"错误：{zh}\nError: {en}"

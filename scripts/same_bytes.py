@@ -41,7 +41,7 @@ def digest(path: Path, pattern: str | None = None) -> str:
 def submissions(sizes: list[int], root: Path) -> dict[str, Path]:
     from datasets.synth import Config, generate, write_submission
 
-    subs = {"sample": ROOT / "datasets" / "sample"}
+    subs = {"sample": Path("datasets") / "sample"}  # relative to ROOT (the cwd): the report shows the path given
     for n in sizes:
         folder = root / f"world-{n}"
         if not folder.exists():

@@ -11,7 +11,7 @@ from datasets.synth import write_submission
 from scoring import files as results
 from scoring import writers
 from scoring.cli import app
-from scoring.errors import OptionError
+from scoring import OptionError
 
 from .helpers import world
 
@@ -123,7 +123,7 @@ def test_cleaning_stops_at_a_real_mount(tmp_path):
 def test_a_run_without_claims_leaves_no_rate_table_of_an_earlier_run(tmp_path):
     """A result set is the new run's files only: rate_adequacy.csv of a run with claims does not
     outlive a run of the same folder without them; the review database is kept."""
-    from scoring.jobs import run_score
+    from scoring import score as run_score
 
     w = world(200, 5)
     assert "claims" in w.tables

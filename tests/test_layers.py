@@ -86,3 +86,62 @@ def test_the_layers_name_every_folder_and_top_level_module():
     known = set().union(*LAYERS)
     here = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert here - known - {"data", "templates", "_champion"} == set()
+
+
+#: Modules whose cases live in another module's test file (the test reaches them through it).
+COVERED_BY = {
+    "scoring.arrays": "outputs/test_ranking.py",
+    "scoring.cli": "test_jobs.py",
+    "scoring.engines.base": "engines/test_dask.py",
+    "scoring.errors": "test_public.py",
+    "scoring.schema": "submission/test_intake.py",
+    "scoring.model.card": "model/test_estimator.py",
+    "scoring.model.explain": "model/test_estimator.py",
+    "scoring.model.features": "model/test_estimator.py",
+    "scoring.model.labels": "model/test_estimator.py",
+    "scoring.outputs.insurers": "test_jobs.py",
+    "scoring.outputs.notices": "model/test_shift.py",
+    "scoring.outputs.plots": "test_jobs.py",
+    "scoring.outputs.report": "test_jobs.py",
+    "scoring.review.exchange": "review/test_app.py",
+    "scoring.review.run": "review/test_app.py",
+    "scoring.review.store": "review/test_app.py",
+    "scoring.rules.apply": "rules/test_book.py",
+    "scoring.rules.background": "rules/test_book.py",
+    "scoring.rules.context": "rules/test_kinds.py",
+    "scoring.rules.exchange": "engines/test_dask.py",
+    "scoring.rules.run": "rules/test_checks.py",
+    "scoring.submission.aggregates": "rules/test_checks.py",
+    "scoring.submission.asof": "test_jobs.py",
+    "scoring.submission.convert": "submission/test_dataset.py",
+    "scoring.submission.csvfile": "submission/test_intake.py",
+    "scoring.submission.folder": "submission/test_intake.py",
+    "scoring.submission.raw": "submission/test_intake.py",
+    "scoring.submission.workbook": "submission/test_intake.py",
+}
+#: Test files about the whole rather than one module.
+WHOLE = {"test_layers.py", "test_public.py", "test_install.py", "test_synth.py", "rules/test_checks.py",
+         "rules/test_findings_text.py"}
+TESTS = PACKAGE.parent / "tests"
+
+
+def _own_test(name: str) -> str:
+    """``scoring.rules.book`` -> ``rules/test_book.py``; a check kind's family -> ``rules/test_kinds.py``."""
+    parts = name.split(".")[1:]
+    if parts[:2] == ["rules", "kinds"]:
+        return "rules/test_kinds.py"
+    return "/".join(parts[:-1] + [f"test_{parts[-1]}.py"])
+
+
+def test_tests_mirror_the_modules():
+    """Every module has its own test file at the mirrored path, or names (in COVERED_BY) the file
+    that holds its cases; every test file belongs to a module or to the whole."""
+    names = [n for n, p in ALL if p.name not in ("__init__.py", "__main__.py")]
+    missing = [n for n in names if not (TESTS / _own_test(n)).exists() and n not in COVERED_BY]
+    assert not missing, f"no test file: {missing}"
+    stale = [n for n in COVERED_BY if (TESTS / _own_test(n)).exists() or n not in names]
+    assert not stale, f"has its own test file now, or is gone: {stale}"
+    assert all((TESTS / f).exists() for f in COVERED_BY.values())
+    files = {str(p.relative_to(TESTS)) for p in TESTS.rglob("test_*.py")}
+    orphans = files - {_own_test(n) for n in names} - WHOLE
+    assert not orphans, f"test files of no module: {sorted(orphans)}"

@@ -9,9 +9,9 @@ import pytest
 
 from datasets.synth import write_submission
 from scoring import files, writers
-from scoring.submission.intake import load_submission
-from scoring.jobs import run_score
-from scoring.rules.book import load_rulebook
+from scoring import load_submission
+from scoring import score as run_score
+from scoring import load_rulebook
 from scoring.rules.run import run_rules
 from scoring.spill import Spill, string_schema
 
@@ -91,7 +91,7 @@ def test_score_leaves_no_scratch_directory_whatever_happens(sub, tmp_path):
 
 
 def test_a_killed_runs_scratch_directory_is_removed_by_the_next_run(tmp_path):
-    from .test_pipeline import _dead_pid
+    from .test_jobs import _dead_pid
 
     out = tmp_path / "run"
     dead = tmp_path / f".run.spill-{_dead_pid()}-abc"

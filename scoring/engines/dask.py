@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from scoring.messages import render
+from scoring.messages import both, render
 from scoring.rules.kinds import KINDS
 from scoring.errors import OptionError
 from scoring.engines.base import Engine, Prepared
@@ -182,8 +182,8 @@ def _not_checkable(rulebook: Rulebook, partitions: dict[str, dict], whole: list[
 #    of the cross-partition service checks (:class:`scoring.rules.exchange.Exchange`), split into
 #    :data:`BUCKETS` by key. The driver takes each result apart as it arrives: the findings go to
 #    the run's scratch file (:mod:`scoring.spill`), read back memory-mapped in partition order,
-#    and so do the key pairs, one scratch file per rule and bucket (at five million policies
-#    they are about a hundred million pairs, some 3 GB).
+#    and so do the key pairs, one scratch file per rule and bucket (they grow with the services:
+#    the driver never holds them all).
 # 3. **Driver** — keeps the keys that enough enterprises share, counted one bucket at a time,
 #    each bucket read back from its file only when its turn comes.
 # 4. **Pass two, per partition** — sends back whole only the records holding a kept key.
@@ -472,8 +472,7 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     enterprises = pd.factorize(sub["policies"]["enterprise_id"])[1]  # numbered once, for every partition
     # a partition's tables (the staff table whole) and the rulebook go with its task: scattered
     # once instead, a task of pass two was cancelled when a worker holding them died
-    say(f"第一遍：{len(local)} 条分区内规则、保单特征与跨分区键 / pass one: {len(local)} partition-local rules, "
-        "policy features and cross-partition keys, per policy year × province")
+    say(both("dask.pass_one", n=len(local)))
     # each result is taken apart as it arrives: the pairs go to their buckets' scratch files, the
     # findings to theirs, each piece under its partition's name (read back in partition order)
     arrived: dict[str, dict] = {}
@@ -516,8 +515,7 @@ def _prepare_dataset(client, sub: DatasetSubmission, rulebook: Rulebook, as_of, 
     features = features.iloc[at]
     n_services, spend = np.concatenate(n_services)[at], np.concatenate(spend)[at]
     found = {k: int(len(v)) for k, v in candidates.items()}
-    say("第二遍：取回持有共享键的服务记录 / pass two: the records holding a shared key ("
-        + ", ".join(f"{k} {v:,}" for k, v in found.items()) + ")")
+    say(both("dask.pass_two", keys=", ".join(f"{k} {v:,}" for k, v in found.items())))
     wanted = {k: v for k, v in candidates.items() if len(v)}
     records = []
     if wanted:

@@ -2,13 +2,23 @@
 their n and intervals, how it holds on worlds it never saw, baselines, calibration, limits."""
 from __future__ import annotations
 
+from importlib import resources
+
+import jinja2
+
+from scoring.messages import both, render, zh_text
 from scoring.schema import CLASS_ZH as SCHEMA_CLASS_ZH, CLASSES
 
 from scoring.model.metrics import CI_BELOW
 
 CLASS_ZH = {c: f"{zh} {c}" for c, zh in SCHEMA_CLASS_ZH.items() if c in CLASSES}  # both languages in a card
-MODEL_ZH = {"model": "本模型 (HistGradientBoosting)", "logistic_regression": "基线：逻辑回归", "rule_count": "基线：规则发现计数"}
+MODEL_ZH = {"model": "本模型 (HistGradientBoosting)", "logistic_regression": "基线 逻辑回归", "rule_count": "基线 规则发现计数"}
 MONOTONIC_ZH = {+1: "只升不降 never lowers", -1: "只降不升 never raises"}
+
+
+def both_lines(key: str, sep: str = " ", **fields) -> str:
+    """The message ``key``, Chinese then English in one paragraph (the card is read in both)."""
+    return sep.join(render(key, **fields))
 
 
 def _with_ci(m: dict, key: str) -> str:
@@ -49,13 +59,10 @@ def _reliability(validation: dict) -> str:
 def validation_text(v: dict) -> str:
     """How the model was validated, in one Chinese + English sentence."""
     if v.get("method") == "by_inspection_date":
-        return (f"只有一个有标签的年份：按核查日期留出最新的 {v['holdout_share']:.0%} 核查结果（{v['test_from']} 至 {v['test_to']}，"
-                f"{v['n_test']} 个）作验证，其余 {v['n_train']} 个训练；验证后用全部标签重新训练。 / One labelled year: the latest "
-                f"{v['holdout_share']:.0%} of its inspections by date ({v['test_from']} to {v['test_to']}, {v['n_test']} labels) "
-                f"were held out, the other {v['n_train']} trained on; then refitted on every label.")
-    return (f"按年份验证：用 {v.get('train_years')} 年的 {v.get('n_train')} 个标签训练，在 {v.get('test_year')} 年的 "
-            f"{v.get('n_test')} 个标签上验证；验证后用全部标签重新训练。 / Temporal: fitted on {v.get('train_years')} "
-            f"({v.get('n_train')} labels), measured on {v.get('test_year')} ({v.get('n_test')} labels); then refitted on every label.")
+        return both("card.by_date", share=f"{v['holdout_share']:.0%}", since=v["test_from"], until=v["test_to"], n_test=v["n_test"],
+                    n_train=v["n_train"])
+    return both("card.by_year", train_years=v.get("train_years"), n_train=v.get("n_train"), test_year=v.get("test_year"),
+                n_test=v.get("n_test"))
 
 
 def _baselines(v: dict) -> str:
@@ -69,10 +76,12 @@ def _baselines(v: dict) -> str:
         if m.get("roc_auc") is None:
             continue
         gap_lr = (m["roc_auc"] - lr["roc_auc"]) if lr.get("roc_auc") is not None else None
-        verdict = ("与逻辑回归基本持平（差 < 0.01），树模型的价值在于约束与解释，而非精度" if gap_lr is not None and abs(gap_lr) < 0.01 else
-                   f"比逻辑回归{'高' if gap_lr and gap_lr > 0 else '低'} {abs(gap_lr or 0):.3f}")
-        lines.append(f"- {CLASS_ZH[cls]}: ROC AUC {m['roc_auc']} vs 逻辑回归 logistic regression {lr.get('roc_auc')} vs "
-                     f"规则计数 rule count {rc.get('roc_auc')}：{verdict}。")
+        if gap_lr is not None and abs(gap_lr) < 0.01:
+            verdict = zh_text("card.even")
+        else:
+            verdict = zh_text("card.higher" if gap_lr and gap_lr > 0 else "card.lower", gap=f"{abs(gap_lr or 0):.3f}")
+        lines.append("- " + zh_text("card.baseline", cls=CLASS_ZH[cls], auc=m["roc_auc"], lr=lr.get("roc_auc"), rc=rc.get("roc_auc"),
+                                    verdict=verdict))
         rel = m.get("reliability") or []
         if rel:
             worst = max(rel, key=lambda r: abs(r["mean_p"] - r["observed"]))
@@ -84,7 +93,7 @@ def _baselines(v: dict) -> str:
 def _worlds(meta: dict) -> str:
     w = meta.get("worlds")
     if not w:
-        return "未在其他生成世界上评估 / not evaluated on other generated worlds."
+        return both("card.no_worlds")
     rows = ["| 留出世界 held-out world | 类别 class | n | 阳性 positives | ROC AUC | AP |", "|---|---|---|---|---|---|"]
     for r in w.get("held_out", []):
         for cls in ("missing", "poor_quality"):
@@ -117,86 +126,26 @@ with every insurer and agency of it unknown to the model's memory; all of its la
 def _held(meta: dict) -> str:
     """A warning per class whose out-of-fold log-odds did not rank it (scoring.model.estimator.platt)."""
     held = meta.get("calibration_held") or {}
-    return "".join(
-        f"\n> **{CLASS_ZH[c]}：训练标签的交叉验证未显示排序能力**（Platt 斜率 {a}），斜率按下限保留，概率接近基准率，"
-        f"排序仅供参考。 / The out-of-fold log-odds did not rank this class (Platt slope {a}); the slope is held at its "
-        f"floor, probabilities stay near the base rate and the order is weak evidence.\n" for c, a in held.items()) + ("\n" if held else "")
+    return "".join("\n> " + both_lines("card.held", cls=CLASS_ZH[c], slope=a, sep=" / ") + "\n" for c, a in held.items()) + ("\n" if held else "")
 
 
 def model_card(meta: dict) -> str:
+    """MODEL_CARD.md of a model (``templates/model_card.md.j2``)."""
     v = meta.get("validation", {})
     pv = meta.get("package_versions", {})
-    promo = meta.get("promotion_rule")
-    synthetic = meta.get("training_data") == "synthetic"
-    banner = ("> **仅用合成数据训练 Trained on synthetic data only.** 本模型尚未见过真实核查结果；在真实数据上的表现未知，"
-              "请用本地核查结果重新训练（`scoring train` / `scoring retrain`）后再依赖其排序。 / It has never seen a real inspection "
-              "outcome: retrain on local inspections before relying on its ranking.\n\n") if synthetic else ""
     mono = "\n".join(f"- {CLASS_ZH[c]}: " + "; ".join(f"`{f}` {MONOTONIC_ZH[d]}" for f, d in cons.items())
                      for c, cons in (meta.get("monotonic") or {}).items())
-    mem = meta.get("memory_summary") or {}
-    return f"""# 模型卡 Model card — {meta.get('version')}
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(
+        lambda name: resources.files("scoring").joinpath(f"templates/{name}").read_text("utf-8")), keep_trailing_newline=True)
+    return env.get_template("model_card.md.j2").render(
+        meta=_Attrs(meta), v=_Attrs(v), mem=_Attrs(meta.get("memory_summary") or {}), promo=meta.get("promotion_rule"),
+        banner=both_lines("card.synthetic") + "\n\n" if meta.get("training_data") == "synthetic" else "",
+        validation=validation_text(v), ci_below=CI_BELOW, worlds=_worlds(meta), mono=mono, metrics_table=_metrics_table(v),
+        baselines=_baselines(v), held=_held(meta), reliability=_reliability(v), versions=", ".join(f"{k} {x}" for k, x in pv.items()))
 
-{banner}## 用途 Intended use
-为应急管理部门和第三方评估机构排序核查对象：对每张安责险保单估计“事故预防服务缺失”
-(`p_missing`) 和“服务质量差” (`p_poor_quality`) 的概率，并以 SHAP 贡献解释每个标记。
-它给出的是**核查优先级**，不是结论：被标记的保单须经现场核查确认（通知61号（三））。
-Ranks policies for on-site inspection; a flag is a reason to look, not a finding.
 
-## 验证方式 How it was validated
-{validation_text(v)}
-The metrics below are those of the held-out fit; the saved model is the one refitted on every
-label ({meta.get('label_counts')}), as a practitioner would ship it. Metrics resting on fewer
-than {CI_BELOW} labels carry a 95% bootstrap interval in brackets.
+class _Attrs(dict):
+    """A dict whose keys a template reads as attributes (None when absent, as ``dict.get``)."""
 
-## 在没见过的世界上 On worlds it never saw
-{_worlds(meta)}
-## 数据 Data
-- 标签年份 label years (policy start): {meta.get('label_years')}.
-- 标签 labels: {meta.get('label_counts')}; by selection: {meta.get('label_counts_by_selection')}.
-- 训练数据 sha256: `{meta.get('training_data_sha256')}`; rulebook {meta.get('rulebook_version')};
-  source: {meta.get('training_source', 'see metadata.json')}.
-- 特征 features ({len(meta.get('features', []))}): {', '.join(meta.get('features', []))}.
-  No feature reads the inspection, its outcome, or records dated after the scoring date.
-  Findings on service records enter per service record, not as totals, so a busy policy does
-  not look suspicious for being busy. Peer features are leave-one-out means over the insurer's
-  or provider's other policies in the scored submission. `services_vs_market` and
-  `staff_vs_market` are the yearly visits and the number of staff who served the policy over
-  the median of the same industry in the scored submission, so a market whose contracts ask for
-  more visits, or whose agencies are larger, reads the same.
-- 实体记忆 entity memory: what the labels taught about {mem.get('insurer_key', 0)} insurers and
-  {mem.get('provider_key', 0)} service providers (cross-fitted, shrunk target statistics; an
-  entity never seen gets the overall rate and its reason says so).
-- 单调约束 monotonic constraints:
-{mono}
-
-## 指标 Metrics (held out, capacity = {v.get('capacity')} of policies)
-`all` = every held-out labelled policy (mostly risk-targeted inspections, so rates are
-inflated); `random` = the random-audit slice only (unbiased, but small).
-
-{_metrics_table(v)}
-
-### 与基线比较 Against the baselines
-{_baselines(v)}
-
-### 校准 Calibration (reliability, held out, all labels)
-Probabilities are Platt-scaled log-odds fitted out-of-fold on the training labels.
-{_held(meta)}{_reliability(v)}
-
-## 标记阈值 Flag thresholds
-A policy is flagged only within the inspection capacity and when its probability exceeds the
-class's base rate ({meta.get('thresholds')}).
-
-{('## 晋升规则 Promotion rule' + chr(10) + promo + chr(10)) if promo else ''}
-## 局限 Known limits
-- Trained on labels chosen mostly on visible risk: metrics on `all` overstate what random
-  inspection would find; read the `random` rows, and their small n, for unbiased rates.
-- Poor-quality service often has tidy paperwork: `p_poor_quality` separates less well than
-  `p_missing`, and a low score is not evidence of good service.
-- Inspectors' verdicts are themselves noisy; the model cannot be more reliable than they are.
-- When a submission looks unlike the training data (`run.json` → `model_shift`), `scoring score`
-  warns and leans the priority on the rule findings; the model's ranking there is a guess.
-- Items (四) permit precondition and (六) corruption of 通知61号 are not visible in a submission.
-
-## 版本 Versions
-{', '.join(f'{k} {v}' for k, v in pv.items())}; created {meta.get('created')}; seed {meta.get('seed')}.
-"""
+    def __getattr__(self, name):
+        return self.get(name)

@@ -146,7 +146,7 @@ class ServiceModel:
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """``p_missing`` and ``p_poor_quality`` per row of ``X`` (index kept)."""
-        M = self.matrix(X)  # once for both classes: 1.5 GB at five million policies
+        M = self.matrix(X)  # once for both classes: the largest array of a run
         return pd.DataFrame({f"p_{c}": self.probability(self.estimators[c].decision_function(M), c) for c in CLASSES},
                             index=X.index)
 

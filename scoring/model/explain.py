@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.model.features import BY_NAME, MEMORY_FEATURES, show
+from scoring.messages import zh_text
 from scoring.schema import CLASS_ZH
 from scoring.model.estimator import ServiceModel
 from scoring.writers import json_numbers, json_strings
@@ -100,12 +101,12 @@ def _phrase(cls: str, feature: str, shown: str, typical: str | None, up: bool) -
     contribution comes from how it combines with other features (a tidy 100% report rate beside
     signs of fabrication). Its text says so, and it is not offered as a reason.
     """
-    name, direction, what = BY_NAME[feature].zh, "推高" if up else "降低", f"{CLASS_ZH[cls]}的可能"
-    value = f"{name}无记录" if shown == "无记录" else f"{name}为 {shown}"
+    name, effect = BY_NAME[feature].zh, zh_text("reason.up" if up else "reason.down", cls=CLASS_ZH[cls])
+    value = zh_text("reason.no_value", name=name) if shown == "无记录" else zh_text("reason.value", name=name, shown=shown)
     if typical is not None and typical == shown:
-        return f"{value}，与同行业通常水平相同；其作用来自与其他特征的组合（{direction}{what}）", False
-    ref = f"（同行业通常为 {typical}）" if typical is not None else ""
-    return f"{value}{ref}，{direction}{what}", True
+        return zh_text("reason.typical_same", value=value, effect=effect), False
+    ref = zh_text("reason.typical", typical=typical) if typical is not None else ""
+    return f"{value}{ref}，{effect}", True
 
 
 def reason(model: ServiceModel, cls: str, feature: str, value: float, shap: float, industry: float) -> str:
@@ -128,25 +129,20 @@ def _texts(model: ServiceModel, cls: str, feature: str, values: np.ndarray, shap
     return inv.reshape(-1), [t for t, _ in phrased], [r for _, r in phrased]
 
 
-_ENTITY_ZH = {"insurer_key": "该保险机构", "provider_key": "该服务主体"}
-
-
 def memory_reason(model: ServiceModel, cls: str, feature: str, key, shap: float) -> str:
     """The reason behind a memory feature, naming the evidence: how many of the entity's policies
     were inspected in the training data and how many were found ``cls``-like."""
     from scoring.model.memory import SOURCES
 
     col, label = SOURCES[feature]
-    who = _ENTITY_ZH[col]
-    direction = "推高" if shap > 0 else "降低"
-    what = CLASS_ZH[label]
+    effect = zh_text("reason.up" if shap > 0 else "reason.down", cls=CLASS_ZH[cls])
     if col == "provider_key" and (key is None or key != key or key == ""):
-        return f"无服务记录，无法确定服务主体，按以往总体比例计，{direction}{CLASS_ZH[cls]}的可能"
+        return zh_text("reason.no_provider", effect=effect)
     c = model.memory.counts(col, key) if model.memory is not None else None
     if not c:
-        kind = "服务机构" if col == "provider_key" else "保险机构"
-        return f"新出现的{kind}，无以往核查记录，按以往总体比例计，{direction}{CLASS_ZH[cls]}的可能"
-    return f"{who}以往核查 {c['n']} 件中{what} {c[label]} 件，{direction}{CLASS_ZH[cls]}的可能"
+        return zh_text("reason.new_provider" if col == "provider_key" else "reason.new_insurer", effect=effect)
+    return zh_text("reason.memory_provider" if col == "provider_key" else "reason.memory_insurer", n=c["n"],
+                   what=CLASS_ZH[label], k=c[label], effect=effect)
 
 
 def _memory_texts(model: ServiceModel, cls: str, feature: str, keys: np.ndarray, shap: np.ndarray) -> tuple[np.ndarray, list[str]]:

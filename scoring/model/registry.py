@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.metrics import average_precision_score, brier_score_loss
 
-from scoring.messages import render
+from scoring.messages import both, render, zh_text
 from scoring.errors import ModelError, RegistryError
 from scoring.model.features import SUBMISSION_FEATURES
 from scoring.schema import CLASSES
@@ -56,12 +56,9 @@ class PromotionRule(BaseModel):
     seed: int = 0
 
     def text(self) -> str:
-        return (f"晋升条件：在最新年份（{self.slice} 抽查样本不足 {self.min_random} 个时用全部核查）上，挑战者对“{self.primary_class}”的"
-                f"平均精确率高于冠军，且配对 bootstrap（{self.bootstrap} 次）{self.confidence:.0%} 置信区间下限 > 0；任何类别平均精确率下降不超过"
-                f" {self.tolerance}；各类 Brier 分数上升不超过 {self.max_brier_increase}；评估标签至少 {self.min_labels} 个、阳性至少 {self.min_positives} 个。"
-                f" / Promote only if AP({self.primary_class}) improves with the lower bound of a {self.confidence:.0%} paired bootstrap"
-                f" interval above 0, no class loses more than {self.tolerance} AP, Brier rises at most {self.max_brier_increase},"
-                f" with at least {self.min_labels} labels and {self.min_positives} positives.")
+        return both("registry.rule", slice=self.slice, min_random=self.min_random, cls=self.primary_class, bootstrap=self.bootstrap,
+                    confidence=f"{self.confidence:.0%}", tolerance=self.tolerance, brier=self.max_brier_increase,
+                    min_labels=self.min_labels, min_positives=self.min_positives)
 
 
 class Decision(BaseModel):
@@ -151,8 +148,12 @@ def decision_line(d: Decision) -> str:
     def name(v):
         return v or "（无 none）"
 
-    return (f"{ACTION_ZH.get(d.action, d.action)} {d.action}：冠军 champion {name(d.champion_before)} → {name(d.champion_after)}"
-            + (f"（挑战者 challenger {d.challenger}）" if d.challenger else ""))
+    zh, en = render("registry.line", action_zh=ACTION_ZH.get(d.action, d.action), action=d.action, before=name(d.champion_before),
+                    after=name(d.champion_after))
+    if d.challenger:
+        more = render("registry.line_challenger", challenger=d.challenger)
+        zh, en = zh + more[0], en + more[1]
+    return f"{zh} / {en}"
 
 
 def metric_lines(metrics: dict) -> list[str]:
@@ -161,9 +162,9 @@ def metric_lines(metrics: dict) -> list[str]:
     for who, per in (metrics or {}).items():
         for cls, m in per.items():
             ci = m.get("average_precision_ci")
-            out.append(f"{_WHO_ZH.get(who, who)} {_CLASS_ZH.get(cls, cls)}：n={m.get('n')}，阳性 {m.get('positives')}，"
-                       f"平均精确率 AP {m.get('average_precision')}" + (f" [{ci[0]}, {ci[1]}]" if ci else "")
-                       + f"，Brier {m.get('brier')}")
+            out.append(zh_text("registry.metrics", who=_WHO_ZH.get(who, who), cls=_CLASS_ZH.get(cls, cls), n=m.get("n"),
+                               positives=m.get("positives"), ap=m.get("average_precision"), ci=f" [{ci[0]}, {ci[1]}]" if ci else "",
+                               brier=m.get("brier")))
     return out
 
 
@@ -179,14 +180,14 @@ def decisions_text(reg: Registry) -> str:
     lines = ["# 模型晋升记录 Model decisions", "", reg.rule.text(), ""]
     for d in reg.history:
         lines += [f"## {d.at} — {ACTION_ZH.get(d.action, d.action)}", "", f"- {decision_line(d)}",
-                  f"- 理由：{d.reason_zh}", f"- Reason: {d.reason_en}"]
+                  "- " + zh_text("registry.reason", reason=d.reason_zh), f"- Reason: {d.reason_en}"]
         extra = d.model_dump(exclude={"at", "action", "challenger", "champion_before", "champion_after", "reason_zh", "reason_en"})
         for line in metric_lines(extra.get("metrics")):
             lines.append(f"- {line}")
         ev = extra.get("evaluated_on") or {}
         if ev:
-            lines.append(f"- 评估样本：{ev.get('slice', '')} 共 {ev.get('n', '')} 个标签"
-                         + (f"，AP 差值 90% 区间 {ev['ap_difference_ci']}" if ev.get("ap_difference_ci") else ""))
+            ci = zh_text("registry.ap_ci", ci=ev["ap_difference_ci"]) if ev.get("ap_difference_ci") else ""
+            lines.append("- " + zh_text("registry.evaluated", slice=ev.get("slice", ""), n=ev.get("n", ""), ci=ci))
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -376,8 +377,7 @@ def seed(registry: str | Path, model_dir: str | Path) -> Decision:
             shutil.copytree(model_dir, path / version)
         d = Decision(at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), action="seed", challenger=version,
                      champion_before=None, champion_after=version,
-                     reason_zh=f"以模型 {model.version} 作为初始冠军（来自 {model_dir}）；之后的挑战者须按晋升条件胜过它",
-                     reason_en=f"started with {model.version} as champion (from {model_dir}); later challengers must beat it by the rule")
+                     **dict(zip(("reason_zh", "reason_en"), render("registry.seeded", version=model.version, source=model_dir))))
         reg.champion = version
         reg.history.append(d)
         save_registry(path, reg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scoring.messages import zh_text
 from scoring.rules.book import Rulebook
 
 SUMMARY_COLUMNS = ["insurer_id", "policies", "flagged", "findings_critical", "findings_major", "mean_p_missing",
@@ -77,9 +78,10 @@ def grade_text(rulebook: Rulebook) -> list[str]:
     for letter in ("D", "C", "B"):
         r = rulebook.grades.get(letter)
         if r:
-            parts = [f"标记率 ≥ {r.flag_rate:.0%}", f"有严重发现的保单占比 ≥ {r.critical_rate:.0%}", f"预防费用使用率 < {r.spend_below:.0%}"]
+            parts = [zh_text("grade.flag_rate", rate=f"{r.flag_rate:.0%}"), zh_text("grade.critical_rate", rate=f"{r.critical_rate:.0%}"),
+                     zh_text("grade.spend_below", rate=f"{r.spend_below:.0%}")]
             if r.blacklist_candidate:
-                parts.insert(0, "列为保险机构黑名单候选")
-            lines.append(f"{letter}：" + "，或".join(parts))
-    lines.append("A：以上均不满足")
+                parts.insert(0, zh_text("grade.blacklist"))
+            lines.append(f"{letter}：" + zh_text("grade.or").join(parts))
+    lines.append(zh_text("grade.a"))
     return lines

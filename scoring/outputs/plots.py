@@ -20,6 +20,7 @@ matplotlib.rcParams.update({
     "axes.unicode_minus": False,
 })
 
+from scoring.messages import zh_text
 from scoring.model.features import BY_NAME, show  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def shap_bars(record: dict, cls_zh: str, top: int = 8) -> str:
     ax.barh(range(len(values)), values, color=["#c0392b" if v > 0 else "#2471a3" for v in values])
     ax.set_yticks(range(len(values)), labels, fontsize=9)
     ax.axvline(0, color="#555", lw=0.8)
-    ax.set_xlabel(f"对“{cls_zh}”对数几率的贡献（SHAP）；基准 {record['base_value']:.2f} → 本保单 {record['raw_output']:.2f}", fontsize=9)
+    ax.set_xlabel(zh_text("plot.shap_axis", cls=cls_zh, base=f"{record['base_value']:.2f}", own=f"{record['raw_output']:.2f}"), fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return _svg(fig)
@@ -92,8 +93,7 @@ def loss_ratio_chart(labels: list[str], values: list[float], credibility: list[f
         ax.scatter([min(v, cap) for v in own], ys, marker="D", s=18, color="#1f3a5f", zorder=3)
     ax.set_xlim(0, cap * 1.05)
     ax.set_yticks(ys, labels, fontsize=9)
-    ax.set_xlabel(f"柱：可信赔付率（颜色越深可信度越高）；◆：本单元赔付率（超过 {cap:.0%} 画在 {cap:.0%}）\n"
-                  f"绿色：规则接受的赔付率区间", fontsize=9)
+    ax.set_xlabel(zh_text("plot.loss_axis", cap=f"{cap:.0%}"), fontsize=9)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return _svg(fig)

@@ -13,6 +13,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from scoring.messages import zh_text
 from scoring.outputs.insurers import grade_text
 from scoring.schema import CLASS_ZH, SEVERITY_ORDER, prefecture_of
 from scoring.arrays import codes_of, equal_to, positions_in
@@ -107,17 +108,18 @@ def rate_section(adequacy: pd.DataFrame | None, rulebook) -> dict | None:
     lines = []
     for r in hits.itertuples():
         change = r.indicated_rate_change
-        verb = f"可下调约 {-change:.0%}" if change < 0 else f"需上调约 {change:.0%}"
+        verb = zh_text("report.rate_down" if change < 0 else "report.rate_up", change=f"{abs(change):.0%}")
         codes = [c for c in r.rule_codes.split(";") if c in rules]
         names = "、".join(rules[c].name_zh or c for c in codes)
         # a rule fires on the cell's own experience; the indication leans on the market as far as
         # credibility is low, so the two can point different ways: say so rather than leave it to the reader
         wants_up = any(rules[c].parsed.max_lr is not None for c in codes)
         against = (change < 0) if wants_up else (change > 0)
-        caveat = "；单元可信度低，测算以市场经验为主，规则依据的是本单元赔案数与市场频率的显著偏离" if against else ""
-        lines.append(f"{r.insurer_id} 在{r.province_name}{r.industry_zh}行业 {r.policy_year} 年保单（{r.policies} 件）的赔付率为 "
-                     f"{r.loss_ratio:.0%}（可信度 {r.credibility:.2f}；赔案 {int(r.claims)} 件，按市场频率应约 {r.expected_claims:.1f} 件），"
-                     f"与市场加权后为 {r.credible_loss_ratio:.0%}，按目标赔付率 {r.target_loss_ratio:.0%} 测算费率{verb}{caveat}。［{names}］")
+        caveat = zh_text("report.rate_caveat") if against else ""
+        lines.append(zh_text("report.rate_line", insurer=r.insurer_id, province=r.province_name, industry=r.industry_zh,
+                             year=r.policy_year, policies=r.policies, lr=f"{r.loss_ratio:.0%}", z=f"{r.credibility:.2f}",
+                             claims=int(r.claims), expected=f"{r.expected_claims:.1f}", credible=f"{r.credible_loss_ratio:.0%}",
+                             target=f"{r.target_loss_ratio:.0%}", verb=verb, caveat=caveat, names=names))
     return {"chart": chart, "lines": lines, "cells": int(len(adequacy)), "shown": int(len(shown)), "min_policies": min_policies,
             "low": low, "high": high}
 
@@ -145,8 +147,8 @@ def clause_counts(findings: pd.DataFrame, policy_at: np.ndarray) -> pd.DataFrame
     """Findings per rule and clause (:data:`CLAUSE_KEYS`): how many (``n``) and on how many
     policies (``policies``; ``policy_at``: each finding's policy number, -1 for none), most
     severe first, then the most frequent; groups with a missing key are left out, as in pandas'
-    group-by. Counted through integer codes: a group-by over the five text columns and the
-    policy ids of tens of millions of findings took gigabytes more than the findings."""
+    group-by. Counted through integer codes, so that memory stays within a few integers per
+    finding, not a group-by's copies of the five text columns and the policy ids."""
     group = np.zeros(len(findings), dtype=np.int64)
     valid = np.ones(len(findings), dtype=bool)
     for c in CLAUSE_KEYS:
@@ -251,13 +253,11 @@ def render(report: ReportInput) -> str:
 
     worlds = (model.metadata.get("worlds") or {}).get("summary")
     held = ("" if not worlds else
-            f"在训练时未见过的 {model.metadata['worlds']['n_worlds']} 个生成世界上逐一留出检验：服务缺失 ROC AUC 最低 "
-            f"{worlds['missing']['roc_auc_min']}、中位 {worlds['missing']['roc_auc_median']}；服务质量差最低 "
-            f"{worlds['poor_quality']['roc_auc_min']}、中位 {worlds['poor_quality']['roc_auc_median']}。")
-    summary = (f"模型 {model.version}：两个梯度提升树分类器（服务缺失 / 服务质量差），带有对保险机构与服务主体以往核查结果的记忆。"
-               f"{validation_text(v).split(' / ')[0]}（容量 {v.get('capacity', 0.1):.0%}）。{held}"
-               f"概率经 Platt 校准；all 为全部留出核查（多为定向抽查），random 为随机抽查子集；少于 100 个标签的指标附 95% 区间。"
-               f"详见模型目录中的 MODEL_CARD.md。")
+            zh_text("report.model_worlds", n=model.metadata["worlds"]["n_worlds"], m_min=worlds["missing"]["roc_auc_min"],
+                    m_med=worlds["missing"]["roc_auc_median"], p_min=worlds["poor_quality"]["roc_auc_min"],
+                    p_med=worlds["poor_quality"]["roc_auc_median"]))
+    summary = zh_text("report.model_summary", version=model.version, validation=validation_text(v).split(" / ")[0],
+                      capacity=f"{v.get('capacity', 0.1):.0%}", held=held)
     overview = {
         "policies": len(scored), "rejected": run["rows_rejected_total"], "flagged": int(len(flagged)),
         "flag_missing": int((flagged["flag"] == "missing").sum()), "flag_poor": int((flagged["flag"] == "poor_quality").sum()),

@@ -39,6 +39,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from scoring.messages import both, render
 from scoring.model.features import BY_NAME
 from scoring.schema import CLASS_ZH
 from scoring.outputs.plots import shap_bars
@@ -77,14 +78,14 @@ def earlier_verdicts(store: "ReviewStore", run: dict) -> str:
     cur = store.current()
     if cur.empty:
         return ""
-    text = f"本运行已有 {len(cur)} 件保单的复核结论"
+    zh, en = render("app.earlier", n=len(cur))
     finished = run.get("finished_at")
     if finished:
         older = int((pd.to_datetime(cur["recorded_at"], utc=True) < pd.to_datetime(finished, utc=True)).sum())
         if older:
-            text += (f"；其中 {older} 件记录于本次评分结果生成（{beijing(finished)}）之前，针对的是旧的评分结果，"
-                     f"请复查 / {older} of them predate this run's results and were made on an earlier scoring")
-    return text + f" / this run already has verdicts on {len(cur)} policies"
+            more = render("app.earlier_older", older=older, when=beijing(finished))
+            zh, en = zh + more[0], f"{en}; {more[1]}"
+    return f"{zh} / {en}"
 
 
 def _env() -> jinja2.Environment:
@@ -192,7 +193,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
     async def guard(request: Request, call_next):
         name = _host_name(request.headers.get("host", ""))
         if name is None or (not any_host and name not in allowed):
-            return Response("拒绝：主机名不是本服务绑定的地址\nRefused: the Host header is not an address this app is bound to\n",
+            return Response("\n".join(render("app.host")) + "\n",
                             status_code=421, media_type="text/plain; charset=utf-8")
         if token is not None:
             given = request.query_params.get("token")
@@ -201,7 +202,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             ok = any(hmac.compare_digest(x.encode(), token.encode()) for x in
                      (given or "", auth[7:] if auth.lower().startswith("bearer ") else "", cookie) if x)
             if not ok:
-                return Response("未授权：缺少或错误的访问令牌\nUnauthorized: missing or wrong token\n", status_code=401,
+                return Response("\n".join(render("app.token")) + "\n", status_code=401,
                                 media_type="text/plain; charset=utf-8", headers={"WWW-Authenticate": "Bearer"})
             if given:  # swap the token in the address for a cookie, then drop it from the address
                 q = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
@@ -245,7 +246,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         form = await request.form()
         session = request.cookies.get("review_session")
         if not session or not hmac.compare_digest(str(form.get("csrf_token", "")).encode(), csrf_for(session).encode()):
-            raise HTTPException(403, "表单已失效或来源不明（CSRF），请刷新页面后重试 / form expired or of unknown origin (CSRF): reload and retry")
+            raise HTTPException(403, both("app.csrf"))
         return form
 
     def page(name: str, request: Request, status: int = 200, **ctx) -> HTMLResponse:
@@ -332,7 +333,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         if policy_id is None or run.policy(policy_id) is None:
             return page("missing.html.j2", request, status=404, policy_id=policy_id or key)
         if str(form.get("policy_id", policy_id)) != policy_id:  # the page it came from named another policy
-            raise HTTPException(400, "表单与页面的保单号不符，未保存 / the form names another policy than its page; not saved")
+            raise HTTPException(400, both("app.form_other_policy"))
         keys = {r["key"] for r in reason_keys(run, policy_id)}
         reasons = {k[len("reason__"):]: str(v) for k, v in form.multi_items()
                    if k.startswith("reason__") and k[len("reason__"):] in keys and v in ("agree", "disagree")}
@@ -351,8 +352,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
     @app.exception_handler(sqlite3.Error)
     async def storage_failed(request: Request, exc):
         """The disk is full or the database cannot be written: said in both languages, nothing half-saved."""
-        return Response(f"无法保存或读取复核数据（{exc}）；结论未保存，请稍后重试或联系管理员\n"
-                        f"The review data cannot be written or read ({exc}); nothing was saved. Try again later or ask an administrator\n",
+        return Response("\n".join(render("app.storage", detail=exc)) + "\n",
                         status_code=503, media_type="text/plain; charset=utf-8")
 
     @app.get("/stats", response_class=HTMLResponse)

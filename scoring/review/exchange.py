@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 
 from scoring.errors import OptionError, ReviewError
-from scoring.messages import render
+from scoring.messages import both, render, zh_text
 from scoring.writers import write_csv
 from scoring.submission.workbook import open_workbook, sheet_table
 from scoring.files import remove_tree, replace_file, sha256_file
@@ -226,28 +226,19 @@ class ImportResult:
         return self.rows_read == self.recorded + self.unchanged + self.not_reviewed + len(self.rejected)
 
     def summary(self) -> str:
-        lines = [f"工作表“{self.sheet}”读入 {self.rows_read} 行：记录 {self.recorded}，未变 {self.unchanged}，"
-                 f"未复核（空白）{self.not_reviewed}，拒收 {len(self.rejected)}",
-                 f"sheet {self.sheet}: read {self.rows_read} rows: recorded {self.recorded}, unchanged {self.unchanged}, "
-                 f"not reviewed (blank) {self.not_reviewed}, rejected {len(self.rejected)}"]
+        lines = list(render("import.summary", sheet=self.sheet, read=self.rows_read, recorded=self.recorded, unchanged=self.unchanged,
+                            blank=self.not_reviewed, rejected=len(self.rejected)))
         if self.ignored_columns:
-            cols = "、".join(self.ignored_columns)
-            lines.append(f"注意：列 {cols} 不是复核表的列，未读取 / note: column(s) {', '.join(self.ignored_columns)} are not the workbook's and were not read")
+            lines.append(both("import.ignored_columns", cols_zh="、".join(self.ignored_columns), cols_en=", ".join(self.ignored_columns)))
         for name, n in self.ignored_sheets:
-            lines.append(f"注意：工作表“{name}”有 {n} 行内容，未读取（只读取“{self.sheet}”）；其中的结论请移到“{self.sheet}”后再导入"
-                         f" / note: sheet {name} has {n} rows and was not read (only {self.sheet} is); move its verdicts there and import again")
+            lines.append(both("import.ignored_sheet", name=name, n=n, sheet=self.sheet))
         return "\n".join(lines)
 
 
 def notes_lines(run_path) -> tuple[str, ...]:
     """The text of the workbook's notes sheet, a line a row in column A."""
-    return (
-        "填写黄色列：核查结论（服务到位 / 服务质量差 / 服务缺失）、抽查方式（重点抽查 / 随机抽查，空白按重点抽查）、核查日期、核查单位、备注。",
-        "未复核的行保持黄色列为空即可；蓝色列仅供参考，导入时不读取（保单号、核查编号除外）。",
-        *render('workbook.notes_lines', run_path=run_path),
-        "Fill in the yellow columns (verdict, selection, inspection date, inspector organisation, notes); leave them blank for",
-        "policies not reviewed. Blue columns are for reference only (policy id and inspection id excepted).",
-    )
+    zh, en = render("workbook.notes", run=run_path)
+    return tuple(zh.split("\n")) + tuple(en.split("\n"))
 
 
 #: Lines of :func:`notes_lines`.
@@ -349,7 +340,8 @@ def _copies_and_conflicts(raw):
 
 def _reject(file: str, row: int, column: str, msg_zh: str, msg_en: str | None = None, value: str = "") -> dict:
     return {"table": "inspections", "row": int(row), "column": column, "value": value,
-            "message_zh": f"{file} 第 {row} 行：{msg_zh}", "message_en": f"{file} row {row}: {msg_en or msg_zh}"}
+            "message_zh": zh_text("import.row", file=file, row=row, message=msg_zh),
+            "message_en": render("import.row", file=file, row=row, message=msg_en or msg_zh)[1]}
 
 
 def _accepted_positions(raw, rejected: pd.DataFrame) -> np.ndarray:

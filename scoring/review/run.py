@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from scoring.messages import render
+from scoring.messages import both, render
 from scoring.errors import ReviewError
 from scoring.regions import region_name
 from scoring.schema import ID_MAX, INDUSTRIES, SERVICE_ITEMS, SEVERITY_ORDER
@@ -96,9 +96,7 @@ class ReviewRun:
         from scoring.submission.intake import load_submission
 
         if not submission or not Path(submission).exists():
-            self.submission_note = (f"未找到评分所用的提交数据（{submission or '未记录'}），服务记录与企业名称不可用；可用 --submission 指定。"
-                                    f" / the scored submission ({submission or 'not recorded'}) was not found: service records and"
-                                    " enterprise names are unavailable; pass --submission.")
+            self.submission_note = both("review.no_submission", submission_zh=submission or "未记录", submission_en=submission or "not recorded")
             return
         sub = load_submission(submission)
         pol = sub["policies"]

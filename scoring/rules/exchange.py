@@ -12,9 +12,8 @@ import pandas as pd
 
 def hash_strings(values) -> np.ndarray:
     """64-bit hashes of strings (pandas' keyed SipHash: the same in every process). Each string
-    is hashed as it comes: numbering the distinct strings first (pandas' ``categorize``) gives
-    the same hashes but took 6.2 s instead of 0.25 s for the 3.3M photo hashes of one partition
-    at five million policies, and was slower even for staff names, 55 records to a name."""
+    is hashed as it comes (``categorize=False``): numbering the distinct strings first gives the
+    same hashes at many times the cost when most strings are distinct, as photo hashes are."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
 
 
@@ -62,9 +61,8 @@ class Exchange:
     @staticmethod
     def pieces(pairs: list[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]:
         """``pairs`` in pieces of about :data:`SUMMARY_ROWS` rows, a key's pairs in one piece (by
-        the key's high bits; a bucket has its low ones), one piece made at a time. Numbering keys
-        by hashing slows down once the table outgrows the processor's caches: 1.4 s a bucket of
-        5.5M photo pairs at five million policies, against 0.1 s a bucket at one million."""
+        the key's high bits; a bucket has its low ones), one piece made at a time, so that the
+        hash table that numbers a piece's keys stays within the processor's caches."""
         n = int(sum(len(q) for q in pairs))
         count = -(-n // SUMMARY_ROWS)
         if count <= 1:
@@ -83,8 +81,8 @@ class Exchange:
         """Per key of ``pairs`` (index, sorted): its distinct enterprises and each measure summed
         (missing as 0) or spanned (missing ignored) over every partition, as pandas' group-by
         gives them. The keys are numbered by hashing and each (key, enterprise number) made one
-        integer, sorted once and reduced by runs: pandas' group-by with a distinct count took a
-        minute over the hundred million pairs of five million policies."""
+        integer, sorted once and reduced by runs (a group-by with a distinct count is far slower
+        over the hundreds of millions of pairs of the largest submissions)."""
         code, keys = pd.factorize(np.concatenate([q["key"].to_numpy(dtype=np.uint64) for q in pairs]))
         ent = np.concatenate([q["ent"].to_numpy(dtype=np.int64) for q in pairs])
         m = np.int64(ent.max() + 1 if len(ent) else 1)

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scoring.messages import render
 from scoring.rules.kinds import KINDS
 from scoring.rules.context import Context
 from scoring.heap import collect_only_new
@@ -24,7 +25,7 @@ from scoring.rules.background import Background
 from scoring.rules.book import Rule, Rulebook, SCOPE_ORDER, load_rulebook
 
 
-GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (costs ~15 ms a call)
+GC_ROWS = 200_000  # from this frame size on, memory is collected after each rule (a collection costs more than it saves on small frames)
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,8 @@ def _run_rules(ctx: Context, as_of, ordered: list[Rule], parts: list[pa.Table], 
             if missing:
                 if rule.code not in seen_missing:
                     seen_missing.add(rule.code)
-                    not_checkable.append({"rule_code": rule.code, "missing": missing,
-                                          "reason_zh": "提交数据缺少 " + "、".join(missing) + "，无法检查",
-                                          "reason_en": "the submission lacks " + ", ".join(missing) + ", so this rule cannot be checked"})
+                    zh, en = render("not_checkable", missing_zh="、".join(missing), missing_en=", ".join(missing))
+                    not_checkable.append({"rule_code": rule.code, "missing": missing, "reason_zh": zh, "reason_en": en})
                 continue
             if rule in background:
                 continue

@@ -14,7 +14,7 @@ a time:
    file row and last line as the whole-file reader numbers them.
 
 The accepted rows, rejected rows and counts are those of validating the file whole
-(``tests/test_dataset.py`` compares them); memory holds one chunk and the keys.
+(``tests/submission/test_dataset.py`` compares them); memory holds one chunk and the keys.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from scoring.messages import both
 from scoring.files import atomic_dir, check_output_dir
 from scoring.schema import TABLES
 from scoring.submission.chunks import chunks, data_lines, scan, streamable
@@ -96,5 +97,5 @@ def summary(balance: dict, out) -> str:
     lines = ["表 / table        读入 in   写出 written   拒收 rejected"]
     for name, b in balance.items():
         lines.append(f"{name:<16} {b['rows_in']:>8} {b['rows_written']:>12} {b['rows_rejected']:>12}")
-    lines.append(f"数据集 dataset: {out}；拒收明细 rejected rows: {Path(out) / 'rejected.csv'}")
+    lines.append(both("convert.where", out=out, rejected=Path(out) / "rejected.csv"))
     return "\n".join(lines)

@@ -113,8 +113,9 @@ def verify(dataset) -> None:
         elif sha256_known(found[name]) != want.get("sha256"):
             problems.append(render("dataset_file_changed", file=name))
     if problems:
-        zh = "；".join(z for z, _ in problems[:20]) + (f"；等共 {len(problems)} 处" if len(problems) > 20 else "")
-        en = "; ".join(e for _, e in problems[:20]) + (f"; {len(problems)} in all" if len(problems) > 20 else "")
+        more = render("dataset_more", n=len(problems)) if len(problems) > 20 else ("", "")
+        zh = "；".join(z for z, _ in problems[:20]) + more[0]
+        en = "; ".join(e for _, e in problems[:20]) + more[1]
         raise SubmissionError(*render("dataset_changed", path=dataset, problems_zh=zh, problems_en=en))
 
 

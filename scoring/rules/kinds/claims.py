@@ -6,7 +6,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from scoring.messages import TEMPLATES, render
+from scoring.messages import TEMPLATES, render, zh_text
 from scoring.rules.context import Hits, Params, make_hits, numbers, both, english, fmt, kind, labels_of, num, pct, text_rows
 
 
@@ -25,10 +25,8 @@ class LossRatio(Params):
 
     def sentence(self) -> str:
         if self.min_lr is not None:
-            return (f"同一保险机构同省同行业同年度保单不少于 {self.min_policies} 件，赔付率低于 {self.min_lr:.0%}，"
-                    f"且赔案数显著少于按市场频率应有的数量（单侧泊松检验 p < {num(self.alpha)}）")
-        return (f"同一保险机构同省同行业同年度保单不少于 {self.min_policies} 件，赔付率高于 {self.max_lr:.0%}，"
-                f"且赔案数显著多于按市场频率应有的数量（单侧泊松检验 p < {num(self.alpha)}）")
+            return zh_text("cond.loss_ratio_low", min_policies=self.min_policies, lr=f"{self.min_lr:.0%}", alpha=num(self.alpha))
+        return zh_text("cond.loss_ratio_high", min_policies=self.min_policies, lr=f"{self.max_lr:.0%}", alpha=num(self.alpha))
 
 
 @kind("loss_ratio", LossRatio, ("insurer",), stricter={"min_policies": "lower", "alpha": "higher"}, tables=("claims",))

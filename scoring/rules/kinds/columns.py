@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.messages import TEMPLATES
+from scoring.messages import TEMPLATES, zh_text
 from scoring.rules.context import Hits, OPS, OP_TEXT, OP_ZH, Op, Params, Ref, LABELS_ZH, broadcast, condition_refs, make_hits, numbers, conditions, english, fmt, join_text, kind, labels_of, num, pct, when_text, zh
 
 
@@ -127,7 +127,7 @@ class ColumnsAllTrue(Params):
             yield Ref(f"columns.{c}", c, ("bool",))
 
     def sentence(self) -> str:
-        return "未全部包含：" + "、".join(self.columns.values())
+        return zh_text("cond.columns_all_true", columns="、".join(self.columns.values()))
 
 
 @kind("columns_all_true", ColumnsAllTrue, ("policy",), local=True)

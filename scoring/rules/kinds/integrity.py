@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.arrays import arrow
-from scoring.messages import TEMPLATES
+from scoring.messages import TEMPLATES, zh_text
 from scoring.rules.context import Hits, Params, Ref, make_hits, numbers, both, dates, fmt, haversine_km, kind, num, zh
 from scoring.rules.exchange import Exchange, hash_strings
 from scoring.rules.kinds.services import NoParams
@@ -25,7 +25,7 @@ class Overlap(Params):
     max_km: float
 
     def sentence(self) -> str:
-        return f"同一人员同日在多家企业服务，合计超过 {num(self.max_hours)} 小时或签到相距超过 {num(self.max_km)} 公里"
+        return zh_text("cond.staff_overlap", hours=num(self.max_hours), km=num(self.max_km))
 
 
 def _photo_keys(ctx, frame, p) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring.arrays import arrow
-from scoring.messages import TEMPLATES
+from scoring.messages import TEMPLATES, zh_text
 from scoring.rules.context import Hits, Params, Ref, broadcast, numbers, both, english, fmt, kind, num, pct, text_rows, zh
 
 
@@ -34,8 +34,8 @@ class PeerOutlier(Params):
             yield Ref(f"group_by[{i}]", g, ("enum", "text", "bool"))
 
     def sentence(self) -> str:
-        return (f"{'×'.join(zh(f) for f in self.factors)} 偏离同组（{'、'.join(zh(g) for g in self.group_by)}）中位数，"
-                f"稳健 z 值超过 {num(self.z)}（组内至少 {self.min_peers} 件）")
+        return zh_text("cond.peer_outlier", factors="×".join(zh(f) for f in self.factors), groups="、".join(zh(g) for g in self.group_by),
+                       z=num(self.z), min_peers=self.min_peers)
 
 
 @kind("peer_outlier", PeerOutlier, ("policy",), stricter={"z": "lower", "min_peers": "lower", "min_scale": "lower"})
@@ -138,7 +138,7 @@ class Blacklist(Params):
     prefix: str
 
     def sentence(self) -> str:
-        return f"虚构迹象保单占比不低于 {self.share:.0%}，或已结束保单的预防费用使用率低于 {self.min_ratio:.0%}"
+        return zh_text("cond.insurer_blacklist", share=f"{self.share:.0%}", ratio=f"{self.min_ratio:.0%}")
 
 
 @kind("insurer_blacklist", Blacklist, ("insurer",), stricter={"share": "lower", "min_ratio": "higher"})

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from scoring.submission.intake import load_submission
-from scoring.rules.book import load_rulebook
+from scoring import load_submission
+from scoring import load_rulebook
 from scoring.rules.run import run_rules
 
-SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample"
 RULEBOOK = load_rulebook()
 CODES = sorted({r.code for r in RULEBOOK.rules})
 

@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 from datasets.synth import write_submission
 from scoring.cli import app
 from scoring.engines.dask import partition_keys, partitions
-from scoring.submission.intake import load_submission
+from scoring import load_submission
 
-from .helpers import world
+from ..helpers import world
+
+pytestmark = pytest.mark.slow  # Dask clusters of worker processes
 
 WorkerPlugin = pytest.importorskip("distributed").WorkerPlugin
 
@@ -60,7 +62,7 @@ def scored(tmp_path_factory):
         args = ["score", str(sub), "--out", str(tmp / out), "--quiet", "--engine", engine]
         r = runner.invoke(app, args + (["--workers", "2"] if engine == "dask" else []))
         assert r.exit_code == 0, r.output
-        assert ("引擎 engine: Dask，2 个工作进程" in r.output) == (engine == "dask")
+        assert ("引擎 Dask，2 个工作进程 / engine Dask, 2 workers" in r.output) == (engine == "dask")
     return tmp, sub, photo_pair, staff_pair, text
 
 
@@ -118,7 +120,7 @@ def test_the_driver_holds_only_the_records_that_share_a_key(scored, dataset):
     from scoring.engines import choose
     from scoring.engines.dask import load_dataset
     from scoring.jobs import prepare
-    from scoring.rules.book import load_rulebook
+    from scoring import load_rulebook
     from scoring.submission.intake import latest_date_of
 
     _, sub, photo_pair, staff_pair, _ = scored
@@ -242,8 +244,8 @@ def test_engine_options_that_cannot_work_are_refused_before_any_output(tmp_path,
 
 def test_an_unreachable_scheduler_is_named_and_nothing_is_written(tmp_path, monkeypatch):
     import scoring.engines.dask as d
-    from scoring.errors import OptionError
-    from scoring.jobs import run_score
+    from scoring import OptionError
+    from scoring import score as run_score
 
     monkeypatch.setattr(d, "CONNECT_TIMEOUT", 1)
     sub = write_submission(world(200, 5), tmp_path / "s")
@@ -267,8 +269,8 @@ def test_worker_memory_is_a_setting(monkeypatch):
 def test_without_dask_installed_the_engine_says_what_to_install(tmp_path, monkeypatch):
     import builtins
 
-    from scoring.errors import OptionError
-    from scoring.jobs import run_score
+    from scoring import OptionError
+    from scoring import score as run_score
 
     real = builtins.__import__
 
@@ -349,7 +351,7 @@ def test_exchange_never_drops_a_staff_day_the_check_would_fire_on():
     from scoring.rules.exchange import Exchange
     from scoring.rules.kinds.integrity import _staff_day_could_fire
     from scoring.rules.context import haversine_km
-    from scoring.rules.book import load_rulebook
+    from scoring import load_rulebook
 
     rule = next(r for r in load_rulebook().rules if r.kind == "staff_overlap")
     p = rule.parsed

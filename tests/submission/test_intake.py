@@ -6,12 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scoring.errors import SubmissionError
-from scoring.submission.intake import load_submission
-from scoring.jobs import run_validate
+from scoring import SubmissionError
+from scoring import load_submission
+from scoring import validate as run_validate
 from scoring.schema import TABLES
 
-from .helpers import set_cell, world, write
+from ..helpers import set_cell, world, write
 
 
 @pytest.fixture(scope="module")
@@ -495,9 +495,9 @@ def test_a_link_out_of_the_submission_folder_is_refused(tmp_path):
     from typer.testing import CliRunner
 
     from scoring.cli import app
-    from scoring.errors import SubmissionError
+    from scoring import SubmissionError
 
-    from .helpers import write
+    from ..helpers import write
 
     src = write(tmp_path / "src")
     outside = tmp_path / "elsewhere" / "secret.csv"

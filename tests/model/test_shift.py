@@ -6,10 +6,10 @@ import pytest
 
 from datasets.synth import Config, WorldParams, generate, write_submission, year_slice
 from scoring.jobs import prepare, run_score, score_summary
-from scoring.rules.book import load_rulebook
+from scoring import load_rulebook
 from scoring.model.shift import model_shift, psi, reference_sample
 
-from .helpers import world
+from ..helpers import world
 
 WARN = load_rulebook().model_shift.warn_score
 #: A market the default world never shows: few check-ins and photo hashes, half the visits,

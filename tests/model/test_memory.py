@@ -8,14 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datasets.synth import write_submission, year_slice
-from scoring.errors import ModelError
+from scoring import ModelError
 from scoring.model.explain import explanations, memory_reason
 from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES
 from scoring.model.memory import fit_memory
 from scoring.model.estimator import MONOTONIC, load_model, save_model, train
 from scoring.jobs import labelled_set, population, prepare, run_train
 
-from .helpers import world
+from ..helpers import world
+
+pytestmark = pytest.mark.slow  # a model is trained for the module
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +195,7 @@ def test_the_memory_oracle_is_the_same_model_with_ids_so_it_keeps_the_constraint
 
     from scoring.model.features import SUBMISSION_FEATURES
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "transfer.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "transfer.py"
     spec = importlib.util.spec_from_file_location("transfer_script", path)
     transfer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(transfer)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app
-from scoring.jobs import run_score
+from scoring import score as run_score
 
 from .helpers import set_cell, world
 
@@ -151,7 +151,7 @@ def test_cli_score_exit_codes(sub, tmp_path):
     assert r.exit_code == 2 and not (tmp_path / "x").exists()
     r = runner.invoke(app, ["score", str(sub), "--out", str(tmp_path / "y"), "--capacity", "20", "--quiet"])
     assert r.exit_code == 0, r.output
-    assert "报告 report" in r.output
+    assert "报告 " in r.output and " / report: " in r.output
     scores = pd.read_csv(tmp_path / "y" / "policy_scores.csv", dtype=str, keep_default_na=False)
     assert (scores["flag"] != "").sum() <= 20
     r = runner.invoke(app, ["score", str(sub), "--out", str(tmp_path / "z"), "--model", str(tmp_path / "nomodel")])
@@ -188,7 +188,7 @@ def test_bad_arguments_stop_before_any_work(tmp_path, monkeypatch, case):
     import os
 
     from scoring import jobs as pipeline
-    from scoring.errors import OptionError
+    from scoring import OptionError
 
     read = []
     monkeypatch.setattr(pipeline.Engine, "load", lambda *a, **k: read.append(1) or (_ for _ in ()).throw(AssertionError))
@@ -290,6 +290,7 @@ def test_temporaries_of_killed_runs_are_cleaned_and_a_set_left_aside_is_restored
     assert (out / "policy_scores.csv").read_text() == "previous\n"
 
 
+@pytest.mark.slow
 def test_killed_score_leaves_only_a_temporary_the_next_run_removes(sub, tmp_path):
     """SIGKILL of `scoring score` while it writes: the old results stay whole, and the next run
     removes what the killed one left."""
@@ -340,7 +341,7 @@ def test_as_of_means_as_known_on_that_date(sub, tmp_path):
 
 
 def test_run_records_the_rulebook_in_force(run1):
-    from scoring.rules.book import load_rulebook
+    from scoring import load_rulebook
 
     run = json.loads((run1 / "run.json").read_text(encoding="utf-8"))
     rb = load_rulebook()
@@ -416,7 +417,7 @@ def test_report_names_rules_and_severities_in_chinese(run1):
     tables are named in Chinese; the page fits a 1366 px window (measured where Chromium is)."""
     import re
 
-    from scoring.rules.book import load_rulebook
+    from scoring import load_rulebook
 
     html = (run1 / "report.html").read_text(encoding="utf-8")
     codes = {r.code for r in load_rulebook().rules}

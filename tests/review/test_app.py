@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app as cli
-from scoring.submission.intake import load_submission
-from scoring.jobs import run_score
+from scoring import load_submission
+from scoring import score as run_score
 from scoring.review.app import create_app, policy_url
 from scoring.review.exchange import SHEET, export_inspections, import_workbook, write_workbook
 from scoring.review.run import ReviewRun
 from scoring.review.store import ReviewStore
 
-from .helpers import set_cell, world
+from ..helpers import set_cell, world
 
 HOSTILE = "<script>alert(1)</script>"
 SLASHED_FROM = world(600, 21).tables["policies"]["policy_id"].iloc[1]
@@ -676,7 +676,7 @@ def test_a_large_import_is_one_transaction(run_dir, tmp_path, monkeypatch):
 
 
 def test_a_review_workbook_with_an_uncalculated_formula_is_refused(run_dir, tmp_path):
-    from scoring.errors import SubmissionError
+    from scoring import SubmissionError
 
     run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
     book = tmp_path / "r.xlsx"

@@ -6,11 +6,13 @@ import pandas as pd
 import pytest
 
 from datasets.synth import write_submission
-from scoring.errors import RegistryError
+from scoring import RegistryError
 from scoring.jobs import run_retrain, run_score
 from scoring.model.registry import open_registry, psi
 
-from .helpers import world
+from ..helpers import world
+
+pytestmark = pytest.mark.slow  # each test retrains a model
 
 
 @pytest.fixture(scope="module")

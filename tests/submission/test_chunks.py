@@ -9,7 +9,7 @@ from scoring.submission import chunks
 from scoring.submission import convert, dataset
 from scoring.submission.dataset import read_table_dir
 
-from .helpers import set_cell, write
+from ..helpers import set_cell, write
 
 TABLE_DIRS = ("policies", "services", "staff", "inspections", "claims")
 
@@ -121,7 +121,7 @@ def test_a_malformed_gbk_record_leaves_no_traceback(tmp_path, monkeypatch):
 
 def test_a_header_field_too_large_is_named_as_row_one(tmp_path, monkeypatch):
     from scoring.submission import csvfile as io
-    from scoring.errors import SubmissionError
+    from scoring import SubmissionError
 
     monkeypatch.setattr(io, "FIELD_LIMIT", 1000)
     sub = write(tmp_path / "s", 30, 3)
@@ -168,7 +168,7 @@ def test_services_without_a_good_record(tmp_path, monkeypatch):
 def test_a_field_too_large_is_named_by_its_line_as_when_read_whole(tmp_path, monkeypatch):
     """A field longer than Arrow's block (an unpaired quote swallowing the file, or a hostile
     sender) is refused naming its line, streamed or not, instead of Arrow's block error."""
-    from scoring.errors import SubmissionError
+    from scoring import SubmissionError
     from scoring.submission.csvfile import FIELD_LIMIT
 
     sub = write(tmp_path / "s", 60, 3)

@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from datasets.synth import write_submission
-from scoring.errors import RulebookError
-from scoring.submission.intake import load_submission
+from scoring import RulebookError
+from scoring import load_submission
 from scoring.rules.apply import FINDING_COLUMNS
 from scoring.rules.run import run_rules
 from scoring.rules.book import describe, load_rulebook
 
-from .helpers import world
+from ..helpers import world
 from .test_checks import P, both, fired, run
 
 
@@ -166,6 +166,7 @@ def test_background_worker_dying_loses_no_findings(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(inline, run_rules(sub).findings)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
@@ -178,7 +179,7 @@ def test_forked_rule_worker_ends_with_its_parent(tmp_path, sig):
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
         "from scoring.rules.background import worker_pool\n"
         "pool = worker_pool()\n"
         "import os\n"
@@ -253,7 +254,7 @@ def test_every_error_of_a_rulebook_is_reported_at_once_before_scoring(tmp_path):
     for line in zh.splitlines()[1:]:
         words = re.findall(r"[A-Za-z]{3,}", re.sub(r"'[^']*'|[A-Za-z_]+[._][A-Za-z_.\[\]0-9]*|[A-Z_]{4,}", "", line))
         assert not [w for w in words if w.lower() in {"input", "should", "field", "required", "value", "error", "expected"}], line
-    r = CliRunner().invoke(app, ["score", str(Path(__file__).parents[1] / "datasets" / "sample"), "--out", str(tmp_path / "o"), "--rulebook", str(path)])
+    r = CliRunner().invoke(app, ["score", str(Path(__file__).parents[2] / "datasets" / "sample"), "--out", str(tmp_path / "o"), "--rulebook", str(path)])
     assert r.exit_code == 2 and not (tmp_path / "o").exists()
 
 
@@ -265,7 +266,7 @@ def test_rulebook_identity_follows_its_content_not_its_version(tmp_path):
     from scoring.rules.book import SHIPPED, load_rulebook
 
     shipped = load_rulebook()
-    data = yaml.safe_load((Path(__file__).parents[1] / "scoring" / "rules" / SHIPPED).read_text(encoding="utf-8"))
+    data = yaml.safe_load((Path(__file__).parents[2] / "scoring" / "rules" / SHIPPED).read_text(encoding="utf-8"))
     data["rules"] = data["rules"][::-1]
     (tmp_path / "reordered.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     same = load_rulebook(tmp_path / "reordered.yaml")

@@ -5,16 +5,18 @@ parameter changed. A kind that ignored a parameter (as ``item_missing`` once ign
 gives the same findings for both and fails here; a parameter added without a variant fails
 ``test_every_declared_parameter_has_a_variant``.
 """
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from datasets.plant import CASES as CASES_BY_KIND, STORIES
 from scoring.rules.kinds import KINDS
-from scoring.submission.intake import load_submission
+from scoring import load_rulebook, load_submission
 from scoring.rules.book import Rulebook
 from scoring.rules.run import run_rules
 
-from .helpers import write
+from ..helpers import write
 
 class Together(dict):
     """A variant that must change several parameters at once (a column and the values it holds)."""
@@ -140,7 +142,7 @@ def test_item_missing_counts_the_item_it_names(sub):
 def test_fishery_is_high_risk(sub):
     """办法2025 Art. 2 and 办法2017 Art. 6 name 渔业生产 among the high-risk fields: the shipped
     hazard-inspection rule reaches fishing enterprises."""
-    from scoring.rules.book import load_rulebook
+    from scoring import load_rulebook
     from scoring.schema import HIGH_RISK_INDUSTRIES
 
     assert set(HIGH_RISK_INDUSTRIES) == {"coal_mining", "non_coal_mining", "hazardous_chemicals", "fireworks",
@@ -149,3 +151,86 @@ def test_fishery_is_high_risk(sub):
     fired = set(f.loc[f["rule_code"] == "SERVICE_HAZARD_INSPECTION_MISSING", "policy_id"])
     fishing = set(sub["policies"].loc[sub["policies"]["industry"] == "fishery", "policy_id"])
     assert fired & fishing
+
+
+# ---------------------------------------------------------------- the generator plants by kind
+
+def _added_rulebook(tmp_path, rules: list[dict]):
+    import yaml
+
+    from importlib import resources
+
+    data = yaml.safe_load(resources.files("scoring.rules").joinpath("rulebook.yaml").read_text("utf-8"))
+    data["rules"] += rules
+    path = tmp_path / "rulebook.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _found(findings, code):
+    f = findings[findings["rule_code"] == code]
+    return set(zip(f["policy_id"].fillna(""), f["service_id"].fillna("")))
+
+
+def _told(truth, code):
+    t = truth[truth["rule_code"] == code]
+    return set(zip(t["policy_id"].fillna(""), t["service_id"].fillna("")))
+
+
+PLANTED = sorted(k for k, c in CASES_BY_KIND.items() if c.plant is not None)
+
+
+def test_every_kind_has_a_case_or_a_story():
+    assert set(CASES_BY_KIND) | set(STORIES) == set(KINDS)
+    assert not set(CASES_BY_KIND) & set(STORIES)
+
+
+def test_a_rule_of_each_plantable_kind_added_to_the_rulebook_alone_is_planted_and_found(tmp_path):
+    """Each kind's base case from CASES, added under a new code, is planted by the generator on
+    rows of its own, and the checks find exactly the rows the generator says break it."""
+    from datasets.synth import Config, generate, write_submission
+
+    rules = [_rule(kind, CASES[kind][0], CASES[kind][1], code=f"T_{kind.upper()}") for kind in PLANTED]
+    path = _added_rulebook(tmp_path, rules)
+    before = generate(Config(n_policies=1200, seed=8))
+    w = generate(Config(n_policies=1200, seed=8, rulebook=str(path)))
+    assert w.untold == ()
+    findings = run_rules(load_submission(write_submission(w, tmp_path / "s")), load_rulebook(path)).findings
+    for kind in PLANTED:
+        code = f"T_{kind.upper()}"
+        told, found = _told(w.truth, code), _found(findings, code)
+        assert found == told, (kind, sorted(found - told)[:3], sorted(told - found)[:3])
+    # planted: each added rule breaks on rows where it did not before
+    for kind in PLANTED:
+        rb = Rulebook(version="t", rules=[_rule(kind, CASES[kind][0], CASES[kind][1])])
+        natural = _found(run_rules(load_submission(write_submission(before, tmp_path / f"b-{kind}")), rb).findings, "T_RULE")
+        assert _told(w.truth, f"T_{kind.upper()}") - natural, f"{kind}: nothing planted"
+
+
+def test_a_new_floor_in_the_rulebook_alone_reaches_the_truth_exactly(tmp_path):
+    """A rule a province might add (a medical-expense floor per person), of an existing kind:
+    the generator plants it, and every code's findings equal the generator's truth."""
+    from datasets.synth import Config, generate, write_submission
+
+    rule = {**_rule("column_vs_value", "policy", {"column": "medical_limit_per_person", "op": "lt", "value": 20000},
+                    code="LIMIT_MEDICAL_BELOW_FLOOR"), "effective_from": "2025-03-29"}
+    path = _added_rulebook(tmp_path, [rule])
+    w = generate(Config(n_policies=1500, seed=21, rulebook=str(path)))
+    findings = run_rules(load_submission(write_submission(w, tmp_path / "s")), load_rulebook(path)).findings
+    codes = set(w.truth["rule_code"])
+    assert "LIMIT_MEDICAL_BELOW_FLOOR" in codes and codes == set(findings["rule_code"])
+    for code in sorted(codes):
+        assert _found(findings, code) == _told(w.truth, code), code
+    planted = w.truth[w.truth["rule_code"] == "LIMIT_MEDICAL_BELOW_FLOOR"]["policy_id"]
+    starts = w.tables["policies"].set_index("policy_id").loc[planted, "start_date"]
+    assert (starts >= pd.Timestamp("2025-03-29")).all()  # planted only where the rule is in force
+
+
+def test_a_rule_of_a_story_kind_is_untold_not_guessed(tmp_path):
+    from datasets.synth import Config, generate
+
+    rule = _rule("checkin_distance", "service", {"max_km": 50})
+    rule["kind"] = "shared_photo"
+    rule["params"] = {}
+    w = generate(Config(n_policies=600, seed=3, rulebook=str(_added_rulebook(tmp_path, [rule]))))
+    assert w.untold == ("T_RULE",) and "T_RULE" not in set(w.truth["rule_code"])

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from scoring.submission import uscc
-from scoring.submission.intake import load_submission
-from scoring.rules.book import load_rulebook
+from scoring import load_submission
+from scoring import load_rulebook
 from scoring.rules.run import run_rules
 
 AS_OF = "2025-06-30"

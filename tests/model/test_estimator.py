@@ -7,16 +7,16 @@ import pytest
 
 from datasets.synth import write_submission
 from scoring.model import estimator as model_mod
-from scoring.errors import ModelError
+from scoring import ModelError
 from scoring.model.explain import explain, explanations
 from scoring.writers import explanation_lines
 from scoring.model.features import FEATURE_NAMES, MEMORY_FEATURES, build_features, rule_roles
-from scoring.rules.book import load_rulebook
-from scoring.submission.intake import load_submission
+from scoring import load_rulebook
+from scoring import load_submission
 from scoring.model.estimator import load_model, save_model, train_and_validate
 from scoring.jobs import labelled_set, prepare, run_evaluate
 
-from .helpers import world
+from ..helpers import world
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def trained(prep, tmp_path_factory):
     return model, record, out, X
 
 
+@pytest.mark.slow
 def test_training_never_sees_the_test_year(prep, monkeypatch):
     X, labels, years = labelled_set([prep])
     seen = {}
@@ -168,6 +169,7 @@ def test_untrusted_types_are_refused_even_with_matching_hash(trained, tmp_path):
         load_model(dst)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(prep, trained):
     X, labels, years = labelled_set([prep])
     a = trained[0]  # seed 3, trained by the fixture
@@ -251,7 +253,7 @@ def test_evaluate_on_a_labelled_submission(trained, prep):
 def test_shipped_champion_loads():
     from pathlib import Path
 
-    m = load_model(Path(__file__).resolve().parents[1] / "models" / "champion")
+    m = load_model(Path(__file__).resolve().parents[2] / "models" / "champion")
     v = m.metadata["validation"]
     assert v["method"] == "temporal" and v["test_year"] > max(v["train_years"])
     assert m.metadata["training_data"] == "synthetic"
@@ -266,7 +268,7 @@ def test_shipped_champion_loads():
     assert w["summary"]["poor_quality"]["roc_auc_median"] >= 0.65
     assert w["summary"]["poor_quality"]["roc_auc_min"] >= 0.62
     assert all(r["missing"]["roc_auc"] > 0.5 and r["poor_quality"]["roc_auc"] > 0.5 for r in w["held_out"] + w["fresh"])
-    card = (Path(__file__).resolve().parents[1] / "models" / "champion" / "MODEL_CARD.md").read_text()
+    card = (Path(__file__).resolve().parents[2] / "models" / "champion" / "MODEL_CARD.md").read_text()
     assert "Trained on synthetic data only" in card and "Leave-one-world-out" in card
 
 
@@ -320,7 +322,7 @@ def test_reason_texts_built_per_distinct_value_match_one_by_one(trained, prep):
     shap[::11] = 0.0
     for j, f in enumerate(model.features):
         if f in MEMORY_FEATURES:
-            continue  # their reasons name the entity's inspections (tests/test_memory.py)
+            continue  # their reasons name the entity's inspections (tests/model/test_memory.py)
         codes, texts, _ = _texts(model, "missing", f, M[:, j], shap[:, j], ind)
         got = [texts[c] for c in codes]
         assert got == [reason(model, "missing", f, M[i, j], shap[i, j], ind[i]) for i in range(len(X))], f

@@ -7,13 +7,14 @@ from typer.testing import CliRunner
 
 from datasets.synth import write_submission
 from scoring.cli import app
-from scoring.submission.intake import load_submission
+from scoring import load_submission
 
-from .helpers import set_cell, world
+from ..helpers import set_cell, world
 
 OUTPUTS = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rate_adequacy.csv")
 
 
+@pytest.mark.slow
 def test_convert_then_score_gives_the_same_results(tmp_path):
     sub = write_submission(world(600, 11), tmp_path / "s")
     set_cell(sub, "policies", 3, "employees", "0")  # one rejected row: refused once, on conversion

@@ -19,6 +19,7 @@ from scoring.files import atomic_dir, check_output_dir
 from scoring.heap import release
 from scoring.messages import both, render, zh_text
 from scoring.model.estimator import load_model, save_model, train
+from scoring.model.evidence import check_settings, evidence_index
 from scoring.model.explain import explanations
 from scoring.model.features import FEATURE_NAMES, KEY_COLUMNS
 from scoring.model.labels import labels_from
@@ -27,7 +28,7 @@ from scoring.model.registry import REGISTRY_FILE, champion_dir
 from scoring.model.shift import model_shift
 from scoring.outputs.insurers import SUMMARY_COLUMNS, summarise
 from scoring.outputs.notices import notices, rules_warning, shift_warning
-from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes, rule_reasons
+from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes, rule_reasons, with_findings
 from scoring.outputs.report import DETAILED, ReportInput, render_empty
 from scoring.outputs.report import render as render_report
 from scoring.regions import region_name
@@ -164,21 +165,29 @@ def default_model_dir() -> Path:
 LINES_AT_ONCE = 50_000
 
 
-def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[str, str]) -> pd.Series:
-    """Short Chinese reasons per policy: top model reasons of a flag, then the most severe findings
-    (``pf``: :func:`scoring.outputs.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
+def _reasons(scored: pd.DataFrame, pf, findings: pd.DataFrame, model_text: dict[str, str],
+             evidence_text: dict[str, str] | None = None) -> pd.Series:
+    """Short Chinese reasons per policy: the evidence index's largest shortfalls (when the priority
+    rests on it), the top model reasons of a flag, then the most severe findings (``pf``:
+    :func:`scoring.outputs.ranking.policy_findings` of ``findings``). Built in Arrow: a Python
     string per policy would take gigabytes at millions of policies."""
     ids, texts = rule_reasons(pf, findings)
     rules = aligned(scored.index, ids, pc.binary_join_element_wise(zh_text("reasons.rules"), texts, ""))
-    where = np.sort(scored.index.get_indexer(list(model_text)))
+    evidence_text = evidence_text or {}
+    lead = {}
+    for i in set(model_text) | set(evidence_text):
+        parts = ([zh_text("reasons.evidence") + evidence_text[i]] if evidence_text.get(i) else []) + \
+                ([zh_text("reasons.model") + model_text[i]] if model_text.get(i) else [])
+        lead[i] = "；".join(parts)
+    where = np.sort(scored.index.get_indexer(list(lead)))
     if len(where):
-        model = pa.array([model_text[i] for i in scored.index[where]], pa.string())
+        model = pa.array([lead[i] for i in scored.index[where]], pa.string())
         theirs = rules.take(pa.array(where))
         # "模型：" + model reasons, then "；" + the rules' reasons where there are any
         tail = pc.if_else(pc.equal(theirs, ""), "", pc.binary_join_element_wise("；", theirs, ""))
         mask = np.zeros(len(scored), dtype=bool)
         mask[where] = True
-        rules = pc.replace_with_mask(rules, pa.array(mask), pc.binary_join_element_wise(zh_text("reasons.model"), model, tail, ""))
+        rules = pc.replace_with_mask(rules, pa.array(mask), pc.binary_join_element_wise(model, tail, ""))
     return pd.Series(pd.arrays.ArrowStringArray(rules), index=scored.index)
 
 
@@ -211,7 +220,11 @@ def _policy_scores(scored: pd.DataFrame, policies: pd.DataFrame, reasons: pd.Ser
     codes = table["region_code"].astype(str)
     table["region_name"] = codes.map({c: region_name(c) for c in codes.unique()})
     table["flag_zh"] = table["flag"].map(CLASS_ZH).fillna("")
-    return pd.DataFrame(table)[POLICY_SCORE_COLUMNS]
+    columns = list(POLICY_SCORE_COLUMNS)
+    if "evidence_index" in scored:
+        table["evidence_index"] = ordered(scored["evidence_index"].to_numpy().round(6))
+        columns.append("evidence_index")
+    return pd.DataFrame(table)[columns]
 
 
 def as_of_option(value, option: str = "--as-of", bounds=None) -> np.datetime64:
@@ -248,6 +261,7 @@ def plan_score(submission, out, model_dir=None, rulebook=None, as_of=None, capac
     the first option that cannot work (nothing is read or written before)."""
     check_output_dir(out, kind="run.json", inputs=[submission, model_dir])
     rb = load_rulebook(rulebook)
+    check_settings(rb.evidence_index)
     day = as_of_option(as_of, bounds=rb.dates.bounds()) if as_of is not None else None
     chosen = choose(engine, scheduler, workers)
     if capacity is not None and capacity < 1:
@@ -322,6 +336,9 @@ class Ranked:
     rules_match: dict
     model_weight: float
     policy_findings: object  # :func:`scoring.outputs.ranking.policy_findings` of the findings
+    evidence: object  # :class:`scoring.model.evidence.Evidence`, or None without an index in the rulebook
+    basis: dict  # run.json ``priority_basis``
+    evidence_text: dict  # the flags' evidence reasons, when the priority rests on the index
 
 
 def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked, pd.DataFrame]:
@@ -336,13 +353,48 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     n = len(scores)
     cap = plan.capacity if plan.capacity is not None else max(1, int(round(0.10 * n)))
     thresholds = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in CLASSES}
-    model_weight = plan.rulebook.model_shift.model_weight if shift["warning"] else 1.0
+    rb = plan.rulebook
+    model_weight = rb.model_shift.model_weight if shift["warning"] else 1.0
     findings = prepared.rules.findings
-    scored = rank(scores, findings, plan.rulebook.priority, thresholds, cap, model_weight=model_weight)
+    evidence = None
+    if rb.evidence_index is not None:
+        pol = prepared.sub["policies"]
+        at = pd.Index(pol["policy_id"]).get_indexer(prepared.features.index)
+        evidence = evidence_index(prepared.features, pol["industry"].to_numpy()[at], pol["region_code"].to_numpy()[at],
+                                  rb.evidence_index)
+    # an empty file decides once the whole period has passed without a record (earlier, a plan
+    # of few visits explains it as often as missing service does: scripts/evidence_index.py)
+    pol_at = pd.Index(prepared.sub["policies"]["policy_id"]).get_indexer(scores.index)
+    decisive = with_findings(scores.index, findings, {r.code for r in rb.rules if r.role == "decisive"}) & \
+        prepared.sub.aggregates.ended(prepared.as_of)[pol_at]
+    index = evidence.index.reindex(scores.index) if evidence is not None else None
+    scored = rank(scores, findings, rb.priority, thresholds, cap, model_weight=model_weight, index=index, decisive=decisive)
     del scores
+    if evidence is not None:
+        scored["evidence_index"] = index.to_numpy()
+    basis = priority_basis(model_weight, evidence is not None)
+    evidence_text = {}
+    if evidence is not None and basis["basis"] in ("blend", "index"):
+        flagged = scored.index[scored["flag"] != ""]
+        evidence_text = dict(zip(flagged, evidence.reasons(prepared.features.loc[flagged], flagged)))
     pf = policy_findings(findings)
     scored["rule_codes"] = pd.arrays.ArrowStringArray(aligned(scored.index, *rule_codes(pf)))
-    return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf), X
+    return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf, evidence, basis, evidence_text), X
+
+
+def priority_basis(model_weight: float, has_index: bool) -> dict:
+    """run.json ``priority_basis``: what the priority rested on (``model``; when the model's
+    weight is lowered, ``blend`` with the evidence index, ``index`` at weight 0, or ``findings``
+    without an index in the rulebook), with the weights."""
+    if model_weight >= 1:
+        basis = "model"
+    elif not has_index:
+        basis = "findings"
+    else:
+        basis = "index" if model_weight == 0 else "blend"
+    index_weight = round(1 - model_weight, 6) if basis in ("blend", "index") else 0.0
+    zh, en = render(f"basis.{basis}", weight=f"{model_weight:g}", index_weight=f"{index_weight:g}")
+    return {"basis": basis, "model_weight": model_weight, "index_weight": index_weight, "zh": zh, "en": en}
 
 
 @dataclass(frozen=True)
@@ -391,7 +443,8 @@ def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: 
     """The tables of results-format.md, the report and run.json, written into ``plan.out`` whole."""
     sub, findings, scored = prepared.sub, prepared.rules.findings, ranked.scored
     policies = sub["policies"]
-    policy_scores = _policy_scores(scored, policies, _reasons(scored, ranked.policy_findings, findings, explained.model_text))
+    policy_scores = _policy_scores(scored, policies, _reasons(scored, ranked.policy_findings, findings, explained.model_text,
+                                                              ranked.evidence_text))
     say(" / ".join(render("step_summaries")))
     svc = pd.Series(sub.aggregates.spend, index=policies["policy_id"])
     ended = pd.Series(sub.aggregates.ended(prepared.as_of), index=policies["policy_id"])
@@ -417,6 +470,7 @@ def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: 
         "priority_weights": rb.priority,
         "model_shift": ranked.shift,
         "model_weight": ranked.model_weight,
+        "priority_basis": ranked.basis,
         "model_training_data": model.metadata.get("training_data", "unknown"),
         "not_checkable": prepared.rules.not_checkable,
         "not_visible": NOT_VISIBLE,
@@ -484,7 +538,8 @@ def _nothing_to_score(sub: Submission, submission, out, rb: Rulebook, as_of, sta
         "tool_version": __version__,
     }
     with atomic_dir(Path(out), kind="run.json", inputs=[submission]) as tmp:
-        for name, columns in (("policy_scores.csv", POLICY_SCORE_COLUMNS), ("findings.csv", FINDING_COLUMNS),
+        scores = POLICY_SCORE_COLUMNS + (["evidence_index"] if rb.evidence_index is not None else [])
+        for name, columns in (("policy_scores.csv", scores), ("findings.csv", FINDING_COLUMNS),
                               ("insurer_summary.csv", SUMMARY_COLUMNS)):
             write_csv(pd.DataFrame(columns=columns), tmp / name)
         (tmp / "explanations.jsonl").write_bytes(b"")
@@ -505,7 +560,7 @@ def score_summary(run: dict, out) -> str:
         lines.append(both("summary.engine", workers=eng["workers"], where=where))
     if run["not_checkable"]:
         lines.append(both("summary.not_checkable", codes=", ".join(r["rule_code"] for r in run["not_checkable"])))
-    warning = shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0))
+    warning = shift_warning(run.get("model_shift") or {}, run.get("priority_basis") or {})
     if warning:
         lines.insert(0, warning)
     warning = rules_warning(run.get("rules_match_model") or {})

@@ -16,19 +16,25 @@ def rules_warning(match: dict) -> str:
     return " / ".join(render("rules_differ", now=match["rulebook_version"], then=match["model_rulebook_version"]))
 
 
-def shift_warning(shift: dict, model_weight: float) -> str:
-    """The warning a person reads when the submission is unlike the model's training data ("" if not)."""
+def shift_warning(shift: dict, basis: dict) -> str:
+    """The warning a person reads when the submission is unlike the model's training data ("" if
+    not), saying what the priority rests on instead (``basis``: run.json ``priority_basis``) and
+    what to do next."""
     if not shift.get("warning"):
         return ""
     top = shift.get("features", [])[:3]
-    return " / ".join(render("shift", score=f"{shift['score']:.2f}", warn=f"{shift['warn_score']:.2f}", weight=f"{model_weight:g}",
-                          names_zh="、".join(BY_NAME[f].zh for f in top), names_en=", ".join(top)))
+    key = "shift" if basis.get("basis") in ("blend", "index") else "shift_findings"
+    zh, en = render(key, score=f"{shift['score']:.2f}", warn=f"{shift['warn_score']:.2f}",
+                    weight=f"{basis.get('model_weight', 1.0):g}", index_weight=f"{basis.get('index_weight', 0.0):g}",
+                    names_zh="、".join(BY_NAME[f].zh for f in top), names_en=", ".join(top))
+    next_zh, next_en = render("cold_start")
+    return f"{zh}{next_zh} / {en} {next_en}"
 
 
 def notices(run: dict, model) -> list[dict]:
     """The run's notices, warnings first: ``{"kind": "warn" | "info", "text": Chinese}``."""
     out = []
-    for warning in (shift_warning(run.get("model_shift") or {}, run.get("model_weight", 1.0)),
+    for warning in (shift_warning(run.get("model_shift") or {}, run.get("priority_basis") or {}),
                     rules_warning(run.get("rules_match_model") or {})):
         if warning:
             out.append({"kind": "warn", "text": warning.split(" / ")[0]})

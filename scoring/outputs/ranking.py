@@ -1,15 +1,20 @@
 """Which policies an inspector with capacity N should visit first, and which carry a flag.
 
-``priority_score = m × (p_missing + p_poor_quality) + w[most severe finding]``: the chance that an
-inspection confirms missing or poor service, plus the value of the rule findings the
-inspector can verify on the spot (weights in the rulebook's ``priority`` section). ``m`` is 1,
-or the rulebook's ``model_shift.model_weight`` when the submission is unlike the model's
-training data (scoring.model.shift). Rank 1 is
-the highest score; ties go to the smaller ``policy_id`` so the ranking is reproducible.
+``priority_score = m × (p_missing + p_poor_quality) + (1 − m) × evidence index + w[most severe
+finding]``: the chance that an inspection confirms missing or poor service, plus the value of the
+rule findings the inspector can verify on the spot (weights in the rulebook's ``priority``
+section). ``m`` is 1, or the rulebook's ``model_shift.model_weight`` when the submission is unlike
+the model's training data (scoring.model.shift): then the evidence index
+(scoring.model.evidence), which needs no training, carries the rest (without an index in the
+rulebook, the findings do). Policies with a *decisive* finding (a rule of role ``decisive``: no
+service record at all) whose period has ended come before every other policy, whatever their
+scores: no peer or memory feature can pull a whole period's empty file below the records. Rank 1 is the
+highest; ties go to the smaller ``policy_id`` so the ranking is reproducible.
 
 A policy is flagged when it is within the capacity (rank ≤ N) and its probability for a class
 exceeds that class's threshold (the base rate recorded with the model); the class with the
-larger margin over its threshold names the flag.
+larger margin over its threshold names the flag. A decisive policy within the capacity is
+flagged ``missing``.
 """
 from __future__ import annotations
 
@@ -34,26 +39,42 @@ def worst_severity(policy_ids: pd.Index, findings: pd.DataFrame) -> np.ndarray:
     return pc.fill_null(pc.take(worst["r_max"], at), 0).to_numpy().astype(int)
 
 
+def with_findings(policy_ids: pd.Index, findings: pd.DataFrame, codes) -> np.ndarray:
+    """Per policy, whether a finding of one of ``codes`` is on it (or one of its services)."""
+    out = np.zeros(len(policy_ids), dtype=bool)
+    if not codes or not len(findings):
+        return out
+    hit = pc.is_in(arrow(findings["rule_code"]), value_set=pa.array(sorted(codes), pa.string()))
+    pid = arrow(findings["policy_id"]).filter(pc.fill_null(hit, False))
+    at = pc.index_in(pa.array(np.asarray(policy_ids, dtype=object), pa.string()), value_set=pc.unique(pid))
+    return np.asarray(pc.is_valid(at).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int,
-         model_weight: float = 1.0) -> pd.DataFrame:
+         model_weight: float = 1.0, index: pd.Series | None = None, decisive: np.ndarray | None = None) -> pd.DataFrame:
     """``scores``: index policy_id, columns p_missing, p_poor_quality. Adds priority_score, priority, flag.
 
-    ``model_weight`` < 1 (the rulebook's ``model_shift.model_weight``, used when the submission is
-    unlike the model's training data) scales the model's part of the score, so the ranking leans
-    on the findings."""
+    ``model_weight`` < 1 (used when the submission is unlike the model's training data) scales the
+    model's part of the score and gives the rest to ``index`` (the evidence index, aligned with
+    ``scores``; without it the ranking leans on the findings). ``decisive``: policies ranked first."""
     out = scores.copy()
     sev = worst_severity(out.index, findings)
     w = np.array([0.0, weights.get("minor", 0), weights.get("major", 0), weights.get("critical", 0)])
-    out["priority_score"] = model_weight * (out["p_missing"] + out["p_poor_quality"]) + w[sev]
-    keys = pa.table({"s": pa.array(-out["priority_score"].to_numpy(dtype=float)), "id": pa.array(out.index.astype(str))})
-    order = pc.sort_indices(keys, sort_keys=[("s", "ascending"), ("id", "ascending")]).to_numpy()
+    score = model_weight * (out["p_missing"] + out["p_poor_quality"]) + w[sev]
+    if index is not None and model_weight < 1:
+        score = score + (1 - model_weight) * index.to_numpy(dtype=float)
+    out["priority_score"] = score
+    first = np.zeros(len(out), dtype=np.int8) if decisive is None else np.asarray(decisive, dtype=np.int8)
+    keys = pa.table({"d": pa.array(-first), "s": pa.array(-out["priority_score"].to_numpy(dtype=float)),
+                     "id": pa.array(out.index.astype(str))})
+    order = pc.sort_indices(keys, sort_keys=[("d", "ascending"), ("s", "ascending"), ("id", "ascending")]).to_numpy()
     prio = np.empty(len(out), dtype=np.int64)
     prio[order] = np.arange(1, len(out) + 1)
     out["priority"] = prio
     within = prio <= capacity
     m_margin = out["p_missing"].to_numpy() - thresholds["missing"]
     p_margin = out["p_poor_quality"].to_numpy() - thresholds["poor_quality"]
-    flag = np.where((m_margin > 0) & (m_margin >= p_margin), "missing", np.where(p_margin > 0, "poor_quality", ""))
+    flag = np.where(((m_margin > 0) & (m_margin >= p_margin)) | (first > 0), "missing", np.where(p_margin > 0, "poor_quality", ""))
     out["flag"] = np.where(within, flag, "")
     return out
 
@@ -126,8 +147,8 @@ def rule_reasons(pf: pa.Table, findings: pd.DataFrame, top: int = 2, rows: int =
     """Per policy, the messages (without their clause) of its ``top`` most severe distinct rules
     (``pf`` from :func:`policy_findings` of ``findings``), joined with "；": the policy ids and
     the texts, as Arrow arrays (a Python string per policy would take gigabytes at millions).
-    The messages are read and cut about ``rows`` findings at a time, each policy's in one piece:
-    read at once, ten million messages and their pieces took gigabytes."""
+    The messages are read and cut about ``rows`` findings at a time, each policy's in one piece,
+    so that memory is bounded by ``rows``, not by the number of findings."""
     pid = pf["policy_id"].combine_chunks()
     group_start = np.maximum.accumulate(np.where(_starts(pid), np.arange(len(pid)), 0))
     t = pf.filter(pa.array(np.arange(len(pid)) - group_start < top))

@@ -175,6 +175,20 @@ def clause_counts(findings: pd.DataFrame, policy_at: np.ndarray) -> pd.DataFrame
     severity = SEVERITY_ORDER
     return pd.DataFrame(table).sort_values(["severity", "n"], key=lambda c: c.map(severity) if c.name == "severity" else -c)
 
+def evidence_parts(rulebook) -> dict | None:
+    """The evidence index as the report's methodology states it: every part, its sign and weight."""
+    settings = rulebook.evidence_index
+    if settings is None:
+        return None
+    from scoring.model.features import BY_NAME
+
+    total = sum(p.weight for p in settings.parts)
+    return {"min_peers": settings.min_peers, "parts": [
+        {"feature": p.feature, "zh": BY_NAME[p.feature].zh if p.feature in BY_NAME else p.feature,
+         "worse_zh": zh_text(f"report.worse_{p.worse}"), "weight": p.weight, "share": f"{p.weight / total:.0%}"}
+        for p in settings.parts]}
+
+
 @dataclass(frozen=True)
 class ReportInput:
     """Everything a run's report shows, as the score job's stages left it."""
@@ -269,5 +283,7 @@ def render(report: ReportInput) -> str:
         findings_plot=findings_plot, not_checkable=not_checkable, flagged_rows=flagged_rows, detailed=detailed,
         rules=describe(rulebook).to_dict("records"), model={"summary": summary, "metrics": metrics},
         weights=rulebook.priority, thresholds=thresholds, print_listed=PRINT_LISTED, print_detailed=PRINT_DETAILED,
+        evidence=evidence_parts(rulebook), basis=run.get("priority_basis") or {},
+        decisive=sorted({r.name_zh or r.code for r in rulebook.rules if r.role == "decisive"}),
         breakdown=breakdowns(pol, scored, findings, names, at), rates=rate_section(adequacy, rulebook),
     )

@@ -177,8 +177,9 @@ class Rule(BaseModel):
     overrides: list[Override] = Field(default_factory=list)
     #: what the rule's findings mean beyond their severity: signs of fabrication (``integrity``;
     #: ``integrity_text`` when the evidence is a report's wording), or grounds for a blacklist
-    #: candidate (``blacklist``). The features and the grades read roles, never codes.
-    role: Literal["integrity", "integrity_text", "blacklist"] | None = None
+    #: candidate (``blacklist``), or evidence of missing service that nothing else can outweigh
+    #: (``decisive``: the policy is ranked first). Features, ranking and grades read roles, never codes.
+    role: Literal["integrity", "integrity_text", "blacklist", "decisive"] | None = None
     message_zh: str
     message_en: str
     _parsed: Any = PrivateAttr(None)
@@ -239,6 +240,23 @@ class ShiftPolicy(BaseModel):
     model_weight: float = Field(0.5, ge=0.0, le=1.0)
 
 
+class EvidencePart(BaseModel):
+    """One part of the evidence index (scoring.model.evidence): a feature, which way is worse, its weight."""
+
+    model_config = ConfigDict(extra="forbid")
+    feature: str
+    worse: Literal["lower", "higher"]
+    weight: float = Field(gt=0)
+
+
+class EvidenceSettings(BaseModel):
+    """The evidence index: its parts, and how many policies with a value make a market to measure against."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_peers: int = Field(30, ge=2)
+    parts: list[EvidencePart] = Field(min_length=1)
+
+
 class RateSettings(BaseModel):
     """How rate adequacy is measured (scoring.rules.rates): the expense ratio that, with the prevention
     fee share, sets the target loss ratio, and the claims for full credibility."""
@@ -276,6 +294,7 @@ class Rulebook(BaseModel):
         default_factory=lambda: {"critical": 0.5, "major": 0.2, "minor": 0.05})
     grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
     model_shift: "ShiftPolicy" = Field(default_factory=lambda: ShiftPolicy())
+    evidence_index: EvidenceSettings | None = None  # None: no index, the warned priority leans on the findings
     rate_adequacy: RateSettings = Field(default_factory=RateSettings)
     dates: "DateSettings" = Field(default_factory=lambda: DateSettings())
 
@@ -430,6 +449,7 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "priority": user_data.get("priority", shipped.priority),
         "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
         "model_shift": user_data.get("model_shift", shipped.model_shift.model_dump()),
+        "evidence_index": user_data.get("evidence_index", shipped.evidence_index.model_dump() if shipped.evidence_index else None),
         "rate_adequacy": user_data.get("rate_adequacy", shipped.rate_adequacy.model_dump()),
         "dates": user_data.get("dates", shipped.dates.model_dump()),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],

@@ -94,3 +94,46 @@ def test_policy_scores_equal_the_joined_table(prepared):
 def test_aligned_fills_policies_without_text():
     ids, texts = pa.array(["p2", "p9"]), pa.array(["x", "y"])
     assert aligned(pd.Index(["p1", "p2", "p3"]), ids, texts).to_pylist() == ["", "x", ""]
+
+
+def _scores(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"p_missing": rng.uniform(0.2, 0.9, n), "p_poor_quality": rng.uniform(0, 0.3, n)},
+                        index=pd.Index([f"P{i}" for i in range(n)], name="policy_id"))
+
+
+NO_FINDINGS = pd.DataFrame({"policy_id": pd.Series([], dtype="string"), "severity": pd.Series([], dtype="string"),
+                            "scope": pd.Series([], dtype="string"), "rule_code": pd.Series([], dtype="string")})
+TH = {"missing": 0.5, "poor_quality": 0.5}
+
+
+def test_a_decisive_policy_comes_first_and_is_flagged_missing_whatever_its_scores():
+    from scoring.outputs.ranking import rank
+
+    s = _scores()
+    s.loc["P3", ["p_missing", "p_poor_quality"]] = [0.01, 0.0]  # the model thinks it is fine
+    decisive = s.index == "P3"
+    r = rank(s, NO_FINDINGS, {}, TH, capacity=1, decisive=decisive)
+    assert r.loc["P3", "priority"] == 1 and r.loc["P3", "flag"] == "missing"
+    assert (r.drop("P3")["flag"] == "").all()  # capacity 1: nobody else
+
+
+def test_the_index_counts_only_when_the_model_weight_is_lowered():
+    from scoring.outputs.ranking import rank
+
+    s = _scores()
+    index = pd.Series(np.linspace(1, 0, len(s)), index=s.index)  # P0 worst by the evidence
+    plain = rank(s, NO_FINDINGS, {}, TH, capacity=2)
+    same = rank(s, NO_FINDINGS, {}, TH, capacity=2, index=index)
+    pd.testing.assert_frame_equal(plain, same)
+    only_index = rank(s, NO_FINDINGS, {}, TH, capacity=2, model_weight=0.0, index=index)
+    assert only_index["priority"].tolist() == list(range(1, len(s) + 1))
+
+
+def test_with_findings_marks_the_policies_of_the_codes_given():
+    from scoring.outputs.ranking import with_findings
+
+    f = pd.DataFrame({"policy_id": ["P1", "P2", None], "rule_code": ["SERVICE_NONE", "OTHER", "SERVICE_NONE"]})
+    got = with_findings(pd.Index(["P0", "P1", "P2"]), f, {"SERVICE_NONE"})
+    assert got.tolist() == [False, True, False]
+    assert not with_findings(pd.Index(["P1"]), f, set()).any()

@@ -21,7 +21,7 @@ Everything is vectorised NumPy / pandas and deterministic for a seed.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +164,7 @@ class WorldParams:
     report_text_coverage: float = 0.6  # share of visits with a report summary text
     targeting: float = 1.0  # weight of visible risk when a regulator picks policies to inspect
     missing_scale: float = 1.0  # multiplies the yearly missing-service rates
+    group_training: float = 0.0  # share of genuine training visits held as group sessions (one photo, one text for many enterprises)
     insurers: tuple[int, ...] = tuple(range(len(INSURERS)))  # indices into ALL_INSURERS active in this market
     entity_tag: str = ""  # part of every agency, staff, policy, service, inspection and claim id: worlds share no entity
 
@@ -230,6 +231,22 @@ def draw_world(seed: int, n_policies: int = 5000, **kw) -> Config:
     params["entity_tag"] = f"W{seed:03d}"
     conf = {k: round(float(rng.uniform(lo, hi)), 4) for k, (lo, hi) in CONFIG_RANGES.items()}
     return Config(n_policies=n_policies, seed=int(rng.integers(1 << 30)), world=WorldParams(**params), **{**conf, **kw})
+
+
+#: The held-out family: mechanics no training world has. Fabricated records carry no physical
+#: trace and no boilerplate (copied from genuine ones), poor service keeps tidy paperwork, and
+#: genuine trainings held as group sessions share photos and texts (``group_training``).
+HELD_OUT_FAMILY = {"fabricated_photo_reuse": 0.0, "fabricated_far_checkin": 0.0, "fabricated_boilerplate": 0.0,
+                   "poor_tidiness": 1.0, "group_training": (0.3, 0.6)}
+
+
+def draw_held_out(seed: int, n_policies: int = 5000, **kw) -> Config:
+    """A world of the held-out family (:data:`HELD_OUT_FAMILY`): :func:`draw_world` with those
+    mechanics set, each range drawn from a stream of its own. Never used to train the champion."""
+    cfg = draw_world(seed, n_policies, **kw)
+    rng = np.random.default_rng([20252, seed])
+    fixed = {k: (round(float(rng.uniform(*v)), 4) if isinstance(v, tuple) else v) for k, v in HELD_OUT_FAMILY.items()}
+    return replace(cfg, world=replace(cfg.world, entity_tag=f"H{seed:03d}", **fixed))
 
 
 @dataclass
@@ -588,6 +605,37 @@ def _integrity_and_text(rng, cfg: Config, s: pd.DataFrame, rep: pd.DataFrame):
     ).to_numpy(zero_copy_only=False)
     s["report_summary"] = np.where(has_text, np.where(boiler, btext, text), None)
     s["_boiler"] = np.where(boiler, bk, -1)
+    if wp.group_training > 0:
+        _group_trainings(np.random.default_rng([cfg.seed, 4242]), wp.group_training, s, rep)
+
+
+def _group_trainings(rng, share: float, s: pd.DataFrame, rep: pd.DataFrame) -> None:
+    """Genuine trainings held for several enterprises at once: a provider's session in one month
+    leaves the same photo and the same report text on every enterprise's record. Real work that
+    looks like the traces of fabrication (a photo at many enterprises, boilerplate) — its own
+    random stream, so a world without it is unchanged."""
+    genuine = np.isin(s["_kind"].to_numpy(), ["adequate", "poor_quality"])
+    train = genuine & (s["service_item"].to_numpy() == "training") & (rng.random(len(s)) < share)
+    idx = np.flatnonzero(train)
+    if not len(idx):
+        return
+    month = pd.Series(s["service_date"].to_numpy()[idx]).dt.to_period("M").astype(str).to_numpy()
+    session = pd.Series(s["_pool"].to_numpy()[idx].astype(str)) + "|" + month
+    codes, keys = pd.factorize(session)
+    photos = _hex_ids(rng, len(keys))
+    has_photo = s["photo_count"].to_numpy()[idx] > 0
+    stock = s["_stock_photo"].to_numpy().copy()
+    stock[idx[has_photo]] = photos[codes[has_photo]]
+    s["_stock_photo"] = stock
+    bk = codes % len(BOILERPLATE)
+    names = rep["enterprise_name"].to_numpy()[s["_pol"].to_numpy()[idx]]
+    has_text = s["report_summary"].notna().to_numpy()[idx]
+    text = s["report_summary"].to_numpy().copy()
+    text[idx[has_text]] = names[has_text] + "：" + np.asarray(BOILERPLATE, dtype=object)[bk[has_text]] + "（集中培训）"
+    s["report_summary"] = text
+    boiler = s["_boiler"].to_numpy().copy()
+    boiler[idx[has_text]] = len(BOILERPLATE) + bk[has_text]  # its own wording: not the providers' other boilerplate
+    s["_boiler"] = boiler
 
 
 def _make_staff(rng, s: pd.DataFrame):
@@ -880,7 +928,7 @@ def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, p
     # integrity: shared photos across enterprises, far check-ins, boilerplate, overlapping staff days
     ent = p["enterprise_id"].to_numpy()[pol]
     stock = s["_stock_photo"]
-    has = stock.notna().to_numpy() & (s["photo_count"].to_numpy() > 0)
+    has = stock.notna().to_numpy() & (s["photo_count"].to_numpy() > 0) & s["photo_hashes"].notna().to_numpy()  # hashes submitted
     by_hash = pd.Series(ent[has]).groupby(stock.to_numpy()[has]).nunique()
     shared = set(by_hash[by_hash >= 2].index)
     add("INTEGRITY_DUPLICATE_PHOTO", "service", svc_idx=np.flatnonzero(has & stock.isin(shared).to_numpy()))

@@ -368,11 +368,13 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     decisive = with_findings(scores.index, findings, {r.code for r in rb.rules if r.role == "decisive"}) & \
         prepared.sub.aggregates.ended(prepared.as_of)[pol_at]
     index = evidence.index.reindex(scores.index) if evidence is not None else None
-    scored = rank(scores, findings, rb.priority, thresholds, cap, model_weight=model_weight, index=index, decisive=decisive)
+    finding_weight = rb.model_shift.finding_weight if shift["warning"] and evidence is not None else 1.0
+    scored = rank(scores, findings, rb.priority, thresholds, cap, model_weight=model_weight, index=index, decisive=decisive,
+                  finding_weight=finding_weight)
     del scores
     if evidence is not None:
         scored["evidence_index"] = index.to_numpy()
-    basis = priority_basis(model_weight, evidence is not None)
+    basis = priority_basis(model_weight, evidence is not None, finding_weight)
     evidence_text = {}
     if evidence is not None and basis["basis"] in ("blend", "index"):
         flagged = scored.index[scored["flag"] != ""]
@@ -382,10 +384,11 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf, evidence, basis, evidence_text), X
 
 
-def priority_basis(model_weight: float, has_index: bool) -> dict:
+def priority_basis(model_weight: float, has_index: bool, finding_weight: float = 1.0) -> dict:
     """run.json ``priority_basis``: what the priority rested on (``model``; when the model's
     weight is lowered, ``blend`` with the evidence index, ``index`` at weight 0, or ``findings``
-    without an index in the rulebook), with the weights."""
+    without an index in the rulebook), with the weights (``finding_weight``: what the findings'
+    weights counted for)."""
     if model_weight >= 1:
         basis = "model"
     elif not has_index:
@@ -393,8 +396,10 @@ def priority_basis(model_weight: float, has_index: bool) -> dict:
     else:
         basis = "index" if model_weight == 0 else "blend"
     index_weight = round(1 - model_weight, 6) if basis in ("blend", "index") else 0.0
-    zh, en = render(f"basis.{basis}", weight=f"{model_weight:g}", index_weight=f"{index_weight:g}")
-    return {"basis": basis, "model_weight": model_weight, "index_weight": index_weight, "zh": zh, "en": en}
+    zh, en = render(f"basis.{basis}", weight=f"{model_weight:g}", index_weight=f"{index_weight:g}",
+                    finding_weight=f"{finding_weight:g}")
+    return {"basis": basis, "model_weight": model_weight, "index_weight": index_weight, "finding_weight": finding_weight,
+            "zh": zh, "en": en}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """How the evidence index and the priorities built on it rank missing service, world by world.
 
-    python scripts/evidence_index.py [--worlds default,101-104] [--policies 6000] [--model DIR] [--json FILE]
+    python scripts/evidence_index.py [--worlds default,101-104,h201-204] [--policies 6000] [--model DIR] [--json FILE]
 
 For each generated world (``default``: the shipped sample's world; a number: ``draw_world(n)``,
-a world no model of the project trained on), the world's submission is prepared as ``scoring
+a world no model of the project trained on; ``h`` and a number: ``draw_held_out(n)``, a world of
+the held-out family, whose mechanics no training world has), the world's submission is prepared as ``scoring
 score`` does and ROC AUC against the generator's hidden quality is computed for: the model's
 ``p_missing`` (the shipped champion by default), the evidence index alone, the priority without
 the shift warning (model + findings), and the warned priority at model weights 0.5, 0.3 and 0
@@ -20,14 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datasets.synth import Config, draw_world, generate, write_submission  # noqa: E402
+from datasets.synth import Config, draw_held_out, draw_world, generate, write_submission  # noqa: E402
 from scoring import load_model, load_rulebook  # noqa: E402
 from scoring.jobs import default_model_dir, prepare, shift_of  # noqa: E402
 from scoring.model.evidence import evidence_index  # noqa: E402
@@ -40,8 +40,9 @@ def worlds(text: str, n: int) -> list[tuple[str, Config]]:
         if part == "default":
             out.append(("default", Config(n_policies=n, seed=5)))
             continue
-        a, _, b = part.partition("-")
-        out += [(f"draw{s}", draw_world(s, n)) for s in range(int(a), int(b or a) + 1)]
+        held = part.startswith("h")
+        a, _, b = part.lstrip("h").partition("-")
+        out += [(f"held{s}", draw_held_out(s, n)) if held else (f"draw{s}", draw_world(s, n)) for s in range(int(a), int(b or a) + 1)]
     return out
 
 
@@ -67,7 +68,8 @@ def measure(cfg: Config, tmp: Path, model, rb) -> dict:
            "model_poor": roc_auc_score(poor, scores["p_poor_quality"]), "index_poor": roc_auc_score(poor, ev.index)}
     for name, mw, first in (("priority_no_decisive", 1.0, None), ("priority", 1.0, decisive), ("warned_0.5", 0.5, decisive),
                             ("warned_0.3", 0.3, decisive), ("warned_0", 0.0, decisive)):
-        r = rank(scores, findings, rb.priority, th, len(f), model_weight=mw, index=ev.index, decisive=first)
+        fw = rb.model_shift.finding_weight if mw < 1 else 1.0
+        r = rank(scores, findings, rb.priority, th, len(f), model_weight=mw, index=ev.index, decisive=first, finding_weight=fw)
         out[name] = roc_auc_score(missing, -r["priority"].to_numpy())
         top = r["priority"].to_numpy() <= round(0.10 * len(f))
         out[f"{name}_p@10%"] = float(missing[top].mean())  # precision for missing in the top 10%
@@ -76,7 +78,7 @@ def measure(cfg: Config, tmp: Path, model, rb) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worlds", default="default,101-104")
+    ap.add_argument("--worlds", default="default,101-104,h201-204")
     ap.add_argument("--policies", type=int, default=6000)
     ap.add_argument("--model", type=Path)
     ap.add_argument("--json", type=Path)

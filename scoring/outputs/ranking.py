@@ -1,12 +1,12 @@
 """Which policies an inspector with capacity N should visit first, and which carry a flag.
 
-``priority_score = m × (p_missing + p_poor_quality) + (1 − m) × evidence index + w[most severe
+``priority_score = m × (p_missing + p_poor_quality) + (1 − m) × evidence index + f × w[most severe
 finding]``: the chance that an inspection confirms missing or poor service, plus the value of the
 rule findings the inspector can verify on the spot (weights in the rulebook's ``priority``
 section). ``m`` is 1, or the rulebook's ``model_shift.model_weight`` when the submission is unlike
 the model's training data (scoring.model.shift): then the evidence index
 (scoring.model.evidence), which needs no training, carries the rest (without an index in the
-rulebook, the findings do). Policies with a *decisive* finding (a rule of role ``decisive``: no
+rulebook, the findings do), and ``f`` is the rulebook's ``model_shift.finding_weight`` (else 1). Policies with a *decisive* finding (a rule of role ``decisive``: no
 service record at all) whose period has ended come before every other policy, whatever their
 scores: no peer or memory feature can pull a whole period's empty file below the records. Rank 1 is the
 highest; ties go to the smaller ``policy_id`` so the ranking is reproducible.
@@ -51,16 +51,19 @@ def with_findings(policy_ids: pd.Index, findings: pd.DataFrame, codes) -> np.nda
 
 
 def rank(scores: pd.DataFrame, findings: pd.DataFrame, weights: dict, thresholds: dict, capacity: int,
-         model_weight: float = 1.0, index: pd.Series | None = None, decisive: np.ndarray | None = None) -> pd.DataFrame:
+         model_weight: float = 1.0, index: pd.Series | None = None, decisive: np.ndarray | None = None,
+         finding_weight: float = 1.0) -> pd.DataFrame:
     """``scores``: index policy_id, columns p_missing, p_poor_quality. Adds priority_score, priority, flag.
 
     ``model_weight`` < 1 (used when the submission is unlike the model's training data) scales the
     model's part of the score and gives the rest to ``index`` (the evidence index, aligned with
-    ``scores``; without it the ranking leans on the findings). ``decisive``: policies ranked first."""
+    ``scores``; without it the ranking leans on the findings); ``finding_weight`` scales the
+    findings' weights (the rulebook's ``model_shift.finding_weight`` when warned). ``decisive``:
+    policies ranked first."""
     out = scores.copy()
     sev = worst_severity(out.index, findings)
     w = np.array([0.0, weights.get("minor", 0), weights.get("major", 0), weights.get("critical", 0)])
-    score = model_weight * (out["p_missing"] + out["p_poor_quality"]) + w[sev]
+    score = model_weight * (out["p_missing"] + out["p_poor_quality"]) + finding_weight * w[sev]
     if index is not None and model_weight < 1:
         score = score + (1 - model_weight) * index.to_numpy(dtype=float)
     out["priority_score"] = score

@@ -238,6 +238,7 @@ class ShiftPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warn_score: float = Field(0.75, gt=0.5, le=1.0)
     model_weight: float = Field(0.5, ge=0.0, le=1.0)
+    finding_weight: float = Field(1.0, ge=0.0, le=1.0)  # what the findings' weights count for then
 
 
 class EvidencePart(BaseModel):

@@ -105,7 +105,6 @@ def test_a_part_naming_no_feature_is_refused_before_anything_is_written(tmp_path
 def test_a_warned_run_rests_on_the_index_and_says_so(tmp_path):
     """A submission unlike the model's training data: run.json names the blend, every flag's
     reasons open with the evidence, and policy_scores carries the index."""
-    import json
 
     import yaml
     from importlib import resources

@@ -137,3 +137,18 @@ def test_with_findings_marks_the_policies_of_the_codes_given():
     got = with_findings(pd.Index(["P0", "P1", "P2"]), f, {"SERVICE_NONE"})
     assert got.tolist() == [False, True, False]
     assert not with_findings(pd.Index(["P1"]), f, set()).any()
+
+
+def test_a_warned_ranking_can_leave_the_findings_out():
+    """finding_weight 0 (the shipped rulebook's, when warned): a critical finding moves no policy."""
+    from scoring.outputs.ranking import rank
+
+    s = _scores()
+    f = pd.DataFrame({"policy_id": pd.array(["P5"], dtype="string"), "severity": pd.array(["critical"], dtype="string"),
+                      "scope": pd.array(["policy"], dtype="string"), "rule_code": pd.array(["X"], dtype="string")})
+    index = pd.Series(np.linspace(0, 1, len(s)), index=s.index)
+    base = rank(s, NO_FINDINGS, {"critical": 0.5}, TH, 2, model_weight=0.5, index=index, finding_weight=0.0)
+    with_f = rank(s, f, {"critical": 0.5}, TH, 2, model_weight=0.5, index=index, finding_weight=0.0)
+    assert base["priority"].tolist() == with_f["priority"].tolist()
+    counted = rank(s, f, {"critical": 0.5}, TH, 2, model_weight=0.5, index=index, finding_weight=1.0)
+    assert counted.loc["P5", "priority"] == 1

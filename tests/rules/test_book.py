@@ -318,3 +318,16 @@ def test_a_hostile_rulebook_is_refused_with_one_short_message(tmp_path, spoil, s
     r = CliRunner().invoke(app, ["rules", "--rulebook", str(path)])
     assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output
     assert len(r.output.splitlines()) < 130
+
+
+@pytest.mark.parametrize("family, seed", [("drawn", 3), ("held_out", 201)])
+def test_generated_violations_found_exactly_in_other_worlds(tmp_path, family, seed):
+    """A drawn world (partial photo hashes, other coverage) and a world of the held-out family
+    (group trainings sharing photos and texts): the checks find exactly the generator's truth."""
+    from datasets.synth import draw_held_out, draw_world, generate
+
+    w = generate((draw_world if family == "drawn" else draw_held_out)(seed, 1500))
+    result = run_rules(load_submission(write_submission(w, tmp_path / "s")))
+    found = {k for k in _keys(result.findings) if not k[0].startswith(("MARKET_", "INSURER_", "LOSS_RATIO"))}
+    truth = {k for k in _keys(w.truth) if not k[0].startswith(("MARKET_", "INSURER_", "LOSS_RATIO"))}
+    assert found == truth, (sorted(found - truth)[:3], sorted(truth - found)[:3])

@@ -1,7 +1,6 @@
 """One date parser for data and the command line."""
 import datetime as dt
 
-import numpy as np
 import pyarrow as pa
 
 from scoring.submission.parsing import parse_bool, parse_day, parse_float

@@ -337,8 +337,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "WARNING: this submission is unlike the model's training data (shift score {score} ≥ {warn}; most shifted: {names_en}); the model's ranking may not hold here and the rulebook defines no evidence index, so priority leans on the rule findings (model weight {weight}).",
     ),
     "cold_start": (
-        "下一步：随机抽取一部分保单（每家保险机构数十份）现场核查，结果记入核查结果表（selection 填 random），再用 scoring train 在一个年度的核查结果上训练本地模型；本地模型在留出核查上优于证据指数之前，以证据指数为准。",
-        "next: inspect a random draw of policies (some dozens per insurer), record the outcomes in the inspections table (selection = random), then train a local model on one labelled year with scoring train; until it beats the evidence index on held-out inspections, rely on the index.",
+        "下一步：随机抽取 100–200 份保单现场核查（50 份通常不够，其中服务缺失的案例太少），结果记入核查结果表（selection 填 random），再用 scoring train 在这一年度的核查结果上训练本地模型；本地模型在留出核查上优于证据指数之前，以证据指数为准。",
+        "next: inspect a random draw of 100-200 policies (50 are usually too few: they hold too few cases of missing service), record the outcomes in the inspections table (selection = random), then train a local model on that year with scoring train; until it beats the evidence index on held-out inspections, rely on the index.",
     ),
     "evidence.peers.industry_province": ("同行业同省", "its industry and province"),
     "evidence.peers.industry": ("同行业", "its industry"),

@@ -131,6 +131,26 @@ def score(
 
 
 @app.command()
+def sample(
+    run_dir: Path = typer.Argument(..., help=both("cli.help.sample_run")),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.sample_out")),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help=both("cli.help.4")),
+    capacity: Optional[int] = typer.Option(None, "--capacity", help=both("cli.help.sample_capacity")),
+    confidence: Optional[float] = typer.Option(None, "--confidence", help=both("cli.help.sample_confidence")),
+    tolerable: Optional[float] = typer.Option(None, "--tolerable", help=both("cli.help.sample_tolerable")),
+    expected: Optional[float] = typer.Option(None, "--expected", help=both("cli.help.sample_expected")),
+    strata: Optional[str] = typer.Option(None, "--strata", help=both("cli.help.sample_by")),
+    seed: Optional[int] = typer.Option(None, "--seed", help=both("cli.help.sample_seed")),
+):
+    """抽查计划：分层随机组与风险组 / an inspection plan: a stratified random arm and a risk arm."""
+    from scoring.jobs import run_sample, sample_summary
+
+    plan, settings = _run(run_sample, run_dir, out, rulebook=rulebook, capacity=capacity, confidence=confidence,
+                          tolerable=tolerable, expected=expected, strata=strata, seed=seed)
+    typer.echo(sample_summary(plan, settings, out))
+
+
+@app.command()
 def validate(
     submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),
     out: Optional[Path] = typer.Option(None, "--out", help=both("cli.help.10")),

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from scoring import __version__
 from scoring.engines import Engine, Prepared, choose
 from scoring.errors import ModelError, OptionError, SubmissionError
-from scoring.files import atomic_dir, check_output_dir
+from scoring.files import atomic_dir, check_output_dir, replace_file
 from scoring.heap import release
 from scoring.messages import both, render, zh_text
 from scoring.model.estimator import load_model, save_model, train
@@ -32,8 +33,9 @@ from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes, 
 from scoring.outputs.report import DETAILED, ReportInput, render_empty
 from scoring.outputs.report import render as render_report
 from scoring.regions import region_name
+from scoring.sampling.plan import Plan
 from scoring.rules.apply import FINDING_COLUMNS
-from scoring.rules.book import Rulebook, load_rulebook
+from scoring.rules.book import pydantic_issue, Rulebook, load_rulebook
 from scoring.rules.rates import adequacy_table
 from scoring.schema import CLASS_ZH, CLASSES, INDUSTRIES, DateBounds
 from scoring.spill import Spill
@@ -611,6 +613,59 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
     preps = [prepare(s, rb) for s in submissions]
     X, labels, years = labelled_set(preps)
     return retrain(preps, X, labels, years, registry, seed=seed, rulebook=rb.identity(), population=population(preps))
+
+
+def run_sample(run_dir, out, rulebook=None, capacity: int | None = None, confidence: float | None = None,
+               tolerable: float | None = None, expected: float | None = None, strata: str | None = None,
+               seed: int | None = None) -> tuple[Plan, dict]:
+    """``scoring sample``: the inspection plan of a finished run (:func:`scoring.sampling.plan.make_plan`),
+    written to ``out`` whole; the rulebook's ``sampling`` section, each value overridable.
+    Returns the plan and the settings it used."""
+    import json
+
+    from scoring.sampling.plan import PLAN_COLUMNS, STRATA, make_plan
+
+    run_dir, out = Path(run_dir), Path(out)
+    if not (run_dir / "run.json").is_file() or not (run_dir / "policy_scores.csv").is_file():
+        raise OptionError(*render("cli.not_a_run", run_dir=run_dir))
+    rb = load_rulebook(rulebook)
+    given = {"confidence": confidence, "tolerable": tolerable, "expected": expected, "strata": strata, "seed": seed}
+    if strata is not None and strata not in STRATA:
+        raise OptionError(*render("sampling.strata", by=strata))
+    merged = {**rb.sampling.model_dump(), **{k: v for k, v in given.items() if v is not None}}
+    if isinstance(merged["expected"], (int, float)) and isinstance(merged["tolerable"], (int, float)) \
+            and merged["expected"] >= merged["tolerable"]:
+        raise OptionError(*render("sampling.expected", expected=merged["expected"], tolerable=merged["tolerable"]))
+    try:
+        settings = rb.sampling.model_validate({**rb.sampling.model_dump(), **{k: v for k, v in given.items() if v is not None}})
+    except ValidationError as e:
+        issues = [pydantic_issue(err) for err in e.errors(include_url=False)]
+        raise OptionError("；".join(f"--{f} {z}" if f else z for f, z, _ in issues),
+                          "; ".join(f"--{f} {x}" if f else x for f, _, x in issues)) from None
+    if capacity is not None and capacity < 1:
+        raise OptionError(*render("capacity_option", capacity=capacity))
+    if out.exists() and (out.is_dir() or out.read_bytes()[:200].lstrip(b"\xef\xbb\xbf").split(b"\n")[0].replace(b'"', b"")
+                         != ",".join(PLAN_COLUMNS).encode()):
+        raise OptionError(*render("sampling.not_plan", out=out))
+    run = json.loads((run_dir / "run.json").read_text("utf-8"))
+    scores = pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False,
+                         usecols=["policy_id", "insurer_id", "region_code", "industry", "priority"])
+    scores["priority"] = pd.to_numeric(scores["priority"])
+    plan = make_plan(scores, capacity if capacity is not None else int(run.get("capacity") or 0), settings.confidence,
+                     settings.tolerable, settings.expected, settings.strata, settings.seed)
+    replace_file(out, lambda tmp: write_csv(plan.rows, tmp))
+    return plan, settings.model_dump()
+
+
+def sample_summary(plan, settings: dict, out) -> str:
+    """What ``scoring sample`` prints: the arms, the strata and the settings, Chinese first."""
+    arms = plan.rows["arm"].value_counts()
+    lines = [both("sampling.summary", out=out, random=int(arms.get("random", 0)), risk=int(arms.get("risk", 0)),
+                  total=len(plan.rows), n_strata=len(plan.strata), by=settings["strata"], capacity=plan.capacity,
+                  **{k: settings[k] for k in ("confidence", "tolerable", "expected", "seed")})]
+    if plan.random_over_capacity:
+        lines.append(both("sampling.over_capacity", random=int(arms.get("random", 0)), capacity=plan.capacity))
+    return "\n".join(lines)
 
 
 def resolve_model_dir(path) -> Path:

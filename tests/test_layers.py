@@ -13,7 +13,7 @@ LAYERS = [
     {"rules"},
     {"model"},
     {"engines"},
-    {"outputs"},
+    {"outputs", "sampling"},
     {"jobs"},
     {"cli", "__main__", "review", "__init__"},
 ]

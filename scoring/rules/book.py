@@ -258,6 +258,23 @@ class EvidenceSettings(BaseModel):
     parts: list[EvidencePart] = Field(min_length=1)
 
 
+class SamplingSettings(BaseModel):
+    """The random arm of an inspection plan (scoring.sampling): attribute sampling per stratum."""
+
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    tolerable: float = Field(0.05, gt=0, lt=1)
+    expected: float = Field(0.0, ge=0, lt=1)
+    strata: Literal["insurer", "insurer,industry,prefecture"] = "insurer"
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _expected_below_tolerable(self) -> "SamplingSettings":
+        if self.expected >= self.tolerable:
+            raise ValueError(" / ".join(render("sampling.expected", expected=self.expected, tolerable=self.tolerable)))
+        return self
+
+
 class RateSettings(BaseModel):
     """How rate adequacy is measured (scoring.rules.rates): the expense ratio that, with the prevention
     fee share, sets the target loss ratio, and the claims for full credibility."""
@@ -296,6 +313,7 @@ class Rulebook(BaseModel):
     grades: dict[Literal["D", "C", "B"], GradeRule] = Field(default_factory=dict)
     model_shift: "ShiftPolicy" = Field(default_factory=lambda: ShiftPolicy())
     evidence_index: EvidenceSettings | None = None  # None: no index, the warned priority leans on the findings
+    sampling: SamplingSettings = Field(default_factory=lambda: SamplingSettings())
     rate_adequacy: RateSettings = Field(default_factory=RateSettings)
     dates: "DateSettings" = Field(default_factory=lambda: DateSettings())
 
@@ -451,6 +469,7 @@ def load_rulebook(path: str | Path | None = None) -> Rulebook:
         "grades": user_data.get("grades", {k: v.model_dump() for k, v in shipped.grades.items()}),
         "model_shift": user_data.get("model_shift", shipped.model_shift.model_dump()),
         "evidence_index": user_data.get("evidence_index", shipped.evidence_index.model_dump() if shipped.evidence_index else None),
+        "sampling": user_data.get("sampling", shipped.sampling.model_dump()),
         "rate_adequacy": user_data.get("rate_adequacy", shipped.rate_adequacy.model_dump()),
         "dates": user_data.get("dates", shipped.dates.model_dump()),
         "rules": [r.model_dump() for r in merged] + user_data["rules"],

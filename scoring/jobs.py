@@ -33,6 +33,7 @@ from scoring.outputs.ranking import aligned, policy_findings, rank, rule_codes, 
 from scoring.outputs.report import DETAILED, ReportInput, render_empty
 from scoring.outputs.report import render as render_report
 from scoring.regions import region_name
+from scoring.sampling.estimate import estimates
 from scoring.sampling.plan import Plan
 from scoring.rules.apply import FINDING_COLUMNS
 from scoring.rules.book import pydantic_issue, Rulebook, load_rulebook
@@ -386,6 +387,18 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf, evidence, basis, evidence_text), X
 
 
+def with_estimates(insurers: pd.DataFrame, share: pd.DataFrame) -> pd.DataFrame:
+    """``insurer_summary.csv`` with the random-arm estimate of each insurer's share of missing
+    service and its interval (``estimate_missing``, ``_lower``, ``_upper``; empty without random
+    inspections), as results-format v1.2 adds them."""
+    m = share[(share["class"] == "missing") & (share["method"] == "random_arm")].set_index("group_id")
+    out = insurers.copy()
+    for col, src in (("estimate_missing", "estimate"), ("estimate_missing_lower", "lower"), ("estimate_missing_upper", "upper")):
+        out[col] = out["insurer_id"].map(m[src]).to_numpy()
+    out["inspected_random"] = out["insurer_id"].map(m["inspected_random"]).fillna(0).astype(int).to_numpy()
+    return out
+
+
 def priority_basis(model_weight: float, has_index: bool, finding_weight: float = 1.0) -> dict:
     """run.json ``priority_basis``: what the priority rested on (``model``; when the model's
     weight is lowered, ``blend`` with the evidence index, ``index`` at weight 0, or ``findings``
@@ -461,6 +474,14 @@ def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: 
         adequacy = adequacy_table(prepared.rules.rate_cells,
                                   [r for r in plan.rulebook.rules if r.kind == "loss_ratio" and r.in_force(prepared.as_of)])
     rb = plan.rulebook
+    share = None
+    labels = labels_from(sub)
+    if len(labels):
+        at = pd.Index(policies["policy_id"]).get_indexer(scored.index)
+        share = estimates(pd.DataFrame({"policy_id": scored.index, "insurer_id": policies["insurer_id"].to_numpy()[at],
+                                        "p_missing": scored["p_missing"].to_numpy(), "p_poor_quality": scored["p_poor_quality"].to_numpy()}),
+                          labels, confidence=rb.sampling.confidence)
+        insurers = with_estimates(insurers, share)
     run = {
         **_balance(sub, plan.submission),
         "policies_scored": int(len(scored)),
@@ -495,6 +516,8 @@ def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: 
         write_csv(sub.rejected[REJECTED_COLUMNS], tmp / "rejected.csv")
         if adequacy is not None:
             write_csv(adequacy, tmp / "rate_adequacy.csv")
+        if share is not None:
+            write_csv(share, tmp / "estimates.csv")
         report = ReportInput(run, policies, scored, findings, insurers, explained.detailed, rb, model, ranked.capacity,
                              ranked.thresholds, adequacy, notices(run, model))
         (tmp / "report.html").write_text(render_report(report), encoding="utf-8")

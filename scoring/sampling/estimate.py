@@ -45,9 +45,10 @@ def difference_estimate(p_all: np.ndarray, y: np.ndarray, p_sample: np.ndarray, 
     N, n = len(p_all), len(y)
     resid = np.asarray(y, float) - np.asarray(p_sample, float)
     est = float(np.mean(p_all) + resid.mean())
-    var = (1 - n / N) * (resid.var(ddof=1) if n > 1 else 0.0) / n
-    q = student.ppf(0.5 + confidence / 2, df=n - 1) if n > 1 else np.inf
-    half = q * np.sqrt(max(var, 0.0))
+    if n < 2:  # one inspection says nothing of the spread
+        return est, 0.0, 1.0
+    var = (1 - n / N) * resid.var(ddof=1) / n
+    half = student.ppf(0.5 + confidence / 2, df=n - 1) * np.sqrt(max(var, 0.0))
     return est, max(0.0, est - half), min(1.0, est + half)
 
 

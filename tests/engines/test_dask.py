@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow  # Dask clusters of worker processes
 
 WorkerPlugin = pytest.importorskip("distributed").WorkerPlugin
 
-OUTPUTS = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rate_adequacy.csv", "rejected.csv")
+OUTPUTS = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rate_adequacy.csv", "rejected.csv",
+           "estimates.csv")
 
 
 REPORT = "现场检查发现消防通道堵塞且应急照明损坏，已要求立即清理并建立日常巡查制度，复查时确认整改完成"

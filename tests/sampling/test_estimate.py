@@ -67,3 +67,24 @@ def test_estimates_table_has_every_group_and_says_the_method():
     assert x.loc[x["method"] == "random_arm", "estimate"].item() == 0.5
     y = t[(t["group_id"] == "Y") & (t["class"] == "missing")]
     assert y["method"].tolist() == ["model_only"] and y["lower"].isna().all()  # a targeted inspection estimates nothing
+
+
+def test_a_scored_submission_with_inspections_carries_its_estimates(tmp_path):
+    from datasets.synth import write_submission
+
+    from scoring import score
+
+    from ..helpers import world
+
+    w = world(800, 12)
+    score(write_submission(w, tmp_path / "s"), tmp_path / "o")
+    est = pd.read_csv(tmp_path / "o" / "estimates.csv")
+    ins = pd.read_csv(tmp_path / "o" / "insurer_summary.csv")
+    assert set(est["group_id"]) == set(ins["insurer_id"]) and list(est.columns) == ESTIMATE_COLUMNS
+    insp = w.tables["inspections"]
+    random = insp[insp["selection"] == "random"].merge(w.tables["policies"][["policy_id", "insurer_id"]], on="policy_id")
+    counts = random.drop_duplicates("policy_id").groupby("insurer_id").size()
+    got = est[(est["class"] == "missing") & (est["method"] == "random_arm")].set_index("group_id")["inspected_random"]
+    assert got.to_dict() == counts.to_dict()
+    ok = ins["estimate_missing"].notna()
+    assert ok.any() and (ins.loc[ok, "estimate_missing_lower"] <= ins.loc[ok, "estimate_missing"]).all()

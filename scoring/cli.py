@@ -340,6 +340,7 @@ def review_serve(
                                         help=both("cli.help.token", min=TOKEN_MIN)),
     db: Optional[Path] = typer.Option(None, "--db", help=both("cli.help.30")),
     submission: Optional[Path] = typer.Option(None, "--submission", help="评分所用提交数据（默认取 run.json 记录）/ the scored submission"),
+    plan: Optional[Path] = typer.Option(None, "--plan", help=both("cli.help.review_plan")),
 ):
     """启动复核网页 / serve the review web app (scoring review RUN_DIR)."""
     import json
@@ -356,7 +357,7 @@ def review_serve(
         _run(_raise, OptionError(*render("token_too_short", n=len(token), min=TOKEN_MIN)))
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(24)  # 32 random characters, printed once below
-    web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host)
+    web = _run(create_app, run_dir, db=db, token=token, submission=submission, host=host, plan=plan)
     sock = _run(_listen, host, port)
     port = sock.getsockname()[1]
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

@@ -498,6 +498,9 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cli.help.sample_expected": ("预期的服务缺失比例（默认：规则库）", "the expected rate of missing service (default: the rulebook's)"),
     "cli.help.sample_by": ("分层方式：insurer 或 insurer,industry,prefecture", "strata: insurer or insurer,industry,prefecture"),
     "cli.help.sample_seed": ("随机种子：同一结果、参数与种子给出逐字节相同的计划", "the seed: the same run, settings and seed give the same plan, byte for byte"),
+    "app.plan": ("无法读取抽查计划 {plan}：{why}", "cannot read the inspection plan {plan}: {why}"),
+    "cli.help.review_plan": ("抽查计划（scoring sample 的 --out）：列表可按其随机组/风险组筛选，随机组保单的核查默认记为随机抽查",
+                             "an inspection plan (the --out of scoring sample): the list filters by its arms, and a verdict on its random arm is recorded as a random inspection by default"),
     "sampling.expected": ("抽样的预期比例 {expected} 应小于可容忍比例 {tolerable}", "sampling: the expected rate {expected} must be below the tolerable rate {tolerable}"),
     "sampling.strata": ("--strata 应为 insurer 或 insurer,industry,prefecture；现为 {by}", "--strata must be insurer or insurer,industry,prefecture; got {by}"),
     "sampling.summary": (

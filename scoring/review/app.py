@@ -53,6 +53,21 @@ from scoring.review.store import DB_NAME, FIELD_ZH, ReviewStore, Verdict, verdic
 PAGE_SIZE = 50
 TOP_REASONS = 5
 FLAGS = {"flagged": "已标记（全部）", "missing": "疑似服务缺失", "poor_quality": "疑似服务质量差", "unflagged": "未标记", "all": "全部保单"}
+#: Added to the list's filter when the app is given an inspection plan (scoring sample).
+PLAN_FLAGS = {"plan": "抽查计划（全部）", "plan_random": "抽查计划·随机组", "plan_risk": "抽查计划·风险组"}
+
+
+def plan_arms(plan: str | Path | None) -> dict[str, str]:
+    """policy_id -> arm (random / risk) of an inspection plan written by ``scoring sample``."""
+    if plan is None:
+        return {}
+    from scoring.errors import ReviewError
+
+    try:
+        table = pd.read_csv(plan, dtype=str, keep_default_na=False, usecols=["policy_id", "arm"])
+    except (OSError, ValueError) as e:
+        raise ReviewError(*render("app.plan", plan=plan, why=str(e).splitlines()[0][:200])) from None
+    return dict(zip(table["policy_id"], table["arm"]))
 STATUSES = {"all": "全部", "unreviewed": "未复核", "reviewed": "已复核"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: Largest verdict form accepted (bytes): notes of a few thousand characters fit many times over.
@@ -171,7 +186,11 @@ class _Current:
 
 
 def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | None = None,
-               submission: str | Path | None = None, host: str = "127.0.0.1") -> FastAPI:
+               submission: str | Path | None = None, host: str = "127.0.0.1", plan: str | Path | None = None) -> FastAPI:
+    """``plan``: an inspection plan (``scoring sample``): the list can show its arms, and a verdict
+    on a policy of its random arm is recorded as a random inspection unless the reviewer says otherwise."""
+    arms = plan_arms(plan)
+    flags = {**FLAGS, **PLAN_FLAGS} if arms else FLAGS
     current = _Current(Path(run_dir), submission)
     store = ReviewStore(db or Path(run_dir) / DB_NAME)
     env = _env()
@@ -266,6 +285,9 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
             mask &= s["flag"] == ""
         elif flag in ("missing", "poor_quality"):
             mask &= s["flag"] == flag
+        elif flag in PLAN_FLAGS and arms:
+            wanted = {"plan": ("random", "risk"), "plan_random": ("random",), "plan_risk": ("risk",)}[flag]
+            mask &= s.index.map(lambda p: arms.get(p) in wanted).to_numpy(dtype=bool)
         if insurer:
             mask &= s["insurer_id"] == insurer
         if region:
@@ -292,7 +314,7 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         params = {"insurer": insurer, "region": region, "industry": industry, "rule": rule, "flag": flag, "status": status}
         return page("list.html.j2", request, rows=rows, total=len(sel), page_no=page_no, pages=pages, params=params,
                     query=lambda **kw: "?" + urlencode({**params, **kw}), insurers=current.insurers, industries=INDUSTRIES,
-                    rule_codes=current.codes, rule_names=rule_names, flags=FLAGS, statuses=STATUSES, reviewed=len(cur),
+                    rule_codes=current.codes, rule_names=rule_names, flags=flags, statuses=STATUSES, reviewed=len(cur),
                     note=run.submission_note)
 
     def policy_page(request: Request, policy_id: str, errors=None, form=None, status: int = 200, saved: int = 0):
@@ -307,7 +329,8 @@ def create_app(run_dir: str | Path, db: str | Path | None = None, token: str | N
         history = [{**h, "recorded_bj": beijing(h["recorded_at"])} for h in store.history(policy_id)]
         last = history[-1] if history else None
         default = form or {
-            "outcome": last["outcome"] if last else "", "selection": last["selection"] if last else "targeted",
+            "outcome": last["outcome"] if last else "",
+            "selection": last["selection"] if last else ("random" if arms.get(policy_id) == "random" else "targeted"),
             "inspection_date": last["inspection_date"] if last else "",
             "inspector_org": last["inspector_org"] if last else unquote(request.cookies.get("inspector_org", "")),
             "notes": last["notes"] if last else "", "reviewer": unquote(request.cookies.get("reviewer", "")),

@@ -837,3 +837,23 @@ def test_a_workbook_is_never_written_over_a_file_of_another_kind(run_dir, tmp_pa
     keep.write_text("mine")
     r = CliRunner().invoke(cli, ["review", "workbook", str(run_dir), "--out", str(keep)])
     assert r.exit_code == 2 and ".xlsx" in r.output and keep.read_text() == "mine"
+
+
+def test_a_plan_filters_the_list_by_arm_and_a_random_arm_verdict_is_random_by_default(run_dir, tmp_path):
+    from scoring.jobs import run_sample
+    from scoring.review.app import policy_url
+
+    plan, _ = run_sample(run_dir, tmp_path / "plan.csv", capacity=400, seed=2)
+    rows = plan.rows
+    random_ids = set(rows.loc[rows["arm"] == "random", "policy_id"])
+    c = client(create_app(run_dir, plan=tmp_path / "plan.csv"))
+    page = c.get("/", params={"flag": "plan_random"}).text
+    assert "抽查计划·随机组" in page
+    assert f"共 {len(random_ids)}" in page or str(len(random_ids)) in page
+    pid = sorted(random_ids)[0]
+    form = c.get(policy_url(pid)).text
+    assert '<option value="random" selected>' in form
+    risk = rows.loc[rows["arm"] == "risk", "policy_id"].iloc[0]
+    assert '<option value="targeted" selected>' in c.get(policy_url(risk)).text
+    plain = client(create_app(run_dir))
+    assert "抽查计划·随机组" not in plain.get("/").text

@@ -674,6 +674,10 @@ def run_sample(run_dir, out, rulebook=None, capacity: int | None = None, confide
     scores = pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False,
                          usecols=["policy_id", "insurer_id", "region_code", "industry", "priority"])
     scores["priority"] = pd.to_numeric(scores["priority"])
+    if settings.seed is None:  # a fresh seed, recorded in the plan: reproducible, not foreseeable
+        import secrets
+
+        settings = settings.model_copy(update={"seed": secrets.randbelow(2**31)})
     plan = make_plan(scores, capacity if capacity is not None else int(run.get("capacity") or 0), settings.confidence,
                      settings.tolerable, settings.expected, settings.strata, settings.seed)
     replace_file(out, lambda tmp: write_csv(plan.rows, tmp))
@@ -687,7 +691,8 @@ def sample_summary(plan, settings: dict, out) -> str:
                   total=len(plan.rows), n_strata=len(plan.strata), by=settings["strata"], capacity=plan.capacity,
                   **{k: settings[k] for k in ("confidence", "tolerable", "expected", "seed")})]
     if plan.random_over_capacity:
-        lines.append(both("sampling.over_capacity", random=int(arms.get("random", 0)), capacity=plan.capacity))
+        key = "sampling.over_capacity" if settings["strata"] != "insurer" else "sampling.over_capacity_insurer"
+        lines.append(both(key, random=int(arms.get("random", 0)), capacity=plan.capacity))
     return "\n".join(lines)
 
 

@@ -497,7 +497,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cli.help.sample_tolerable": ("可容忍的服务缺失比例（默认：规则库）", "the tolerable rate of missing service (default: the rulebook's)"),
     "cli.help.sample_expected": ("预期的服务缺失比例（默认：规则库）", "the expected rate of missing service (default: the rulebook's)"),
     "cli.help.sample_by": ("分层方式：insurer 或 insurer,industry,prefecture", "strata: insurer or insurer,industry,prefecture"),
-    "cli.help.sample_seed": ("随机种子：同一结果、参数与种子给出逐字节相同的计划", "the seed: the same run, settings and seed give the same plan, byte for byte"),
+    "cli.help.sample_seed": ("随机种子（默认：每次新取一个并写入计划）；同一结果、参数与种子给出逐字节相同的计划",
+                             "the seed (default: a fresh one each time, written into the plan); the same run, settings and seed give the same plan, byte for byte"),
     "app.plan": ("无法读取抽查计划 {plan}：{why}", "cannot read the inspection plan {plan}: {why}"),
     "cli.help.review_plan": ("抽查计划（scoring sample 的 --out）：列表可按其随机组/风险组筛选，随机组保单的核查默认记为随机抽查",
                              "an inspection plan (the --out of scoring sample): the list filters by its arms, and a verdict on its random arm is recorded as a random inspection by default"),
@@ -510,6 +511,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "sampling.over_capacity": (
         "随机组 {random} 份已超过容量 {capacity}：风险组为空。可提高 --capacity、放宽 --tolerable，或按较粗的层抽取（--strata insurer）",
         "the random arm ({random}) exceeds the capacity ({capacity}): the risk arm is empty; raise --capacity, loosen --tolerable, or stratify more coarsely (--strata insurer)",
+    ),
+    "sampling.over_capacity_insurer": (
+        "随机组 {random} 份已超过容量 {capacity}：风险组为空。可提高 --capacity，或放宽 --tolerable / 降低 --confidence（每家保险机构的样本随之减少）",
+        "the random arm ({random}) exceeds the capacity ({capacity}): the risk arm is empty; raise --capacity, or loosen --tolerable / lower --confidence (each insurer's sample shrinks with them)",
     ),
     "sampling.not_plan": ("{out} 已存在且不是抽查计划；为免覆盖您的文件，拒绝写入", "{out} exists and is not an inspection plan; refusing to overwrite it"),
     "report.worse_lower": ("越少越可疑", "less is worse"),

@@ -266,7 +266,7 @@ class SamplingSettings(BaseModel):
     tolerable: float = Field(0.05, gt=0, lt=1)
     expected: float = Field(0.0, ge=0, lt=1)
     strata: Literal["insurer", "insurer,industry,prefecture"] = "insurer"
-    seed: int = Field(0, ge=0)
+    seed: int | None = Field(None, ge=0)  # None: a fresh seed per plan, recorded in its rows
 
     @model_validator(mode="after")
     def _expected_below_tolerable(self) -> "SamplingSettings":

@@ -81,7 +81,7 @@ def make_plan(scores: pd.DataFrame, capacity: int, confidence: float, tolerable:
     risk = pd.DataFrame({"policy_id": rest["policy_id"].to_numpy(), "insurer_id": rest["insurer_id"].to_numpy(), "arm": "risk",
                          "stratum": risk_strata, "inclusion_probability": 1.0, "priority": rest["priority"].to_numpy(),
                          "seed": seed, "stratum_policies": of["policies"].reindex(risk_strata).to_numpy(),
-                         "stratum_sample": of["sample"].reindex(risk_strata).to_numpy()})
+                         "stratum_sample": np.nan})  # drawn by rank, not by the stratum's sample: empty
     plan = pd.concat([random_arm, risk], ignore_index=True)
     plan["arm_zh"] = plan["arm"].map(ARM_ZH)
     return Plan(plan[PLAN_COLUMNS], counts, int(capacity), len(random_arm) > capacity)

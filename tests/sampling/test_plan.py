@@ -98,3 +98,14 @@ def test_a_file_that_is_not_a_plan_is_never_overwritten(run_dir, tmp_path):
     assert r.exit_code == 2 and mine.read_text(encoding="utf-8") == "my,own\n1,2\n"
     r = CliRunner().invoke(app, ["sample", str(tmp_path), "--out", str(tmp_path / "p.csv")])
     assert r.exit_code == 2 and "不是评分结果目录" in r.output
+
+
+def test_without_a_seed_each_plan_draws_a_fresh_one_and_records_it(run_dir, tmp_path):
+    runner = CliRunner()
+    for name in ("x.csv", "y.csv"):
+        assert runner.invoke(app, ["sample", str(run_dir), "--out", str(tmp_path / name)]).exit_code == 0
+    x, y = (pd.read_csv(tmp_path / n, dtype={"policy_id": str}) for n in ("x.csv", "y.csv"))
+    assert x["seed"].nunique() == 1 and x["seed"].iloc[0] != y["seed"].iloc[0]  # not foreseeable from the rulebook
+    again = tmp_path / "x-again.csv"
+    runner.invoke(app, ["sample", str(run_dir), "--out", str(again), "--seed", str(x["seed"].iloc[0])])
+    assert again.read_bytes() == (tmp_path / "x.csv").read_bytes()  # but drawn again from its own rows

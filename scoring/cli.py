@@ -419,12 +419,15 @@ def review_workbook(
     out: Path = typer.Option(..., "--out", help=both("cli.help.35")),
     db: Optional[Path] = typer.Option(None, "--db"),
     submission: Optional[Path] = typer.Option(None, "--submission"),
+    plan: Optional[Path] = typer.Option(None, "--plan", help=both("cli.help.workbook_plan")),
 ):
     """写出 Excel 复核表（下拉选择结论）/ write the review list as an Excel workbook."""
     from scoring.review.exchange import write_workbook
+    from scoring.review.run import plan_arms
 
     run, store = _review_parts(run_dir, db, submission, need_submission=True)
-    n = _run(write_workbook, run, store, out)
+    arms = _run(plan_arms, plan)
+    n = _run(write_workbook, run, store, out, arms)
     typer.echo(f"复核表 {n} 件保单 → {out}\nreview workbook with {n} policies → {out}")
 
 

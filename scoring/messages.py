@@ -499,6 +499,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cli.help.sample_by": ("分层方式：insurer 或 insurer,industry,prefecture", "strata: insurer or insurer,industry,prefecture"),
     "cli.help.sample_seed": ("随机种子（默认：每次新取一个并写入计划）；同一结果、参数与种子给出逐字节相同的计划",
                              "the seed (default: a fresh one each time, written into the plan); the same run, settings and seed give the same plan, byte for byte"),
+    "cli.help.workbook_plan": ("抽查计划（scoring sample 的 --out）：其保单列入复核表，随机组的抽查方式预填为随机抽查",
+                               "an inspection plan (the --out of scoring sample): its policies join the workbook, the random arm's selection filled in as random"),
     "app.plan": ("无法读取抽查计划 {plan}：{why}", "cannot read the inspection plan {plan}: {why}"),
     "cli.help.review_plan": ("抽查计划（scoring sample 的 --out）：列表可按其随机组/风险组筛选，随机组保单的核查默认记为随机抽查",
                              "an inspection plan (the --out of scoring sample): the list filters by its arms, and a verdict on its random arm is recorded as a random inspection by default"),

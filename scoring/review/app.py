@@ -47,7 +47,7 @@ from scoring.writers import write_csv
 from scoring.regions import region_name
 from scoring.schema import INDUSTRIES, OUTCOMES, SELECTIONS
 from scoring.review.exchange import inspections_table
-from scoring.review.run import ReviewRun
+from scoring.review.run import ReviewRun, plan_arms
 from scoring.review.store import DB_NAME, FIELD_ZH, ReviewStore, Verdict, verdict_errors
 
 PAGE_SIZE = 50
@@ -55,19 +55,6 @@ TOP_REASONS = 5
 FLAGS = {"flagged": "已标记（全部）", "missing": "疑似服务缺失", "poor_quality": "疑似服务质量差", "unflagged": "未标记", "all": "全部保单"}
 #: Added to the list's filter when the app is given an inspection plan (scoring sample).
 PLAN_FLAGS = {"plan": "抽查计划（全部）", "plan_random": "抽查计划·随机组", "plan_risk": "抽查计划·风险组"}
-
-
-def plan_arms(plan: str | Path | None) -> dict[str, str]:
-    """policy_id -> arm (random / risk) of an inspection plan written by ``scoring sample``."""
-    if plan is None:
-        return {}
-    from scoring.errors import ReviewError
-
-    try:
-        table = pd.read_csv(plan, dtype=str, keep_default_na=False, usecols=["policy_id", "arm"])
-    except (OSError, ValueError) as e:
-        raise ReviewError(*render("app.plan", plan=plan, why=str(e).splitlines()[0][:200])) from None
-    return dict(zip(table["policy_id"], table["arm"]))
 STATUSES = {"all": "全部", "unreviewed": "未复核", "reviewed": "已复核"}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: Largest verdict form accepted (bytes): notes of a few thousand characters fit many times over.

@@ -117,11 +117,12 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     return {"copied": copied, "inspections_before": len(before), "inspections_review": len(review), "inspections": len(both)}
 
 
-def review_list(run: ReviewRun, store: ReviewStore) -> pd.DataFrame:
-    """Flagged policies in priority order, then reviewed policies that are not flagged."""
+def review_list(run: ReviewRun, store: ReviewStore, arms: dict | None = None) -> pd.DataFrame:
+    """Flagged policies, the policies of an inspection plan (``arms``: policy_id -> arm) and
+    reviewed policies, in priority order."""
     s = run.scores
     reviewed = set(store.current()["policy_id"])
-    keep = (s["flag"] != "") | s["policy_id"].isin(reviewed)
+    keep = (s["flag"] != "") | s["policy_id"].isin(reviewed) | s["policy_id"].isin(list(arms or ()))
     return s[keep.to_numpy()]
 
 
@@ -139,8 +140,12 @@ def as_text(sheet) -> int:
     return n
 
 
-def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
-    """The review list as an .xlsx with drop-down verdict cells; returns the number of policies."""
+def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path, arms: dict | None = None) -> int:
+    """The review list as an .xlsx with drop-down verdict cells; returns the number of policies.
+    ``arms`` (an inspection plan's policy_id -> arm): its policies are listed too, and a policy of
+    its random arm not yet reviewed has 抽查方式 = 随机抽查 filled in (a row with no verdict is
+    still read back as blank)."""
+    arms = arms or {}
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -148,7 +153,7 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
 
     if Path(out).suffix.lower() != ".xlsx":  # an unrelated file of another kind is never overwritten
         raise OptionError(*render("workbook_suffix", out=out))
-    rows = review_list(run, store)
+    rows = review_list(run, store, arms)
     cur = store.current().set_index("policy_id")
     names = run.names(rows.index)
     wb = Workbook()
@@ -166,7 +171,8 @@ def write_workbook(run: ReviewRun, store: ReviewStore, out: str | Path) -> int:
         ws.append([
             int(r["priority"]), pid, name, r["insurer_id"], r["region_code"], INDUSTRIES.get(r["industry"], r["industry"]),
             FLAG_ZH.get(r["flag"], r["flag"]), float(r["p_missing"]), float(r["p_poor_quality"]), r["reasons"], review_inspection_id(pid),
-            OUTCOMES[c["outcome"]] if c is not None else None, SELECTIONS[c["selection"]] if c is not None else None,
+            OUTCOMES[c["outcome"]] if c is not None else None,
+            SELECTIONS[c["selection"]] if c is not None else (SELECTIONS["random"] if arms.get(pid) == "random" else None),
             dt.date.fromisoformat(c["inspection_date"]) if c is not None else None,
             c["inspector_org"] if c is not None else None, (c["notes"] or None) if c is not None else None,
         ])

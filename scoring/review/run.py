@@ -151,3 +151,14 @@ class ReviewRun:
         if self.policies is None:
             return [""] * len(ids)
         return self.policies["enterprise_name"].reindex(list(ids)).fillna("").tolist()
+
+
+def plan_arms(plan: str | Path | None) -> dict[str, str]:
+    """policy_id -> arm (random / risk) of an inspection plan written by ``scoring sample``."""
+    if plan is None:
+        return {}
+    try:
+        table = pd.read_csv(plan, dtype=str, keep_default_na=False, usecols=["policy_id", "arm"])
+    except (OSError, ValueError) as e:
+        raise ReviewError(*render("app.plan", plan=plan, why=str(e).splitlines()[0][:200])) from None
+    return dict(zip(table["policy_id"], table["arm"]))

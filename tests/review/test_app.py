@@ -857,3 +857,31 @@ def test_a_plan_filters_the_list_by_arm_and_a_random_arm_verdict_is_random_by_de
     assert '<option value="targeted" selected>' in c.get(policy_url(risk)).text
     plain = client(create_app(run_dir))
     assert "抽查计划·随机组" not in plain.get("/").text
+
+
+def test_a_plan_joins_the_workbook_and_its_random_arm_reads_back_as_random(run_dir, tmp_path):
+    from scoring.jobs import run_sample
+    from scoring.review.run import plan_arms
+
+    plan, _ = run_sample(run_dir, tmp_path / "plan.csv", capacity=400, seed=2)
+    arms = plan_arms(tmp_path / "plan.csv")
+    run, store = ReviewRun.open(run_dir), ReviewStore(run_dir / "review.sqlite")
+    n_plain = write_workbook(run, store, tmp_path / "plain.xlsx")
+    n = write_workbook(run, store, tmp_path / "plan.xlsx", arms)
+    wb = openpyxl.load_workbook(tmp_path / "plan.xlsx")
+    ws = wb[SHEET]
+    head = [c.value for c in ws[1]]
+    ids = {r[head.index("保单号")]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert n > n_plain and set(arms) <= set(ids)
+    pid = sorted(p for p, a in arms.items() if a == "random")[0]
+    assert ids[pid][head.index("抽查方式")] == "随机抽查"
+    # filled in by a reviewer: outcome and date; the prefilled selection comes back as random
+    row = next(i for i, r in enumerate(ws.iter_rows(min_row=2, values_only=True), start=2) if r[head.index("保单号")] == pid)
+    ws.cell(row=row, column=head.index("核查结论") + 1, value="服务缺失")
+    ws.cell(row=row, column=head.index("核查日期") + 1, value=dt.date(2025, 12, 1))
+    ws.cell(row=row, column=head.index("核查单位") + 1, value="市应急管理局")
+    wb.save(tmp_path / "filled.xlsx")
+    result = import_workbook(run, store, tmp_path / "filled.xlsx", reviewer="张三")
+    assert result.recorded == 1
+    cur = store.current().set_index("policy_id")
+    assert cur.loc[pid, "selection"] == "random"

@@ -671,8 +671,8 @@ def run_sample(run_dir, out, rulebook=None, capacity: int | None = None, confide
                          != ",".join(PLAN_COLUMNS).encode()):
         raise OptionError(*render("sampling.not_plan", out=out))
     run = json.loads((run_dir / "run.json").read_text("utf-8"))
-    scores = pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False,
-                         usecols=["policy_id", "insurer_id", "region_code", "industry", "priority"])
+    wanted = {"policy_id", "insurer_id", "region_code", "industry", "priority", "region_name", "industry_zh", "flag_zh"}
+    scores = pd.read_csv(run_dir / "policy_scores.csv", dtype=str, keep_default_na=False, usecols=lambda c: c in wanted)
     scores["priority"] = pd.to_numeric(scores["priority"])
     if settings.seed is None:  # a fresh seed, recorded in the plan: reproducible, not foreseeable
         import secrets

@@ -27,7 +27,9 @@ from scoring.schema import prefecture_of
 
 #: plan.csv, in this order (results-format v1.2, then the columns a person reads).
 PLAN_COLUMNS = ["policy_id", "insurer_id", "arm", "stratum", "inclusion_probability", "priority", "seed",
-                "stratum_policies", "stratum_sample", "arm_zh"]
+                "stratum_policies", "stratum_sample", "arm_zh", "region_code", "region_name", "industry_zh", "flag_zh"]
+#: What a person reading the plan needs beside the ids, copied from policy_scores.csv where it has them.
+SHOWN = ("region_code", "region_name", "industry_zh", "flag_zh")
 ARM_ZH = {"random": "随机抽取", "risk": "风险排序"}
 STRATA = {"insurer": ("insurer_id",), "insurer,industry,prefecture": ("insurer_id", "industry", "prefecture")}
 
@@ -84,4 +86,7 @@ def make_plan(scores: pd.DataFrame, capacity: int, confidence: float, tolerable:
                          "stratum_sample": np.nan})  # drawn by rank, not by the stratum's sample: empty
     plan = pd.concat([random_arm, risk], ignore_index=True)
     plan["arm_zh"] = plan["arm"].map(ARM_ZH)
+    shown = scores.set_index("policy_id")
+    for c in SHOWN:
+        plan[c] = shown[c].reindex(plan["policy_id"]).to_numpy() if c in shown else ""
     return Plan(plan[PLAN_COLUMNS], counts, int(capacity), len(random_arm) > capacity)

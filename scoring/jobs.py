@@ -536,6 +536,7 @@ def _balance(sub: Submission, submission) -> dict:
             tables[name]["ids_normalised"] = dict(c.normalised)
     return {
         "submission": str(submission),
+        "submission_path": str(Path(submission).resolve()),  # found again from any folder (scoring review)
         "input_sha256": {label: digest for label, digest in sub.files.values()},
         "tables": tables,
         "rows_in": {t: v["rows_in"] for t, v in tables.items()},

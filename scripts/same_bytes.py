@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 CONTENT = ("policy_scores.csv", "findings.csv", "explanations.jsonl", "insurer_summary.csv", "rejected.csv", "estimates.csv",
            "rate_adequacy.csv")
-STAMPED = {"run.json": r'"(started_at|finished_at)": "[^"]*"|"submission": "[^"]*"|"scheduler": "[^"]*"',
+STAMPED = {"run.json": r'"(started_at|finished_at)": "[^"]*"|"submission(_path)?": "[^"]*"|"scheduler": "[^"]*"',
            "report.html": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?(\+00:00| 北京时间)?"}
 
 

@@ -84,7 +84,7 @@ def export_labelled(run_json: dict, store: ReviewStore, dest: str | Path, submis
     """
     from scoring.submission.intake import load_submission
     from scoring.submission.raw import table_for
-    src = Path(submission or run_json.get("submission") or "")
+    src = Path(submission or run_json.get("submission_path") or run_json.get("submission") or "")
     if not src.is_dir():
         raise ReviewError(*render('workbook.export_labelled', src=src))
     dest = Path(dest)

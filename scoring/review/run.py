@@ -89,7 +89,7 @@ class ReviewRun:
                 offsets[_line_policy(line)] = pos
                 pos += len(line)
         out = cls(path, run, scores, findings, offsets)
-        out._attach_submission(submission or run.get("submission"))
+        out._attach_submission(submission or run.get("submission_path") or run.get("submission"))
         return out
 
     def _attach_submission(self, submission) -> None:

@@ -4,6 +4,7 @@ import re
 import shutil
 import sqlite3
 import threading
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -885,3 +886,19 @@ def test_a_plan_joins_the_workbook_and_its_random_arm_reads_back_as_random(run_d
     assert result.recorded == 1
     cur = store.current().set_index("policy_id")
     assert cur.loc[pid, "selection"] == "random"
+
+
+def test_a_run_scored_from_a_relative_path_finds_its_submission_from_any_folder(tmp_path, monkeypatch):
+    """run.json keeps the path as given (the report prints it) and the resolved one, which the
+    review reads: a workbook written from another folder still names the enterprises."""
+    import json
+
+    write_submission(world(300, 4), tmp_path / "work" / "sub")
+    monkeypatch.chdir(tmp_path / "work")
+    run_score("sub", "run")
+    run = json.loads((tmp_path / "work" / "run" / "run.json").read_text(encoding="utf-8"))
+    assert run["submission"] == "sub" and Path(run["submission_path"]).is_absolute()
+    monkeypatch.chdir(tmp_path)
+    opened = ReviewRun.open(tmp_path / "work" / "run")
+    names = opened.names(opened.scores.index[:5])
+    assert all(names), names

@@ -131,6 +131,20 @@ def score(
 
 
 @app.command()
+def estimate(
+    submission: Path = typer.Argument(..., help="提交数据（文件夹或 .xlsx）/ submission folder or .xlsx"),
+    out: Path = typer.Option(..., "--out", help=both("cli.help.estimate_out")),
+    model: Optional[Path] = typer.Option(None, "--model", help=both("cli.help.3")),
+    rulebook: Optional[Path] = typer.Option(None, "--rulebook", help=both("cli.help.4")),
+):
+    """估计各保险机构服务缺失与服务质量差的比例（仅用随机抽查）/ estimate each insurer's shares from random inspections."""
+    from scoring.jobs import estimate_summary, run_estimate
+
+    meta = _run(run_estimate, submission, out, model_dir=model, rulebook=rulebook)
+    typer.echo(estimate_summary(meta, out))
+
+
+@app.command()
 def sample(
     run_dir: Path = typer.Argument(..., help=both("cli.help.sample_run")),
     out: Path = typer.Option(..., "--out", help=both("cli.help.sample_out")),

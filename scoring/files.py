@@ -45,7 +45,7 @@ def sha256_known(path: Path) -> str:
 #: What marks a directory as one this program wrote, by the file that describes it and a key that
 #: file always holds: a run (``score``), a validation, a dataset (``convert``), a model.
 MANIFESTS = {"run.json": "tool_version", "validation.json": "tables", "convert.json": "partitioning",
-             "metadata.json": "artifact_sha256"}
+             "metadata.json": "artifact_sha256", "estimate.json": "estimates"}
 #: Entries of an earlier result set that a new one keeps, by name: the review database (and the
 #: files SQLite keeps beside it), which other commands write into a run directory.
 KEPT = ("review.sqlite", "review.sqlite-wal", "review.sqlite-shm")
@@ -109,7 +109,8 @@ def _refuse_foreign(out: Path, option: str, kind: str | None = None, inputs=()) 
 
 #: What each kind of result set is, in Chinese and English, for messages.
 MANIFEST_ZH = {"run.json": render('files.module'), "validation.json": render('files.module.2'),
-               "convert.json": render('files.module.3'), "metadata.json": render('files.module.4')}
+               "convert.json": render('files.module.3'), "metadata.json": render('files.module.4'),
+               "estimate.json": render('files.module.5')}
 
 
 def check_output_dir(out, option: str = "--out", kind: str | None = None, inputs=()) -> None:

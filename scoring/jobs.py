@@ -639,6 +639,39 @@ def run_retrain(submissions, registry, seed: int = 0, rulebook: str | Path | Non
     return retrain(preps, X, labels, years, registry, seed=seed, rulebook=rb.identity(), population=population(preps))
 
 
+def run_estimate(submission, out, model_dir=None, rulebook=None) -> dict:
+    """``scoring estimate``: each insurer's share of missing and poor-quality service from the
+    submission's random inspections (:func:`scoring.sampling.estimate.estimates`, the model's
+    probabilities for the model-assisted estimate), written to ``out`` with ``estimate.json``."""
+    check_output_dir(out, kind="estimate.json", inputs=[submission, model_dir])
+    rb = load_rulebook(rulebook)
+    prep = prepare(submission, rb)
+    labels = labels_from(prep.sub)
+    if labels.empty:
+        raise SubmissionError(*render("jobs.run_estimate"))
+    model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
+    p = model.predict(model.design(prep.features))
+    pol = prep.sub["policies"]
+    at = pd.Index(pol["policy_id"]).get_indexer(p.index)
+    share = estimates(pd.DataFrame({"policy_id": p.index, "insurer_id": pol["insurer_id"].to_numpy()[at],
+                                    "p_missing": p["p_missing"].to_numpy(), "p_poor_quality": p["p_poor_quality"].to_numpy()}),
+                      labels, confidence=rb.sampling.confidence)
+    meta = {"estimates": "estimates.csv", "submission": str(submission), "as_of": str(np.datetime64(prep.as_of, "D")),
+            "model_version": model.version, "rulebook_version": rb.version, "confidence": rb.sampling.confidence,
+            "inspections": {s: int((labels["selection"] == s).sum()) for s in ("random", "targeted")},
+            "groups": int(share["group_id"].nunique()), "tool_version": __version__}
+    with atomic_dir(Path(out), kind="estimate.json", inputs=[submission]) as tmp:
+        write_csv(share, tmp / "estimates.csv")
+        write_json(meta, tmp / "estimate.json")
+    return meta
+
+
+def estimate_summary(meta: dict, out) -> str:
+    """What ``scoring estimate`` prints."""
+    return both("estimate.summary", out=Path(out) / "estimates.csv", groups=meta["groups"],
+                random=meta["inspections"]["random"], targeted=meta["inspections"]["targeted"])
+
+
 def run_sample(run_dir, out, rulebook=None, capacity: int | None = None, confidence: float | None = None,
                tolerable: float | None = None, expected: float | None = None, strata: str | None = None,
                seed: int | None = None) -> tuple[Plan, dict]:

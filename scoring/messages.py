@@ -449,6 +449,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     'files.module.2': ('校验结果', 'a validation'),
     'files.module.3': ('转换后的数据集', 'a converted dataset'),
     'files.module.4': ('模型', 'a model'),
+    'files.module.5': ('估计结果', 'an estimate'),
+    'jobs.run_estimate': ('提交数据中没有核查结果（inspections），无法估计各机构的服务缺失比例', 'the submission holds no inspection outcomes to estimate the shares from'),
+    "cli.help.estimate_out": ("写出 estimates.csv 与 estimate.json 的文件夹", "the folder estimates.csv and estimate.json are written to"),
+    "estimate.summary": ("估计结果 {out}：{groups} 家保险机构，随机抽查 {random} 份、定向核查 {targeted} 份（只有随机抽查用于估计）",
+                         "estimates {out}: {groups} insurers, {random} random and {targeted} targeted inspections (only the random ones estimate)"),
     # --- scoring/submission/folder.py
     # --- scoring/model/metrics.py
     # --- the model's reasons (explanations.jsonl text_zh, the report, the review app)

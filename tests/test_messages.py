@@ -13,7 +13,7 @@ ALLOWED = {"true/false", "Y/N", "agency", "z", "xlsx", "MiB", "UTF-", "YYYY-MM-D
            "token", "port", "out", "KiB", "engine", "local", "dask", "Dask", "scheduler", "workers", "capacity",
            "true", "false", "latest", "earliest", "Brier", "registry.json", "rollback", "metadata.json", "artifact_sha",
            "memory.json", "review", "import", "reviewer", "submission", "inspections", "pip", "install", "ancx-scoring", "score", "bootstrap", "n", "Platt", "all",
-           "random", "selection", "sample", "confidence", "evidence_index", "insurer", "industry", "prefecture", "strata", "tolerable", "sampling.confidence", "scripts/evidence_index.py", "ROC", "AUC", "MODEL_CARD.md", "p", "tcp", "host", "rejected.csv", "RUN_DIR/review.sqlite", "inspections.csv", "labelled"}  # file names, commands and options a user types, and products
+           "random", "selection", "sample", "confidence", "estimates.csv", "estimate.json", "evidence_index", "insurer", "industry", "prefecture", "strata", "tolerable", "sampling.confidence", "scripts/evidence_index.py", "ROC", "AUC", "MODEL_CARD.md", "p", "tcp", "host", "rejected.csv", "RUN_DIR/review.sqlite", "inspections.csv", "labelled"}  # file names, commands and options a user types, and products
 
 
 def _fields(text: str) -> set:

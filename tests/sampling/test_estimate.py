@@ -88,3 +88,26 @@ def test_a_scored_submission_with_inspections_carries_its_estimates(tmp_path):
     assert got.to_dict() == counts.to_dict()
     ok = ins["estimate_missing"].notna()
     assert ok.any() and (ins.loc[ok, "estimate_missing_lower"] <= ins.loc[ok, "estimate_missing"]).all()
+
+
+def test_the_estimate_command_gives_what_score_writes_and_refuses_a_submission_without_inspections(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from datasets.synth import Config, generate, write_submission
+    from scoring import score
+    from scoring.cli import app
+
+    from ..helpers import world
+
+    sub = write_submission(world(800, 12), tmp_path / "s")
+    score(sub, tmp_path / "run")
+    r = CliRunner().invoke(app, ["estimate", str(sub), "--out", str(tmp_path / "est")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "est" / "estimates.csv").read_bytes() == (tmp_path / "run" / "estimates.csv").read_bytes()
+    meta = json.loads((tmp_path / "est" / "estimate.json").read_text(encoding="utf-8"))
+    assert meta["inspections"]["random"] > 0 and "随机抽查" in r.output
+    bare = write_submission(generate(Config(n_policies=300, seed=2, with_inspections=False)), tmp_path / "bare")
+    r = CliRunner().invoke(app, ["estimate", str(bare), "--out", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "没有核查结果" in r.output and not (tmp_path / "none").exists()

@@ -360,16 +360,12 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     model_weight = rb.model_shift.model_weight if shift["warning"] else 1.0
     findings = prepared.rules.findings
     evidence = None
+    pol = prepared.sub["policies"]
+    at = pd.Index(pol["policy_id"]).get_indexer(scores.index)  # scores follow the features' rows
     if rb.evidence_index is not None:
-        pol = prepared.sub["policies"]
-        at = pd.Index(pol["policy_id"]).get_indexer(prepared.features.index)
         evidence = evidence_index(prepared.features, pol["industry"].to_numpy()[at], pol["region_code"].to_numpy()[at],
                                   rb.evidence_index)
-    # an empty file decides once the whole period has passed without a record (earlier, a plan
-    # of few visits explains it as often as missing service does: scripts/evidence_index.py)
-    pol_at = pd.Index(prepared.sub["policies"]["policy_id"]).get_indexer(scores.index)
-    decisive = with_findings(scores.index, findings, {r.code for r in rb.rules if r.role == "decisive"}) & \
-        prepared.sub.aggregates.ended(prepared.as_of)[pol_at]
+    decisive = decisive_policies(prepared, findings, rb, at)
     index = evidence.index.reindex(scores.index) if evidence is not None else None
     finding_weight = rb.model_shift.finding_weight if shift["warning"] and evidence is not None else 1.0
     scored = rank(scores, findings, rb.priority, thresholds, cap, model_weight=model_weight, index=index, decisive=decisive,
@@ -381,10 +377,30 @@ def rank_stage(plan: ScorePlan, prepared: Prepared, model, say) -> tuple[Ranked,
     evidence_text = {}
     if evidence is not None and basis["basis"] in ("blend", "index"):
         flagged = scored.index[scored["flag"] != ""]
-        evidence_text = dict(zip(flagged, evidence.reasons(prepared.features.loc[flagged], flagged)))
+        evidence_text = dict(zip(flagged, evidence.reasons(prepared.features, flagged)))
     pf = policy_findings(findings)
     scored["rule_codes"] = pd.arrays.ArrowStringArray(aligned(scored.index, *rule_codes(pf)))
     return Ranked(scored, cap, thresholds, shift, rules_match, model_weight, pf, evidence, basis, evidence_text), X
+
+
+def decisive_policies(prepared: Prepared, findings: pd.DataFrame, rb: Rulebook, at: np.ndarray) -> np.ndarray:
+    """Per scored policy (``at``: its row among the submission's policies), whether a finding of a
+    ``decisive`` rule is on it and its whole period has passed without a record (before the end,
+    a plan of few visits explains an empty file as often as missing service does:
+    scripts/evidence_index.py)."""
+    ids = pd.Index(prepared.sub["policies"]["policy_id"].to_numpy()[at])
+    return with_findings(ids, findings, {r.code for r in rb.rules if r.role == "decisive"}) & \
+        prepared.sub.aggregates.ended(prepared.as_of)[at]
+
+
+def insurer_shares(policies: pd.DataFrame, probabilities: pd.DataFrame, labels: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """``estimates.csv`` per insurer from the scored policies' ``probabilities`` (index policy_id,
+    p_missing, p_poor_quality) and the inspections ``labels``."""
+    at = pd.Index(policies["policy_id"]).get_indexer(probabilities.index)
+    return estimates(pd.DataFrame({"policy_id": probabilities.index, "insurer_id": policies["insurer_id"].to_numpy()[at],
+                                   "p_missing": probabilities["p_missing"].to_numpy(),
+                                   "p_poor_quality": probabilities["p_poor_quality"].to_numpy()}),
+                     labels, confidence=confidence)
 
 
 def with_estimates(insurers: pd.DataFrame, share: pd.DataFrame) -> pd.DataFrame:
@@ -477,10 +493,7 @@ def write_stage(plan: ScorePlan, prepared: Prepared, ranked: Ranked, explained: 
     share = None
     labels = labels_from(sub)
     if len(labels):
-        at = pd.Index(policies["policy_id"]).get_indexer(scored.index)
-        share = estimates(pd.DataFrame({"policy_id": scored.index, "insurer_id": policies["insurer_id"].to_numpy()[at],
-                                        "p_missing": scored["p_missing"].to_numpy(), "p_poor_quality": scored["p_poor_quality"].to_numpy()}),
-                          labels, confidence=rb.sampling.confidence)
+        share = insurer_shares(policies, scored, labels, rb.sampling.confidence)
         insurers = with_estimates(insurers, share)
     run = {
         **_balance(sub, plan.submission),
@@ -650,12 +663,7 @@ def run_estimate(submission, out, model_dir=None, rulebook=None) -> dict:
     if labels.empty:
         raise SubmissionError(*render("jobs.run_estimate"))
     model = load_model(resolve_model_dir(model_dir) if model_dir else default_model_dir())
-    p = model.predict(model.design(prep.features))
-    pol = prep.sub["policies"]
-    at = pd.Index(pol["policy_id"]).get_indexer(p.index)
-    share = estimates(pd.DataFrame({"policy_id": p.index, "insurer_id": pol["insurer_id"].to_numpy()[at],
-                                    "p_missing": p["p_missing"].to_numpy(), "p_poor_quality": p["p_poor_quality"].to_numpy()}),
-                      labels, confidence=rb.sampling.confidence)
+    share = insurer_shares(prep.sub["policies"], model.predict(model.design(prep.features)), labels, rb.sampling.confidence)
     meta = {"estimates": "estimates.csv", "submission": str(submission), "as_of": str(np.datetime64(prep.as_of, "D")),
             "model_version": model.version, "rulebook_version": rb.version, "confidence": rb.sampling.confidence,
             "inspections": {s: int((labels["selection"] == s).sum()) for s in ("random", "targeted")},

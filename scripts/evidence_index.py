@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from datasets.synth import Config, draw_held_out, draw_world, generate, write_submission  # noqa: E402
 from scoring import load_model, load_rulebook  # noqa: E402
-from scoring.jobs import default_model_dir, prepare, shift_of  # noqa: E402
+from scoring.jobs import decisive_policies, default_model_dir, prepare, shift_of  # noqa: E402
 from scoring.model.evidence import evidence_index  # noqa: E402
-from scoring.outputs.ranking import rank, with_findings  # noqa: E402
+from scoring.outputs.ranking import rank  # noqa: E402
 
 
 def worlds(text: str, n: int) -> list[tuple[str, Config]]:
@@ -58,9 +58,7 @@ def measure(cfg: Config, tmp: Path, model, rb) -> dict:
     scores = model.predict(X)
     ev = evidence_index(f, pol["industry"].to_numpy(), pol["region_code"].to_numpy(), rb.evidence_index)
     findings = prep.rules.findings
-    pol_at = pd.Index(prep.sub["policies"]["policy_id"]).get_indexer(scores.index)
-    decisive = with_findings(scores.index, findings, {r.code for r in rb.rules if r.role == "decisive"}) & \
-        prep.sub.aggregates.ended(prep.as_of)[pol_at]
+    decisive = decisive_policies(prep, findings, rb, pd.Index(prep.sub["policies"]["policy_id"]).get_indexer(scores.index))
     th = {c: float(model.metadata.get("thresholds", {}).get(c, 0.5)) for c in ("missing", "poor_quality")}
     out = {"policies": int(len(f)), "missing": int(missing.sum()), "poor_quality": int(poor.sum()),
            "shift_score": shift_of(model, X, rb)["score"],

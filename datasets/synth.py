@@ -908,8 +908,7 @@ def _truth(cfg: Config, p: pd.DataFrame, s: pd.DataFrame, staff: pd.DataFrame, p
         add(code, "policy", pol_idx=idx)
     for code, idx in planted_s.items():
         if code not in ("INTEGRITY_DUPLICATE_PHOTO", "INTEGRITY_CHECKIN_FAR"):
-            svc = s.index.get_indexer(idx) if False else idx
-            add(code, "service", svc_idx=svc)
+            add(code, "service", svc_idx=idx)
     for code, region in market:
         add(code, "region", region=region)
     # the record-level conditions the quality model makes (no services, too few, no report, late,
